@@ -1,0 +1,597 @@
+//! CloudTrail records: the `aws_cloudtrail` source with every field of Falco's CloudTrail plugin.
+//!
+//! Field semantics follow the plugin (see docs/fields.md): string fields are absent when the JSON
+//! value is missing or is not a string; `ct.request`, `ct.response`, `ct.additionaleventdata` and
+//! `ct.serviceeventdetails` are the compact JSON text of their object; booleans read as
+//! `"true"`/`"false"`. `json.value[/ptr]` and `jevt.value[/ptr]` return the string at the
+//! pointer, or the compact JSON text of any other value.
+
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::ops::Range;
+
+use crate::event::Event;
+use crate::field::{common, ArgSpec, Extract, FieldArg, FieldInfo, FieldRef, FieldType, SourceInfo, Value};
+use crate::json::{self, JsonError, Member, Members};
+use crate::time;
+
+const fn s(name: &'static str, path: &'static [&'static str], desc: &'static str) -> FieldInfo {
+    FieldInfo { name, ty: FieldType::String, arg: ArgSpec::None, extract: Extract::Str(path), desc }
+}
+const fn j(name: &'static str, path: &'static [&'static str], desc: &'static str) -> FieldInfo {
+    FieldInfo { name, ty: FieldType::String, arg: ArgSpec::None, extract: Extract::Json(path), desc }
+}
+const fn b(name: &'static str, path: &'static [&'static str], desc: &'static str) -> FieldInfo {
+    FieldInfo { name, ty: FieldType::String, arg: ArgSpec::None, extract: Extract::Bool(path), desc }
+}
+const fn x(name: &'static str, ty: FieldType, arg: ArgSpec, code: u16, desc: &'static str) -> FieldInfo {
+    FieldInfo { name, ty, arg, extract: Extract::Special(code), desc }
+}
+
+const SHORTSRC: u16 = 1;
+const USER: u16 = 2;
+const ORIGINALUSER: u16 = 3;
+const ACCOUNTID: u16 = 4;
+const INFO: u16 = 5;
+const READONLY: u16 = 6;
+const RESOURCES: u16 = 7;
+const S3_URI: u16 = 8;
+const S3_BYTES: u16 = 9;
+const S3_BYTES_IN: u16 = 10;
+const S3_BYTES_OUT: u16 = 11;
+const S3_CNT_GET: u16 = 12;
+const S3_CNT_PUT: u16 = 13;
+const S3_CNT_OTHER: u16 = 14;
+const EC2_NAME: u16 = 15;
+const EC2_IMAGEID: u16 = 16;
+const EC2_IMAGEIDS: u16 = 17;
+const JSON_VALUE: u16 = 18;
+const ALWAYS_ABSENT: u16 = 19;
+
+const RP: &str = "requestParameters";
+
+/// Every field of the `aws_cloudtrail` source.
+pub static FIELDS: [FieldInfo; 84] = [
+    s("ct.id", &["eventID"], "the unique ID of the CloudTrail event (eventID)"),
+    s("ct.error", &["errorCode"], "the error code from the event; absent if there was no error"),
+    s("ct.errormessage", &["errorMessage"], "the description of an error, if any"),
+    s("ct.time", &["eventTime"], "the timestamp of the event (eventTime)"),
+    s("ct.src", &["eventSource"], "the source of the event (eventSource), e.g. iam.amazonaws.com"),
+    x("ct.shortsrc", FieldType::String, ArgSpec::None, SHORTSRC, "eventSource without '.amazonaws.com'"),
+    s("ct.name", &["eventName"], "the name of the event (eventName)"),
+    x("ct.user", FieldType::String, ArgSpec::None, USER, "the user of the event, by identity type"),
+    x("ct.originaluser", FieldType::String, ArgSpec::None, ORIGINALUSER, "the user who originated the request (session name for assumed roles)"),
+    x("ct.user.accountid", FieldType::String, ArgSpec::None, ACCOUNTID, "the account id of the identity, falling back to recipientAccountId"),
+    s("ct.user.identitytype", &["userIdentity", "type"], "the kind of identity (Root, IAMUser, AssumedRole, AWSService, ...)"),
+    s("ct.user.principalid", &["userIdentity", "principalId"], "a unique identifier for the calling entity"),
+    s("ct.user.arn", &["userIdentity", "arn"], "the ARN of the calling identity"),
+    s("ct.region", &["awsRegion"], "the region of the event (awsRegion)"),
+    s("ct.response.subnetid", &["responseElements", "subnetId"], "the subnet ID in the response"),
+    s("ct.response.reservationid", &["responseElements", "reservationId"], "the reservation ID in the response"),
+    j("ct.response", &["responseElements"], "the whole responseElements, as JSON text"),
+    s("ct.request.availabilityzone", &[RP, "availabilityZone"], "requestParameters.availabilityZone"),
+    s("ct.request.cluster", &[RP, "cluster"], "requestParameters.cluster"),
+    s("ct.request.functionname", &[RP, "functionName"], "requestParameters.functionName"),
+    s("ct.request.groupname", &[RP, "groupName"], "requestParameters.groupName"),
+    s("ct.request.host", &[RP, "Host"], "requestParameters.Host"),
+    s("ct.request.name", &[RP, "name"], "requestParameters.name"),
+    s("ct.request.policy", &[RP, "policy"], "requestParameters.policy"),
+    s("ct.request.reason", &[RP, "reason"], "requestParameters.reason"),
+    s("ct.request.target", &[RP, "target"], "requestParameters.target"),
+    x("ct.request.documentname", FieldType::String, ArgSpec::None, ALWAYS_ABSENT, "requestParameters.documentName (always absent, as in Falco's plugin)"),
+    s("ct.request.serialnumber", &[RP, "serialNumber"], "requestParameters.serialNumber"),
+    s("ct.request.servicename", &[RP, "serviceName"], "requestParameters.serviceName"),
+    s("ct.request.subnetid", &[RP, "subnetId"], "requestParameters.subnetId"),
+    s("ct.request.taskdefinition", &[RP, "taskDefinition"], "requestParameters.taskDefinition"),
+    s("ct.request.username", &[RP, "userName"], "requestParameters.userName"),
+    j("ct.request", &[RP], "the whole requestParameters, as JSON text"),
+    s("ct.srcip", &["sourceIPAddress"], "the IP address that made the request"),
+    s("ct.useragent", &["userAgent"], "the user agent of the request"),
+    x("ct.info", FieldType::String, ArgSpec::None, INFO, "one-line summary: who, from where, what"),
+    b("ct.managementevent", &["managementEvent"], "whether this is a management event"),
+    x("ct.readonly", FieldType::String, ArgSpec::None, READONLY, "whether the call only reads (readOnly)"),
+    s("ct.requestid", &["requestID"], "the request ID"),
+    s("ct.eventtype", &["eventType"], "the event type (AwsApiCall, AwsConsoleSignIn, ...)"),
+    s("ct.apiversion", &["apiVersion"], "the API version"),
+    x("ct.resources", FieldType::String, ArgSpec::None, RESOURCES, "the resources list, each as JSON, joined by ','"),
+    s("ct.recipientaccountid", &["recipientAccountId"], "the account that received the event"),
+    j("ct.serviceeventdetails", &["serviceEventDetails"], "serviceEventDetails, as JSON text"),
+    s("ct.sharedeventid", &["sharedEventID"], "the shared event ID"),
+    s("ct.vpcendpointid", &["vpcEndpointId"], "the VPC endpoint used"),
+    s("ct.eventcategory", &["eventCategory"], "the event category (Management, Data, Insight)"),
+    s("ct.addendum.reason", &["addendum", "reason"], "addendum.reason"),
+    s("ct.addendum.updatedfields", &["addendum", "updatedFields"], "addendum.updatedFields"),
+    s("ct.addendum.originalrequestid", &["addendum", "originalRequestID"], "addendum.originalRequestID"),
+    s("ct.addendum.originaleventid", &["addendum", "originalEventID"], "addendum.originalEventID"),
+    b("ct.sessioncredentialfromconsole", &["sessionCredentialFromConsole"], "whether the credentials came from the console"),
+    j("ct.edgedevicedetails", &["edgeDeviceDetails"], "edgeDeviceDetails"),
+    s("ct.tlsdetails.tlsversion", &["tlsDetails", "tlsVersion"], "TLS version of the request"),
+    s("ct.tlsdetails.ciphersuite", &["tlsDetails", "cipherSuite"], "TLS cipher suite of the request"),
+    s("ct.tlsdetails.clientprovidedhostheader", &["tlsDetails", "clientProvidedHostHeader"], "host header sent by the client"),
+    j("ct.additionaleventdata", &["additionalEventData"], "additionalEventData, as JSON text"),
+    x("s3.uri", FieldType::String, ArgSpec::None, S3_URI, "s3://bucket/key of the request"),
+    s("s3.bucket", &[RP, "bucketName"], "the bucket name of the request"),
+    s("s3.key", &[RP, "key"], "the object key of the request"),
+    x("s3.bytes", FieldType::U64, ArgSpec::None, S3_BYTES, "bytes transferred in plus out"),
+    x("s3.bytes.in", FieldType::U64, ArgSpec::None, S3_BYTES_IN, "bytes transferred in"),
+    x("s3.bytes.out", FieldType::U64, ArgSpec::None, S3_BYTES_OUT, "bytes transferred out"),
+    x("s3.cnt.get", FieldType::U64, ArgSpec::None, S3_CNT_GET, "1 for GetObject events"),
+    x("s3.cnt.put", FieldType::U64, ArgSpec::None, S3_CNT_PUT, "1 for PutObject events"),
+    x("s3.cnt.other", FieldType::U64, ArgSpec::None, S3_CNT_OTHER, "1 for events other than GetObject and PutObject"),
+    x("ec2.name", FieldType::String, ArgSpec::None, EC2_NAME, "the Name tag of the instance in the request"),
+    x("ec2.imageid", FieldType::String, ArgSpec::None, EC2_IMAGEID, "the first image ID (deprecated: use ec2.imageids)"),
+    x("ec2.imageids", FieldType::StringList, ArgSpec::OptionalIndex, EC2_IMAGEIDS, "image IDs of the instances launched"),
+    s("ecr.repository", &[RP, "repositoryName"], "the ECR repository of the request"),
+    s("ecr.imagetag", &[RP, "imageTag"], "the image tag of the request"),
+    s("iam.role", &[RP, "roleName"], "the IAM role of the request"),
+    s("iam.policy", &[RP, "policyName"], "the IAM policy of the request"),
+    x("json.value", FieldType::String, ArgSpec::RequiredPointer, JSON_VALUE, "the value at a JSON pointer into the record"),
+    x("jevt.value", FieldType::String, ArgSpec::RequiredPointer, JSON_VALUE, "alias of json.value"),
+    common::FIELDS[0],
+    common::FIELDS[1],
+    common::FIELDS[2],
+    common::FIELDS[3],
+    common::FIELDS[4],
+    common::FIELDS[5],
+    common::FIELDS[6],
+    x("json.obj", FieldType::String, ArgSpec::None, 20, "the whole record as compact JSON text"),
+    x("json.rawtime", FieldType::String, ArgSpec::None, 21, "eventTime as written"),
+];
+
+const JSON_OBJ: u16 = 20;
+const JSON_RAWTIME: u16 = 21;
+
+/// The `aws_cloudtrail` source.
+pub static SOURCE: SourceInfo = SourceInfo {
+    name: "aws_cloudtrail",
+    fields: &FIELDS,
+    type_field: Some("ct.name"),
+};
+
+/// Reusable scratch space for lazily indexing one record at a time, so that reading a stream of
+/// records allocates nothing per record.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    members: RefCell<Vec<Member>>,
+    pos: Cell<usize>,
+    started: Cell<bool>,
+    done: Cell<bool>,
+    error: Cell<Option<JsonError>>,
+}
+
+/// One CloudTrail record, parsed lazily: top-level members are indexed only as far as the fields
+/// asked for require.
+pub struct CloudTrailEvent<'a> {
+    buf: &'a [u8],
+    num: u64,
+    scratch: &'a Scratch,
+}
+
+impl<'a> CloudTrailEvent<'a> {
+    /// Wraps the bytes of one record (a JSON object). `num` is its sequence number in the run.
+    pub fn new(buf: &'a [u8], num: u64, scratch: &'a Scratch) -> Self {
+        scratch.members.borrow_mut().clear();
+        scratch.pos.set(0);
+        scratch.started.set(false);
+        scratch.done.set(false);
+        scratch.error.set(None);
+        CloudTrailEvent { buf, num, scratch }
+    }
+
+    /// The record's bytes.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    fn fail(&self, e: JsonError) {
+        if self.scratch.error.get().is_none() {
+            self.scratch.error.set(Some(e));
+        }
+    }
+
+    fn ok<T>(&self, r: Result<T, JsonError>) -> Option<T> {
+        r.map_err(|e| self.fail(e)).ok()
+    }
+
+    /// Scans the whole record, so that any syntax error in it is found. Returns the error.
+    pub fn validate(&self) -> Option<JsonError> {
+        while !self.scratch.done.get() && self.scratch.error.get().is_none() {
+            self.scan_next();
+        }
+        self.scratch.error.get()
+    }
+
+    fn scan_next(&self) -> Option<Member> {
+        let s = self.scratch;
+        let mut it = if s.started.get() {
+            Members::resume(self.buf, s.pos.get())
+        } else {
+            s.started.set(true);
+            Members::new(self.buf, 0)
+        };
+        match it.next() {
+            Some(Ok(m)) => {
+                s.pos.set(it.position());
+                s.members.borrow_mut().push(m.clone());
+                Some(m)
+            }
+            Some(Err(e)) => {
+                s.done.set(true);
+                self.fail(e);
+                None
+            }
+            None => {
+                s.done.set(true);
+                // Anything but whitespace after the record's closing brace is an error.
+                let end = json::skip_ws(self.buf, it.position());
+                if end < self.buf.len() {
+                    self.fail(JsonError {
+                        offset: end,
+                        kind: json::JsonErrorKind::Unexpected(json::ByteDisplay(self.buf[end])),
+                    });
+                }
+                None
+            }
+        }
+    }
+
+    /// Range of top-level member `key`.
+    pub fn top(&self, key: &str) -> Option<Range<usize>> {
+        let kb = key.as_bytes();
+        if let Some(m) = self.scratch.members.borrow().iter().find(|m| m.key_is(self.buf, kb)) {
+            return Some(m.value.clone());
+        }
+        while !self.scratch.done.get() {
+            if let Some(m) = self.scan_next() {
+                if m.key_is(self.buf, kb) {
+                    return Some(m.value);
+                }
+            }
+        }
+        None
+    }
+
+    /// Range of the value at an object path.
+    pub fn path(&self, path: &[&str]) -> Option<Range<usize>> {
+        let (first, rest) = path.split_first()?;
+        let mut cur = self.top(first)?;
+        for k in rest {
+            if json::kind_at(self.buf, cur.start) != json::Kind::Object {
+                return None;
+            }
+            cur = self.ok(json::find_member(self.buf, cur.start, k.as_bytes()))??;
+        }
+        Some(cur)
+    }
+
+    /// The string at an object path; `None` if missing or not a string.
+    pub fn str_at(&self, path: &[&str]) -> Option<Cow<'a, str>> {
+        let r = self.path(path)?;
+        if json::kind_at(self.buf, r.start) != json::Kind::String {
+            return None;
+        }
+        self.ok(json::decode_string(self.buf, r))
+    }
+
+    fn json_at(&self, path: &[&str]) -> Option<Cow<'a, str>> {
+        let r = self.path(path)?;
+        self.ok(json::value_text(self.buf, r))
+    }
+
+    fn bool_at(&self, path: &[&str]) -> Option<bool> {
+        let r = self.path(path)?;
+        match &self.buf[r] {
+            b"true" => Some(true),
+            b"false" => Some(false),
+            _ => None,
+        }
+    }
+
+    fn u64_at(&self, path: &[&str]) -> Option<u64> {
+        let r = self.path(path)?;
+        if json::kind_at(self.buf, r.start) != json::Kind::Number {
+            return None;
+        }
+        let t = std::str::from_utf8(&self.buf[r]).ok()?;
+        t.parse::<u64>().ok().or_else(|| t.parse::<f64>().ok().map(|f| f.max(0.0) as u64))
+    }
+
+    fn user(&self) -> Option<Cow<'a, str>> {
+        let ty = self.str_at(&["userIdentity", "type"])?;
+        match &*ty {
+            "Root" | "IAMUser" => self.str_at(&["userIdentity", "userName"]),
+            "AWSService" => self.str_at(&["userIdentity", "invokedBy"]),
+            "AssumedRole" => Some(
+                self.str_at(&["userIdentity", "sessionContext", "sessionIssuer", "userName"])
+                    .unwrap_or(Cow::Borrowed("AssumedRole")),
+            ),
+            "AWSAccount" => Some(Cow::Borrowed("AWSAccount")),
+            "FederatedUser" => Some(Cow::Borrowed("FederatedUser")),
+            _ => None,
+        }
+    }
+
+    fn original_user(&self) -> Option<Cow<'a, str>> {
+        let ty = self.str_at(&["userIdentity", "type"])?;
+        if ty == "AssumedRole" {
+            if let Some(arn) = self.str_at(&["userIdentity", "arn"]) {
+                let parts: Vec<&str> = arn.split('/').collect();
+                if parts.len() == 3 {
+                    return Some(Cow::Owned(parts[2].to_string()));
+                }
+            }
+            let pid = self.str_at(&["userIdentity", "principalId"])?;
+            return pid.split_once(':').map(|(_, s)| Cow::Owned(s.to_string()));
+        }
+        self.str_at(&["userIdentity", "userName"])
+    }
+
+    fn readonly(&self) -> Option<&'static str> {
+        match self.top("readOnly").map(|r| &self.buf[r]) {
+            Some(b"true") => Some("true"),
+            Some(_) => Some("false"),
+            None => None,
+        }
+    }
+
+    fn bytes_in_out(&self, which: u16) -> Option<u64> {
+        let i = self.u64_at(&["additionalEventData", "bytesTransferredIn"]);
+        let o = self.u64_at(&["additionalEventData", "bytesTransferredOut"]);
+        match which {
+            S3_BYTES_IN => i,
+            S3_BYTES_OUT => o,
+            _ if i.is_none() && o.is_none() => None,
+            _ => Some(i.unwrap_or(0) + o.unwrap_or(0)),
+        }
+    }
+
+    fn info(&self) -> String {
+        let Some(user) = self.user() else {
+            return "<invalid cloudtrail event: userIdentity field missing>".into();
+        };
+        let Some(ip) = self.str_at(&["sourceIPAddress"]) else {
+            return "<invalid cloudtrail event: sourceIPAddress field missing>".into();
+        };
+        let Some(name) = self.str_at(&["eventName"]) else {
+            return "<invalid cloudtrail event: eventName field missing>".into();
+        };
+        let err = if self.str_at(&["errorCode"]).is_some() { "!" } else { "" };
+        let rw = if self.readonly() == Some("false") { "→" } else { "←" };
+        let mut info = format!("{user} via {ip} {err}{rw} {name}");
+        if name == "PutBucketPublicAccessBlock" {
+            if let Some(r) = self.path(&[RP, "PublicAccessBlockConfiguration"]) {
+                let cfg = &self.buf[..r.end];
+                for k in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+                    let v = json::find_member(cfg, r.start, k.as_bytes())
+                        .ok()
+                        .flatten()
+                        .map(|v| &cfg[v] == b"true")
+                        .unwrap_or(false);
+                    info.push_str(&format!(" {k}={v}"));
+                }
+            }
+            return info;
+        }
+        if let Some(n) = self.bytes_in_out(S3_BYTES) {
+            info.push_str(&format!(" Size={n}"));
+        }
+        let bucket = self.str_at(&[RP, "bucketName"]);
+        let key = self.str_at(&[RP, "key"]);
+        match (bucket, key) {
+            (Some(b), Some(k)) => info.push_str(&format!(" URI=s3://{b}/{k}")),
+            (Some(b), None) => info.push_str(&format!(" Bucket={b}")),
+            (None, Some(k)) => info.push_str(&format!(" Key={k}")),
+            (None, None) => {
+                if let Some(h) = self.str_at(&[RP, "Host"]) {
+                    info.push_str(&format!(" Host={h}"));
+                }
+            }
+        }
+        info
+    }
+
+    fn ec2_name(&self) -> Option<Cow<'a, str>> {
+        let items = self.path(&[RP, "tagSpecificationSet", "items"])?;
+        let b = self.buf;
+        for item in json::Elements::new(b, items.start) {
+            let item = self.ok(item)?;
+            if json::kind_at(b, item.start) != json::Kind::Object {
+                continue;
+            }
+            let rt = self.ok(json::find_member(b, item.start, b"resourceType"))?;
+            if rt.map(|r| &b[r] != b"\"instance\"").unwrap_or(true) {
+                continue;
+            }
+            let Some(tags) = self.ok(json::find_member(b, item.start, b"tags"))? else { continue };
+            for tag in json::Elements::new(b, tags.start) {
+                let tag = self.ok(tag)?;
+                if json::kind_at(b, tag.start) != json::Kind::Object {
+                    continue;
+                }
+                let key = self.ok(json::find_member(b, tag.start, b"key"))?;
+                if key.map(|r| &b[r] == b"\"Name\"").unwrap_or(false) {
+                    let v = self.ok(json::find_member(b, tag.start, b"value"))??;
+                    if json::kind_at(b, v.start) == json::Kind::String {
+                        return self.ok(json::decode_string(b, v)).filter(|s| !s.is_empty());
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn image_ids(&self) -> Vec<Cow<'a, str>> {
+        let b = self.buf;
+        let mut out = Vec::new();
+        if let Some(items) = self.path(&["responseElements", "instancesSet", "items"]) {
+            for item in json::Elements::new(b, items.start) {
+                let Some(item) = self.ok(item) else { return out };
+                if json::kind_at(b, item.start) != json::Kind::Object {
+                    continue;
+                }
+                if let Some(Some(r)) = self.ok(json::find_member(b, item.start, b"imageId")) {
+                    if json::kind_at(b, r.start) == json::Kind::String {
+                        if let Some(s) = self.ok(json::decode_string(b, r)) {
+                            out.push(s);
+                        }
+                    }
+                }
+            }
+        }
+        if out.is_empty() {
+            for p in [
+                &[RP, "imageId"][..],
+                &[RP, "DescribeFastLaunchImagesRequest", "ImageId", "content"],
+                &[RP, "launchSpecification", "imageId"],
+            ] {
+                if let Some(s) = self.str_at(p) {
+                    out.push(s);
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    fn resources(&self) -> Option<Cow<'a, str>> {
+        let r = self.top("resources")?;
+        if json::kind_at(self.buf, r.start) != json::Kind::Array {
+            return None;
+        }
+        let mut out = String::new();
+        for (i, e) in json::Elements::new(self.buf, r.start).enumerate() {
+            let e = self.ok(e)?;
+            if i > 0 {
+                out.push(',');
+            }
+            json::write_compact(self.buf, e, &mut out);
+        }
+        Some(Cow::Owned(out))
+    }
+
+    fn special(&self, code: u16, arg: &FieldArg) -> Option<Value<'a>> {
+        let st = |v: Option<Cow<'a, str>>| v.map(Value::Str);
+        match code {
+            SHORTSRC => st(self.str_at(&["eventSource"]).map(|s| match s {
+                Cow::Borrowed(b) => Cow::Borrowed(b.strip_suffix(".amazonaws.com").unwrap_or(b)),
+                Cow::Owned(o) => Cow::Owned(o.strip_suffix(".amazonaws.com").unwrap_or(&o).to_string()),
+            })),
+            USER => st(self.user()),
+            ORIGINALUSER => st(self.original_user()),
+            ACCOUNTID => st(self
+                .str_at(&["userIdentity", "accountId"])
+                .or_else(|| self.str_at(&["recipientAccountId"]))),
+            INFO | common::INFO => Some(Value::Str(Cow::Owned(self.info()))),
+            READONLY => self.readonly().map(|v| Value::Str(Cow::Borrowed(v))),
+            RESOURCES => st(self.resources()),
+            S3_URI => {
+                let b = self.str_at(&[RP, "bucketName"])?;
+                let k = self.str_at(&[RP, "key"])?;
+                Some(Value::Str(Cow::Owned(format!("s3://{b}/{k}"))))
+            }
+            S3_BYTES | S3_BYTES_IN | S3_BYTES_OUT => self.bytes_in_out(code).map(Value::U64),
+            S3_CNT_GET | S3_CNT_PUT | S3_CNT_OTHER => {
+                let name = self.str_at(&["eventName"]);
+                let name = name.as_deref();
+                let hit = match code {
+                    S3_CNT_GET => name == Some("GetObject"),
+                    S3_CNT_PUT => name == Some("PutObject"),
+                    _ => !matches!(name, Some("GetObject" | "PutObject")),
+                };
+                hit.then_some(Value::U64(1))
+            }
+            EC2_NAME => st(self.ec2_name()),
+            EC2_IMAGEID => self.image_ids().into_iter().next().map(Value::Str),
+            EC2_IMAGEIDS => {
+                let ids = self.image_ids();
+                match arg {
+                    FieldArg::Index(i) => ids.into_iter().nth(*i).map(Value::Str),
+                    _ if ids.is_empty() => None,
+                    _ => Some(Value::List(ids)),
+                }
+            }
+            JSON_VALUE => {
+                let FieldArg::Pointer(tokens) = arg else { return None };
+                let r = self.pointer(tokens)?;
+                self.ok(json::value_text(self.buf, r)).map(Value::Str)
+            }
+            JSON_OBJ => self.ok(json::value_text(self.buf, 0..self.buf.len())).map(Value::Str),
+            JSON_RAWTIME => st(self.str_at(&["eventTime"])),
+            ALWAYS_ABSENT => None,
+            common::NUM => Some(Value::U64(self.num)),
+            common::RAWTIME => self.timestamp_ns().map(|t| Value::U64(t.max(0) as u64)),
+            common::TIME | common::TIME_ISO => {
+                self.timestamp_ns().map(|t| Value::Str(Cow::Owned(time::format_iso8601(t))))
+            }
+            common::DATETIME => {
+                self.timestamp_ns().map(|t| Value::Str(Cow::Owned(time::format_datetime(t))))
+            }
+            common::SOURCE => Some(Value::Str(Cow::Borrowed(SOURCE.name))),
+            _ => None,
+        }
+    }
+
+    fn pointer(&self, tokens: &[String]) -> Option<Range<usize>> {
+        let Some((first, rest)) = tokens.split_first() else {
+            return Some(json::skip_ws(self.buf, 0)..self.buf.len());
+        };
+        let r = self.top(first)?;
+        self.ok(json::pointer(self.buf, r, rest))?
+    }
+}
+
+impl Event for CloudTrailEvent<'_> {
+    fn source(&self) -> &'static SourceInfo {
+        &SOURCE
+    }
+
+    fn extract(&self, field: &FieldRef) -> Option<Value<'_>> {
+        match FIELDS[field.id as usize].extract {
+            Extract::Str(p) => self.str_at(p).map(Value::Str),
+            Extract::Json(p) => self.json_at(p).map(Value::Str),
+            Extract::Bool(p) => self
+                .bool_at(p)
+                .map(|v| Value::Str(Cow::Borrowed(if v { "true" } else { "false" }))),
+            Extract::Special(code) => self.special(code, &field.arg),
+        }
+    }
+
+    fn type_key(&self) -> Option<Cow<'_, str>> {
+        self.str_at(&["eventName"])
+    }
+
+    fn timestamp_ns(&self) -> Option<i64> {
+        self.str_at(&["eventTime"]).and_then(|t| time::parse_rfc3339(&t))
+    }
+
+    fn event_id(&self) -> Option<Cow<'_, str>> {
+        self.str_at(&["eventID"])
+    }
+
+    fn error(&self) -> Option<JsonError> {
+        self.scratch.error.get()
+    }
+}
+
+/// Why a record is not treated as a CloudTrail event to evaluate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// An `AwsCloudTrailInsight` record.
+    Insight,
+    /// No `eventName` string.
+    NoEventName,
+}
+
+/// Classifies a record before evaluation: Insight records are counted apart, and a record
+/// without `eventName` is bad input.
+pub fn classify(ev: &CloudTrailEvent<'_>) -> Result<(), SkipReason> {
+    if ev.str_at(&["eventName"]).is_none() {
+        return Err(SkipReason::NoEventName);
+    }
+    if ev.str_at(&["eventType"]).as_deref() == Some("AwsCloudTrailInsight")
+        || ev.str_at(&["eventCategory"]).as_deref() == Some("Insight")
+    {
+        return Err(SkipReason::Insight);
+    }
+    Ok(())
+}

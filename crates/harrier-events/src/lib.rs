@@ -1,0 +1,32 @@
+//! Harrier's event model.
+//!
+//! An event is the bytes it arrived in plus a source that knows how to read fields from them.
+//! Nothing is parsed up front: [`cloudtrail::CloudTrailEvent`] indexes a record's top-level
+//! members only as far as the fields a rule asks for, so an event that no rule can match costs
+//! one look at its `eventName`.
+//!
+//! - [`json`]: the allocation-free, depth-limited JSON scanner all sources share.
+//! - [`field`]: field tables ([`SourceInfo`]), resolved field references and values.
+//! - [`event`]: the [`Event`] trait the rules engine evaluates.
+//! - [`cloudtrail`]: the `aws_cloudtrail` source (Falco's CloudTrail plugin fields).
+#![deny(missing_docs)]
+
+pub mod cloudtrail;
+pub mod event;
+pub mod field;
+pub mod json;
+pub mod time;
+
+pub use event::Event;
+pub use field::{FieldArg, FieldError, FieldInfo, FieldRef, FieldType, SourceInfo, Value};
+
+/// Every source Harrier can read events from, for looking up a rule's `source`.
+pub fn sources() -> &'static [&'static SourceInfo] {
+    static ALL: [&SourceInfo; 1] = [&cloudtrail::SOURCE];
+    &ALL
+}
+
+/// Looks a source up by the name rules use (`aws_cloudtrail`).
+pub fn source(name: &str) -> Option<&'static SourceInfo> {
+    sources().iter().copied().find(|s| s.name == name)
+}
