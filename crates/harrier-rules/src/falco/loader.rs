@@ -1,0 +1,699 @@
+//! Reads Falco rule files: `rule`, `macro`, `list`, `required_engine_version` and
+//! `required_plugin_versions` items, with `override` (append/replace per key) and legacy
+//! `append: true`, in load order across files.
+
+use rustc_hash::FxHashMap;
+
+use crate::diag::{Diagnostic, Severity};
+use crate::falco::condition;
+use crate::priority::Priority;
+use crate::yaml::{self, Node, Pos};
+
+/// The Falco engine version whose rule language Harrier implements.
+pub const ENGINE_VERSION: (u64, u64, u64) = (0, 63, 0);
+
+/// Plugins whose fields Harrier provides natively, with the version it matches.
+pub const PLUGINS: [(&str, (u64, u64, u64)); 2] = [("cloudtrail", (0, 17, 1)), ("json", (0, 7, 3))];
+
+/// A rule as written, after overrides.
+#[derive(Debug, Clone)]
+pub struct RuleDef {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub desc: String,
+    /// Condition text.
+    pub condition: String,
+    /// Where the condition text starts.
+    pub cond_pos: Pos,
+    /// Output template.
+    pub output: String,
+    /// Where the output starts.
+    pub output_pos: Pos,
+    /// Priority.
+    pub priority: Priority,
+    /// Event source (`aws_cloudtrail`, `k8s_audit`, `syscall`...).
+    pub source: String,
+    /// Whether it runs.
+    pub enabled: bool,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Exceptions.
+    pub exceptions: Vec<ExceptionDef>,
+    /// Skip (with a warning) instead of failing when a field is unknown.
+    pub skip_if_unknown_filter: bool,
+    /// File that defined it.
+    pub file: String,
+    /// Where the item starts.
+    pub pos: Pos,
+}
+
+/// A rule exception.
+#[derive(Debug, Clone)]
+pub struct ExceptionDef {
+    /// Name (unique within the rule).
+    pub name: String,
+    /// The `fields` key: one field or a list.
+    pub fields: Option<Node>,
+    /// The `comps` key.
+    pub comps: Option<Node>,
+    /// Values: tuples when `fields` is a list, single values otherwise.
+    pub values: Vec<Node>,
+    /// Where it is.
+    pub pos: Pos,
+}
+
+/// A macro.
+#[derive(Debug, Clone)]
+pub struct MacroDef {
+    /// Condition text.
+    pub condition: String,
+    /// Where the condition starts.
+    pub cond_pos: Pos,
+    /// File that defined it.
+    pub file: String,
+}
+
+/// Everything loaded from a set of rule files, in load order.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Rules, in definition order.
+    pub rules: Vec<RuleDef>,
+    /// Macros by name.
+    pub macros: FxHashMap<String, MacroDef>,
+    /// List items by name.
+    pub lists: FxHashMap<String, Vec<String>>,
+    /// Problems found.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Accumulates rule files in order.
+#[derive(Debug, Default)]
+pub struct Loader {
+    out: Loaded,
+    rule_index: FxHashMap<String, usize>,
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn push(&mut self, severity: Severity, pos: Pos, item: Option<&str>, message: String) {
+        self.diags.push(Diagnostic {
+            severity,
+            file: self.file.to_string(),
+            pos,
+            item: item.map(str::to_string),
+            message,
+        });
+    }
+    fn error(&mut self, pos: Pos, item: Option<&str>, message: impl Into<String>) {
+        self.push(Severity::Error, pos, item, message.into());
+    }
+    fn warn(&mut self, pos: Pos, item: Option<&str>, message: impl Into<String>) {
+        self.push(Severity::Warning, pos, item, message.into());
+    }
+}
+
+const RULE_KEYS: [&str; 15] = [
+    "rule",
+    "desc",
+    "condition",
+    "output",
+    "priority",
+    "source",
+    "enabled",
+    "tags",
+    "exceptions",
+    "override",
+    "append",
+    "capture",
+    "capture_duration",
+    "warn_evttypes",
+    "skip-if-unknown-filter",
+];
+const APPENDABLE: [&str; 5] = ["condition", "output", "desc", "tags", "exceptions"];
+const REPLACEABLE: [&str; 11] = [
+    "condition",
+    "output",
+    "desc",
+    "priority",
+    "capture",
+    "capture_duration",
+    "tags",
+    "exceptions",
+    "enabled",
+    "warn_evttypes",
+    "skip-if-unknown-filter",
+];
+
+fn parse_version(s: &str) -> Option<(u64, u64, u64)> {
+    let parts: Vec<&str> = s.trim().split('.').collect();
+    let n = |i: usize| -> Option<u64> { parts.get(i).map_or(Some(0), |p| p.parse().ok()) };
+    match parts.len() {
+        // A bare integer is an old-style engine version: 10 means 0.10.0.
+        1 => Some((0, n(0)?, 0)),
+        2 | 3 => Some((n(0)?, n(1)?, n(2)?)),
+        _ => None,
+    }
+}
+
+fn scalar_string(n: &Node) -> Option<String> {
+    n.as_str().map(str::to_string)
+}
+
+fn string_list(n: &Node) -> Option<Vec<String>> {
+    match n {
+        Node::Seq(items, _) => items.iter().map(scalar_string).collect(),
+        n if n.is_null() => Some(Vec::new()),
+        _ => None,
+    }
+}
+
+impl Loader {
+    /// A new, empty loader.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one file's text. Problems are recorded; loading goes on with the next item.
+    pub fn add_file(&mut self, file: &str, text: &str) {
+        let mut diags = std::mem::take(&mut self.out.diagnostics);
+        let mut cx = Ctx { file, diags: &mut diags };
+        match yaml::parse(text) {
+            Err(e) => cx.error(e.pos, None, format!("invalid YAML: {}", e.message)),
+            Ok(docs) => {
+                for doc in docs {
+                    match doc {
+                        Node::Seq(items, _) => {
+                            for item in &items {
+                                self.add_item(&mut cx, item);
+                            }
+                        }
+                        n if n.is_null() => {}
+                        other => cx.error(
+                            other.pos(),
+                            None,
+                            format!("a rules file must be a list of items, found {}", other.kind()),
+                        ),
+                    }
+                }
+            }
+        }
+        self.out.diagnostics = diags;
+    }
+
+    /// Finishes loading.
+    pub fn finish(self) -> Loaded {
+        self.out
+    }
+
+    fn add_item(&mut self, cx: &mut Ctx<'_>, item: &Node) {
+        let Node::Map(entries, pos) = item else {
+            cx.error(item.pos(), None, format!("expected an item (a mapping), found {}", item.kind()));
+            return;
+        };
+        let first = entries.iter().find_map(|(k, _)| {
+            let k = k.as_str()?;
+            ["rule", "macro", "list", "required_engine_version", "required_plugin_versions"]
+                .contains(&k)
+                .then_some(k)
+        });
+        match first {
+            Some("rule") => self.add_rule(cx, item),
+            Some("macro") => self.add_macro(cx, item),
+            Some("list") => self.add_list(cx, item),
+            Some("required_engine_version") => check_engine_version(cx, item),
+            Some("required_plugin_versions") => check_plugins(cx, item),
+            _ => {
+                let keys: Vec<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
+                cx.warn(*pos, None, format!("unknown item with keys [{}]: ignored", keys.join(", ")));
+            }
+        }
+    }
+
+    fn add_macro(&mut self, cx: &mut Ctx<'_>, item: &Node) {
+        let Some(name) = item.get("macro").and_then(|n| n.as_str()).map(str::to_string) else {
+            cx.error(item.pos(), None, "'macro' must be a name");
+            return;
+        };
+        let label = format!("macro '{name}'");
+        let Some(cond) = item.get("condition") else {
+            cx.error(item.pos(), Some(&label), "missing 'condition'");
+            return;
+        };
+        let Some(text) = cond.as_str() else {
+            cx.error(cond.pos(), Some(&label), "'condition' must be a string");
+            return;
+        };
+        let mode = match item_mode(cx, item, &label, &["condition"], &["condition"]) {
+            Some(m) => m,
+            None => return,
+        };
+        match mode {
+            Mode::Define => {
+                if let Err(e) = condition::parse(text) {
+                    cx.error(cond.pos(), Some(&label), format!("condition: {} (at offset {})", e.message, e.at));
+                }
+                let def = MacroDef { condition: text.to_string(), cond_pos: cond.pos(), file: cx.file.to_string() };
+                self.out.macros.insert(name, def);
+            }
+            Mode::Modify(how) => {
+                let Some(m) = self.out.macros.get_mut(&name) else {
+                    cx.error(item.pos(), Some(&label), "cannot append to or override a macro that is not defined");
+                    return;
+                };
+                match how.get("condition").copied() {
+                    Some(How::Append) => m.condition = format!("{} {}", m.condition, text),
+                    _ => {
+                        m.condition = text.to_string();
+                        m.cond_pos = cond.pos();
+                    }
+                }
+                if let Err(e) = condition::parse(&m.condition) {
+                    cx.error(cond.pos(), Some(&label), format!("condition after {}: {} (at offset {})", how_word(&how), e.message, e.at));
+                }
+            }
+        }
+    }
+
+    fn add_list(&mut self, cx: &mut Ctx<'_>, item: &Node) {
+        let Some(name) = item.get("list").and_then(|n| n.as_str()).map(str::to_string) else {
+            cx.error(item.pos(), None, "'list' must be a name");
+            return;
+        };
+        let label = format!("list '{name}'");
+        let Some(items_node) = item.get("items") else {
+            cx.error(item.pos(), Some(&label), "missing 'items'");
+            return;
+        };
+        let Some(items) = string_list(items_node) else {
+            cx.error(items_node.pos(), Some(&label), "'items' must be a list of strings");
+            return;
+        };
+        let mode = match item_mode(cx, item, &label, &["items"], &["items"]) {
+            Some(m) => m,
+            None => return,
+        };
+        match mode {
+            Mode::Define => {
+                self.out.lists.insert(name, items);
+            }
+            Mode::Modify(how) => {
+                let Some(l) = self.out.lists.get_mut(&name) else {
+                    cx.error(item.pos(), Some(&label), "cannot append to or override a list that is not defined");
+                    return;
+                };
+                match how.get("items").copied() {
+                    Some(How::Append) => l.extend(items),
+                    _ => *l = items,
+                }
+            }
+        }
+    }
+
+    fn add_rule(&mut self, cx: &mut Ctx<'_>, item: &Node) {
+        let Some(name) = item.get("rule").and_then(|n| n.as_str()).map(str::to_string) else {
+            cx.error(item.pos(), None, "'rule' must be a name");
+            return;
+        };
+        let label = format!("rule '{name}'");
+        if let Node::Map(entries, _) = item {
+            for (k, _) in entries {
+                match k.as_str() {
+                    Some(k) if RULE_KEYS.contains(&k) => {}
+                    other => cx.warn(k.pos(), Some(&label), format!("unknown key '{}' ignored", other.unwrap_or("?"))),
+                }
+            }
+        }
+        let Some(mode) = item_mode(cx, item, &label, &APPENDABLE, &REPLACEABLE) else { return };
+        // Legacy enable/disable: only `rule` and `enabled`.
+        let only_enabled = matches!(item, Node::Map(e, _) if e.len() == 2) && item.get("enabled").is_some();
+        match mode {
+            Mode::Define if only_enabled && self.rule_index.contains_key(&name) => {
+                let idx = self.rule_index[&name];
+                if let Some(v) = item.get("enabled") {
+                    match v.as_bool() {
+                        Some(b) => self.out.rules[idx].enabled = b,
+                        None => cx.error(v.pos(), Some(&label), "'enabled' must be true or false"),
+                    }
+                }
+            }
+            Mode::Define => {
+                let Some(def) = new_rule(cx, item, &name, &label) else { return };
+                match self.rule_index.get(&name) {
+                    Some(&idx) => self.out.rules[idx] = def,
+                    None => {
+                        self.rule_index.insert(name, self.out.rules.len());
+                        self.out.rules.push(def);
+                    }
+                }
+            }
+            Mode::Modify(how) => {
+                let Some(&idx) = self.rule_index.get(&name) else {
+                    cx.error(item.pos(), Some(&label), "cannot append to or override a rule that is not defined");
+                    return;
+                };
+                let rule = &mut self.out.rules[idx];
+                for (key, h) in how {
+                    let Some(v) = item.get(key) else { continue };
+                    modify_rule(cx, rule, key, h, v, &label);
+                }
+                if let Err(e) = condition::parse(&rule.condition) {
+                    cx.error(item.pos(), Some(&label), format!("condition after {}: {} (at offset {})", "override", e.message, e.at));
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum How {
+    Append,
+    Replace,
+}
+
+enum Mode {
+    Define,
+    Modify(Vec<(&'static str, How)>),
+}
+
+trait HowMap {
+    fn get(&self, key: &str) -> Option<&How>;
+}
+impl HowMap for Vec<(&'static str, How)> {
+    fn get(&self, key: &str) -> Option<&How> {
+        self.iter().find(|(k, _)| *k == key).map(|(_, h)| h)
+    }
+}
+
+fn how_word(how: &[(&'static str, How)]) -> &'static str {
+    if how.iter().any(|(_, h)| *h == How::Append) {
+        "append"
+    } else {
+        "override"
+    }
+}
+
+/// Works out whether an item defines something new, or appends to / overrides an existing one.
+fn item_mode(
+    cx: &mut Ctx<'_>,
+    item: &Node,
+    label: &str,
+    appendable: &[&'static str],
+    replaceable: &[&'static str],
+) -> Option<Mode> {
+    let append = item.get("append");
+    let ovr = item.get("override");
+    if append.is_some() && ovr.is_some() {
+        cx.error(item.pos(), Some(label), "'append' and 'override' cannot be used together");
+        return None;
+    }
+    if let Some(a) = append {
+        return match a.as_bool() {
+            Some(false) => Some(Mode::Define),
+            Some(true) => {
+                let keys = appendable
+                    .iter()
+                    .filter(|k| item.get(k).is_some())
+                    .map(|k| (*k, How::Append))
+                    .collect();
+                Some(Mode::Modify(keys))
+            }
+            None => {
+                cx.error(a.pos(), Some(label), "'append' must be true or false");
+                None
+            }
+        };
+    }
+    let Some(ovr) = ovr else { return Some(Mode::Define) };
+    let Node::Map(entries, _) = ovr else {
+        cx.error(ovr.pos(), Some(label), "'override' must map keys to 'append' or 'replace'");
+        return None;
+    };
+    let mut out = Vec::new();
+    for (k, v) in entries {
+        let key = k.as_str().unwrap_or("");
+        let how = match v.as_str() {
+            Some("append") => How::Append,
+            Some("replace") => How::Replace,
+            _ => {
+                cx.error(v.pos(), Some(label), format!("override of '{key}' must be 'append' or 'replace'"));
+                return None;
+            }
+        };
+        let allowed = if how == How::Append { appendable } else { replaceable };
+        let Some(&static_key) = allowed.iter().find(|a| **a == key) else {
+            let word = if how == How::Append { "appended" } else { "replaced" };
+            cx.error(k.pos(), Some(label), format!("key '{key}' cannot be {word}"));
+            return None;
+        };
+        if item.get(key).is_none() {
+            cx.error(k.pos(), Some(label), format!("override names '{key}' but the item has no '{key}'"));
+            return None;
+        }
+        out.push((static_key, how));
+    }
+    // Keys given without being named in `override` are an error, as in Falco.
+    if let Node::Map(entries, _) = item {
+        for (k, _) in entries {
+            let key = k.as_str().unwrap_or("");
+            if !matches!(key, "rule" | "macro" | "list" | "override") && out.get(key).is_none() {
+                cx.error(k.pos(), Some(label), format!("key '{key}' is not named in 'override'"));
+                return None;
+            }
+        }
+    }
+    Some(Mode::Modify(out))
+}
+
+fn new_rule(cx: &mut Ctx<'_>, item: &Node, name: &str, label: &str) -> Option<RuleDef> {
+    let mut ok = true;
+    let mut req_str = |key: &str, cx: &mut Ctx<'_>| -> (String, Pos) {
+        match item.get(key) {
+            Some(n) => match n.as_str() {
+                Some(s) => (s.to_string(), n.pos()),
+                None => {
+                    cx.error(n.pos(), Some(label), format!("'{key}' must be a string, found {}", n.kind()));
+                    ok = false;
+                    (String::new(), n.pos())
+                }
+            },
+            None => {
+                cx.error(item.pos(), Some(label), format!("missing required key '{key}'"));
+                ok = false;
+                (String::new(), item.pos())
+            }
+        }
+    };
+    let (condition, cond_pos) = req_str("condition", cx);
+    let (output, output_pos) = req_str("output", cx);
+    let (desc, _) = req_str("desc", cx);
+    let (prio, prio_pos) = req_str("priority", cx);
+    let priority = match prio.parse::<Priority>() {
+        Ok(p) => p,
+        Err(e) => {
+            if !prio.is_empty() {
+                cx.error(prio_pos, Some(label), e.to_string());
+            }
+            ok = false;
+            Priority::Debug
+        }
+    };
+    if !condition.is_empty() {
+        if let Err(e) = condition::parse(&condition) {
+            cx.error(cond_pos, Some(label), format!("condition: {} (at offset {})", e.message, e.at));
+            ok = false;
+        }
+    }
+    let source = item.get("source").and_then(|n| n.as_str()).unwrap_or("syscall").to_string();
+    let enabled = match item.get("enabled") {
+        None => true,
+        Some(n) => n.as_bool().unwrap_or_else(|| {
+            cx.error(n.pos(), Some(label), "'enabled' must be true or false");
+            ok = false;
+            true
+        }),
+    };
+    let tags = match item.get("tags") {
+        None => Vec::new(),
+        Some(n) => string_list(n).unwrap_or_else(|| {
+            cx.error(n.pos(), Some(label), "'tags' must be a list of strings");
+            ok = false;
+            Vec::new()
+        }),
+    };
+    let exceptions = match item.get("exceptions") {
+        None => Vec::new(),
+        Some(n) => parse_exceptions(cx, n, label).unwrap_or_else(|| {
+            ok = false;
+            Vec::new()
+        }),
+    };
+    let skip = item.get("skip-if-unknown-filter").and_then(Node::as_bool).unwrap_or(false);
+    ok.then(|| RuleDef {
+        name: name.to_string(),
+        desc,
+        condition,
+        cond_pos,
+        output,
+        output_pos,
+        priority,
+        source,
+        enabled,
+        tags,
+        exceptions,
+        skip_if_unknown_filter: skip,
+        file: cx.file.to_string(),
+        pos: item.pos(),
+    })
+}
+
+fn parse_exceptions(cx: &mut Ctx<'_>, n: &Node, label: &str) -> Option<Vec<ExceptionDef>> {
+    let Node::Seq(items, _) = n else {
+        cx.error(n.pos(), Some(label), "'exceptions' must be a list");
+        return None;
+    };
+    let mut out = Vec::new();
+    for it in items {
+        let Some(name) = it.get("name").and_then(|n| n.as_str()) else {
+            cx.error(it.pos(), Some(label), "each exception needs a 'name'");
+            return None;
+        };
+        let values = match it.get("values") {
+            None => Vec::new(),
+            Some(Node::Seq(v, _)) => v.clone(),
+            Some(v) if v.is_null() => Vec::new(),
+            Some(v) => {
+                cx.error(v.pos(), Some(label), format!("exception '{name}': 'values' must be a list"));
+                return None;
+            }
+        };
+        out.push(ExceptionDef {
+            name: name.to_string(),
+            fields: it.get("fields").cloned(),
+            comps: it.get("comps").cloned(),
+            values,
+            pos: it.pos(),
+        });
+    }
+    Some(out)
+}
+
+fn modify_rule(cx: &mut Ctx<'_>, rule: &mut RuleDef, key: &str, how: How, v: &Node, label: &str) {
+    let text = || v.as_str().map(str::to_string);
+    match (key, how) {
+        ("condition", How::Append) => match text() {
+            Some(t) => rule.condition = format!("{} {}", rule.condition, t),
+            None => cx.error(v.pos(), Some(label), "'condition' must be a string"),
+        },
+        ("condition", How::Replace) => match text() {
+            Some(t) => {
+                rule.condition = t;
+                rule.cond_pos = v.pos();
+            }
+            None => cx.error(v.pos(), Some(label), "'condition' must be a string"),
+        },
+        ("output", h) => match text() {
+            Some(t) if h == How::Append => rule.output = format!("{} {}", rule.output, t),
+            Some(t) => {
+                rule.output = t;
+                rule.output_pos = v.pos();
+            }
+            None => cx.error(v.pos(), Some(label), "'output' must be a string"),
+        },
+        ("desc", h) => match text() {
+            Some(t) if h == How::Append => rule.desc = format!("{} {}", rule.desc, t),
+            Some(t) => rule.desc = t,
+            None => cx.error(v.pos(), Some(label), "'desc' must be a string"),
+        },
+        ("tags", h) => match string_list(v) {
+            Some(t) if h == How::Append => rule.tags.extend(t),
+            Some(t) => rule.tags = t,
+            None => cx.error(v.pos(), Some(label), "'tags' must be a list of strings"),
+        },
+        ("priority", _) => match text().map(|t| t.parse::<Priority>()) {
+            Some(Ok(p)) => rule.priority = p,
+            Some(Err(e)) => cx.error(v.pos(), Some(label), e.to_string()),
+            None => cx.error(v.pos(), Some(label), "'priority' must be a string"),
+        },
+        ("enabled", _) => match v.as_bool() {
+            Some(b) => rule.enabled = b,
+            None => cx.error(v.pos(), Some(label), "'enabled' must be true or false"),
+        },
+        ("skip-if-unknown-filter", _) => rule.skip_if_unknown_filter = v.as_bool().unwrap_or(false),
+        ("exceptions", h) => {
+            let Some(exs) = parse_exceptions(cx, v, label) else { return };
+            if h == How::Replace {
+                rule.exceptions = exs;
+                return;
+            }
+            for ex in exs {
+                match rule.exceptions.iter_mut().find(|e| e.name == ex.name) {
+                    // Appending an exception with an existing name adds its values.
+                    Some(existing) => existing.values.extend(ex.values),
+                    None => rule.exceptions.push(ex),
+                }
+            }
+        }
+        _ => {} // capture, capture_duration, warn_evttypes: accepted, not used.
+    }
+}
+
+fn check_engine_version(cx: &mut Ctx<'_>, item: &Node) {
+    let Some(v) = item.get("required_engine_version") else { return };
+    let Some(ver) = v.as_str().and_then(parse_version) else {
+        cx.error(v.pos(), None, "required_engine_version must be a version such as 0.31.0 or 10");
+        return;
+    };
+    if ver > ENGINE_VERSION {
+        let (a, b, c) = ENGINE_VERSION;
+        cx.error(
+            v.pos(),
+            None,
+            format!("rules require engine version {}.{}.{}, Harrier implements {a}.{b}.{c}", ver.0, ver.1, ver.2),
+        );
+    }
+}
+
+fn check_plugins(cx: &mut Ctx<'_>, item: &Node) {
+    let Some(Node::Seq(reqs, _)) = item.get("required_plugin_versions") else {
+        cx.error(item.pos(), None, "required_plugin_versions must be a list");
+        return;
+    };
+    for r in reqs {
+        let name = r.get("name").and_then(Node::as_str).unwrap_or("");
+        let ver = r.get("version").and_then(Node::as_str).and_then(parse_version);
+        let mut candidates = vec![(name.to_string(), ver)];
+        if let Some(Node::Seq(alts, _)) = r.get("alternatives") {
+            for a in alts {
+                let n = a.get("name").and_then(Node::as_str).unwrap_or("").to_string();
+                candidates.push((n, a.get("version").and_then(Node::as_str).and_then(parse_version)));
+            }
+        }
+        let satisfied = candidates.iter().any(|(n, v)| {
+            PLUGINS.iter().any(|(pn, pv)| pn == n && v.is_none_or(|v| v <= *pv))
+        });
+        if !satisfied {
+            cx.warn(
+                r.pos(),
+                None,
+                format!("plugin '{name}' is not built into Harrier (or is newer than it supports): rules that need it will not run"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!(parse_version("10"), Some((0, 10, 0)));
+        assert_eq!(parse_version("0.31.0"), Some((0, 31, 0)));
+        assert_eq!(parse_version("x"), None);
+    }
+}

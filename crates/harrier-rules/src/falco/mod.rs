@@ -1,0 +1,5 @@
+//! The Falco rule language: YAML items, conditions, exceptions, overrides.
+
+pub mod condition;
+pub mod exceptions;
+pub mod loader;

@@ -1,0 +1,303 @@
+//! The compiled rule set: every loaded rule, and per source an index from event type (e.g. the
+//! CloudTrail `eventName`) to the rules that can match it.
+
+use std::collections::BTreeMap;
+
+use harrier_events::{Event, SourceInfo};
+use rustc_hash::FxHashMap;
+
+use crate::ast::Expr;
+use crate::compile::{type_constraint, Compiler, Scope};
+use crate::diag::{Diagnostic, Severity};
+use crate::falco::{condition, exceptions::exception_terms, loader::Loaded, loader::Loader};
+use crate::matcher::Node;
+use crate::output::{OutputTemplate, Rendered};
+use crate::priority::Priority;
+use crate::yaml::Pos;
+
+/// The language a rule was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    /// The Falco rule language.
+    Falco,
+}
+
+impl Language {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Falco => "falco",
+        }
+    }
+}
+
+/// A loaded rule.
+#[derive(Debug)]
+pub struct Rule {
+    /// Name (Falco) or title (Sigma).
+    pub name: String,
+    /// Description.
+    pub desc: String,
+    /// Priority.
+    pub priority: Priority,
+    /// Event source name.
+    pub source: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// The file it came from.
+    pub file: String,
+    /// Where in the file.
+    pub pos: Pos,
+    /// Whether it is enabled.
+    pub enabled: bool,
+    /// Language.
+    pub language: Language,
+    compiled: Option<Compiled>,
+}
+
+#[derive(Debug)]
+struct Compiled {
+    node: Node,
+    output: OutputTemplate,
+}
+
+impl Rule {
+    /// Whether the rule was compiled for a source Harrier can read.
+    pub fn is_runnable(&self) -> bool {
+        self.compiled.is_some()
+    }
+}
+
+#[derive(Debug, Default)]
+struct SourceIndex {
+    by_type: FxHashMap<Box<str>, Box<[u32]>>,
+    any: Box<[u32]>,
+}
+
+/// Compiled rules, ready to evaluate events.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    index: FxHashMap<&'static str, SourceIndex>,
+    min_priority: Option<Priority>,
+}
+
+impl RuleSet {
+    /// Loads and compiles rule files given as `(name, text)`, in order. Returns the rules and
+    /// every problem found; the caller must not run rules when any diagnostic is an error.
+    pub fn load<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> (RuleSet, Vec<Diagnostic>) {
+        let mut loader = Loader::new();
+        for (name, text) in files {
+            loader.add_file(name, text);
+        }
+        RuleSet::compile(loader.finish())
+    }
+
+    /// Compiles what a [`Loader`] read.
+    pub fn compile(loaded: Loaded) -> (RuleSet, Vec<Diagnostic>) {
+        let Loaded { rules, macros, lists, mut diagnostics } = loaded;
+        let mut macro_exprs: FxHashMap<String, Expr> = FxHashMap::default();
+        let mut macro_pos: FxHashMap<String, (String, Pos)> = FxHashMap::default();
+        for (name, m) in &macros {
+            // Syntax errors were reported at load time.
+            if let Ok(e) = condition::parse(&m.condition) {
+                macro_exprs.insert(name.clone(), e);
+            }
+            macro_pos.insert(name.clone(), (m.file.clone(), m.cond_pos));
+        }
+        let scope = Scope { macros: &macro_exprs, lists: &lists };
+        let mut unavailable: BTreeMap<(String, String), usize> = BTreeMap::new();
+        let mut out = Vec::with_capacity(rules.len());
+        for def in rules {
+            let label = format!("rule '{}'", def.name);
+            let diag = |severity, pos, message: String| Diagnostic {
+                severity,
+                file: def.file.clone(),
+                pos,
+                item: Some(label.clone()),
+                message,
+            };
+            let mut rule = Rule {
+                name: def.name.clone(),
+                desc: def.desc.clone(),
+                priority: def.priority,
+                source: def.source.clone(),
+                tags: def.tags.clone(),
+                file: def.file.clone(),
+                pos: def.pos,
+                enabled: def.enabled,
+                language: Language::Falco,
+                compiled: None,
+            };
+            let Some(source) = harrier_events::source(&def.source) else {
+                *unavailable.entry((def.file.clone(), def.source.clone())).or_default() += 1;
+                out.push(rule);
+                continue;
+            };
+            let Ok(cond) = condition::parse(&def.condition) else {
+                out.push(rule); // reported at load time
+                continue;
+            };
+            let terms = match exception_terms(&def.exceptions) {
+                Ok(t) => t,
+                Err(e) => {
+                    diagnostics.push(diag(Severity::Error, def.pos, e));
+                    out.push(rule);
+                    continue;
+                }
+            };
+            let expr = if terms.is_empty() {
+                cond
+            } else {
+                let mut all = vec![cond];
+                all.extend(terms);
+                Expr::And(all)
+            };
+            let mut compiler = Compiler::new(source, &scope);
+            let node = compiler.compile(&expr);
+            let output = OutputTemplate::compile(&def.output, &compiler);
+            let errors = std::mem::take(&mut compiler.errors);
+            let severity = if def.skip_if_unknown_filter { Severity::Warning } else { Severity::Error };
+            let failed = !errors.is_empty() || output.is_err();
+            for e in errors {
+                let (file, pos, what) = match &e.in_macro {
+                    Some(m) => {
+                        let (f, p) = macro_pos.get(m).cloned().unwrap_or((def.file.clone(), def.cond_pos));
+                        (f, p, format!("in macro '{m}'"))
+                    }
+                    None => (def.file.clone(), def.cond_pos, "condition".to_string()),
+                };
+                let at = e.at.map(|a| format!(" (at offset {a})")).unwrap_or_default();
+                diagnostics.push(Diagnostic {
+                    severity,
+                    file,
+                    pos,
+                    item: Some(label.clone()),
+                    message: format!("{what}: {}{at}", e.message),
+                });
+            }
+            if let Err(e) = &output {
+                diagnostics.push(diag(severity, def.output_pos, e.clone()));
+            }
+            if failed && def.skip_if_unknown_filter {
+                diagnostics.push(diag(Severity::Warning, def.pos, "skipped (skip-if-unknown-filter)".into()));
+            }
+            if !failed {
+                if let Ok(output) = output {
+                    rule.compiled = Some(Compiled { node, output });
+                }
+            }
+            out.push(rule);
+        }
+        for ((file, source), n) in unavailable {
+            diagnostics.push(Diagnostic {
+                severity: Severity::Warning,
+                file,
+                pos: Pos { line: 1, col: 1 },
+                item: None,
+                message: format!(
+                    "unknown-source: {n} rule(s) for source '{source}' parsed but not run: Harrier cannot read '{source}' events yet"
+                ),
+            });
+        }
+        let mut set = RuleSet { rules: out, index: FxHashMap::default(), min_priority: None };
+        set.build_index();
+        (set, diagnostics)
+    }
+
+    /// Runs only rules at or above `p` from now on.
+    pub fn set_min_priority(&mut self, p: Priority) {
+        self.min_priority = Some(p);
+        self.build_index();
+    }
+
+    fn build_index(&mut self) {
+        self.index.clear();
+        let mut constrained: FxHashMap<&'static str, Vec<(u32, Option<Vec<Box<str>>>)>> = FxHashMap::default();
+        for (i, r) in self.rules.iter().enumerate() {
+            let Some(c) = &r.compiled else { continue };
+            if !r.enabled || self.min_priority.is_some_and(|m| !r.priority.at_least(m)) {
+                continue;
+            }
+            let Some(source) = harrier_events::source(&r.source) else { continue };
+            let tf = source.type_field.and_then(|n| source.field(n)).map(|(id, _)| id);
+            let names = tf.and_then(|id| type_constraint(&c.node, id)).map(|s| s.into_iter().collect());
+            constrained.entry(source.name).or_default().push((i as u32, names));
+        }
+        for (source, rules) in constrained {
+            let any: Vec<u32> = rules.iter().filter(|(_, n)| n.is_none()).map(|(i, _)| *i).collect();
+            let mut by_type: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
+            for (i, names) in &rules {
+                for n in names.iter().flatten() {
+                    by_type.entry(n.clone()).or_default().push(*i);
+                }
+            }
+            let by_type = by_type
+                .into_iter()
+                .map(|(k, mut v)| {
+                    v.extend(&any);
+                    v.sort_unstable();
+                    v.dedup();
+                    (k, v.into_boxed_slice())
+                })
+                .collect();
+            self.index.insert(source, SourceIndex { by_type, any: any.into() });
+        }
+    }
+
+    /// Whether any rule runs on events of `source`.
+    pub fn has_rules_for(&self, source: &SourceInfo) -> bool {
+        self.index.contains_key(source.name)
+    }
+
+    /// Appends to `out` the indexes of the rules that match `ev`, in load order.
+    #[inline]
+    pub fn matching<E: Event + ?Sized>(&self, ev: &E, out: &mut Vec<u32>) {
+        let Some(idx) = self.index.get(ev.source().name) else { return };
+        let candidates = if idx.by_type.is_empty() {
+            &idx.any
+        } else {
+            match ev.type_key() {
+                Some(k) => idx.by_type.get(&*k).unwrap_or(&idx.any),
+                None => &idx.any,
+            }
+        };
+        for &r in candidates.iter() {
+            if let Some(c) = &self.rules[r as usize].compiled {
+                if c.node.eval(ev) {
+                    out.push(r);
+                }
+            }
+        }
+    }
+
+    /// Renders rule `i`'s output for `ev`.
+    pub fn render<E: Event + ?Sized>(&self, i: u32, ev: &E) -> Rendered {
+        match &self.rules[i as usize].compiled {
+            Some(c) => c.output.render(ev),
+            None => Rendered::default(),
+        }
+    }
+
+    /// Every loaded rule, runnable or not, in load order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule with index `i`.
+    pub fn rule(&self, i: u32) -> &Rule {
+        &self.rules[i as usize]
+    }
+
+    /// Number of rules that will run.
+    pub fn active_count(&self) -> usize {
+        let mut seen: Vec<u32> = self
+            .index
+            .values()
+            .flat_map(|s| s.any.iter().chain(s.by_type.values().flat_map(|v| v.iter())).copied())
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.len()
+    }
+}
