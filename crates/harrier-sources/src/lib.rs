@@ -1,0 +1,12 @@
+//! Harrier's event readers.
+//!
+//! Today: local files, directories (recursive) and standard input, plain or gzip, in any of the
+//! layouts CloudTrail records arrive in ([`reader`]). Every reader streams: memory is bounded by
+//! the largest record, never by the size of the input.
+#![deny(missing_docs)]
+
+pub mod reader;
+pub mod walk;
+
+pub use reader::{open, ReadError, ReadErrorKind, Record, RecordReader, MAX_RECORD_BYTES};
+pub use walk::{walk, Input, Skipped, Walked};
