@@ -1,1 +1,60 @@
-fn main(){}
+//! `harrier`: unified threat detection for AWS accounts and their containers.
+//!
+//! This binary only parses arguments and wires the library crates together.
+
+mod detect;
+mod rules_cmd;
+mod ruleload;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "harrier", version, about = "Threat detection for AWS accounts and the containers that run in them")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate rules over CloudTrail logs (files, directories, `-` for stdin) and print alerts.
+    Detect(detect::DetectArgs),
+    /// Work with rule files.
+    Rules {
+        #[command(subcommand)]
+        command: rules_cmd::RulesCommand,
+    },
+}
+
+/// Output format for alerts and listings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HARRIER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Detect(args) => detect::run(args),
+        Command::Rules { command } => rules_cmd::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("harrier: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

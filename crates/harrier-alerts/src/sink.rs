@@ -1,0 +1,95 @@
+//! Where alerts go.
+
+use std::io::Write;
+
+use crate::alert::{Alert, Format};
+
+/// A failed write to an output.
+#[derive(Debug, thiserror::Error)]
+#[error("{output}: {source}")]
+pub struct SinkError {
+    /// Which output.
+    pub output: String,
+    /// The I/O error.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// An alert output.
+pub trait AlertSink {
+    /// Queues an alert for writing.
+    fn send(&mut self, alert: &Alert) -> Result<(), SinkError>;
+    /// Writes everything queued; when this returns `Ok`, every alert sent so far is delivered.
+    fn flush(&mut self) -> Result<(), SinkError>;
+}
+
+/// A writer that can make what was written durable.
+pub trait SyncWrite: Write {
+    /// Makes everything written so far durable (for files: `fdatasync`); a no-op by default.
+    fn sync(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SyncWrite for std::fs::File {
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.sync_data()
+    }
+}
+impl SyncWrite for std::io::Stdout {}
+impl SyncWrite for std::io::StdoutLock<'_> {}
+impl SyncWrite for Vec<u8> {}
+
+/// Writes formatted alerts to a [`SyncWrite`] (stdout, an appended file). `flush` syncs, so a
+/// flushed alert is on disk.
+pub struct WriterSink<W: SyncWrite> {
+    name: String,
+    w: std::io::BufWriter<W>,
+    format: Format,
+    scratch: String,
+    /// Flush after every alert (for interactive output); such flushes do not sync.
+    line_buffered: bool,
+}
+
+impl<W: SyncWrite> WriterSink<W> {
+    /// A sink named `name` (for errors) writing `format` to `w`.
+    pub fn new(name: impl Into<String>, w: W, format: Format, line_buffered: bool) -> Self {
+        WriterSink { name: name.into(), w: std::io::BufWriter::with_capacity(64 << 10, w), format, scratch: String::new(), line_buffered }
+    }
+
+    fn wrap(&self, source: std::io::Error) -> SinkError {
+        SinkError { output: self.name.clone(), source }
+    }
+}
+
+impl<W: SyncWrite> AlertSink for WriterSink<W> {
+    fn send(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        self.scratch.clear();
+        alert.write_to(self.format, &mut self.scratch);
+        self.w.write_all(self.scratch.as_bytes()).map_err(|e| self.wrap(e))?;
+        if self.line_buffered {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.w.flush().map_err(|e| self.wrap(e))?;
+        if !self.line_buffered {
+            self.w.get_mut().sync().map_err(|e| self.wrap(e))?;
+        }
+        Ok(())
+    }
+}
+
+impl WriterSink<std::fs::File> {
+    /// Opens `path` for appending (creating it if needed).
+    pub fn append_file(path: &std::path::Path, format: Format) -> Result<Self, SinkError> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| SinkError { output: path.display().to_string(), source })?;
+        Ok(WriterSink::new(path.display().to_string(), f, format, false))
+    }
+}

@@ -1,0 +1,126 @@
+//! `harrier detect`
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use harrier_alerts::{AlertSink, Format, WriterSink};
+use harrier_detect::{Detector, Options, Problem};
+use harrier_rules::Priority;
+
+use crate::{ruleload, OutputFormat};
+
+/// How many input problems are printed one by one; the rest are only counted.
+const MAX_PRINTED_PROBLEMS: u64 = 100;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Args)]
+pub struct DetectArgs {
+    /// CloudTrail logs: files, directories (read recursively), or `-` for stdin.
+    /// `.json`, `.json.gz`, `.jsonl`; CloudTrail `{"Records": [...]}` files, JSON arrays and JSON Lines.
+    #[arg(required = true, value_name = "PATH|-")]
+    paths: Vec<String>,
+    /// Extra rule files or directories (Falco rule language), loaded after the built-in pack.
+    #[arg(long = "rules", value_name = "FILE|DIR")]
+    rules: Vec<PathBuf>,
+    /// Do not load the built-in rule pack.
+    #[arg(long)]
+    no_default_rules: bool,
+    /// Alert format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+    /// Only run rules at or above this priority.
+    #[arg(long, value_name = "PRIORITY", value_parser = parse_priority)]
+    min_priority: Option<Priority>,
+    /// Exit with 1 when an alert at or above this priority fired (for CI pipelines).
+    #[arg(long, value_name = "PRIORITY", value_parser = parse_priority)]
+    fail_on: Option<Priority>,
+    /// Append alerts to this file instead of printing them.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Colour text alerts.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    /// Check the JSON syntax of every record, not only of those that raise alerts.
+    #[arg(long)]
+    validate_all: bool,
+}
+
+fn parse_priority(s: &str) -> Result<Priority, String> {
+    s.parse::<Priority>().map_err(|e| e.to_string())
+}
+
+pub fn run(args: DetectArgs) -> Result<ExitCode> {
+    let start = Instant::now();
+    let (mut rules, diags) = ruleload::load(&args.rules, args.no_default_rules)?;
+    let errors = ruleload::report(&diags);
+    if errors > 0 {
+        eprintln!("harrier: {errors} error(s) in rule files: nothing was run");
+        return Ok(ExitCode::from(2));
+    }
+    if let Some(p) = args.min_priority {
+        rules.set_min_priority(p);
+    }
+    let walked = harrier_sources::walk(&args.paths);
+    let stdout = std::io::stdout();
+    let tty = stdout.is_terminal();
+    let color = match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => tty && args.output.is_none() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let format = match args.format {
+        OutputFormat::Text => Format::Text { color },
+        OutputFormat::Json => Format::Json,
+    };
+    let mut file_sink;
+    let mut out_sink;
+    let sink: &mut dyn AlertSink = match &args.output {
+        Some(p) => {
+            file_sink = WriterSink::append_file(p, format).with_context(|| format!("cannot open output {}", p.display()))?;
+            &mut file_sink
+        }
+        None => {
+            out_sink = WriterSink::new("stdout", stdout.lock(), format, tty);
+            &mut out_sink
+        }
+    };
+
+    let mut detector = Detector::new(&rules, harrier_detect::hostname(), Options { validate_all: args.validate_all });
+    let mut printed = 0u64;
+    let mut on_problem = |p: Problem| {
+        printed += 1;
+        if printed <= MAX_PRINTED_PROBLEMS {
+            eprintln!("harrier: bad input: {p}");
+        } else if printed == MAX_PRINTED_PROBLEMS + 1 {
+            eprintln!("harrier: more bad input: further problems are only counted in the summary");
+        }
+    };
+    for e in &walked.errors {
+        detector.stats.unreadable_inputs += 1;
+        on_problem(Problem { input: e.path.clone(), offset: None, message: e.message.clone() });
+    }
+    detector.stats.skipped_files += walked.skipped.len() as u64;
+    for input in &walked.inputs {
+        detector.process_input(input, sink, &mut on_problem).context("writing alerts failed")?;
+    }
+    sink.flush().context("writing alerts failed")?;
+    let stats = &detector.stats;
+    eprintln!("harrier: {}", stats.summary(start.elapsed()).replace('\n', "\nharrier: "));
+    if stats.bad_input() > 0 {
+        return Ok(ExitCode::from(2));
+    }
+    if args.fail_on.is_some_and(|p| stats.alerted_at_least(p)) {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}

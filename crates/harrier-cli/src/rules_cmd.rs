@@ -1,0 +1,82 @@
+//! `harrier rules ...`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use crate::{ruleload, OutputFormat};
+
+#[derive(Subcommand)]
+pub enum RulesCommand {
+    /// Check rule files and list every error found (not only the first).
+    Validate {
+        /// Rule files or directories, loaded together in this order.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// List loaded rules: name, language, source, priority, tags, file.
+    List {
+        /// Extra rule files or directories.
+        #[arg(long = "rules", value_name = "FILE|DIR")]
+        rules: Vec<PathBuf>,
+        /// Do not load the built-in rule pack.
+        #[arg(long)]
+        no_default_rules: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+}
+
+pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
+    match cmd {
+        RulesCommand::Validate { paths } => {
+            let (rules, diags) = ruleload::load(&paths, true)?;
+            let errors = ruleload::report(&diags);
+            let runnable = rules.rules().iter().filter(|r| r.is_runnable()).count();
+            if errors > 0 {
+                eprintln!("harrier: {errors} error(s) in rule files");
+                return Ok(ExitCode::from(2));
+            }
+            println!("{} rule(s) loaded, {} runnable, {} warning(s)", rules.rules().len(), runnable, diags.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::List { rules, no_default_rules, format } => {
+            let (set, diags) = ruleload::load(&rules, no_default_rules)?;
+            if ruleload::report(&diags) > 0 {
+                return Ok(ExitCode::from(2));
+            }
+            for r in set.rules() {
+                let state = match (r.is_runnable(), r.enabled) {
+                    (false, _) => "not-run",
+                    (true, false) => "disabled",
+                    (true, true) => "enabled",
+                };
+                match format {
+                    OutputFormat::Json => println!(
+                        "{}",
+                        serde_json::json!({
+                            "name": r.name, "language": r.language.as_str(), "source": r.source,
+                            "priority": r.priority.as_str(), "tags": r.tags, "file": r.file,
+                            "line": r.pos.line, "state": state,
+                        })
+                    ),
+                    OutputFormat::Text => println!(
+                        "{:<55} {:<6} {:<15} {:<13} {:<8} {:<40} {}:{}",
+                        r.name,
+                        r.language.as_str(),
+                        r.source,
+                        r.priority.as_str(),
+                        state,
+                        r.tags.join(","),
+                        r.file,
+                        r.pos.line
+                    ),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Harrier's detection pipeline: source → event → engine → alert → output.
+//!
+//! [`Detector`] reads [`Input`]s record by record, evaluates each record against a
+//! [`RuleSet`], renders an [`Alert`] for every rule that matched and hands it to an
+//! [`AlertSink`]. Nothing is dropped silently: every record that is not evaluated is counted in
+//! [`Stats`] with its reason, and every bad one is reported through the `on_problem` callback
+//! with the input name and byte offset.
+#![deny(missing_docs)]
+
+mod stats;
+
+use std::io::BufReader;
+
+use harrier_alerts::{Alert, AlertSink, SinkError};
+use harrier_events::cloudtrail::{self, CloudTrailEvent, Scratch, SkipReason};
+use harrier_events::Event;
+use harrier_rules::RuleSet;
+use harrier_sources::{Input, ReadErrorKind};
+
+pub use stats::{Skip, Stats};
+
+/// A problem with the input: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Input name (path or `<stdin>`).
+    pub input: String,
+    /// Byte offset in the (decompressed) input, when known.
+    pub offset: Option<u64>,
+    /// What was wrong and what was expected.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.offset {
+            Some(o) => write!(f, "{}: byte {}: {}", self.input, o, self.message),
+            None => write!(f, "{}: {}", self.input, self.message),
+        }
+    }
+}
+
+/// Options for a run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Check the JSON syntax of every record, not only of the records that raise alerts.
+    pub validate_all: bool,
+}
+
+/// Runs records through a rule set.
+pub struct Detector<'r> {
+    rules: &'r RuleSet,
+    hostname: String,
+    options: Options,
+    scratch: Scratch,
+    matches: Vec<u32>,
+    /// Counts so far.
+    pub stats: Stats,
+}
+
+impl<'r> Detector<'r> {
+    /// A detector over `rules`; alerts carry `hostname`.
+    pub fn new(rules: &'r RuleSet, hostname: impl Into<String>, options: Options) -> Self {
+        Detector {
+            rules,
+            hostname: hostname.into(),
+            options,
+            scratch: Scratch::default(),
+            matches: Vec::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Reads one input to its end. Problems go to `on_problem`; the only error returned is a
+    /// failure to write an alert, which stops the run (alerts must never be lost).
+    pub fn process_input(
+        &mut self,
+        input: &Input,
+        sink: &mut dyn AlertSink,
+        on_problem: &mut dyn FnMut(Problem),
+    ) -> Result<(), SinkError> {
+        let name = input.display();
+        let opened = match input {
+            Input::Stdin => harrier_sources::open(BufReader::with_capacity(256 << 10, std::io::stdin())),
+            Input::File(p) => std::fs::File::open(p)
+                .and_then(|f| harrier_sources::open(BufReader::with_capacity(256 << 10, f))),
+        };
+        let mut reader = match opened {
+            Ok(r) => r,
+            Err(e) => {
+                self.stats.unreadable_inputs += 1;
+                on_problem(Problem { input: name, offset: None, message: format!("cannot read: {e}") });
+                return Ok(());
+            }
+        };
+        self.stats.inputs += 1;
+        while let Some(item) = reader.next_record() {
+            match item {
+                Ok(rec) => self.process_record(rec.bytes, rec.offset, &name, sink, on_problem)?,
+                Err(e) => {
+                    self.stats.skip(match e.kind {
+                        ReadErrorKind::Io(_) => Skip::ReadError,
+                        ReadErrorKind::TooLarge | ReadErrorKind::TooLargeInArray => Skip::TooLarge,
+                        ReadErrorKind::Truncated => Skip::Truncated,
+                        _ => Skip::InvalidJson,
+                    });
+                    on_problem(Problem { input: name.clone(), offset: Some(e.offset), message: e.kind.to_string() });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Evaluates one record (the bytes of one JSON object) found at `offset` of `input`.
+    pub fn process_record(
+        &mut self,
+        bytes: &[u8],
+        offset: u64,
+        input: &str,
+        sink: &mut dyn AlertSink,
+        on_problem: &mut dyn FnMut(Problem),
+    ) -> Result<(), SinkError> {
+        self.stats.records += 1;
+        let ev = CloudTrailEvent::new(bytes, self.stats.records, &self.scratch);
+        let bad = |ev: &CloudTrailEvent<'_>, stats: &mut Stats, on_problem: &mut dyn FnMut(Problem)| {
+            let e = ev.error();
+            stats.skip(Skip::InvalidJson);
+            let message = match e {
+                Some(e) => format!("invalid JSON in record: {}", e.kind),
+                None => "invalid JSON in record".to_string(),
+            };
+            let at = offset + e.map_or(0, |e| e.offset as u64);
+            on_problem(Problem { input: input.to_string(), offset: Some(at), message });
+        };
+        if let Err(reason) = cloudtrail::classify(&ev) {
+            if ev.error().is_some() {
+                bad(&ev, &mut self.stats, on_problem);
+                return Ok(());
+            }
+            match reason {
+                SkipReason::Insight => self.stats.skip(Skip::Insight),
+                SkipReason::NoEventName if ev.top("digestStartTime").is_some() => self.stats.skip(Skip::Digest),
+                SkipReason::NoEventName => {
+                    self.stats.skip(Skip::NoEventName);
+                    on_problem(Problem {
+                        input: input.to_string(),
+                        offset: Some(offset),
+                        message: "record has no \"eventName\" string: not a CloudTrail event".into(),
+                    });
+                }
+            }
+            return Ok(());
+        }
+        if self.options.validate_all && ev.validate().is_some() {
+            bad(&ev, &mut self.stats, on_problem);
+            return Ok(());
+        }
+        self.matches.clear();
+        self.rules.matching(&ev, &mut self.matches);
+        // An alert never comes from a malformed record: check the whole record first.
+        if ev.error().is_some() || (!self.matches.is_empty() && ev.validate().is_some()) {
+            bad(&ev, &mut self.stats, on_problem);
+            return Ok(());
+        }
+        self.stats.evaluated += 1;
+        if self.matches.is_empty() {
+            return Ok(());
+        }
+        let time_ns = ev.timestamp_ns().unwrap_or(0);
+        let event_id = ev.event_id().map(|s| s.into_owned());
+        for &m in &self.matches {
+            let rule = self.rules.rule(m);
+            let rendered = self.rules.render(m, &ev);
+            let alert = Alert {
+                time_ns,
+                rule: rule.name.clone(),
+                priority: rule.priority,
+                source: rule.source.clone(),
+                output: rendered.text,
+                output_fields: rendered.fields,
+                tags: rule.tags.clone(),
+                hostname: self.hostname.clone(),
+                event_id: event_id.clone(),
+                rule_file: rule.file.clone(),
+            };
+            sink.send(&alert)?;
+            self.stats.alert(rule.priority);
+        }
+        Ok(())
+    }
+}
+
+/// This machine's host name, for alerts.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_string())
+}
