@@ -59,7 +59,9 @@ struct JsonAlert<'a> {
 
 fn color_of(p: Priority) -> &'static str {
     match p {
-        Priority::Emergency | Priority::Alert | Priority::Critical | Priority::Error => "\x1b[1;31m",
+        Priority::Emergency | Priority::Alert | Priority::Critical | Priority::Error => {
+            "\x1b[1;31m"
+        }
         Priority::Warning => "\x1b[33m",
         Priority::Notice => "\x1b[36m",
         Priority::Informational | Priority::Debug => "\x1b[2m",
@@ -74,14 +76,24 @@ impl Alert {
                 // Falco's ISO 8601 text time: 2024-07-31T13:06:24.000000000+0000
                 let t = format_iso8601(self.time_ns);
                 let t = t.strip_suffix('Z').unwrap_or(&t);
-                let (c, r) = if color { (color_of(self.priority), "\x1b[0m") } else { ("", "") };
+                let (c, r) = if color {
+                    (color_of(self.priority), "\x1b[0m")
+                } else {
+                    ("", "")
+                };
                 let _ = writeln!(out, "{t}+0000: {c}{}{r} {}", self.priority, self.output);
             }
             Format::Json => {
                 let fields = self
                     .output_fields
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.clone().map_or(serde_json::Value::Null, serde_json::Value::String)))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.clone()
+                                .map_or(serde_json::Value::Null, serde_json::Value::String),
+                        )
+                    })
                     .collect();
                 let j = JsonAlert {
                     time: format_iso8601(self.time_ns),
@@ -116,7 +128,10 @@ mod tests {
             priority: Priority::Warning,
             source: "aws_cloudtrail".into(),
             output: "The CloudTrail logging has been disabled. (requesting user=christophe)".into(),
-            output_fields: vec![("ct.user".into(), Some("christophe".into())), ("ct.request.name".into(), None)],
+            output_fields: vec![
+                ("ct.user".into(), Some("christophe".into())),
+                ("ct.request.name".into(), None),
+            ],
             tags: vec!["cloud".into(), "aws".into()],
             hostname: "h".into(),
             event_id: Some("10163ed2".into()),

@@ -54,11 +54,20 @@ pub struct WriterSink<W: SyncWrite> {
 impl<W: SyncWrite> WriterSink<W> {
     /// A sink named `name` (for errors) writing `format` to `w`.
     pub fn new(name: impl Into<String>, w: W, format: Format, line_buffered: bool) -> Self {
-        WriterSink { name: name.into(), w: std::io::BufWriter::with_capacity(64 << 10, w), format, scratch: String::new(), line_buffered }
+        WriterSink {
+            name: name.into(),
+            w: std::io::BufWriter::with_capacity(64 << 10, w),
+            format,
+            scratch: String::new(),
+            line_buffered,
+        }
     }
 
     fn wrap(&self, source: std::io::Error) -> SinkError {
-        SinkError { output: self.name.clone(), source }
+        SinkError {
+            output: self.name.clone(),
+            source,
+        }
     }
 }
 
@@ -66,7 +75,9 @@ impl<W: SyncWrite> AlertSink for WriterSink<W> {
     fn send(&mut self, alert: &Alert) -> Result<(), SinkError> {
         self.scratch.clear();
         alert.write_to(self.format, &mut self.scratch);
-        self.w.write_all(self.scratch.as_bytes()).map_err(|e| self.wrap(e))?;
+        self.w
+            .write_all(self.scratch.as_bytes())
+            .map_err(|e| self.wrap(e))?;
         if self.line_buffered {
             self.flush()?;
         }
@@ -89,7 +100,15 @@ impl WriterSink<std::fs::File> {
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|source| SinkError { output: path.display().to_string(), source })?;
-        Ok(WriterSink::new(path.display().to_string(), f, format, false))
+            .map_err(|source| SinkError {
+                output: path.display().to_string(),
+                source,
+            })?;
+        Ok(WriterSink::new(
+            path.display().to_string(),
+            f,
+            format,
+            false,
+        ))
     }
 }

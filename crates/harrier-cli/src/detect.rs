@@ -86,7 +86,8 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     let mut out_sink;
     let sink: &mut dyn AlertSink = match &args.output {
         Some(p) => {
-            file_sink = WriterSink::append_file(p, format).with_context(|| format!("cannot open output {}", p.display()))?;
+            file_sink = WriterSink::append_file(p, format)
+                .with_context(|| format!("cannot open output {}", p.display()))?;
             &mut file_sink
         }
         None => {
@@ -95,7 +96,13 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         }
     };
 
-    let mut detector = Detector::new(&rules, harrier_detect::hostname(), Options { validate_all: args.validate_all });
+    let mut detector = Detector::new(
+        &rules,
+        harrier_detect::hostname(),
+        Options {
+            validate_all: args.validate_all,
+        },
+    );
     let mut printed = 0u64;
     let mut on_problem = |p: Problem| {
         printed += 1;
@@ -107,15 +114,24 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     };
     for e in &walked.errors {
         detector.stats.unreadable_inputs += 1;
-        on_problem(Problem { input: e.path.clone(), offset: None, message: e.message.clone() });
+        on_problem(Problem {
+            input: e.path.clone(),
+            offset: None,
+            message: e.message.clone(),
+        });
     }
     detector.stats.skipped_files += walked.skipped.len() as u64;
     for input in &walked.inputs {
-        detector.process_input(input, sink, &mut on_problem).context("writing alerts failed")?;
+        detector
+            .process_input(input, sink, &mut on_problem)
+            .context("writing alerts failed")?;
     }
     sink.flush().context("writing alerts failed")?;
     let stats = &detector.stats;
-    eprintln!("harrier: {}", stats.summary(start.elapsed()).replace('\n', "\nharrier: "));
+    eprintln!(
+        "harrier: {}",
+        stats.summary(start.elapsed()).replace('\n', "\nharrier: ")
+    );
     if stats.bad_input() > 0 {
         return Ok(ExitCode::from(2));
     }

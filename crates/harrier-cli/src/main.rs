@@ -3,15 +3,19 @@
 //! This binary only parses arguments and wires the library crates together.
 
 mod detect;
-mod rules_cmd;
 mod ruleload;
+mod rules_cmd;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "harrier", version, about = "Threat detection for AWS accounts and the containers that run in them")]
+#[command(
+    name = "harrier",
+    version,
+    about = "Threat detection for AWS accounts and the containers that run in them"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

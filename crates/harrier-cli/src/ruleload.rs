@@ -35,11 +35,16 @@ fn rule_files_in(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 pub fn read_rule_texts(paths: &[PathBuf], no_defaults: bool) -> Result<Vec<(String, String)>> {
     let mut texts: Vec<(String, String)> = Vec::new();
     if !no_defaults {
-        texts.extend(DEFAULT_RULES.iter().map(|(n, t)| (format!("<builtin>/{n}"), t.to_string())));
+        texts.extend(
+            DEFAULT_RULES
+                .iter()
+                .map(|(n, t)| (format!("<builtin>/{n}"), t.to_string())),
+        );
     }
     let mut files = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).with_context(|| format!("cannot read rules {}", p.display()))?;
+        let meta =
+            std::fs::metadata(p).with_context(|| format!("cannot read rules {}", p.display()))?;
         if meta.is_dir() {
             rule_files_in(p, &mut files)?;
         } else {
@@ -47,11 +52,17 @@ pub fn read_rule_texts(paths: &[PathBuf], no_defaults: bool) -> Result<Vec<(Stri
         }
     }
     for f in files {
-        let meta = std::fs::metadata(&f).with_context(|| format!("cannot read rules {}", f.display()))?;
+        let meta =
+            std::fs::metadata(&f).with_context(|| format!("cannot read rules {}", f.display()))?;
         if meta.len() > MAX_RULE_FILE {
-            bail!("{}: rule file larger than {} MiB", f.display(), MAX_RULE_FILE >> 20);
+            bail!(
+                "{}: rule file larger than {} MiB",
+                f.display(),
+                MAX_RULE_FILE >> 20
+            );
         }
-        let text = std::fs::read_to_string(&f).with_context(|| format!("cannot read rules {}", f.display()))?;
+        let text = std::fs::read_to_string(&f)
+            .with_context(|| format!("cannot read rules {}", f.display()))?;
         texts.push((f.display().to_string(), text));
     }
     Ok(texts)
@@ -60,7 +71,9 @@ pub fn read_rule_texts(paths: &[PathBuf], no_defaults: bool) -> Result<Vec<(Stri
 /// Loads and compiles rules.
 pub fn load(paths: &[PathBuf], no_defaults: bool) -> Result<(RuleSet, Vec<Diagnostic>)> {
     let texts = read_rule_texts(paths, no_defaults)?;
-    Ok(RuleSet::load(texts.iter().map(|(n, t)| (n.as_str(), t.as_str()))))
+    Ok(RuleSet::load(
+        texts.iter().map(|(n, t)| (n.as_str(), t.as_str())),
+    ))
 }
 
 /// Prints diagnostics to stderr; returns the number of errors.

@@ -40,10 +40,19 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
                 eprintln!("harrier: {errors} error(s) in rule files");
                 return Ok(ExitCode::from(2));
             }
-            println!("{} rule(s) loaded, {} runnable, {} warning(s)", rules.rules().len(), runnable, diags.len());
+            println!(
+                "{} rule(s) loaded, {} runnable, {} warning(s)",
+                rules.rules().len(),
+                runnable,
+                diags.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
-        RulesCommand::List { rules, no_default_rules, format } => {
+        RulesCommand::List {
+            rules,
+            no_default_rules,
+            format,
+        } => {
             let (set, diags) = ruleload::load(&rules, no_default_rules)?;
             if ruleload::report(&diags) > 0 {
                 return Ok(ExitCode::from(2));

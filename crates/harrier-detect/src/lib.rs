@@ -80,7 +80,9 @@ impl<'r> Detector<'r> {
     ) -> Result<(), SinkError> {
         let name = input.display();
         let opened = match input {
-            Input::Stdin => harrier_sources::open(BufReader::with_capacity(256 << 10, std::io::stdin())),
+            Input::Stdin => {
+                harrier_sources::open(BufReader::with_capacity(256 << 10, std::io::stdin()))
+            }
             Input::File(p) => std::fs::File::open(p)
                 .and_then(|f| harrier_sources::open(BufReader::with_capacity(256 << 10, f))),
         };
@@ -88,7 +90,11 @@ impl<'r> Detector<'r> {
             Ok(r) => r,
             Err(e) => {
                 self.stats.unreadable_inputs += 1;
-                on_problem(Problem { input: name, offset: None, message: format!("cannot read: {e}") });
+                on_problem(Problem {
+                    input: name,
+                    offset: None,
+                    message: format!("cannot read: {e}"),
+                });
                 return Ok(());
             }
         };
@@ -103,7 +109,11 @@ impl<'r> Detector<'r> {
                         ReadErrorKind::Truncated => Skip::Truncated,
                         _ => Skip::InvalidJson,
                     });
-                    on_problem(Problem { input: name.clone(), offset: Some(e.offset), message: e.kind.to_string() });
+                    on_problem(Problem {
+                        input: name.clone(),
+                        offset: Some(e.offset),
+                        message: e.kind.to_string(),
+                    });
                 }
             }
         }
@@ -121,16 +131,21 @@ impl<'r> Detector<'r> {
     ) -> Result<(), SinkError> {
         self.stats.records += 1;
         let ev = CloudTrailEvent::new(bytes, self.stats.records, &self.scratch);
-        let bad = |ev: &CloudTrailEvent<'_>, stats: &mut Stats, on_problem: &mut dyn FnMut(Problem)| {
-            let e = ev.error();
-            stats.skip(Skip::InvalidJson);
-            let message = match e {
-                Some(e) => format!("invalid JSON in record: {}", e.kind),
-                None => "invalid JSON in record".to_string(),
+        let bad =
+            |ev: &CloudTrailEvent<'_>, stats: &mut Stats, on_problem: &mut dyn FnMut(Problem)| {
+                let e = ev.error();
+                stats.skip(Skip::InvalidJson);
+                let message = match e {
+                    Some(e) => format!("invalid JSON in record: {}", e.kind),
+                    None => "invalid JSON in record".to_string(),
+                };
+                let at = offset + e.map_or(0, |e| e.offset as u64);
+                on_problem(Problem {
+                    input: input.to_string(),
+                    offset: Some(at),
+                    message,
+                });
             };
-            let at = offset + e.map_or(0, |e| e.offset as u64);
-            on_problem(Problem { input: input.to_string(), offset: Some(at), message });
-        };
         if let Err(reason) = cloudtrail::classify(&ev) {
             if ev.error().is_some() {
                 bad(&ev, &mut self.stats, on_problem);
@@ -138,13 +153,16 @@ impl<'r> Detector<'r> {
             }
             match reason {
                 SkipReason::Insight => self.stats.skip(Skip::Insight),
-                SkipReason::NoEventName if ev.top("digestStartTime").is_some() => self.stats.skip(Skip::Digest),
+                SkipReason::NoEventName if ev.top("digestStartTime").is_some() => {
+                    self.stats.skip(Skip::Digest)
+                }
                 SkipReason::NoEventName => {
                     self.stats.skip(Skip::NoEventName);
                     on_problem(Problem {
                         input: input.to_string(),
                         offset: Some(offset),
-                        message: "record has no \"eventName\" string: not a CloudTrail event".into(),
+                        message: "record has no \"eventName\" string: not a CloudTrail event"
+                            .into(),
                     });
                 }
             }

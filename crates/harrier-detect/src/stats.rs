@@ -42,8 +42,15 @@ impl Skip {
         }
     }
 
-    const ALL: [Skip; 7] =
-        [Skip::InvalidJson, Skip::TooLarge, Skip::Truncated, Skip::ReadError, Skip::NoEventName, Skip::Insight, Skip::Digest];
+    const ALL: [Skip; 7] = [
+        Skip::InvalidJson,
+        Skip::TooLarge,
+        Skip::Truncated,
+        Skip::ReadError,
+        Skip::NoEventName,
+        Skip::Insight,
+        Skip::Digest,
+    ];
 }
 
 /// What a run did.
@@ -87,24 +94,36 @@ impl Stats {
 
     /// Records that were bad input, plus inputs that could not be read.
     pub fn bad_input(&self) -> u64 {
-        Skip::ALL.iter().filter(|s| s.is_bad_input()).map(|s| self.skipped(*s)).sum::<u64>() + self.unreadable_inputs
+        Skip::ALL
+            .iter()
+            .filter(|s| s.is_bad_input())
+            .map(|s| self.skipped(*s))
+            .sum::<u64>()
+            + self.unreadable_inputs
     }
 
     /// Whether an alert at or above `p` was raised.
     pub fn alerted_at_least(&self, p: Priority) -> bool {
-        Priority::ALL.iter().any(|q| q.at_least(p) && self.alerts[*q as usize] > 0)
+        Priority::ALL
+            .iter()
+            .any(|q| q.at_least(p) && self.alerts[*q as usize] > 0)
     }
 
     /// The end-of-run summary, a few lines of text.
     pub fn summary(&self, elapsed: Duration) -> String {
         let secs = elapsed.as_secs_f64();
-        let rate = if secs > 0.0 { self.records as f64 / secs } else { 0.0 };
+        let rate = if secs > 0.0 {
+            self.records as f64 / secs
+        } else {
+            0.0
+        };
         let by_prio: Vec<String> = Priority::ALL
             .iter()
             .filter(|p| self.alerts[**p as usize] > 0)
             .map(|p| format!("{} {}", p, self.alerts[*p as usize]))
             .collect();
-        let mut s = format!(
+        let mut s =
+            format!(
             "{} input(s), {} record(s), {} evaluated, {} alert(s){} in {:.3} s ({:.0} records/s)",
             self.inputs,
             self.records,
@@ -123,7 +142,10 @@ impl Stats {
             s.push_str(&format!("\nskipped records: {}", skipped.join(", ")));
         }
         if self.skipped_files > 0 {
-            s.push_str(&format!("\nskipped files: {} CloudTrail digest file(s)", self.skipped_files));
+            s.push_str(&format!(
+                "\nskipped files: {} CloudTrail digest file(s)",
+                self.skipped_files
+            ));
         }
         if self.unreadable_inputs > 0 {
             s.push_str(&format!("\nunreadable inputs: {}", self.unreadable_inputs));

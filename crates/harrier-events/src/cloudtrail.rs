@@ -11,21 +11,53 @@ use std::cell::{Cell, RefCell};
 use std::ops::Range;
 
 use crate::event::Event;
-use crate::field::{common, ArgSpec, Extract, FieldArg, FieldInfo, FieldRef, FieldType, SourceInfo, Value};
+use crate::field::{
+    common, ArgSpec, Extract, FieldArg, FieldInfo, FieldRef, FieldType, SourceInfo, Value,
+};
 use crate::json::{self, JsonError, Member, Members};
 use crate::time;
 
 const fn s(name: &'static str, path: &'static [&'static str], desc: &'static str) -> FieldInfo {
-    FieldInfo { name, ty: FieldType::String, arg: ArgSpec::None, extract: Extract::Str(path), desc }
+    FieldInfo {
+        name,
+        ty: FieldType::String,
+        arg: ArgSpec::None,
+        extract: Extract::Str(path),
+        desc,
+    }
 }
 const fn j(name: &'static str, path: &'static [&'static str], desc: &'static str) -> FieldInfo {
-    FieldInfo { name, ty: FieldType::String, arg: ArgSpec::None, extract: Extract::Json(path), desc }
+    FieldInfo {
+        name,
+        ty: FieldType::String,
+        arg: ArgSpec::None,
+        extract: Extract::Json(path),
+        desc,
+    }
 }
 const fn b(name: &'static str, path: &'static [&'static str], desc: &'static str) -> FieldInfo {
-    FieldInfo { name, ty: FieldType::String, arg: ArgSpec::None, extract: Extract::Bool(path), desc }
+    FieldInfo {
+        name,
+        ty: FieldType::String,
+        arg: ArgSpec::None,
+        extract: Extract::Bool(path),
+        desc,
+    }
 }
-const fn x(name: &'static str, ty: FieldType, arg: ArgSpec, code: u16, desc: &'static str) -> FieldInfo {
-    FieldInfo { name, ty, arg, extract: Extract::Special(code), desc }
+const fn x(
+    name: &'static str,
+    ty: FieldType,
+    arg: ArgSpec,
+    code: u16,
+    desc: &'static str,
+) -> FieldInfo {
+    FieldInfo {
+        name,
+        ty,
+        arg,
+        extract: Extract::Special(code),
+        desc,
+    }
 }
 
 const SHORTSRC: u16 = 1;
@@ -52,81 +84,397 @@ const RP: &str = "requestParameters";
 
 /// Every field of the `aws_cloudtrail` source.
 pub static FIELDS: [FieldInfo; 84] = [
-    s("ct.id", &["eventID"], "the unique ID of the CloudTrail event (eventID)"),
-    s("ct.error", &["errorCode"], "the error code from the event; absent if there was no error"),
-    s("ct.errormessage", &["errorMessage"], "the description of an error, if any"),
-    s("ct.time", &["eventTime"], "the timestamp of the event (eventTime)"),
-    s("ct.src", &["eventSource"], "the source of the event (eventSource), e.g. iam.amazonaws.com"),
-    x("ct.shortsrc", FieldType::String, ArgSpec::None, SHORTSRC, "eventSource without '.amazonaws.com'"),
-    s("ct.name", &["eventName"], "the name of the event (eventName)"),
-    x("ct.user", FieldType::String, ArgSpec::None, USER, "the user of the event, by identity type"),
-    x("ct.originaluser", FieldType::String, ArgSpec::None, ORIGINALUSER, "the user who originated the request (session name for assumed roles)"),
-    x("ct.user.accountid", FieldType::String, ArgSpec::None, ACCOUNTID, "the account id of the identity, falling back to recipientAccountId"),
-    s("ct.user.identitytype", &["userIdentity", "type"], "the kind of identity (Root, IAMUser, AssumedRole, AWSService, ...)"),
-    s("ct.user.principalid", &["userIdentity", "principalId"], "a unique identifier for the calling entity"),
-    s("ct.user.arn", &["userIdentity", "arn"], "the ARN of the calling identity"),
-    s("ct.region", &["awsRegion"], "the region of the event (awsRegion)"),
-    s("ct.response.subnetid", &["responseElements", "subnetId"], "the subnet ID in the response"),
-    s("ct.response.reservationid", &["responseElements", "reservationId"], "the reservation ID in the response"),
-    j("ct.response", &["responseElements"], "the whole responseElements, as JSON text"),
-    s("ct.request.availabilityzone", &[RP, "availabilityZone"], "requestParameters.availabilityZone"),
-    s("ct.request.cluster", &[RP, "cluster"], "requestParameters.cluster"),
-    s("ct.request.functionname", &[RP, "functionName"], "requestParameters.functionName"),
-    s("ct.request.groupname", &[RP, "groupName"], "requestParameters.groupName"),
+    s(
+        "ct.id",
+        &["eventID"],
+        "the unique ID of the CloudTrail event (eventID)",
+    ),
+    s(
+        "ct.error",
+        &["errorCode"],
+        "the error code from the event; absent if there was no error",
+    ),
+    s(
+        "ct.errormessage",
+        &["errorMessage"],
+        "the description of an error, if any",
+    ),
+    s(
+        "ct.time",
+        &["eventTime"],
+        "the timestamp of the event (eventTime)",
+    ),
+    s(
+        "ct.src",
+        &["eventSource"],
+        "the source of the event (eventSource), e.g. iam.amazonaws.com",
+    ),
+    x(
+        "ct.shortsrc",
+        FieldType::String,
+        ArgSpec::None,
+        SHORTSRC,
+        "eventSource without '.amazonaws.com'",
+    ),
+    s(
+        "ct.name",
+        &["eventName"],
+        "the name of the event (eventName)",
+    ),
+    x(
+        "ct.user",
+        FieldType::String,
+        ArgSpec::None,
+        USER,
+        "the user of the event, by identity type",
+    ),
+    x(
+        "ct.originaluser",
+        FieldType::String,
+        ArgSpec::None,
+        ORIGINALUSER,
+        "the user who originated the request (session name for assumed roles)",
+    ),
+    x(
+        "ct.user.accountid",
+        FieldType::String,
+        ArgSpec::None,
+        ACCOUNTID,
+        "the account id of the identity, falling back to recipientAccountId",
+    ),
+    s(
+        "ct.user.identitytype",
+        &["userIdentity", "type"],
+        "the kind of identity (Root, IAMUser, AssumedRole, AWSService, ...)",
+    ),
+    s(
+        "ct.user.principalid",
+        &["userIdentity", "principalId"],
+        "a unique identifier for the calling entity",
+    ),
+    s(
+        "ct.user.arn",
+        &["userIdentity", "arn"],
+        "the ARN of the calling identity",
+    ),
+    s(
+        "ct.region",
+        &["awsRegion"],
+        "the region of the event (awsRegion)",
+    ),
+    s(
+        "ct.response.subnetid",
+        &["responseElements", "subnetId"],
+        "the subnet ID in the response",
+    ),
+    s(
+        "ct.response.reservationid",
+        &["responseElements", "reservationId"],
+        "the reservation ID in the response",
+    ),
+    j(
+        "ct.response",
+        &["responseElements"],
+        "the whole responseElements, as JSON text",
+    ),
+    s(
+        "ct.request.availabilityzone",
+        &[RP, "availabilityZone"],
+        "requestParameters.availabilityZone",
+    ),
+    s(
+        "ct.request.cluster",
+        &[RP, "cluster"],
+        "requestParameters.cluster",
+    ),
+    s(
+        "ct.request.functionname",
+        &[RP, "functionName"],
+        "requestParameters.functionName",
+    ),
+    s(
+        "ct.request.groupname",
+        &[RP, "groupName"],
+        "requestParameters.groupName",
+    ),
     s("ct.request.host", &[RP, "Host"], "requestParameters.Host"),
     s("ct.request.name", &[RP, "name"], "requestParameters.name"),
-    s("ct.request.policy", &[RP, "policy"], "requestParameters.policy"),
-    s("ct.request.reason", &[RP, "reason"], "requestParameters.reason"),
-    s("ct.request.target", &[RP, "target"], "requestParameters.target"),
-    x("ct.request.documentname", FieldType::String, ArgSpec::None, ALWAYS_ABSENT, "requestParameters.documentName (always absent, as in Falco's plugin)"),
-    s("ct.request.serialnumber", &[RP, "serialNumber"], "requestParameters.serialNumber"),
-    s("ct.request.servicename", &[RP, "serviceName"], "requestParameters.serviceName"),
-    s("ct.request.subnetid", &[RP, "subnetId"], "requestParameters.subnetId"),
-    s("ct.request.taskdefinition", &[RP, "taskDefinition"], "requestParameters.taskDefinition"),
-    s("ct.request.username", &[RP, "userName"], "requestParameters.userName"),
-    j("ct.request", &[RP], "the whole requestParameters, as JSON text"),
-    s("ct.srcip", &["sourceIPAddress"], "the IP address that made the request"),
-    s("ct.useragent", &["userAgent"], "the user agent of the request"),
-    x("ct.info", FieldType::String, ArgSpec::None, INFO, "one-line summary: who, from where, what"),
-    b("ct.managementevent", &["managementEvent"], "whether this is a management event"),
-    x("ct.readonly", FieldType::String, ArgSpec::None, READONLY, "whether the call only reads (readOnly)"),
+    s(
+        "ct.request.policy",
+        &[RP, "policy"],
+        "requestParameters.policy",
+    ),
+    s(
+        "ct.request.reason",
+        &[RP, "reason"],
+        "requestParameters.reason",
+    ),
+    s(
+        "ct.request.target",
+        &[RP, "target"],
+        "requestParameters.target",
+    ),
+    x(
+        "ct.request.documentname",
+        FieldType::String,
+        ArgSpec::None,
+        ALWAYS_ABSENT,
+        "requestParameters.documentName (always absent, as in Falco's plugin)",
+    ),
+    s(
+        "ct.request.serialnumber",
+        &[RP, "serialNumber"],
+        "requestParameters.serialNumber",
+    ),
+    s(
+        "ct.request.servicename",
+        &[RP, "serviceName"],
+        "requestParameters.serviceName",
+    ),
+    s(
+        "ct.request.subnetid",
+        &[RP, "subnetId"],
+        "requestParameters.subnetId",
+    ),
+    s(
+        "ct.request.taskdefinition",
+        &[RP, "taskDefinition"],
+        "requestParameters.taskDefinition",
+    ),
+    s(
+        "ct.request.username",
+        &[RP, "userName"],
+        "requestParameters.userName",
+    ),
+    j(
+        "ct.request",
+        &[RP],
+        "the whole requestParameters, as JSON text",
+    ),
+    s(
+        "ct.srcip",
+        &["sourceIPAddress"],
+        "the IP address that made the request",
+    ),
+    s(
+        "ct.useragent",
+        &["userAgent"],
+        "the user agent of the request",
+    ),
+    x(
+        "ct.info",
+        FieldType::String,
+        ArgSpec::None,
+        INFO,
+        "one-line summary: who, from where, what",
+    ),
+    b(
+        "ct.managementevent",
+        &["managementEvent"],
+        "whether this is a management event",
+    ),
+    x(
+        "ct.readonly",
+        FieldType::String,
+        ArgSpec::None,
+        READONLY,
+        "whether the call only reads (readOnly)",
+    ),
     s("ct.requestid", &["requestID"], "the request ID"),
-    s("ct.eventtype", &["eventType"], "the event type (AwsApiCall, AwsConsoleSignIn, ...)"),
+    s(
+        "ct.eventtype",
+        &["eventType"],
+        "the event type (AwsApiCall, AwsConsoleSignIn, ...)",
+    ),
     s("ct.apiversion", &["apiVersion"], "the API version"),
-    x("ct.resources", FieldType::String, ArgSpec::None, RESOURCES, "the resources list, each as JSON, joined by ','"),
-    s("ct.recipientaccountid", &["recipientAccountId"], "the account that received the event"),
-    j("ct.serviceeventdetails", &["serviceEventDetails"], "serviceEventDetails, as JSON text"),
-    s("ct.sharedeventid", &["sharedEventID"], "the shared event ID"),
-    s("ct.vpcendpointid", &["vpcEndpointId"], "the VPC endpoint used"),
-    s("ct.eventcategory", &["eventCategory"], "the event category (Management, Data, Insight)"),
-    s("ct.addendum.reason", &["addendum", "reason"], "addendum.reason"),
-    s("ct.addendum.updatedfields", &["addendum", "updatedFields"], "addendum.updatedFields"),
-    s("ct.addendum.originalrequestid", &["addendum", "originalRequestID"], "addendum.originalRequestID"),
-    s("ct.addendum.originaleventid", &["addendum", "originalEventID"], "addendum.originalEventID"),
-    b("ct.sessioncredentialfromconsole", &["sessionCredentialFromConsole"], "whether the credentials came from the console"),
-    j("ct.edgedevicedetails", &["edgeDeviceDetails"], "edgeDeviceDetails"),
-    s("ct.tlsdetails.tlsversion", &["tlsDetails", "tlsVersion"], "TLS version of the request"),
-    s("ct.tlsdetails.ciphersuite", &["tlsDetails", "cipherSuite"], "TLS cipher suite of the request"),
-    s("ct.tlsdetails.clientprovidedhostheader", &["tlsDetails", "clientProvidedHostHeader"], "host header sent by the client"),
-    j("ct.additionaleventdata", &["additionalEventData"], "additionalEventData, as JSON text"),
-    x("s3.uri", FieldType::String, ArgSpec::None, S3_URI, "s3://bucket/key of the request"),
-    s("s3.bucket", &[RP, "bucketName"], "the bucket name of the request"),
+    x(
+        "ct.resources",
+        FieldType::String,
+        ArgSpec::None,
+        RESOURCES,
+        "the resources list, each as JSON, joined by ','",
+    ),
+    s(
+        "ct.recipientaccountid",
+        &["recipientAccountId"],
+        "the account that received the event",
+    ),
+    j(
+        "ct.serviceeventdetails",
+        &["serviceEventDetails"],
+        "serviceEventDetails, as JSON text",
+    ),
+    s(
+        "ct.sharedeventid",
+        &["sharedEventID"],
+        "the shared event ID",
+    ),
+    s(
+        "ct.vpcendpointid",
+        &["vpcEndpointId"],
+        "the VPC endpoint used",
+    ),
+    s(
+        "ct.eventcategory",
+        &["eventCategory"],
+        "the event category (Management, Data, Insight)",
+    ),
+    s(
+        "ct.addendum.reason",
+        &["addendum", "reason"],
+        "addendum.reason",
+    ),
+    s(
+        "ct.addendum.updatedfields",
+        &["addendum", "updatedFields"],
+        "addendum.updatedFields",
+    ),
+    s(
+        "ct.addendum.originalrequestid",
+        &["addendum", "originalRequestID"],
+        "addendum.originalRequestID",
+    ),
+    s(
+        "ct.addendum.originaleventid",
+        &["addendum", "originalEventID"],
+        "addendum.originalEventID",
+    ),
+    b(
+        "ct.sessioncredentialfromconsole",
+        &["sessionCredentialFromConsole"],
+        "whether the credentials came from the console",
+    ),
+    j(
+        "ct.edgedevicedetails",
+        &["edgeDeviceDetails"],
+        "edgeDeviceDetails",
+    ),
+    s(
+        "ct.tlsdetails.tlsversion",
+        &["tlsDetails", "tlsVersion"],
+        "TLS version of the request",
+    ),
+    s(
+        "ct.tlsdetails.ciphersuite",
+        &["tlsDetails", "cipherSuite"],
+        "TLS cipher suite of the request",
+    ),
+    s(
+        "ct.tlsdetails.clientprovidedhostheader",
+        &["tlsDetails", "clientProvidedHostHeader"],
+        "host header sent by the client",
+    ),
+    j(
+        "ct.additionaleventdata",
+        &["additionalEventData"],
+        "additionalEventData, as JSON text",
+    ),
+    x(
+        "s3.uri",
+        FieldType::String,
+        ArgSpec::None,
+        S3_URI,
+        "s3://bucket/key of the request",
+    ),
+    s(
+        "s3.bucket",
+        &[RP, "bucketName"],
+        "the bucket name of the request",
+    ),
     s("s3.key", &[RP, "key"], "the object key of the request"),
-    x("s3.bytes", FieldType::U64, ArgSpec::None, S3_BYTES, "bytes transferred in plus out"),
-    x("s3.bytes.in", FieldType::U64, ArgSpec::None, S3_BYTES_IN, "bytes transferred in"),
-    x("s3.bytes.out", FieldType::U64, ArgSpec::None, S3_BYTES_OUT, "bytes transferred out"),
-    x("s3.cnt.get", FieldType::U64, ArgSpec::None, S3_CNT_GET, "1 for GetObject events"),
-    x("s3.cnt.put", FieldType::U64, ArgSpec::None, S3_CNT_PUT, "1 for PutObject events"),
-    x("s3.cnt.other", FieldType::U64, ArgSpec::None, S3_CNT_OTHER, "1 for events other than GetObject and PutObject"),
-    x("ec2.name", FieldType::String, ArgSpec::None, EC2_NAME, "the Name tag of the instance in the request"),
-    x("ec2.imageid", FieldType::String, ArgSpec::None, EC2_IMAGEID, "the first image ID (deprecated: use ec2.imageids)"),
-    x("ec2.imageids", FieldType::StringList, ArgSpec::OptionalIndex, EC2_IMAGEIDS, "image IDs of the instances launched"),
-    s("ecr.repository", &[RP, "repositoryName"], "the ECR repository of the request"),
-    s("ecr.imagetag", &[RP, "imageTag"], "the image tag of the request"),
+    x(
+        "s3.bytes",
+        FieldType::U64,
+        ArgSpec::None,
+        S3_BYTES,
+        "bytes transferred in plus out",
+    ),
+    x(
+        "s3.bytes.in",
+        FieldType::U64,
+        ArgSpec::None,
+        S3_BYTES_IN,
+        "bytes transferred in",
+    ),
+    x(
+        "s3.bytes.out",
+        FieldType::U64,
+        ArgSpec::None,
+        S3_BYTES_OUT,
+        "bytes transferred out",
+    ),
+    x(
+        "s3.cnt.get",
+        FieldType::U64,
+        ArgSpec::None,
+        S3_CNT_GET,
+        "1 for GetObject events",
+    ),
+    x(
+        "s3.cnt.put",
+        FieldType::U64,
+        ArgSpec::None,
+        S3_CNT_PUT,
+        "1 for PutObject events",
+    ),
+    x(
+        "s3.cnt.other",
+        FieldType::U64,
+        ArgSpec::None,
+        S3_CNT_OTHER,
+        "1 for events other than GetObject and PutObject",
+    ),
+    x(
+        "ec2.name",
+        FieldType::String,
+        ArgSpec::None,
+        EC2_NAME,
+        "the Name tag of the instance in the request",
+    ),
+    x(
+        "ec2.imageid",
+        FieldType::String,
+        ArgSpec::None,
+        EC2_IMAGEID,
+        "the first image ID (deprecated: use ec2.imageids)",
+    ),
+    x(
+        "ec2.imageids",
+        FieldType::StringList,
+        ArgSpec::OptionalIndex,
+        EC2_IMAGEIDS,
+        "image IDs of the instances launched",
+    ),
+    s(
+        "ecr.repository",
+        &[RP, "repositoryName"],
+        "the ECR repository of the request",
+    ),
+    s(
+        "ecr.imagetag",
+        &[RP, "imageTag"],
+        "the image tag of the request",
+    ),
     s("iam.role", &[RP, "roleName"], "the IAM role of the request"),
-    s("iam.policy", &[RP, "policyName"], "the IAM policy of the request"),
-    x("json.value", FieldType::String, ArgSpec::RequiredPointer, JSON_VALUE, "the value at a JSON pointer into the record"),
-    x("jevt.value", FieldType::String, ArgSpec::RequiredPointer, JSON_VALUE, "alias of json.value"),
+    s(
+        "iam.policy",
+        &[RP, "policyName"],
+        "the IAM policy of the request",
+    ),
+    x(
+        "json.value",
+        FieldType::String,
+        ArgSpec::RequiredPointer,
+        JSON_VALUE,
+        "the value at a JSON pointer into the record",
+    ),
+    x(
+        "jevt.value",
+        FieldType::String,
+        ArgSpec::RequiredPointer,
+        JSON_VALUE,
+        "alias of json.value",
+    ),
     common::FIELDS[0],
     common::FIELDS[1],
     common::FIELDS[2],
@@ -134,8 +482,20 @@ pub static FIELDS: [FieldInfo; 84] = [
     common::FIELDS[4],
     common::FIELDS[5],
     common::FIELDS[6],
-    x("json.obj", FieldType::String, ArgSpec::None, 20, "the whole record as compact JSON text"),
-    x("json.rawtime", FieldType::String, ArgSpec::None, 21, "eventTime as written"),
+    x(
+        "json.obj",
+        FieldType::String,
+        ArgSpec::None,
+        20,
+        "the whole record as compact JSON text",
+    ),
+    x(
+        "json.rawtime",
+        FieldType::String,
+        ArgSpec::None,
+        21,
+        "eventTime as written",
+    ),
 ];
 
 const JSON_OBJ: u16 = 20;
@@ -238,7 +598,13 @@ impl<'a> CloudTrailEvent<'a> {
     /// Range of top-level member `key`.
     pub fn top(&self, key: &str) -> Option<Range<usize>> {
         let kb = key.as_bytes();
-        if let Some(m) = self.scratch.members.borrow().iter().find(|m| m.key_is(self.buf, kb)) {
+        if let Some(m) = self
+            .scratch
+            .members
+            .borrow()
+            .iter()
+            .find(|m| m.key_is(self.buf, kb))
+        {
             return Some(m.value.clone());
         }
         while !self.scratch.done.get() {
@@ -293,7 +659,9 @@ impl<'a> CloudTrailEvent<'a> {
             return None;
         }
         let t = std::str::from_utf8(&self.buf[r]).ok()?;
-        t.parse::<u64>().ok().or_else(|| t.parse::<f64>().ok().map(|f| f.max(0.0) as u64))
+        t.parse::<u64>()
+            .ok()
+            .or_else(|| t.parse::<f64>().ok().map(|f| f.max(0.0) as u64))
     }
 
     fn user(&self) -> Option<Cow<'a, str>> {
@@ -302,8 +670,13 @@ impl<'a> CloudTrailEvent<'a> {
             "Root" | "IAMUser" => self.str_at(&["userIdentity", "userName"]),
             "AWSService" => self.str_at(&["userIdentity", "invokedBy"]),
             "AssumedRole" => Some(
-                self.str_at(&["userIdentity", "sessionContext", "sessionIssuer", "userName"])
-                    .unwrap_or(Cow::Borrowed("AssumedRole")),
+                self.str_at(&[
+                    "userIdentity",
+                    "sessionContext",
+                    "sessionIssuer",
+                    "userName",
+                ])
+                .unwrap_or(Cow::Borrowed("AssumedRole")),
             ),
             "AWSAccount" => Some(Cow::Borrowed("AWSAccount")),
             "FederatedUser" => Some(Cow::Borrowed("FederatedUser")),
@@ -355,13 +728,26 @@ impl<'a> CloudTrailEvent<'a> {
         let Some(name) = self.str_at(&["eventName"]) else {
             return "<invalid cloudtrail event: eventName field missing>".into();
         };
-        let err = if self.str_at(&["errorCode"]).is_some() { "!" } else { "" };
-        let rw = if self.readonly() == Some("false") { "→" } else { "←" };
+        let err = if self.str_at(&["errorCode"]).is_some() {
+            "!"
+        } else {
+            ""
+        };
+        let rw = if self.readonly() == Some("false") {
+            "→"
+        } else {
+            "←"
+        };
         let mut info = format!("{user} via {ip} {err}{rw} {name}");
         if name == "PutBucketPublicAccessBlock" {
             if let Some(r) = self.path(&[RP, "PublicAccessBlockConfiguration"]) {
                 let cfg = &self.buf[..r.end];
-                for k in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+                for k in [
+                    "BlockPublicAcls",
+                    "BlockPublicPolicy",
+                    "IgnorePublicAcls",
+                    "RestrictPublicBuckets",
+                ] {
                     let v = json::find_member(cfg, r.start, k.as_bytes())
                         .ok()
                         .flatten()
@@ -402,7 +788,9 @@ impl<'a> CloudTrailEvent<'a> {
             if rt.map(|r| &b[r] != b"\"instance\"").unwrap_or(true) {
                 continue;
             }
-            let Some(tags) = self.ok(json::find_member(b, item.start, b"tags"))? else { continue };
+            let Some(tags) = self.ok(json::find_member(b, item.start, b"tags"))? else {
+                continue;
+            };
             for tag in json::Elements::new(b, tags.start) {
                 let tag = self.ok(tag)?;
                 if json::kind_at(b, tag.start) != json::Kind::Object {
@@ -425,7 +813,9 @@ impl<'a> CloudTrailEvent<'a> {
         let mut out = Vec::new();
         if let Some(items) = self.path(&["responseElements", "instancesSet", "items"]) {
             for item in json::Elements::new(b, items.start) {
-                let Some(item) = self.ok(item) else { return out };
+                let Some(item) = self.ok(item) else {
+                    return out;
+                };
                 if json::kind_at(b, item.start) != json::Kind::Object {
                     continue;
                 }
@@ -474,7 +864,9 @@ impl<'a> CloudTrailEvent<'a> {
         match code {
             SHORTSRC => st(self.str_at(&["eventSource"]).map(|s| match s {
                 Cow::Borrowed(b) => Cow::Borrowed(b.strip_suffix(".amazonaws.com").unwrap_or(b)),
-                Cow::Owned(o) => Cow::Owned(o.strip_suffix(".amazonaws.com").unwrap_or(&o).to_string()),
+                Cow::Owned(o) => {
+                    Cow::Owned(o.strip_suffix(".amazonaws.com").unwrap_or(&o).to_string())
+                }
             })),
             USER => st(self.user()),
             ORIGINALUSER => st(self.original_user()),
@@ -511,21 +903,25 @@ impl<'a> CloudTrailEvent<'a> {
                 }
             }
             JSON_VALUE => {
-                let FieldArg::Pointer(tokens) = arg else { return None };
+                let FieldArg::Pointer(tokens) = arg else {
+                    return None;
+                };
                 let r = self.pointer(tokens)?;
                 self.ok(json::value_text(self.buf, r)).map(Value::Str)
             }
-            JSON_OBJ => self.ok(json::value_text(self.buf, 0..self.buf.len())).map(Value::Str),
+            JSON_OBJ => self
+                .ok(json::value_text(self.buf, 0..self.buf.len()))
+                .map(Value::Str),
             JSON_RAWTIME => st(self.str_at(&["eventTime"])),
             ALWAYS_ABSENT => None,
             common::NUM => Some(Value::U64(self.num)),
             common::RAWTIME => self.timestamp_ns().map(|t| Value::U64(t.max(0) as u64)),
-            common::TIME | common::TIME_ISO => {
-                self.timestamp_ns().map(|t| Value::Str(Cow::Owned(time::format_iso8601(t))))
-            }
-            common::DATETIME => {
-                self.timestamp_ns().map(|t| Value::Str(Cow::Owned(time::format_datetime(t))))
-            }
+            common::TIME | common::TIME_ISO => self
+                .timestamp_ns()
+                .map(|t| Value::Str(Cow::Owned(time::format_iso8601(t)))),
+            common::DATETIME => self
+                .timestamp_ns()
+                .map(|t| Value::Str(Cow::Owned(time::format_datetime(t)))),
             common::SOURCE => Some(Value::Str(Cow::Borrowed(SOURCE.name))),
             _ => None,
         }
@@ -561,7 +957,8 @@ impl Event for CloudTrailEvent<'_> {
     }
 
     fn timestamp_ns(&self) -> Option<i64> {
-        self.str_at(&["eventTime"]).and_then(|t| time::parse_rfc3339(&t))
+        self.str_at(&["eventTime"])
+            .and_then(|t| time::parse_rfc3339(&t))
     }
 
     fn event_id(&self) -> Option<Cow<'_, str>> {

@@ -174,7 +174,11 @@ pub fn parse_pointer(p: &str) -> Option<Vec<String>> {
         return Some(Vec::new());
     }
     let rest = p.strip_prefix('/')?;
-    Some(rest.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect())
+    Some(
+        rest.split('/')
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect(),
+    )
 }
 
 /// A field value extracted from an event.
@@ -238,16 +242,57 @@ pub mod common {
 
     /// The `evt.*` entries, to be appended to each source's table.
     pub const FIELDS: [FieldInfo; 7] = [
-        f("evt.num", FieldType::U64, NUM, "sequence number of the event in this run"),
-        f("evt.time", FieldType::String, TIME, "event time, ISO 8601 with nanoseconds"),
-        f("evt.time.iso8601", FieldType::String, TIME_ISO, "event time, ISO 8601"),
-        f("evt.datetime", FieldType::String, DATETIME, "event time, YYYY-MM-DD HH:MM:SS"),
-        f("evt.rawtime", FieldType::U64, RAWTIME, "event time in nanoseconds since the epoch"),
-        f("evt.source", FieldType::String, SOURCE, "name of the event source"),
-        f("evt.plugininfo", FieldType::String, INFO, "one-line summary of the event"),
+        f(
+            "evt.num",
+            FieldType::U64,
+            NUM,
+            "sequence number of the event in this run",
+        ),
+        f(
+            "evt.time",
+            FieldType::String,
+            TIME,
+            "event time, ISO 8601 with nanoseconds",
+        ),
+        f(
+            "evt.time.iso8601",
+            FieldType::String,
+            TIME_ISO,
+            "event time, ISO 8601",
+        ),
+        f(
+            "evt.datetime",
+            FieldType::String,
+            DATETIME,
+            "event time, YYYY-MM-DD HH:MM:SS",
+        ),
+        f(
+            "evt.rawtime",
+            FieldType::U64,
+            RAWTIME,
+            "event time in nanoseconds since the epoch",
+        ),
+        f(
+            "evt.source",
+            FieldType::String,
+            SOURCE,
+            "name of the event source",
+        ),
+        f(
+            "evt.plugininfo",
+            FieldType::String,
+            INFO,
+            "one-line summary of the event",
+        ),
     ];
 
     const fn f(name: &'static str, ty: FieldType, code: u16, desc: &'static str) -> FieldInfo {
-        FieldInfo { name, ty, arg: ArgSpec::None, extract: Extract::Special(code), desc }
+        FieldInfo {
+            name,
+            ty,
+            arg: ArgSpec::None,
+            extract: Extract::Special(code),
+            desc,
+        }
     }
 }

@@ -101,7 +101,9 @@ pub fn scan_string(b: &[u8], i: usize) -> Result<(usize, bool), JsonError> {
                     None => return Err(err(b.len(), JsonErrorKind::UnexpectedEnd)),
                     Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => j = at + 2,
                     Some(b'u') => {
-                        let hex = b.get(at + 2..at + 6).ok_or(err(at, JsonErrorKind::BadEscape))?;
+                        let hex = b
+                            .get(at + 2..at + 6)
+                            .ok_or(err(at, JsonErrorKind::BadEscape))?;
                         if !hex.iter().all(u8::is_ascii_hexdigit) {
                             return Err(err(at, JsonErrorKind::BadEscape));
                         }
@@ -153,7 +155,10 @@ struct Stack {
 
 impl Stack {
     fn new() -> Self {
-        Stack { bits: [0; MAX_DEPTH / 64], depth: 0 }
+        Stack {
+            bits: [0; MAX_DEPTH / 64],
+            depth: 0,
+        }
     }
     #[inline]
     fn push(&mut self, object: bool, at: usize) -> Result<(), JsonError> {
@@ -300,13 +305,21 @@ enum MembersState {
 impl<'a> Members<'a> {
     /// Starts iterating the object at `start`.
     pub fn new(b: &'a [u8], start: usize) -> Self {
-        Members { b, pos: start, state: MembersState::Start }
+        Members {
+            b,
+            pos: start,
+            state: MembersState::Start,
+        }
     }
 
     /// Continues iterating an object whose members up to `pos` were already read (`pos` is just
     /// past the last member's value).
     pub fn resume(b: &'a [u8], pos: usize) -> Self {
-        Members { b, pos, state: MembersState::Next }
+        Members {
+            b,
+            pos,
+            state: MembersState::Next,
+        }
     }
 
     /// The position scanning has reached.
@@ -365,7 +378,11 @@ impl<'a> Members<'a> {
         let vend = skip_value(b, vstart)?;
         self.pos = vend;
         self.state = MembersState::Next;
-        Ok(Some(Member { key, key_escaped, value: vstart..vend }))
+        Ok(Some(Member {
+            key,
+            key_escaped,
+            value: vstart..vend,
+        }))
     }
 }
 
@@ -393,7 +410,11 @@ pub struct Elements<'a> {
 impl<'a> Elements<'a> {
     /// Starts iterating the array at `start`.
     pub fn new(b: &'a [u8], start: usize) -> Self {
-        Elements { b, pos: start, state: MembersState::Start }
+        Elements {
+            b,
+            pos: start,
+            state: MembersState::Start,
+        }
     }
 
     fn step(&mut self) -> Result<Option<Range<usize>>, JsonError> {
@@ -647,15 +668,24 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        assert_eq!(skip("{\"a\":1").unwrap_err().kind, JsonErrorKind::UnexpectedEnd);
-        assert_eq!(skip("{\"a\" 1}").unwrap_err().kind, JsonErrorKind::ExpectedColon);
+        assert_eq!(
+            skip("{\"a\":1").unwrap_err().kind,
+            JsonErrorKind::UnexpectedEnd
+        );
+        assert_eq!(
+            skip("{\"a\" 1}").unwrap_err().kind,
+            JsonErrorKind::ExpectedColon
+        );
         assert_eq!(skip("{1:2}").unwrap_err().kind, JsonErrorKind::ExpectedKey);
         assert_eq!(skip("[1}").unwrap_err().offset, 2);
         assert_eq!(skip("tru").unwrap_err().kind, JsonErrorKind::UnexpectedEnd);
         assert_eq!(skip("trux").unwrap_err().kind, JsonErrorKind::BadLiteral);
         assert_eq!(skip("\"a\\x\"").unwrap_err().kind, JsonErrorKind::BadEscape);
         assert_eq!(skip("-").unwrap_err().kind, JsonErrorKind::BadLiteral);
-        assert!(matches!(skip("@").unwrap_err().kind, JsonErrorKind::Unexpected(_)));
+        assert!(matches!(
+            skip("@").unwrap_err().kind,
+            JsonErrorKind::Unexpected(_)
+        ));
     }
 
     #[test]
@@ -671,7 +701,9 @@ mod tests {
     #[test]
     fn members_are_found_lazily() {
         let s = br#"{"x": {"y": [10, {"z": "hi"}]}, "e\u0041": 1, "bad": }"#;
-        let r = pointer(s, 0..s.len(), &["x", "y", "1", "z"]).unwrap().unwrap();
+        let r = pointer(s, 0..s.len(), &["x", "y", "1", "z"])
+            .unwrap()
+            .unwrap();
         assert_eq!(decode_string(s, r).unwrap(), "hi");
         // An escaped key compares unescaped; the broken member after it is never read.
         let r = find_member(s, 0, b"eA").unwrap().unwrap();
@@ -682,7 +714,10 @@ mod tests {
 
     #[test]
     fn unescapes_strings() {
-        assert_eq!(unescape(br#"a\"b\\c\/\n\u00e9\ud83d\ude00"#).unwrap(), "a\"b\\c/\né😀");
+        assert_eq!(
+            unescape(br#"a\"b\\c\/\n\u00e9\ud83d\ude00"#).unwrap(),
+            "a\"b\\c/\né😀"
+        );
         assert_eq!(unescape(br"\ud800x").unwrap(), "\u{FFFD}x");
     }
 

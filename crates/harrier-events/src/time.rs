@@ -71,7 +71,13 @@ fn split(ns: i64) -> (String, i64, i64, i64, i64) {
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);
     let (y, m, d) = civil_from_days(days);
-    (format!("{y:04}-{m:02}-{d:02}"), rem / 3600, rem % 3600 / 60, rem % 60, frac)
+    (
+        format!("{y:04}-{m:02}-{d:02}"),
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        frac,
+    )
 }
 
 // Howard Hinnant's days-from-civil algorithm.
@@ -115,7 +121,13 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for s in ["", "2024-07-31", "2024-13-01T00:00:00Z", "2024-07-31T13:06:24", "x024-07-31T13:06:24Z"] {
+        for s in [
+            "",
+            "2024-07-31",
+            "2024-13-01T00:00:00Z",
+            "2024-07-31T13:06:24",
+            "x024-07-31T13:06:24Z",
+        ] {
             assert_eq!(parse_rfc3339(s), None, "{s}");
         }
     }

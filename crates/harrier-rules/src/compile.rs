@@ -47,11 +47,20 @@ pub struct Compiler<'a> {
 impl<'a> Compiler<'a> {
     /// A compiler for rules of `source`.
     pub fn new(source: &'static SourceInfo, scope: &'a Scope<'a>) -> Self {
-        Compiler { source, scope, macro_stack: Vec::new(), errors: Vec::new() }
+        Compiler {
+            source,
+            scope,
+            macro_stack: Vec::new(),
+            errors: Vec::new(),
+        }
     }
 
     fn error(&mut self, message: String, at: Option<usize>) -> Node {
-        self.errors.push(CompileError { message, at, in_macro: self.macro_stack.last().cloned() });
+        self.errors.push(CompileError {
+            message,
+            at,
+            in_macro: self.macro_stack.last().cloned(),
+        });
         Node::Const(false)
     }
 
@@ -74,7 +83,10 @@ impl<'a> Compiler<'a> {
                     return self.error(format!("macro '{name}' refers to itself"), Some(*at));
                 }
                 if self.macro_stack.len() >= MAX_MACRO_DEPTH {
-                    return self.error(format!("macros nested deeper than {MAX_MACRO_DEPTH}"), Some(*at));
+                    return self.error(
+                        format!("macros nested deeper than {MAX_MACRO_DEPTH}"),
+                        Some(*at),
+                    );
                 }
                 self.macro_stack.push(name.clone());
                 let n = self.compile(body);
@@ -90,7 +102,10 @@ impl<'a> Compiler<'a> {
 
     /// Resolves an operand against the source's field table.
     pub fn operand(&self, o: &Operand) -> Result<CompiledOperand, String> {
-        let field = self.source.resolve(&o.field, o.arg.as_deref()).map_err(|e| e.to_string())?;
+        let field = self
+            .source
+            .resolve(&o.field, o.arg.as_deref())
+            .map_err(|e| e.to_string())?;
         let mut ty = self.source.info(field.id).ty;
         // Transformers are written outermost first; they apply innermost first.
         let transformers: Box<[Transformer]> = o.transformers.iter().rev().copied().collect();
@@ -105,7 +120,12 @@ impl<'a> Compiler<'a> {
             Some(a) => format!("{}[{}]", o.field, a),
             None => o.field.clone(),
         };
-        Ok(CompiledOperand { field, transformers, ty, text })
+        Ok(CompiledOperand {
+            field,
+            transformers,
+            ty,
+            text,
+        })
     }
 
     fn check(&mut self, c: &Check) -> Result<Node, String> {
@@ -123,7 +143,12 @@ impl<'a> Compiler<'a> {
                 Op::IContains => FieldOp::IContains,
                 Op::StartsWith => FieldOp::StartsWith,
                 Op::EndsWith => FieldOp::EndsWith,
-                op => return Err(format!("operator '{}' cannot compare with another field", op.as_str())),
+                op => {
+                    return Err(format!(
+                        "operator '{}' cannot compare with another field",
+                        op.as_str()
+                    ))
+                }
             };
             let test = Test::Field(op, Box::new(other));
             return Ok(Node::Check(Box::new(CompiledCheck { operand, test })));
@@ -135,9 +160,15 @@ impl<'a> Compiler<'a> {
     /// Expands a list's items, splicing in the lists they name.
     fn expand_list(&self, name: &str, depth: usize, out: &mut Vec<String>) -> Result<(), String> {
         if depth > MAX_MACRO_DEPTH {
-            return Err(format!("list '{name}' nests lists too deeply (or refers to itself)"));
+            return Err(format!(
+                "list '{name}' nests lists too deeply (or refers to itself)"
+            ));
         }
-        let items = self.scope.lists.get(name).ok_or_else(|| format!("undefined list '{name}'"))?;
+        let items = self
+            .scope
+            .lists
+            .get(name)
+            .ok_or_else(|| format!("undefined list '{name}'"))?;
         for it in items {
             if it != name && self.scope.lists.contains_key(it) {
                 self.expand_list(it, depth + 1, out)?;
@@ -194,17 +225,27 @@ impl<'a> Compiler<'a> {
         }
         if op.takes_list() {
             return match op {
-                Op::Pmatch => Ok(Test::Pmatch(values.iter().map(|v| v.as_str().into()).collect())),
-                _ if ty == FieldType::U64 => Ok(Test::NumSet(
-                    values.iter().map(|v| num(v, &operand.text)).collect::<Result<_, _>>()?,
+                Op::Pmatch => Ok(Test::Pmatch(
+                    values.iter().map(|v| v.as_str().into()).collect(),
                 )),
-                _ => Ok(Test::Set(values.iter().map(|v| v.as_str().into()).collect())),
+                _ if ty == FieldType::U64 => Ok(Test::NumSet(
+                    values
+                        .iter()
+                        .map(|v| num(v, &operand.text))
+                        .collect::<Result<_, _>>()?,
+                )),
+                _ => Ok(Test::Set(
+                    values.iter().map(|v| v.as_str().into()).collect(),
+                )),
             };
         }
         match c.modifier {
             None => {
                 if values.len() != 1 {
-                    return Err(format!("list used where operator '{}' takes a single value", op.as_str()));
+                    return Err(format!(
+                        "list used where operator '{}' takes a single value",
+                        op.as_str()
+                    ));
                 }
                 single(op, ty, &values[0], &operand.text)
             }
@@ -214,14 +255,23 @@ impl<'a> Compiler<'a> {
                 }
                 if m == ListModifier::Any {
                     if op == Op::Eq && ty == FieldType::String {
-                        return Ok(Test::Set(values.iter().map(|v| v.as_str().into()).collect()));
+                        return Ok(Test::Set(
+                            values.iter().map(|v| v.as_str().into()).collect(),
+                        ));
                     }
                     if matches!(op, Op::Contains | Op::IContains) {
                         return Ok(Test::ContainsAny(aho(&values, op == Op::IContains)?));
                     }
                 }
-                let tests = values.iter().map(|v| single(op, ty, v, &operand.text)).collect::<Result<Box<[_]>, _>>()?;
-                Ok(if m == ListModifier::All { Test::All(tests) } else { Test::Any(tests) })
+                let tests = values
+                    .iter()
+                    .map(|v| single(op, ty, v, &operand.text))
+                    .collect::<Result<Box<[_]>, _>>()?;
+                Ok(if m == ListModifier::All {
+                    Test::All(tests)
+                } else {
+                    Test::Any(tests)
+                })
             }
         }
     }
@@ -244,12 +294,17 @@ fn num(v: &str, field: &str) -> Result<u64, String> {
 
 fn hex_bytes(v: &str) -> Result<Vec<u8>, String> {
     let v = v.trim();
-    if v.len() % 2 != 0 {
-        return Err(format!("expected an even number of hex digits, found '{v}'"));
+    if !v.len().is_multiple_of(2) {
+        return Err(format!(
+            "expected an even number of hex digits, found '{v}'"
+        ));
     }
     (0..v.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(&v[i..i + 2], 16).map_err(|_| format!("expected hex digits, found '{v}'")))
+        .map(|i| {
+            u8::from_str_radix(&v[i..i + 2], 16)
+                .map_err(|_| format!("expected hex digits, found '{v}'"))
+        })
         .collect()
 }
 
@@ -264,7 +319,11 @@ fn single(op: Op, ty: FieldType, v: &str, field: &str) -> Result<Test, String> {
         _ => None,
     };
     if let Some(c) = cmp {
-        return Ok(if ty == FieldType::U64 { Test::Num(c, num(v, field)?) } else { Test::Str(c, v.into()) });
+        return Ok(if ty == FieldType::U64 {
+            Test::Num(c, num(v, field)?)
+        } else {
+            Test::Str(c, v.into())
+        });
     }
     Ok(match op {
         Op::Contains => Test::Contains(Finder::new(v.as_bytes()).into_owned()),
@@ -281,7 +340,12 @@ fn single(op: Op, ty: FieldType, v: &str, field: &str) -> Result<Test, String> {
                 .build()
                 .map_err(|e| format!("invalid regex '{v}': {e}"))?,
         ),
-        other => return Err(format!("operator '{}' does not take a single value", other.as_str())),
+        other => {
+            return Err(format!(
+                "operator '{}' does not take a single value",
+                other.as_str()
+            ))
+        }
     })
 }
 

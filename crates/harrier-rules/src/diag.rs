@@ -41,7 +41,11 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}:{}:{}: {sev}: ", self.file, self.pos.line, self.pos.col)?;
+        write!(
+            f,
+            "{}:{}:{}: {sev}: ",
+            self.file, self.pos.line, self.pos.col
+        )?;
         if let Some(item) = &self.item {
             write!(f, "{item}: ")?;
         }

@@ -13,13 +13,22 @@ enum Tok {
     Lit(u8),
     Any,
     Star,
-    Class { negated: bool, ranges: Vec<(u8, u8)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(u8, u8)>,
+    },
 }
 
 impl Glob {
     /// Compiles `pattern`. `\x` escapes `x`; `[...]` classes accept ranges and `!`/`^` negation.
     pub fn new(pattern: &str, case_insensitive: bool) -> Glob {
-        let fold = |c: u8| if case_insensitive { c.to_ascii_lowercase() } else { c };
+        let fold = |c: u8| {
+            if case_insensitive {
+                c.to_ascii_lowercase()
+            } else {
+                c
+            }
+        };
         let p = pattern.as_bytes();
         let mut tokens = Vec::new();
         let mut i = 0;
@@ -55,13 +64,22 @@ impl Glob {
                 }
             }
         }
-        Glob { tokens, case_insensitive }
+        Glob {
+            tokens,
+            case_insensitive,
+        }
     }
 
     /// Whether the whole of `s` matches.
     pub fn is_match(&self, s: &str) -> bool {
         let s = s.as_bytes();
-        let fold = |c: u8| if self.case_insensitive { c.to_ascii_lowercase() } else { c };
+        let fold = |c: u8| {
+            if self.case_insensitive {
+                c.to_ascii_lowercase()
+            } else {
+                c
+            }
+        };
         // Iterative matcher with single-star backtracking: linear in practice, never recursive.
         let (mut ti, mut si) = (0usize, 0usize);
         let mut star: Option<(usize, usize)> = None;

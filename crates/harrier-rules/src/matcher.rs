@@ -159,7 +159,9 @@ impl CompiledOperand {
 
 impl CompiledCheck {
     fn eval<E: Event + ?Sized>(&self, ev: &E) -> bool {
-        let Some(v) = self.operand.value(ev) else { return false };
+        let Some(v) = self.operand.value(ev) else {
+            return false;
+        };
         match &self.test {
             Test::Field(op, other) => match other.value(ev) {
                 Some(o) => field_cmp(*op, &v, &o),
@@ -267,17 +269,21 @@ pub fn transform(v: Value<'_>, t: Transformer) -> Option<Value<'_>> {
     let map_str = |v: Value<'_>, f: &dyn Fn(&str) -> Option<String>| -> Option<Value<'static>> {
         match v {
             Value::Str(s) => f(&s).map(|s| Value::Str(Cow::Owned(s))),
-            Value::List(items) => {
-                Some(Value::List(items.iter().filter_map(|s| f(s).map(Cow::Owned)).collect()))
-            }
+            Value::List(items) => Some(Value::List(
+                items.iter().filter_map(|s| f(s).map(Cow::Owned)).collect(),
+            )),
             Value::U64(n) => f(&n.to_string()).map(|s| Value::Str(Cow::Owned(s))),
         }
     };
     match t {
         Transformer::ToLower => map_str(v, &|s| Some(s.to_ascii_lowercase())),
         Transformer::ToUpper => map_str(v, &|s| Some(s.to_ascii_uppercase())),
-        Transformer::B64 => map_str(v, &|s| b64_decode(s).map(|b| String::from_utf8_lossy(&b).into_owned())),
-        Transformer::Basename => map_str(v, &|s| Some(s.rsplit('/').next().unwrap_or("").to_string())),
+        Transformer::B64 => map_str(v, &|s| {
+            b64_decode(s).map(|b| String::from_utf8_lossy(&b).into_owned())
+        }),
+        Transformer::Basename => {
+            map_str(v, &|s| Some(s.rsplit('/').next().unwrap_or("").to_string()))
+        }
         Transformer::Len => Some(Value::U64(match &v {
             Value::Str(s) => s.len() as u64,
             Value::List(items) => items.len() as u64,
@@ -343,8 +349,14 @@ mod tests {
     #[test]
     fn transformers_apply() {
         let v = Value::Str(Cow::Borrowed("/usr/BIN/Xmrig"));
-        assert_eq!(transform(v.clone(), Transformer::Basename), Some(Value::Str("Xmrig".into())));
-        assert_eq!(transform(v.clone(), Transformer::ToLower), Some(Value::Str("/usr/bin/xmrig".into())));
+        assert_eq!(
+            transform(v.clone(), Transformer::Basename),
+            Some(Value::Str("Xmrig".into()))
+        );
+        assert_eq!(
+            transform(v.clone(), Transformer::ToLower),
+            Some(Value::Str("/usr/bin/xmrig".into()))
+        );
         assert_eq!(transform(v, Transformer::Len), Some(Value::U64(14)));
     }
 }

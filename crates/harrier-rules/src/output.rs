@@ -72,8 +72,15 @@ impl OutputTemplate {
                     None => return Err(format!("output: missing ']' after '%{name}['")),
                 }
             }
-            let operand = Operand { transformers: Vec::new(), field: name.to_string(), arg, at: 0 };
-            let compiled = compiler.operand(&operand).map_err(|e| format!("output: {e}"))?;
+            let operand = Operand {
+                transformers: Vec::new(),
+                field: name.to_string(),
+                arg,
+                at: 0,
+            };
+            let compiled = compiler
+                .operand(&operand)
+                .map_err(|e| format!("output: {e}"))?;
             if !lit.is_empty() {
                 parts.push(Part::Lit(std::mem::take(&mut lit)));
             }

@@ -85,7 +85,9 @@ pub struct RuleSet {
 impl RuleSet {
     /// Loads and compiles rule files given as `(name, text)`, in order. Returns the rules and
     /// every problem found; the caller must not run rules when any diagnostic is an error.
-    pub fn load<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> (RuleSet, Vec<Diagnostic>) {
+    pub fn load<'a>(
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> (RuleSet, Vec<Diagnostic>) {
         let mut loader = Loader::new();
         for (name, text) in files {
             loader.add_file(name, text);
@@ -95,7 +97,12 @@ impl RuleSet {
 
     /// Compiles what a [`Loader`] read.
     pub fn compile(loaded: Loaded) -> (RuleSet, Vec<Diagnostic>) {
-        let Loaded { rules, macros, lists, mut diagnostics } = loaded;
+        let Loaded {
+            rules,
+            macros,
+            lists,
+            mut diagnostics,
+        } = loaded;
         let mut macro_exprs: FxHashMap<String, Expr> = FxHashMap::default();
         let mut macro_pos: FxHashMap<String, (String, Pos)> = FxHashMap::default();
         for (name, m) in &macros {
@@ -105,7 +112,10 @@ impl RuleSet {
             }
             macro_pos.insert(name.clone(), (m.file.clone(), m.cond_pos));
         }
-        let scope = Scope { macros: &macro_exprs, lists: &lists };
+        let scope = Scope {
+            macros: &macro_exprs,
+            lists: &lists,
+        };
         let mut unavailable: BTreeMap<(String, String), usize> = BTreeMap::new();
         let mut out = Vec::with_capacity(rules.len());
         for def in rules {
@@ -130,7 +140,9 @@ impl RuleSet {
                 compiled: None,
             };
             let Some(source) = harrier_events::source(&def.source) else {
-                *unavailable.entry((def.file.clone(), def.source.clone())).or_default() += 1;
+                *unavailable
+                    .entry((def.file.clone(), def.source.clone()))
+                    .or_default() += 1;
                 out.push(rule);
                 continue;
             };
@@ -157,17 +169,26 @@ impl RuleSet {
             let node = compiler.compile(&expr);
             let output = OutputTemplate::compile(&def.output, &compiler);
             let errors = std::mem::take(&mut compiler.errors);
-            let severity = if def.skip_if_unknown_filter { Severity::Warning } else { Severity::Error };
+            let severity = if def.skip_if_unknown_filter {
+                Severity::Warning
+            } else {
+                Severity::Error
+            };
             let failed = !errors.is_empty() || output.is_err();
             for e in errors {
                 let (file, pos, what) = match &e.in_macro {
                     Some(m) => {
-                        let (f, p) = macro_pos.get(m).cloned().unwrap_or((def.file.clone(), def.cond_pos));
+                        let (f, p) = macro_pos
+                            .get(m)
+                            .cloned()
+                            .unwrap_or((def.file.clone(), def.cond_pos));
                         (f, p, format!("in macro '{m}'"))
                     }
                     None => (def.file.clone(), def.cond_pos, "condition".to_string()),
                 };
-                let at = e.at.map(|a| format!(" (at offset {a})")).unwrap_or_default();
+                let at =
+                    e.at.map(|a| format!(" (at offset {a})"))
+                        .unwrap_or_default();
                 diagnostics.push(Diagnostic {
                     severity,
                     file,
@@ -180,7 +201,11 @@ impl RuleSet {
                 diagnostics.push(diag(severity, def.output_pos, e.clone()));
             }
             if failed && def.skip_if_unknown_filter {
-                diagnostics.push(diag(Severity::Warning, def.pos, "skipped (skip-if-unknown-filter)".into()));
+                diagnostics.push(diag(
+                    Severity::Warning,
+                    def.pos,
+                    "skipped (skip-if-unknown-filter)".into(),
+                ));
             }
             if !failed {
                 if let Ok(output) = output {
@@ -200,7 +225,11 @@ impl RuleSet {
                 ),
             });
         }
-        let mut set = RuleSet { rules: out, index: FxHashMap::default(), min_priority: None };
+        let mut set = RuleSet {
+            rules: out,
+            index: FxHashMap::default(),
+            min_priority: None,
+        };
         set.build_index();
         (set, diagnostics)
     }
@@ -213,19 +242,35 @@ impl RuleSet {
 
     fn build_index(&mut self) {
         self.index.clear();
-        let mut constrained: FxHashMap<&'static str, Vec<(u32, Option<Vec<Box<str>>>)>> = FxHashMap::default();
+        // Per source: (rule index, the event types it is limited to, if any).
+        type Entry = (u32, Option<Vec<Box<str>>>);
+        let mut constrained: FxHashMap<&'static str, Vec<Entry>> = FxHashMap::default();
         for (i, r) in self.rules.iter().enumerate() {
             let Some(c) = &r.compiled else { continue };
             if !r.enabled || self.min_priority.is_some_and(|m| !r.priority.at_least(m)) {
                 continue;
             }
-            let Some(source) = harrier_events::source(&r.source) else { continue };
-            let tf = source.type_field.and_then(|n| source.field(n)).map(|(id, _)| id);
-            let names = tf.and_then(|id| type_constraint(&c.node, id)).map(|s| s.into_iter().collect());
-            constrained.entry(source.name).or_default().push((i as u32, names));
+            let Some(source) = harrier_events::source(&r.source) else {
+                continue;
+            };
+            let tf = source
+                .type_field
+                .and_then(|n| source.field(n))
+                .map(|(id, _)| id);
+            let names = tf
+                .and_then(|id| type_constraint(&c.node, id))
+                .map(|s| s.into_iter().collect());
+            constrained
+                .entry(source.name)
+                .or_default()
+                .push((i as u32, names));
         }
         for (source, rules) in constrained {
-            let any: Vec<u32> = rules.iter().filter(|(_, n)| n.is_none()).map(|(i, _)| *i).collect();
+            let any: Vec<u32> = rules
+                .iter()
+                .filter(|(_, n)| n.is_none())
+                .map(|(i, _)| *i)
+                .collect();
             let mut by_type: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
             for (i, names) in &rules {
                 for n in names.iter().flatten() {
@@ -241,7 +286,13 @@ impl RuleSet {
                     (k, v.into_boxed_slice())
                 })
                 .collect();
-            self.index.insert(source, SourceIndex { by_type, any: any.into() });
+            self.index.insert(
+                source,
+                SourceIndex {
+                    by_type,
+                    any: any.into(),
+                },
+            );
         }
     }
 
@@ -253,7 +304,9 @@ impl RuleSet {
     /// Appends to `out` the indexes of the rules that match `ev`, in load order.
     #[inline]
     pub fn matching<E: Event + ?Sized>(&self, ev: &E, out: &mut Vec<u32>) {
-        let Some(idx) = self.index.get(ev.source().name) else { return };
+        let Some(idx) = self.index.get(ev.source().name) else {
+            return;
+        };
         let candidates = if idx.by_type.is_empty() {
             &idx.any
         } else {
@@ -294,7 +347,12 @@ impl RuleSet {
         let mut seen: Vec<u32> = self
             .index
             .values()
-            .flat_map(|s| s.any.iter().chain(s.by_type.values().flat_map(|v| v.iter())).copied())
+            .flat_map(|s| {
+                s.any
+                    .iter()
+                    .chain(s.by_type.values().flat_map(|v| v.iter()))
+                    .copied()
+            })
             .collect();
         seen.sort_unstable();
         seen.dedup();

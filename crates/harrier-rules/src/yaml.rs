@@ -61,7 +61,11 @@ impl Node {
     /// A boolean scalar.
     pub fn as_bool(&self) -> Option<bool> {
         match self {
-            Node::Scalar { value, quoted: false, .. } => match value.as_str() {
+            Node::Scalar {
+                value,
+                quoted: false,
+                ..
+            } => match value.as_str() {
                 "true" | "True" | "TRUE" => Some(true),
                 "false" | "False" | "FALSE" => Some(false),
                 _ => None,
@@ -73,7 +77,10 @@ impl Node {
     /// Looks a key up in a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
         match self {
-            Node::Map(entries, _) => entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
+            Node::Map(entries, _) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v),
             _ => None,
         }
     }
@@ -104,7 +111,10 @@ struct Builder {
 }
 
 fn pos_of(m: Marker) -> Pos {
-    Pos { line: m.line(), col: m.col() + 1 }
+    Pos {
+        line: m.line(),
+        col: m.col() + 1,
+    }
 }
 
 impl Builder {
@@ -122,7 +132,10 @@ impl Builder {
 
     fn fail(&mut self, pos: Pos, message: &str) {
         if self.error.is_none() {
-            self.error = Some(YamlError { pos, message: message.to_string() });
+            self.error = Some(YamlError {
+                pos,
+                message: message.to_string(),
+            });
         }
     }
 }
@@ -183,10 +196,12 @@ pub fn parse(text: &str) -> Result<Vec<Node>, YamlError> {
     for _ in 0..MAX_REINDENTS {
         let cur = owned.as_deref().unwrap_or(text);
         match parse_strict(cur) {
-            Err(e) if e.message == "invalid indentation" => match reindent_flow_close(cur, e.pos.line) {
-                Some(fixed) => owned = Some(fixed),
-                None => return Err(e),
-            },
+            Err(e) if e.message == "invalid indentation" => {
+                match reindent_flow_close(cur, e.pos.line) {
+                    Some(fixed) => owned = Some(fixed),
+                    None => return Err(e),
+                }
+            }
             r => return r,
         }
     }
@@ -224,11 +239,18 @@ fn reindent_flow_close(text: &str, line: usize) -> Option<String> {
 }
 
 fn parse_strict(text: &str) -> Result<Vec<Node>, YamlError> {
-    let mut b = Builder { stack: Vec::new(), docs: Vec::new(), error: None };
+    let mut b = Builder {
+        stack: Vec::new(),
+        docs: Vec::new(),
+        error: None,
+    };
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut b, true) {
         let m = e.marker();
-        return Err(YamlError { pos: pos_of(*m), message: e.info().to_string() });
+        return Err(YamlError {
+            pos: pos_of(*m),
+            message: e.info().to_string(),
+        });
     }
     match b.error {
         Some(e) => Err(e),
@@ -254,7 +276,10 @@ mod tests {
 
     #[test]
     fn refuses_aliases_and_depth() {
-        assert!(parse("a: &x [1]\nb: *x\n").unwrap_err().message.contains("aliases"));
+        assert!(parse("a: &x [1]\nb: *x\n")
+            .unwrap_err()
+            .message
+            .contains("aliases"));
         let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
         assert!(parse(&deep).unwrap_err().message.contains("deeply"));
         assert!(parse("a: [1, 2").is_err());
@@ -262,10 +287,16 @@ mod tests {
 
     #[test]
     fn accepts_flow_close_at_parent_indent() {
-        let docs = parse("- list: l\n  items: [\n    \"a\",\n    \"b\"\n  ]\n- list: m\n  items: [c]\n").unwrap();
-        let Node::Seq(items, _) = &docs[0] else { panic!() };
+        let docs =
+            parse("- list: l\n  items: [\n    \"a\",\n    \"b\"\n  ]\n- list: m\n  items: [c]\n")
+                .unwrap();
+        let Node::Seq(items, _) = &docs[0] else {
+            panic!()
+        };
         assert_eq!(items.len(), 2);
-        let Node::Seq(l, _) = items[0].get("items").unwrap() else { panic!() };
+        let Node::Seq(l, _) = items[0].get("items").unwrap() else {
+            panic!()
+        };
         assert_eq!(l.len(), 2);
         assert_eq!(items[1].pos().line, 6);
     }

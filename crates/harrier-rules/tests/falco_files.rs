@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use harrier_rules::{RuleSet, Severity};
 
 fn shared(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel)
 }
 
 fn load(names: &[&str]) -> (RuleSet, Vec<harrier_rules::Diagnostic>) {
@@ -13,7 +15,10 @@ fn load(names: &[&str]) -> (RuleSet, Vec<harrier_rules::Diagnostic>) {
         .iter()
         .map(|n| {
             let p = shared(&format!("rules/falco/{n}"));
-            (n.to_string(), std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+            (
+                n.to_string(),
+                std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+            )
         })
         .collect();
     RuleSet::load(texts.iter().map(|(a, b)| (a.as_str(), b.as_str())))
@@ -43,12 +48,19 @@ fn syscall_and_k8s_rule_files_parse_unchanged() {
         &["k8s_audit_rules.yaml"],
     ] {
         let (rules, diags) = load(files);
-        let errors: Vec<String> = diags.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+        let errors: Vec<String> = diags
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.to_string())
+            .collect();
         assert!(errors.is_empty(), "{files:?}: {errors:#?}");
         // Everything else is the unknown-source report.
         for d in &diags {
             assert_eq!(d.severity, Severity::Warning);
-            assert!(d.message.contains("unknown-source") || d.message.contains("plugin"), "{d}");
+            assert!(
+                d.message.contains("unknown-source") || d.message.contains("plugin"),
+                "{d}"
+            );
         }
         assert!(!rules.rules().is_empty());
         assert!(rules.rules().iter().all(|r| !r.is_runnable()));

@@ -54,7 +54,10 @@ pub enum ReadErrorKind {
 impl ReadErrorKind {
     /// Whether reading the stream cannot go on after this error.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, ReadErrorKind::Io(_) | ReadErrorKind::TooLargeInArray | ReadErrorKind::Truncated)
+        matches!(
+            self,
+            ReadErrorKind::Io(_) | ReadErrorKind::TooLargeInArray | ReadErrorKind::Truncated
+        )
     }
 }
 
@@ -72,7 +75,10 @@ enum State {
     /// Between top-level values.
     Top,
     /// Inside an array of records; `wrapped` for CloudTrail's `{"Records": [`.
-    Array { wrapped: bool, first: bool },
+    Array {
+        wrapped: bool,
+        first: bool,
+    },
     Done,
 }
 
@@ -90,18 +96,32 @@ pub struct RecordReader<R> {
 }
 
 /// Opens a reader over raw bytes, decompressing when they start with the gzip magic.
-pub fn open(mut r: impl BufRead + Send + 'static) -> std::io::Result<RecordReader<Box<dyn Read + Send>>> {
+pub fn open(
+    mut r: impl BufRead + Send + 'static,
+) -> std::io::Result<RecordReader<Box<dyn Read + Send>>> {
     let head = r.fill_buf()?;
     let gz = head.starts_with(&[0x1f, 0x8b]);
-    let inner: Box<dyn Read + Send> =
-        if gz { Box::new(BufReader::with_capacity(CHUNK, MultiGzDecoder::new(r))) } else { Box::new(r) };
+    let inner: Box<dyn Read + Send> = if gz {
+        Box::new(BufReader::with_capacity(CHUNK, MultiGzDecoder::new(r)))
+    } else {
+        Box::new(r)
+    };
     Ok(RecordReader::new(inner))
 }
 
 impl<R: Read> RecordReader<R> {
     /// Reads records from `inner` (uncompressed).
     pub fn new(inner: R) -> Self {
-        RecordReader { inner, buf: Vec::with_capacity(CHUNK), pos: 0, base: 0, eof: false, state: State::Top, io_error: None, jsonl: None }
+        RecordReader {
+            inner,
+            buf: Vec::with_capacity(CHUNK),
+            pos: 0,
+            base: 0,
+            eof: false,
+            state: State::Top,
+            io_error: None,
+            jsonl: None,
+        }
     }
 
     fn offset(&self, i: usize) -> u64 {
@@ -156,7 +176,10 @@ impl<R: Read> RecordReader<R> {
     }
 
     fn err(&self, at: usize, kind: ReadErrorKind) -> ReadError {
-        ReadError { offset: self.offset(at), kind }
+        ReadError {
+            offset: self.offset(at),
+            kind,
+        }
     }
 
     fn fatal_io(&mut self) -> Option<ReadError> {
@@ -212,13 +235,17 @@ impl<R: Read> RecordReader<R> {
                 if let Some(k) = memchr::memchr(b'\n', &self.buf[self.pos + searched..]) {
                     let nl = self.pos + searched + k;
                     let line = &self.buf[self.pos..nl];
-                    let last = line.iter().rposition(|c| !c.is_ascii_whitespace()).unwrap_or(0);
+                    let last = line
+                        .iter()
+                        .rposition(|c| !c.is_ascii_whitespace())
+                        .unwrap_or(0);
                     if line.first() == Some(&b'{') && line[last] == b'}' {
                         let end = self.pos + last + 1;
                         match self.jsonl {
                             Some(true) => return Ok(end),
                             _ => {
-                                let whole = json::skip_value(&self.buf[..end], self.pos).ok() == Some(end);
+                                let whole =
+                                    json::skip_value(&self.buf[..end], self.pos).ok() == Some(end);
                                 self.jsonl = Some(whole);
                                 if whole {
                                     return Ok(end);
@@ -239,7 +266,10 @@ impl<R: Read> RecordReader<R> {
         loop {
             match json::skip_value(&self.buf, self.pos) {
                 Ok(end) => return Ok(end),
-                Err(JsonError { kind: JsonErrorKind::UnexpectedEnd, .. }) => {
+                Err(JsonError {
+                    kind: JsonErrorKind::UnexpectedEnd,
+                    ..
+                }) => {
                     if self.buf.len() - self.pos > MAX_RECORD_BYTES {
                         return Err(self.err(self.pos, ReadErrorKind::TooLarge));
                     }
@@ -251,7 +281,10 @@ impl<R: Read> RecordReader<R> {
                     }
                 }
                 Err(e) => {
-                    return Err(ReadError { offset: self.offset(e.offset), kind: ReadErrorKind::Json(e.kind) })
+                    return Err(ReadError {
+                        offset: self.offset(e.offset),
+                        kind: ReadErrorKind::Json(e.kind),
+                    })
                 }
             }
         }
@@ -270,10 +303,16 @@ impl<R: Read> RecordReader<R> {
                     match c {
                         b'[' if self.jsonl != Some(true) => {
                             self.pos += 1;
-                            self.state = State::Array { wrapped: false, first: true };
+                            self.state = State::Array {
+                                wrapped: false,
+                                first: true,
+                            };
                         }
                         b'{' if self.take_records_prefix() => {
-                            self.state = State::Array { wrapped: true, first: true };
+                            self.state = State::Array {
+                                wrapped: true,
+                                first: true,
+                            };
                         }
                         b'{' => return Some(self.take_record(false)),
                         _ => {
@@ -286,7 +325,9 @@ impl<R: Read> RecordReader<R> {
                 State::Array { wrapped, first } => {
                     let Some(c) = self.peek_nonws() else {
                         self.state = State::Done;
-                        let e = self.fatal_io().unwrap_or_else(|| self.err(self.pos, ReadErrorKind::Truncated));
+                        let e = self
+                            .fatal_io()
+                            .unwrap_or_else(|| self.err(self.pos, ReadErrorKind::Truncated));
                         return Some(Err(e));
                     };
                     if c == b']' {
@@ -299,8 +340,11 @@ impl<R: Read> RecordReader<R> {
                                     if let Some(e) = self.fatal_io() {
                                         return Some(Err(e));
                                     }
-                                    let what = other.map(describe).unwrap_or_else(|| "the end".into());
-                                    let kind = ReadErrorKind::NotAnObject(format!("{what} after the Records array"));
+                                    let what =
+                                        other.map(describe).unwrap_or_else(|| "the end".into());
+                                    let kind = ReadErrorKind::NotAnObject(format!(
+                                        "{what} after the Records array"
+                                    ));
                                     return Some(Err(self.err(self.pos, kind)));
                                 }
                             }
@@ -311,17 +355,24 @@ impl<R: Read> RecordReader<R> {
                     if !first {
                         if c != b',' {
                             self.state = State::Done;
-                            let kind = ReadErrorKind::Json(JsonErrorKind::Unexpected(json::ByteDisplay(c)));
+                            let kind = ReadErrorKind::Json(JsonErrorKind::Unexpected(
+                                json::ByteDisplay(c),
+                            ));
                             return Some(Err(self.err(self.pos, kind)));
                         }
                         self.pos += 1;
                         if self.peek_nonws().is_none() {
                             self.state = State::Done;
-                            let e = self.fatal_io().unwrap_or_else(|| self.err(self.pos, ReadErrorKind::Truncated));
+                            let e = self
+                                .fatal_io()
+                                .unwrap_or_else(|| self.err(self.pos, ReadErrorKind::Truncated));
                             return Some(Err(e));
                         }
                     }
-                    self.state = State::Array { wrapped, first: false };
+                    self.state = State::Array {
+                        wrapped,
+                        first: false,
+                    };
                     return Some(self.take_record(true));
                 }
             }
@@ -337,7 +388,10 @@ impl<R: Read> RecordReader<R> {
                 if first != b'{' {
                     return Err(self.err(start, ReadErrorKind::NotAnObject(describe(first))));
                 }
-                Ok(Record { bytes: &self.buf[start..end], offset: self.offset(start) })
+                Ok(Record {
+                    bytes: &self.buf[start..end],
+                    offset: self.offset(start),
+                })
             }
             Err(mut e) => {
                 if e.kind.is_fatal() {
@@ -366,7 +420,11 @@ impl<R> RecordReader<R> {
     /// The start of the current line, quoted, for messages.
     fn snippet(&self) -> String {
         let rest = &self.buf[self.pos..];
-        let end = rest.iter().take(40).position(|&c| c == b'\n' || c == b'\r').unwrap_or(rest.len().min(40));
+        let end = rest
+            .iter()
+            .take(40)
+            .position(|&c| c == b'\n' || c == b'\r')
+            .unwrap_or(rest.len().min(40));
         format!("'{}'", String::from_utf8_lossy(&rest[..end]).escape_debug())
     }
 }

@@ -72,7 +72,10 @@ pub fn walk(paths: &[String]) -> Walked {
         }
         let path = PathBuf::from(p);
         match std::fs::metadata(&path) {
-            Err(e) => w.errors.push(WalkError { path: p.clone(), message: e.to_string() }),
+            Err(e) => w.errors.push(WalkError {
+                path: p.clone(),
+                message: e.to_string(),
+            }),
             Ok(m) if m.is_dir() => walk_dir(&path, &mut w),
             Ok(_) if is_digest(&path) => w.skipped.push((path, Skipped::Digest)),
             Ok(_) => w.inputs.push(Input::File(path)),
@@ -88,7 +91,10 @@ fn walk_dir(root: &Path, w: &mut Walked) {
         let rd = match std::fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(e) => {
-                w.errors.push(WalkError { path: dir.display().to_string(), message: e.to_string() });
+                w.errors.push(WalkError {
+                    path: dir.display().to_string(),
+                    message: e.to_string(),
+                });
                 continue;
             }
         };
@@ -96,7 +102,10 @@ fn walk_dir(root: &Path, w: &mut Walked) {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    w.errors.push(WalkError { path: dir.display().to_string(), message: e.to_string() });
+                    w.errors.push(WalkError {
+                        path: dir.display().to_string(),
+                        message: e.to_string(),
+                    });
                     continue;
                 }
             };
@@ -104,7 +113,10 @@ fn walk_dir(root: &Path, w: &mut Walked) {
             let ft = match entry.file_type() {
                 Ok(t) => t,
                 Err(e) => {
-                    w.errors.push(WalkError { path: path.display().to_string(), message: e.to_string() });
+                    w.errors.push(WalkError {
+                        path: path.display().to_string(),
+                        message: e.to_string(),
+                    });
                     continue;
                 }
             };

@@ -52,8 +52,16 @@ fn gzip_is_detected_by_content() {
     assert!(e.is_empty());
     // Truncated gzip: an error naming the problem, never a panic.
     let (_, e) = read_all(bytes[..bytes.len() - 10].to_vec());
-    assert_eq!(e.len(), 1, "{e:?} {:?}", read_all(bytes[..bytes.len() - 10].to_vec()).0);
-    assert!(matches!(e[0].1, ReadErrorKind::Io(_) | ReadErrorKind::Truncated), "{e:?}");
+    assert_eq!(
+        e.len(),
+        1,
+        "{e:?} {:?}",
+        read_all(bytes[..bytes.len() - 10].to_vec()).0
+    );
+    assert!(
+        matches!(e[0].1, ReadErrorKind::Io(_) | ReadErrorKind::Truncated),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -85,7 +93,7 @@ fn huge_line_is_skipped_and_reading_goes_on() {
     let (r, e) = read_all(input);
     assert_eq!(r, vec!["{\"a\":1}", "{\"c\":3}"]);
     assert_eq!(e, vec![(8, ReadErrorKind::TooLarge)]);
-    assert!(MAX_RECORD_BYTES < 50 << 20);
+    const { assert!(MAX_RECORD_BYTES < 50 << 20) };
 }
 
 #[test]
@@ -95,7 +103,13 @@ fn deep_nesting_is_an_error() {
     input.extend(b"\n{\"ok\":1}\n");
     let (r, e) = read_all(input);
     assert_eq!(r, vec!["{\"ok\":1}"]);
-    assert!(matches!(e[0].1, ReadErrorKind::Json(harrier_events::json::JsonErrorKind::TooDeep)), "{e:?}");
+    assert!(
+        matches!(
+            e[0].1,
+            ReadErrorKind::Json(harrier_events::json::JsonErrorKind::TooDeep)
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]

@@ -22,7 +22,12 @@ type R<T> = Result<T, ParseError>;
 
 /// Parses a condition.
 pub fn parse(text: &str) -> R<Expr> {
-    let mut p = Parser { s: text, b: text.as_bytes(), i: 0, depth: 0 };
+    let mut p = Parser {
+        s: text,
+        b: text.as_bytes(),
+        i: 0,
+        depth: 0,
+    };
     p.ws();
     if p.i == p.b.len() {
         return Err(p.err("empty condition"));
@@ -37,7 +42,12 @@ pub fn parse(text: &str) -> R<Expr> {
 
 /// Parses a standalone value list such as an exception's `(a, b)`; used by tests and tools.
 pub fn parse_list(text: &str) -> R<Vec<ListItem>> {
-    let mut p = Parser { s: text, b: text.as_bytes(), i: 0, depth: 0 };
+    let mut p = Parser {
+        s: text,
+        b: text.as_bytes(),
+        i: 0,
+        depth: 0,
+    };
     p.ws();
     p.list_items()
 }
@@ -56,16 +66,24 @@ fn is_ident(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
 fn is_bare(c: u8) -> bool {
-    !matches!(c, b'(' | b')' | b'"' | b'\'' | b'=' | b',' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+    !matches!(
+        c,
+        b'(' | b')' | b'"' | b'\'' | b'=' | b',' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c
+    )
 }
 
 impl<'a> Parser<'a> {
     fn err(&self, msg: &str) -> ParseError {
-        ParseError { at: self.i, message: msg.to_string() }
+        ParseError {
+            at: self.i,
+            message: msg.to_string(),
+        }
     }
 
     fn rest_word(&self) -> String {
-        let end = (self.i..self.b.len()).find(|&j| self.b[j].is_ascii_whitespace()).unwrap_or(self.b.len());
+        let end = (self.i..self.b.len())
+            .find(|&j| self.b[j].is_ascii_whitespace())
+            .unwrap_or(self.b.len());
         self.s[self.i..end.min(self.i + 40)].to_string()
     }
 
@@ -82,7 +100,8 @@ impl<'a> Parser<'a> {
     /// Whether keyword `kw` starts here and is not the start of a longer word.
     fn at_keyword(&self, kw: &str) -> bool {
         let end = self.i + kw.len();
-        self.s.get(self.i..end) == Some(kw) && self.b.get(end).is_none_or(|&c| !is_ident(c) && c != b'.')
+        self.s.get(self.i..end) == Some(kw)
+            && self.b.get(end).is_none_or(|&c| !is_ident(c) && c != b'.')
     }
 
     fn enter(&mut self) -> R<()> {
@@ -104,7 +123,11 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        Ok(if items.len() == 1 { items.pop().unwrap_or(Expr::Bool(false)) } else { Expr::Or(items) })
+        Ok(if items.len() == 1 {
+            items.pop().unwrap_or(Expr::Bool(false))
+        } else {
+            Expr::Or(items)
+        })
     }
 
     fn and(&mut self) -> R<Expr> {
@@ -118,7 +141,11 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        Ok(if items.len() == 1 { items.pop().unwrap_or(Expr::Bool(false)) } else { Expr::And(items) })
+        Ok(if items.len() == 1 {
+            items.pop().unwrap_or(Expr::Bool(false))
+        } else {
+            Expr::And(items)
+        })
     }
 
     fn not(&mut self) -> R<Expr> {
@@ -151,7 +178,12 @@ impl<'a> Parser<'a> {
                 return Ok(e);
             }
             Some(c) if is_ident_start(c) => {}
-            Some(_) => return Err(self.err(&format!("expected a field or macro, found '{}'", self.rest_word()))),
+            Some(_) => {
+                return Err(self.err(&format!(
+                    "expected a field or macro, found '{}'",
+                    self.rest_word()
+                )))
+            }
         }
         let word = self.word();
         if self.peek() == Some(b'(') {
@@ -168,10 +200,18 @@ impl<'a> Parser<'a> {
                 self.i = start;
                 return Err(self.err(&format!("expected a condition before '{word}'")));
             }
-            return Ok(Expr::Macro { name: word.to_string(), at: start });
+            return Ok(Expr::Macro {
+                name: word.to_string(),
+                at: start,
+            });
         }
         let arg = self.field_arg()?;
-        let lhs = Operand { transformers: Vec::new(), field: word.to_string(), arg, at: start };
+        let lhs = Operand {
+            transformers: Vec::new(),
+            field: word.to_string(),
+            arg,
+            at: start,
+        };
         self.condition(lhs, start)
     }
 
@@ -224,15 +264,25 @@ impl<'a> Parser<'a> {
         let inner_start = self.i;
         let inner_word = self.word();
         let mut op = if self.peek() == Some(b'(') {
-            let inner = Transformer::from_name(inner_word)
-                .ok_or_else(|| ParseError { at: inner_start, message: format!("unknown transformer '{inner_word}'") })?;
+            let inner = Transformer::from_name(inner_word).ok_or_else(|| ParseError {
+                at: inner_start,
+                message: format!("unknown transformer '{inner_word}'"),
+            })?;
             self.transformed(inner, inner_start)?
         } else {
             if !inner_word.contains('.') {
-                return Err(ParseError { at: inner_start, message: "expected a field inside the transformer".into() });
+                return Err(ParseError {
+                    at: inner_start,
+                    message: "expected a field inside the transformer".into(),
+                });
             }
             let arg = self.field_arg()?;
-            Operand { transformers: Vec::new(), field: inner_word.to_string(), arg, at: inner_start }
+            Operand {
+                transformers: Vec::new(),
+                field: inner_word.to_string(),
+                arg,
+                at: inner_start,
+            }
         };
         self.ws();
         if self.peek() != Some(b')') {
@@ -270,18 +320,31 @@ impl<'a> Parser<'a> {
                 return Ok(op);
             }
         }
-        Err(self.err(&format!("expected an operator, found '{}'", self.rest_word())))
+        Err(self.err(&format!(
+            "expected an operator, found '{}'",
+            self.rest_word()
+        )))
     }
 
     fn condition(&mut self, lhs: Operand, at: usize) -> R<Expr> {
         let op = self.operator()?;
         if op == Op::Exists {
-            return Ok(Expr::Check(Box::new(Check { lhs, op, modifier: None, rhs: Rhs::None, at })));
+            return Ok(Expr::Check(Box::new(Check {
+                lhs,
+                op,
+                modifier: None,
+                rhs: Rhs::None,
+                at,
+            })));
         }
         self.ws();
         let mut modifier = None;
         if op.takes_modifier() {
-            for (kw, m) in [("oneof", ListModifier::Any), ("anyof", ListModifier::Any), ("allof", ListModifier::All)] {
+            for (kw, m) in [
+                ("oneof", ListModifier::Any),
+                ("anyof", ListModifier::Any),
+                ("allof", ListModifier::All),
+            ] {
                 if self.at_keyword(kw) {
                     self.i += kw.len();
                     modifier = Some(m);
@@ -295,7 +358,13 @@ impl<'a> Parser<'a> {
         } else {
             self.value()?
         };
-        Ok(Expr::Check(Box::new(Check { lhs, op, modifier, rhs, at })))
+        Ok(Expr::Check(Box::new(Check {
+            lhs,
+            op,
+            modifier,
+            rhs,
+            at,
+        })))
     }
 
     fn value(&mut self) -> R<Rhs> {
@@ -303,7 +372,10 @@ impl<'a> Parser<'a> {
         let start = self.i;
         match self.peek() {
             None => Err(self.err("expected a value, found the end")),
-            Some(q @ (b'"' | b'\'')) => Ok(Rhs::Value { text: self.quoted(q)?, bare: false }),
+            Some(q @ (b'"' | b'\'')) => Ok(Rhs::Value {
+                text: self.quoted(q)?,
+                bare: false,
+            }),
             Some(b'(') => Err(self.err("expected a single value, found a list")),
             Some(_) => {
                 if let Some(rhs) = self.field_rhs()? {
@@ -333,7 +405,10 @@ impl<'a> Parser<'a> {
             let fstart = self.i;
             let name = self.word();
             if !name.contains('.') {
-                return Err(ParseError { at: fstart, message: "expected a field inside val()".into() });
+                return Err(ParseError {
+                    at: fstart,
+                    message: "expected a field inside val()".into(),
+                });
             }
             let arg = self.field_arg()?;
             self.ws();
@@ -341,7 +416,12 @@ impl<'a> Parser<'a> {
                 return Err(self.err("expected ')' closing val()"));
             }
             self.i += 1;
-            return Ok(Some(Rhs::Field(Operand { transformers: Vec::new(), field: name.into(), arg, at: fstart })));
+            return Ok(Some(Rhs::Field(Operand {
+                transformers: Vec::new(),
+                field: name.into(),
+                arg,
+                at: fstart,
+            })));
         }
         if let Some(t) = Transformer::from_name(w) {
             return Ok(Some(Rhs::Field(self.transformed(t, start)?)));
@@ -385,7 +465,11 @@ impl<'a> Parser<'a> {
                 }
             }
             // Copy one UTF-8 character.
-            let ch_len = self.s[self.i..].chars().next().map(char::len_utf8).unwrap_or(1);
+            let ch_len = self.s[self.i..]
+                .chars()
+                .next()
+                .map(char::len_utf8)
+                .unwrap_or(1);
             out.push_str(&self.s[self.i..self.i + ch_len]);
             self.i += ch_len;
         }
@@ -426,8 +510,14 @@ impl<'a> Parser<'a> {
         loop {
             self.ws();
             let item = match self.peek() {
-                Some(q @ (b'"' | b'\'')) => ListItem { text: self.quoted(q)?, bare: false },
-                Some(_) => ListItem { text: self.bare()?, bare: true },
+                Some(q @ (b'"' | b'\'')) => ListItem {
+                    text: self.quoted(q)?,
+                    bare: false,
+                },
+                Some(_) => ListItem {
+                    text: self.bare()?,
+                    bare: true,
+                },
                 None => return Err(self.err("unterminated list")),
             };
             items.push(item);
@@ -460,30 +550,52 @@ mod tests {
         // a or b and not c  ==  a or (b and (not c))
         let e = parse("ma or mb and not mc").unwrap();
         let Expr::Or(items) = e else { panic!() };
-        assert_eq!(items[0], Expr::Macro { name: "ma".into(), at: 0 });
+        assert_eq!(
+            items[0],
+            Expr::Macro {
+                name: "ma".into(),
+                at: 0
+            }
+        );
         let Expr::And(rest) = &items[1] else { panic!() };
         assert!(matches!(&rest[1], Expr::Not(inner) if matches!(**inner, Expr::Macro { .. })));
     }
 
     #[test]
     fn parses_operators_values_and_args() {
-        let e = parse("json.value[/a/b]=\"x y\" and ct.name in (A, 'B', lst) and evt.dir=<").unwrap();
+        let e =
+            parse("json.value[/a/b]=\"x y\" and ct.name in (A, 'B', lst) and evt.dir=<").unwrap();
         let Expr::And(items) = e else { panic!() };
         let c = check(&items[0]);
         assert_eq!(c.lhs.arg.as_deref(), Some("/a/b"));
-        assert_eq!(c.rhs, Rhs::Value { text: "x y".into(), bare: false });
+        assert_eq!(
+            c.rhs,
+            Rhs::Value {
+                text: "x y".into(),
+                bare: false
+            }
+        );
         let c = check(&items[1]);
         let Rhs::List(l) = &c.rhs else { panic!() };
         assert_eq!(l.len(), 3);
         assert!(!l[1].bare && l[2].bare);
-        assert_eq!(check(&items[2]).rhs, Rhs::Value { text: "<".into(), bare: true });
+        assert_eq!(
+            check(&items[2]).rhs,
+            Rhs::Value {
+                text: "<".into(),
+                bare: true
+            }
+        );
     }
 
     #[test]
     fn parses_modifiers_transformers_and_val() {
         let c = parse("tolower(basename(proc.exe)) startswith anyof (a, b)").unwrap();
         let c = check(&c);
-        assert_eq!(c.lhs.transformers, vec![Transformer::ToLower, Transformer::Basename]);
+        assert_eq!(
+            c.lhs.transformers,
+            vec![Transformer::ToLower, Transformer::Basename]
+        );
         assert_eq!(c.modifier, Some(ListModifier::Any));
         let c = parse("ct.user != val(ct.request.username)").unwrap();
         assert!(matches!(&check(&c).rhs, Rhs::Field(o) if o.field == "ct.request.username"));
@@ -492,7 +604,13 @@ mod tests {
         let c = parse("not(ct.error exists)").unwrap();
         assert!(matches!(c, Expr::Not(_)));
         let c = parse("a.b='it\\'s'").unwrap();
-        assert_eq!(check(&c).rhs, Rhs::Value { text: "it's".into(), bare: false });
+        assert_eq!(
+            check(&c).rhs,
+            Rhs::Value {
+                text: "it's".into(),
+                bare: false
+            }
+        );
     }
 
     #[test]
@@ -504,10 +622,16 @@ mod tests {
         assert_eq!(e.at, 8);
         assert!(parse("(ct.name = a").unwrap_err().message.contains("')'"));
         assert!(parse("ct.name in (a, b").is_err());
-        assert!(parse("ct.name = 'abc").unwrap_err().message.contains("unterminated"));
+        assert!(parse("ct.name = 'abc")
+            .unwrap_err()
+            .message
+            .contains("unterminated"));
         assert!(parse("and x").is_err());
         assert!(parse("").is_err());
-        assert!(parse("ct.name = a b.c = d").unwrap_err().message.contains("unexpected"));
+        assert!(parse("ct.name = a b.c = d")
+            .unwrap_err()
+            .message
+            .contains("unexpected"));
     }
 
     #[test]

@@ -29,10 +29,17 @@ fn parse_comp(s: &str) -> Option<(Op, Option<ListModifier>)> {
 fn field_operand(f: &str) -> Operand {
     // `json.value[/a/b]` style arguments are allowed in exception fields.
     let (field, arg) = match f.find('[') {
-        Some(i) if f.ends_with(']') => (f[..i].to_string(), Some(f[i + 1..f.len() - 1].to_string())),
+        Some(i) if f.ends_with(']') => {
+            (f[..i].to_string(), Some(f[i + 1..f.len() - 1].to_string()))
+        }
         _ => (f.to_string(), None),
     };
-    Operand { transformers: Vec::new(), field, arg, at: 0 }
+    Operand {
+        transformers: Vec::new(),
+        field,
+        arg,
+        at: 0,
+    }
 }
 
 fn rhs_for(op: Op, m: Option<ListModifier>, v: &Node) -> Result<Rhs, String> {
@@ -43,14 +50,27 @@ fn rhs_for(op: Op, m: Option<ListModifier>, v: &Node) -> Result<Rhs, String> {
                 .iter()
                 .map(|i| {
                     i.as_str()
-                        .map(|t| ListItem { text: t.to_string(), bare: true })
+                        .map(|t| ListItem {
+                            text: t.to_string(),
+                            bare: true,
+                        })
                         .ok_or_else(|| "exception list values must be strings".to_string())
                 })
                 .collect::<Result<_, _>>()?,
         )),
-        Node::Scalar { value, .. } if list_like => Ok(Rhs::List(vec![ListItem { text: value.clone(), bare: true }])),
-        Node::Scalar { value, .. } => Ok(Rhs::Value { text: value.clone(), bare: false }),
-        other => Err(format!("expected a single value for '{}', found {}", op.as_str(), other.kind())),
+        Node::Scalar { value, .. } if list_like => Ok(Rhs::List(vec![ListItem {
+            text: value.clone(),
+            bare: true,
+        }])),
+        Node::Scalar { value, .. } => Ok(Rhs::Value {
+            text: value.clone(),
+            bare: false,
+        }),
+        other => Err(format!(
+            "expected a single value for '{}', found {}",
+            op.as_str(),
+            other.kind()
+        )),
     }
 }
 
@@ -69,12 +89,22 @@ pub fn exception_terms(exceptions: &[ExceptionDef]) -> Result<Vec<Expr>, String>
             Node::Seq(fs, _) => {
                 let fs: Vec<&str> = fs
                     .iter()
-                    .map(|f| f.as_str().ok_or_else(|| format!("exception '{name}': fields must be strings")))
+                    .map(|f| {
+                        f.as_str()
+                            .ok_or_else(|| format!("exception '{name}': fields must be strings"))
+                    })
                     .collect::<Result<_, _>>()?;
                 let comps: Vec<String> = match &ex.comps {
                     None => vec!["=".to_string(); fs.len()],
-                    Some(Node::Seq(cs, _)) => cs.iter().map(|c| c.as_str().unwrap_or("").to_string()).collect(),
-                    Some(_) => return Err(format!("exception '{name}': 'comps' must be a list when 'fields' is")),
+                    Some(Node::Seq(cs, _)) => cs
+                        .iter()
+                        .map(|c| c.as_str().unwrap_or("").to_string())
+                        .collect(),
+                    Some(_) => {
+                        return Err(format!(
+                            "exception '{name}': 'comps' must be a list when 'fields' is"
+                        ))
+                    }
                 };
                 if comps.len() != fs.len() {
                     return Err(format!(
@@ -85,12 +115,18 @@ pub fn exception_terms(exceptions: &[ExceptionDef]) -> Result<Vec<Expr>, String>
                 }
                 let comps: Vec<(Op, Option<ListModifier>)> = comps
                     .iter()
-                    .map(|c| parse_comp(c).ok_or_else(|| format!("exception '{name}': unknown comparison '{c}'")))
+                    .map(|c| {
+                        parse_comp(c)
+                            .ok_or_else(|| format!("exception '{name}': unknown comparison '{c}'"))
+                    })
                     .collect::<Result<_, _>>()?;
                 let mut disjuncts = Vec::new();
                 for tuple in &ex.values {
                     let Node::Seq(vals, _) = tuple else {
-                        return Err(format!("exception '{name}': each value must be a list of {} items", fs.len()));
+                        return Err(format!(
+                            "exception '{name}': each value must be a list of {} items",
+                            fs.len()
+                        ));
                     };
                     if vals.len() != fs.len() {
                         return Err(format!(
@@ -101,10 +137,21 @@ pub fn exception_terms(exceptions: &[ExceptionDef]) -> Result<Vec<Expr>, String>
                     }
                     let mut conj = Vec::new();
                     for ((f, (op, m)), v) in fs.iter().zip(&comps).zip(vals) {
-                        let rhs = rhs_for(*op, *m, v).map_err(|e| format!("exception '{name}': {e}"))?;
-                        conj.push(Expr::Check(Box::new(Check { lhs: field_operand(f), op: *op, modifier: *m, rhs, at: 0 })));
+                        let rhs =
+                            rhs_for(*op, *m, v).map_err(|e| format!("exception '{name}': {e}"))?;
+                        conj.push(Expr::Check(Box::new(Check {
+                            lhs: field_operand(f),
+                            op: *op,
+                            modifier: *m,
+                            rhs,
+                            at: 0,
+                        })));
                     }
-                    disjuncts.push(if conj.len() == 1 { conj.remove(0) } else { Expr::And(conj) });
+                    disjuncts.push(if conj.len() == 1 {
+                        conj.remove(0)
+                    } else {
+                        Expr::And(conj)
+                    });
                 }
                 if disjuncts.len() == 1 {
                     disjuncts.remove(0)
@@ -114,7 +161,8 @@ pub fn exception_terms(exceptions: &[ExceptionDef]) -> Result<Vec<Expr>, String>
             }
             Node::Scalar { value: f, .. } => {
                 let comp = ex.comps.as_ref().and_then(Node::as_str).unwrap_or("in");
-                let (op, m) = parse_comp(comp).ok_or_else(|| format!("exception '{name}': unknown comparison '{comp}'"))?;
+                let (op, m) = parse_comp(comp)
+                    .ok_or_else(|| format!("exception '{name}': unknown comparison '{comp}'"))?;
                 if !(op.takes_list() || m.is_some()) {
                     return Err(format!(
                         "exception '{name}': with a single field, 'comps' must be in, pmatch, intersects or a string operator with oneof/anyof/allof"
@@ -125,13 +173,26 @@ pub fn exception_terms(exceptions: &[ExceptionDef]) -> Result<Vec<Expr>, String>
                     .iter()
                     .map(|v| {
                         v.as_str()
-                            .map(|t| ListItem { text: t.to_string(), bare: true })
+                            .map(|t| ListItem {
+                                text: t.to_string(),
+                                bare: true,
+                            })
                             .ok_or_else(|| format!("exception '{name}': values must be strings"))
                     })
                     .collect::<Result<_, _>>()?;
-                Expr::Check(Box::new(Check { lhs: field_operand(f), op, modifier: m, rhs: Rhs::List(items), at: 0 }))
+                Expr::Check(Box::new(Check {
+                    lhs: field_operand(f),
+                    op,
+                    modifier: m,
+                    rhs: Rhs::List(items),
+                    at: 0,
+                }))
             }
-            Node::Map(..) => return Err(format!("exception '{name}': 'fields' must be a field or a list of fields")),
+            Node::Map(..) => {
+                return Err(format!(
+                    "exception '{name}': 'fields' must be a field or a list of fields"
+                ))
+            }
         };
         out.push(Expr::Not(Box::new(term)));
     }

@@ -181,7 +181,10 @@ impl Loader {
     /// Adds one file's text. Problems are recorded; loading goes on with the next item.
     pub fn add_file(&mut self, file: &str, text: &str) {
         let mut diags = std::mem::take(&mut self.out.diagnostics);
-        let mut cx = Ctx { file, diags: &mut diags };
+        let mut cx = Ctx {
+            file,
+            diags: &mut diags,
+        };
         match yaml::parse(text) {
             Err(e) => cx.error(e.pos, None, format!("invalid YAML: {}", e.message)),
             Ok(docs) => {
@@ -196,7 +199,10 @@ impl Loader {
                         other => cx.error(
                             other.pos(),
                             None,
-                            format!("a rules file must be a list of items, found {}", other.kind()),
+                            format!(
+                                "a rules file must be a list of items, found {}",
+                                other.kind()
+                            ),
                         ),
                     }
                 }
@@ -212,14 +218,24 @@ impl Loader {
 
     fn add_item(&mut self, cx: &mut Ctx<'_>, item: &Node) {
         let Node::Map(entries, pos) = item else {
-            cx.error(item.pos(), None, format!("expected an item (a mapping), found {}", item.kind()));
+            cx.error(
+                item.pos(),
+                None,
+                format!("expected an item (a mapping), found {}", item.kind()),
+            );
             return;
         };
         let first = entries.iter().find_map(|(k, _)| {
             let k = k.as_str()?;
-            ["rule", "macro", "list", "required_engine_version", "required_plugin_versions"]
-                .contains(&k)
-                .then_some(k)
+            [
+                "rule",
+                "macro",
+                "list",
+                "required_engine_version",
+                "required_plugin_versions",
+            ]
+            .contains(&k)
+            .then_some(k)
         });
         match first {
             Some("rule") => self.add_rule(cx, item),
@@ -229,13 +245,21 @@ impl Loader {
             Some("required_plugin_versions") => check_plugins(cx, item),
             _ => {
                 let keys: Vec<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
-                cx.warn(*pos, None, format!("unknown item with keys [{}]: ignored", keys.join(", ")));
+                cx.warn(
+                    *pos,
+                    None,
+                    format!("unknown item with keys [{}]: ignored", keys.join(", ")),
+                );
             }
         }
     }
 
     fn add_macro(&mut self, cx: &mut Ctx<'_>, item: &Node) {
-        let Some(name) = item.get("macro").and_then(|n| n.as_str()).map(str::to_string) else {
+        let Some(name) = item
+            .get("macro")
+            .and_then(|n| n.as_str())
+            .map(str::to_string)
+        else {
             cx.error(item.pos(), None, "'macro' must be a name");
             return;
         };
@@ -255,14 +279,26 @@ impl Loader {
         match mode {
             Mode::Define => {
                 if let Err(e) = condition::parse(text) {
-                    cx.error(cond.pos(), Some(&label), format!("condition: {} (at offset {})", e.message, e.at));
+                    cx.error(
+                        cond.pos(),
+                        Some(&label),
+                        format!("condition: {} (at offset {})", e.message, e.at),
+                    );
                 }
-                let def = MacroDef { condition: text.to_string(), cond_pos: cond.pos(), file: cx.file.to_string() };
+                let def = MacroDef {
+                    condition: text.to_string(),
+                    cond_pos: cond.pos(),
+                    file: cx.file.to_string(),
+                };
                 self.out.macros.insert(name, def);
             }
             Mode::Modify(how) => {
                 let Some(m) = self.out.macros.get_mut(&name) else {
-                    cx.error(item.pos(), Some(&label), "cannot append to or override a macro that is not defined");
+                    cx.error(
+                        item.pos(),
+                        Some(&label),
+                        "cannot append to or override a macro that is not defined",
+                    );
                     return;
                 };
                 match how.get("condition").copied() {
@@ -273,14 +309,27 @@ impl Loader {
                     }
                 }
                 if let Err(e) = condition::parse(&m.condition) {
-                    cx.error(cond.pos(), Some(&label), format!("condition after {}: {} (at offset {})", how_word(&how), e.message, e.at));
+                    cx.error(
+                        cond.pos(),
+                        Some(&label),
+                        format!(
+                            "condition after {}: {} (at offset {})",
+                            how_word(&how),
+                            e.message,
+                            e.at
+                        ),
+                    );
                 }
             }
         }
     }
 
     fn add_list(&mut self, cx: &mut Ctx<'_>, item: &Node) {
-        let Some(name) = item.get("list").and_then(|n| n.as_str()).map(str::to_string) else {
+        let Some(name) = item
+            .get("list")
+            .and_then(|n| n.as_str())
+            .map(str::to_string)
+        else {
             cx.error(item.pos(), None, "'list' must be a name");
             return;
         };
@@ -290,7 +339,11 @@ impl Loader {
             return;
         };
         let Some(items) = string_list(items_node) else {
-            cx.error(items_node.pos(), Some(&label), "'items' must be a list of strings");
+            cx.error(
+                items_node.pos(),
+                Some(&label),
+                "'items' must be a list of strings",
+            );
             return;
         };
         let mode = match item_mode(cx, item, &label, &["items"], &["items"]) {
@@ -303,7 +356,11 @@ impl Loader {
             }
             Mode::Modify(how) => {
                 let Some(l) = self.out.lists.get_mut(&name) else {
-                    cx.error(item.pos(), Some(&label), "cannot append to or override a list that is not defined");
+                    cx.error(
+                        item.pos(),
+                        Some(&label),
+                        "cannot append to or override a list that is not defined",
+                    );
                     return;
                 };
                 match how.get("items").copied() {
@@ -315,7 +372,11 @@ impl Loader {
     }
 
     fn add_rule(&mut self, cx: &mut Ctx<'_>, item: &Node) {
-        let Some(name) = item.get("rule").and_then(|n| n.as_str()).map(str::to_string) else {
+        let Some(name) = item
+            .get("rule")
+            .and_then(|n| n.as_str())
+            .map(str::to_string)
+        else {
             cx.error(item.pos(), None, "'rule' must be a name");
             return;
         };
@@ -324,13 +385,20 @@ impl Loader {
             for (k, _) in entries {
                 match k.as_str() {
                     Some(k) if RULE_KEYS.contains(&k) => {}
-                    other => cx.warn(k.pos(), Some(&label), format!("unknown key '{}' ignored", other.unwrap_or("?"))),
+                    other => cx.warn(
+                        k.pos(),
+                        Some(&label),
+                        format!("unknown key '{}' ignored", other.unwrap_or("?")),
+                    ),
                 }
             }
         }
-        let Some(mode) = item_mode(cx, item, &label, &APPENDABLE, &REPLACEABLE) else { return };
+        let Some(mode) = item_mode(cx, item, &label, &APPENDABLE, &REPLACEABLE) else {
+            return;
+        };
         // Legacy enable/disable: only `rule` and `enabled`.
-        let only_enabled = matches!(item, Node::Map(e, _) if e.len() == 2) && item.get("enabled").is_some();
+        let only_enabled =
+            matches!(item, Node::Map(e, _) if e.len() == 2) && item.get("enabled").is_some();
         match mode {
             Mode::Define if only_enabled && self.rule_index.contains_key(&name) => {
                 let idx = self.rule_index[&name];
@@ -342,7 +410,9 @@ impl Loader {
                 }
             }
             Mode::Define => {
-                let Some(def) = new_rule(cx, item, &name, &label) else { return };
+                let Some(def) = new_rule(cx, item, &name, &label) else {
+                    return;
+                };
                 match self.rule_index.get(&name) {
                     Some(&idx) => self.out.rules[idx] = def,
                     None => {
@@ -353,7 +423,11 @@ impl Loader {
             }
             Mode::Modify(how) => {
                 let Some(&idx) = self.rule_index.get(&name) else {
-                    cx.error(item.pos(), Some(&label), "cannot append to or override a rule that is not defined");
+                    cx.error(
+                        item.pos(),
+                        Some(&label),
+                        "cannot append to or override a rule that is not defined",
+                    );
                     return;
                 };
                 let rule = &mut self.out.rules[idx];
@@ -362,7 +436,14 @@ impl Loader {
                     modify_rule(cx, rule, key, h, v, &label);
                 }
                 if let Err(e) = condition::parse(&rule.condition) {
-                    cx.error(item.pos(), Some(&label), format!("condition after {}: {} (at offset {})", "override", e.message, e.at));
+                    cx.error(
+                        item.pos(),
+                        Some(&label),
+                        format!(
+                            "condition after {}: {} (at offset {})",
+                            "override", e.message, e.at
+                        ),
+                    );
                 }
             }
         }
@@ -408,7 +489,11 @@ fn item_mode(
     let append = item.get("append");
     let ovr = item.get("override");
     if append.is_some() && ovr.is_some() {
-        cx.error(item.pos(), Some(label), "'append' and 'override' cannot be used together");
+        cx.error(
+            item.pos(),
+            Some(label),
+            "'append' and 'override' cannot be used together",
+        );
         return None;
     }
     if let Some(a) = append {
@@ -428,9 +513,15 @@ fn item_mode(
             }
         };
     }
-    let Some(ovr) = ovr else { return Some(Mode::Define) };
+    let Some(ovr) = ovr else {
+        return Some(Mode::Define);
+    };
     let Node::Map(entries, _) = ovr else {
-        cx.error(ovr.pos(), Some(label), "'override' must map keys to 'append' or 'replace'");
+        cx.error(
+            ovr.pos(),
+            Some(label),
+            "'override' must map keys to 'append' or 'replace'",
+        );
         return None;
     };
     let mut out = Vec::new();
@@ -440,18 +531,38 @@ fn item_mode(
             Some("append") => How::Append,
             Some("replace") => How::Replace,
             _ => {
-                cx.error(v.pos(), Some(label), format!("override of '{key}' must be 'append' or 'replace'"));
+                cx.error(
+                    v.pos(),
+                    Some(label),
+                    format!("override of '{key}' must be 'append' or 'replace'"),
+                );
                 return None;
             }
         };
-        let allowed = if how == How::Append { appendable } else { replaceable };
+        let allowed = if how == How::Append {
+            appendable
+        } else {
+            replaceable
+        };
         let Some(&static_key) = allowed.iter().find(|a| **a == key) else {
-            let word = if how == How::Append { "appended" } else { "replaced" };
-            cx.error(k.pos(), Some(label), format!("key '{key}' cannot be {word}"));
+            let word = if how == How::Append {
+                "appended"
+            } else {
+                "replaced"
+            };
+            cx.error(
+                k.pos(),
+                Some(label),
+                format!("key '{key}' cannot be {word}"),
+            );
             return None;
         };
         if item.get(key).is_none() {
-            cx.error(k.pos(), Some(label), format!("override names '{key}' but the item has no '{key}'"));
+            cx.error(
+                k.pos(),
+                Some(label),
+                format!("override names '{key}' but the item has no '{key}'"),
+            );
             return None;
         }
         out.push((static_key, how));
@@ -461,7 +572,11 @@ fn item_mode(
         for (k, _) in entries {
             let key = k.as_str().unwrap_or("");
             if !matches!(key, "rule" | "macro" | "list" | "override") && out.get(key).is_none() {
-                cx.error(k.pos(), Some(label), format!("key '{key}' is not named in 'override'"));
+                cx.error(
+                    k.pos(),
+                    Some(label),
+                    format!("key '{key}' is not named in 'override'"),
+                );
                 return None;
             }
         }
@@ -476,13 +591,21 @@ fn new_rule(cx: &mut Ctx<'_>, item: &Node, name: &str, label: &str) -> Option<Ru
             Some(n) => match n.as_str() {
                 Some(s) => (s.to_string(), n.pos()),
                 None => {
-                    cx.error(n.pos(), Some(label), format!("'{key}' must be a string, found {}", n.kind()));
+                    cx.error(
+                        n.pos(),
+                        Some(label),
+                        format!("'{key}' must be a string, found {}", n.kind()),
+                    );
                     ok = false;
                     (String::new(), n.pos())
                 }
             },
             None => {
-                cx.error(item.pos(), Some(label), format!("missing required key '{key}'"));
+                cx.error(
+                    item.pos(),
+                    Some(label),
+                    format!("missing required key '{key}'"),
+                );
                 ok = false;
                 (String::new(), item.pos())
             }
@@ -504,11 +627,19 @@ fn new_rule(cx: &mut Ctx<'_>, item: &Node, name: &str, label: &str) -> Option<Ru
     };
     if !condition.is_empty() {
         if let Err(e) = condition::parse(&condition) {
-            cx.error(cond_pos, Some(label), format!("condition: {} (at offset {})", e.message, e.at));
+            cx.error(
+                cond_pos,
+                Some(label),
+                format!("condition: {} (at offset {})", e.message, e.at),
+            );
             ok = false;
         }
     }
-    let source = item.get("source").and_then(|n| n.as_str()).unwrap_or("syscall").to_string();
+    let source = item
+        .get("source")
+        .and_then(|n| n.as_str())
+        .unwrap_or("syscall")
+        .to_string();
     let enabled = match item.get("enabled") {
         None => true,
         Some(n) => n.as_bool().unwrap_or_else(|| {
@@ -532,7 +663,10 @@ fn new_rule(cx: &mut Ctx<'_>, item: &Node, name: &str, label: &str) -> Option<Ru
             Vec::new()
         }),
     };
-    let skip = item.get("skip-if-unknown-filter").and_then(Node::as_bool).unwrap_or(false);
+    let skip = item
+        .get("skip-if-unknown-filter")
+        .and_then(Node::as_bool)
+        .unwrap_or(false);
     ok.then(|| RuleDef {
         name: name.to_string(),
         desc,
@@ -567,7 +701,11 @@ fn parse_exceptions(cx: &mut Ctx<'_>, n: &Node, label: &str) -> Option<Vec<Excep
             Some(Node::Seq(v, _)) => v.clone(),
             Some(v) if v.is_null() => Vec::new(),
             Some(v) => {
-                cx.error(v.pos(), Some(label), format!("exception '{name}': 'values' must be a list"));
+                cx.error(
+                    v.pos(),
+                    Some(label),
+                    format!("exception '{name}': 'values' must be a list"),
+                );
                 return None;
             }
         };
@@ -625,7 +763,9 @@ fn modify_rule(cx: &mut Ctx<'_>, rule: &mut RuleDef, key: &str, how: How, v: &No
         },
         ("skip-if-unknown-filter", _) => rule.skip_if_unknown_filter = v.as_bool().unwrap_or(false),
         ("exceptions", h) => {
-            let Some(exs) = parse_exceptions(cx, v, label) else { return };
+            let Some(exs) = parse_exceptions(cx, v, label) else {
+                return;
+            };
             if h == How::Replace {
                 rule.exceptions = exs;
                 return;
@@ -643,9 +783,15 @@ fn modify_rule(cx: &mut Ctx<'_>, rule: &mut RuleDef, key: &str, how: How, v: &No
 }
 
 fn check_engine_version(cx: &mut Ctx<'_>, item: &Node) {
-    let Some(v) = item.get("required_engine_version") else { return };
+    let Some(v) = item.get("required_engine_version") else {
+        return;
+    };
     let Some(ver) = v.as_str().and_then(parse_version) else {
-        cx.error(v.pos(), None, "required_engine_version must be a version such as 0.31.0 or 10");
+        cx.error(
+            v.pos(),
+            None,
+            "required_engine_version must be a version such as 0.31.0 or 10",
+        );
         return;
     };
     if ver > ENGINE_VERSION {
@@ -653,7 +799,10 @@ fn check_engine_version(cx: &mut Ctx<'_>, item: &Node) {
         cx.error(
             v.pos(),
             None,
-            format!("rules require engine version {}.{}.{}, Harrier implements {a}.{b}.{c}", ver.0, ver.1, ver.2),
+            format!(
+                "rules require engine version {}.{}.{}, Harrier implements {a}.{b}.{c}",
+                ver.0, ver.1, ver.2
+            ),
         );
     }
 }
@@ -665,16 +814,30 @@ fn check_plugins(cx: &mut Ctx<'_>, item: &Node) {
     };
     for r in reqs {
         let name = r.get("name").and_then(Node::as_str).unwrap_or("");
-        let ver = r.get("version").and_then(Node::as_str).and_then(parse_version);
+        let ver = r
+            .get("version")
+            .and_then(Node::as_str)
+            .and_then(parse_version);
         let mut candidates = vec![(name.to_string(), ver)];
         if let Some(Node::Seq(alts, _)) = r.get("alternatives") {
             for a in alts {
-                let n = a.get("name").and_then(Node::as_str).unwrap_or("").to_string();
-                candidates.push((n, a.get("version").and_then(Node::as_str).and_then(parse_version)));
+                let n = a
+                    .get("name")
+                    .and_then(Node::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                candidates.push((
+                    n,
+                    a.get("version")
+                        .and_then(Node::as_str)
+                        .and_then(parse_version),
+                ));
             }
         }
         let satisfied = candidates.iter().any(|(n, v)| {
-            PLUGINS.iter().any(|(pn, pv)| pn == n && v.is_none_or(|v| v <= *pv))
+            PLUGINS
+                .iter()
+                .any(|(pn, pv)| pn == n && v.is_none_or(|v| v <= *pv))
         });
         if !satisfied {
             cx.warn(
