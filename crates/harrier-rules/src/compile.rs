@@ -107,6 +107,9 @@ impl<'a> Compiler<'a> {
             .resolve(&o.field, o.arg.as_deref())
             .map_err(|e| e.to_string())?;
         let mut ty = self.source.info(field.id).ty;
+        if ty == FieldType::StringList && matches!(field.arg, harrier_events::FieldArg::Index(_)) {
+            ty = FieldType::String; // `list[i]` is one element
+        }
         // Transformers are written outermost first; they apply innermost first.
         let transformers: Box<[Transformer]> = o.transformers.iter().rev().copied().collect();
         for t in transformers.iter() {

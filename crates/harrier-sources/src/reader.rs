@@ -380,9 +380,12 @@ impl<R: Read> RecordReader<R> {
     }
 
     fn take_record(&mut self, in_array: bool) -> Result<Record<'_>, ReadError> {
+        let first = self.buf[self.pos];
+        // `value_end` may read more input and move the buffer: `pos` stays the record's start,
+        // but any index taken before the call would be stale.
+        let found = self.value_end(!in_array);
         let start = self.pos;
-        let first = self.buf[start];
-        match self.value_end(!in_array) {
+        match found {
             Ok(end) => {
                 self.pos = end;
                 if first != b'{' {
@@ -403,7 +406,6 @@ impl<R: Read> RecordReader<R> {
                         e.kind = ReadErrorKind::TooLargeInArray;
                     }
                 } else {
-                    self.pos = start;
                     self.skip_line();
                     // Drop everything up to here so a huge line does not stay buffered.
                     self.buf.drain(..self.pos);
@@ -419,7 +421,7 @@ impl<R: Read> RecordReader<R> {
 impl<R> RecordReader<R> {
     /// The start of the current line, quoted, for messages.
     fn snippet(&self) -> String {
-        let rest = &self.buf[self.pos..];
+        let rest = &self.buf[self.pos.min(self.buf.len())..];
         let end = rest
             .iter()
             .take(40)

@@ -119,3 +119,30 @@ fn non_object_array_elements_are_errors() {
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].0, 10);
 }
+
+/// Records crossing read-chunk boundaries (the buffer is compacted and refilled under them)
+/// come out whole, in every layout.
+#[test]
+fn records_spanning_chunks_are_intact() {
+    let records: Vec<String> = (0..5000)
+        .map(|i| format!("{{\"i\":{i},\"pad\":\"{}\"}}", "y".repeat((i * 37) % 700)))
+        .collect();
+    let lines = records.join("\n").into_bytes();
+    let wrapped = format!("{{\"Records\":[{}]}}", records.join(",")).into_bytes();
+    let pretty = records
+        .iter()
+        .map(|r| r.replace(",", ",\n  "))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .into_bytes();
+    for (name, input) in [("lines", lines), ("wrapped", wrapped), ("pretty", pretty)] {
+        let (r, e) = read_all(input);
+        assert!(e.is_empty(), "{name}: {e:?}");
+        assert_eq!(r.len(), records.len(), "{name}");
+        for (i, rec) in r.iter().enumerate() {
+            let v: serde_json::Value =
+                serde_json::from_str(rec).unwrap_or_else(|e| panic!("{name} #{i}: {e}"));
+            assert_eq!(v["i"], i, "{name}");
+        }
+    }
+}

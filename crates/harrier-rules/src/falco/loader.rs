@@ -4,6 +4,8 @@
 
 use rustc_hash::FxHashMap;
 
+use super::rule_item::{modify_rule, new_rule};
+use super::versions::{check_engine_version, check_plugins};
 use crate::diag::{Diagnostic, Severity};
 use crate::falco::condition;
 use crate::priority::Priority;
@@ -94,13 +96,19 @@ pub struct Loader {
     rule_index: FxHashMap<String, usize>,
 }
 
-struct Ctx<'a> {
-    file: &'a str,
+pub(super) struct Ctx<'a> {
+    pub(super) file: &'a str,
     diags: &'a mut Vec<Diagnostic>,
 }
 
 impl Ctx<'_> {
-    fn push(&mut self, severity: Severity, pos: Pos, item: Option<&str>, message: String) {
+    pub(super) fn push(
+        &mut self,
+        severity: Severity,
+        pos: Pos,
+        item: Option<&str>,
+        message: String,
+    ) {
         self.diags.push(Diagnostic {
             severity,
             file: self.file.to_string(),
@@ -109,10 +117,10 @@ impl Ctx<'_> {
             message,
         });
     }
-    fn error(&mut self, pos: Pos, item: Option<&str>, message: impl Into<String>) {
+    pub(super) fn error(&mut self, pos: Pos, item: Option<&str>, message: impl Into<String>) {
         self.push(Severity::Error, pos, item, message.into());
     }
-    fn warn(&mut self, pos: Pos, item: Option<&str>, message: impl Into<String>) {
+    pub(super) fn warn(&mut self, pos: Pos, item: Option<&str>, message: impl Into<String>) {
         self.push(Severity::Warning, pos, item, message.into());
     }
 }
@@ -149,22 +157,11 @@ const REPLACEABLE: [&str; 11] = [
     "skip-if-unknown-filter",
 ];
 
-fn parse_version(s: &str) -> Option<(u64, u64, u64)> {
-    let parts: Vec<&str> = s.trim().split('.').collect();
-    let n = |i: usize| -> Option<u64> { parts.get(i).map_or(Some(0), |p| p.parse().ok()) };
-    match parts.len() {
-        // A bare integer is an old-style engine version: 10 means 0.10.0.
-        1 => Some((0, n(0)?, 0)),
-        2 | 3 => Some((n(0)?, n(1)?, n(2)?)),
-        _ => None,
-    }
-}
-
 fn scalar_string(n: &Node) -> Option<String> {
     n.as_str().map(str::to_string)
 }
 
-fn string_list(n: &Node) -> Option<Vec<String>> {
+pub(super) fn string_list(n: &Node) -> Option<Vec<String>> {
     match n {
         Node::Seq(items, _) => items.iter().map(scalar_string).collect(),
         n if n.is_null() => Some(Vec::new()),
@@ -451,7 +448,7 @@ impl Loader {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum How {
+pub(super) enum How {
     Append,
     Replace,
 }
@@ -582,281 +579,4 @@ fn item_mode(
         }
     }
     Some(Mode::Modify(out))
-}
-
-fn new_rule(cx: &mut Ctx<'_>, item: &Node, name: &str, label: &str) -> Option<RuleDef> {
-    let mut ok = true;
-    let mut req_str = |key: &str, cx: &mut Ctx<'_>| -> (String, Pos) {
-        match item.get(key) {
-            Some(n) => match n.as_str() {
-                Some(s) => (s.to_string(), n.pos()),
-                None => {
-                    cx.error(
-                        n.pos(),
-                        Some(label),
-                        format!("'{key}' must be a string, found {}", n.kind()),
-                    );
-                    ok = false;
-                    (String::new(), n.pos())
-                }
-            },
-            None => {
-                cx.error(
-                    item.pos(),
-                    Some(label),
-                    format!("missing required key '{key}'"),
-                );
-                ok = false;
-                (String::new(), item.pos())
-            }
-        }
-    };
-    let (condition, cond_pos) = req_str("condition", cx);
-    let (output, output_pos) = req_str("output", cx);
-    let (desc, _) = req_str("desc", cx);
-    let (prio, prio_pos) = req_str("priority", cx);
-    let priority = match prio.parse::<Priority>() {
-        Ok(p) => p,
-        Err(e) => {
-            if !prio.is_empty() {
-                cx.error(prio_pos, Some(label), e.to_string());
-            }
-            ok = false;
-            Priority::Debug
-        }
-    };
-    if !condition.is_empty() {
-        if let Err(e) = condition::parse(&condition) {
-            cx.error(
-                cond_pos,
-                Some(label),
-                format!("condition: {} (at offset {})", e.message, e.at),
-            );
-            ok = false;
-        }
-    }
-    let source = item
-        .get("source")
-        .and_then(|n| n.as_str())
-        .unwrap_or("syscall")
-        .to_string();
-    let enabled = match item.get("enabled") {
-        None => true,
-        Some(n) => n.as_bool().unwrap_or_else(|| {
-            cx.error(n.pos(), Some(label), "'enabled' must be true or false");
-            ok = false;
-            true
-        }),
-    };
-    let tags = match item.get("tags") {
-        None => Vec::new(),
-        Some(n) => string_list(n).unwrap_or_else(|| {
-            cx.error(n.pos(), Some(label), "'tags' must be a list of strings");
-            ok = false;
-            Vec::new()
-        }),
-    };
-    let exceptions = match item.get("exceptions") {
-        None => Vec::new(),
-        Some(n) => parse_exceptions(cx, n, label).unwrap_or_else(|| {
-            ok = false;
-            Vec::new()
-        }),
-    };
-    let skip = item
-        .get("skip-if-unknown-filter")
-        .and_then(Node::as_bool)
-        .unwrap_or(false);
-    ok.then(|| RuleDef {
-        name: name.to_string(),
-        desc,
-        condition,
-        cond_pos,
-        output,
-        output_pos,
-        priority,
-        source,
-        enabled,
-        tags,
-        exceptions,
-        skip_if_unknown_filter: skip,
-        file: cx.file.to_string(),
-        pos: item.pos(),
-    })
-}
-
-fn parse_exceptions(cx: &mut Ctx<'_>, n: &Node, label: &str) -> Option<Vec<ExceptionDef>> {
-    let Node::Seq(items, _) = n else {
-        cx.error(n.pos(), Some(label), "'exceptions' must be a list");
-        return None;
-    };
-    let mut out = Vec::new();
-    for it in items {
-        let Some(name) = it.get("name").and_then(|n| n.as_str()) else {
-            cx.error(it.pos(), Some(label), "each exception needs a 'name'");
-            return None;
-        };
-        let values = match it.get("values") {
-            None => Vec::new(),
-            Some(Node::Seq(v, _)) => v.clone(),
-            Some(v) if v.is_null() => Vec::new(),
-            Some(v) => {
-                cx.error(
-                    v.pos(),
-                    Some(label),
-                    format!("exception '{name}': 'values' must be a list"),
-                );
-                return None;
-            }
-        };
-        out.push(ExceptionDef {
-            name: name.to_string(),
-            fields: it.get("fields").cloned(),
-            comps: it.get("comps").cloned(),
-            values,
-            pos: it.pos(),
-        });
-    }
-    Some(out)
-}
-
-fn modify_rule(cx: &mut Ctx<'_>, rule: &mut RuleDef, key: &str, how: How, v: &Node, label: &str) {
-    let text = || v.as_str().map(str::to_string);
-    match (key, how) {
-        ("condition", How::Append) => match text() {
-            Some(t) => rule.condition = format!("{} {}", rule.condition, t),
-            None => cx.error(v.pos(), Some(label), "'condition' must be a string"),
-        },
-        ("condition", How::Replace) => match text() {
-            Some(t) => {
-                rule.condition = t;
-                rule.cond_pos = v.pos();
-            }
-            None => cx.error(v.pos(), Some(label), "'condition' must be a string"),
-        },
-        ("output", h) => match text() {
-            Some(t) if h == How::Append => rule.output = format!("{} {}", rule.output, t),
-            Some(t) => {
-                rule.output = t;
-                rule.output_pos = v.pos();
-            }
-            None => cx.error(v.pos(), Some(label), "'output' must be a string"),
-        },
-        ("desc", h) => match text() {
-            Some(t) if h == How::Append => rule.desc = format!("{} {}", rule.desc, t),
-            Some(t) => rule.desc = t,
-            None => cx.error(v.pos(), Some(label), "'desc' must be a string"),
-        },
-        ("tags", h) => match string_list(v) {
-            Some(t) if h == How::Append => rule.tags.extend(t),
-            Some(t) => rule.tags = t,
-            None => cx.error(v.pos(), Some(label), "'tags' must be a list of strings"),
-        },
-        ("priority", _) => match text().map(|t| t.parse::<Priority>()) {
-            Some(Ok(p)) => rule.priority = p,
-            Some(Err(e)) => cx.error(v.pos(), Some(label), e.to_string()),
-            None => cx.error(v.pos(), Some(label), "'priority' must be a string"),
-        },
-        ("enabled", _) => match v.as_bool() {
-            Some(b) => rule.enabled = b,
-            None => cx.error(v.pos(), Some(label), "'enabled' must be true or false"),
-        },
-        ("skip-if-unknown-filter", _) => rule.skip_if_unknown_filter = v.as_bool().unwrap_or(false),
-        ("exceptions", h) => {
-            let Some(exs) = parse_exceptions(cx, v, label) else {
-                return;
-            };
-            if h == How::Replace {
-                rule.exceptions = exs;
-                return;
-            }
-            for ex in exs {
-                match rule.exceptions.iter_mut().find(|e| e.name == ex.name) {
-                    // Appending an exception with an existing name adds its values.
-                    Some(existing) => existing.values.extend(ex.values),
-                    None => rule.exceptions.push(ex),
-                }
-            }
-        }
-        _ => {} // capture, capture_duration, warn_evttypes: accepted, not used.
-    }
-}
-
-fn check_engine_version(cx: &mut Ctx<'_>, item: &Node) {
-    let Some(v) = item.get("required_engine_version") else {
-        return;
-    };
-    let Some(ver) = v.as_str().and_then(parse_version) else {
-        cx.error(
-            v.pos(),
-            None,
-            "required_engine_version must be a version such as 0.31.0 or 10",
-        );
-        return;
-    };
-    if ver > ENGINE_VERSION {
-        let (a, b, c) = ENGINE_VERSION;
-        cx.error(
-            v.pos(),
-            None,
-            format!(
-                "rules require engine version {}.{}.{}, Harrier implements {a}.{b}.{c}",
-                ver.0, ver.1, ver.2
-            ),
-        );
-    }
-}
-
-fn check_plugins(cx: &mut Ctx<'_>, item: &Node) {
-    let Some(Node::Seq(reqs, _)) = item.get("required_plugin_versions") else {
-        cx.error(item.pos(), None, "required_plugin_versions must be a list");
-        return;
-    };
-    for r in reqs {
-        let name = r.get("name").and_then(Node::as_str).unwrap_or("");
-        let ver = r
-            .get("version")
-            .and_then(Node::as_str)
-            .and_then(parse_version);
-        let mut candidates = vec![(name.to_string(), ver)];
-        if let Some(Node::Seq(alts, _)) = r.get("alternatives") {
-            for a in alts {
-                let n = a
-                    .get("name")
-                    .and_then(Node::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                candidates.push((
-                    n,
-                    a.get("version")
-                        .and_then(Node::as_str)
-                        .and_then(parse_version),
-                ));
-            }
-        }
-        let satisfied = candidates.iter().any(|(n, v)| {
-            PLUGINS
-                .iter()
-                .any(|(pn, pv)| pn == n && v.is_none_or(|v| v <= *pv))
-        });
-        if !satisfied {
-            cx.warn(
-                r.pos(),
-                None,
-                format!("plugin '{name}' is not built into Harrier (or is newer than it supports): rules that need it will not run"),
-            );
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_parse() {
-        assert_eq!(parse_version("10"), Some((0, 10, 0)));
-        assert_eq!(parse_version("0.31.0"), Some((0, 31, 0)));
-        assert_eq!(parse_version("x"), None);
-    }
 }

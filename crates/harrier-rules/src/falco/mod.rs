@@ -3,3 +3,5 @@
 pub mod condition;
 pub mod exceptions;
 pub mod loader;
+mod rule_item;
+mod versions;
