@@ -103,6 +103,11 @@ impl<'r> Detector<'r> {
             match item {
                 Ok(rec) => self.process_record(rec.bytes, rec.offset, &name, sink, on_problem)?,
                 Err(e) => {
+                    // A record that could not be split out still counts as a record read,
+                    // unless reading the stream itself failed.
+                    if !matches!(e.kind, ReadErrorKind::Io(_)) {
+                        self.stats.records += 1;
+                    }
                     self.stats.skip(match e.kind {
                         ReadErrorKind::Io(_) => Skip::ReadError,
                         ReadErrorKind::TooLarge | ReadErrorKind::TooLargeInArray => Skip::TooLarge,

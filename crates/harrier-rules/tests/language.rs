@@ -167,7 +167,9 @@ fn transformers_and_val() {
     assert!(holds("len(ct.user) = 5") && holds("len(ct.user) > 4"));
     assert!(holds("ct.user != val(ct.request.username)"));
     assert!(!holds("ct.user = val(ct.request.username)"));
-    assert!(!holds("tolower(ct.user) startswith val(json.value[/userIdentity/userName])"));
+    assert!(!holds(
+        "tolower(ct.user) startswith val(json.value[/userIdentity/userName])"
+    ));
     assert!(holds("json.value[/userIdentity/userName] = val(ct.user)"));
 }
 
