@@ -183,7 +183,7 @@ fn bad_input_is_reported_counted_and_the_run_goes_on() {
         &d.join("h-digest_CloudTrail-Digest_x.json"),
         b"{\"digestStartTime\":\"x\"}",
     );
-    write(&d.join("i-insight.json"), br#"{"Records":[{"eventName":"x","eventType":"AwsCloudTrailInsight","eventCategory":"Insight"}]}"#);
+    write(&d.join("i-insight.json"), br#"{"Records":[{"eventVersion":"1.07","eventTime":"2026-11-20T10:00:00Z","eventType":"AwsCloudTrailInsight","insightDetails":{"state":"Start","eventSource":"ec2.amazonaws.com","eventName":"RunInstances","insightType":"ApiCallRateInsight"},"eventCategory":"Insight"}]}"#);
 
     let out = run(&["detect", d.to_str().unwrap()]);
     let stderr = text(&out.stderr);
