@@ -9,7 +9,11 @@ use harrier_events::field::{ArgSpec, Extract};
 fn generated_tables() -> String {
     let mut out = String::new();
     for src in harrier_events::sources() {
-        out.push_str(&format!("### Source `{}` ({} fields)\n\n", src.name, src.fields.len()));
+        out.push_str(&format!(
+            "### Source `{}` ({} fields)\n\n",
+            src.name,
+            src.fields.len()
+        ));
         if let Some(tf) = src.type_field {
             out.push_str(&format!("Rules are indexed by `{tf}`.\n\n"));
         }
@@ -40,7 +44,10 @@ const END: &str = "<!-- END GENERATED FIELD TABLES -->\n";
 fn fields_doc_is_current() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/fields.md");
     let doc = std::fs::read_to_string(&path).expect("docs/fields.md");
-    let (a, b) = (doc.find(BEGIN).expect("begin marker"), doc.find(END).expect("end marker"));
+    let (a, b) = (
+        doc.find(BEGIN).expect("begin marker"),
+        doc.find(END).expect("end marker"),
+    );
     let current = &doc[a + BEGIN.len()..b];
     let want = generated_tables();
     if current != want {
