@@ -68,6 +68,42 @@ pub fn read_rule_texts(paths: &[PathBuf], no_defaults: bool) -> Result<Vec<(Stri
     Ok(texts)
 }
 
+/// Rule test files: the built-in pack's when `dirs` is empty, else every `.json` file under them.
+pub fn read_test_texts(dirs: &[PathBuf]) -> Result<Vec<(String, String)>> {
+    if dirs.is_empty() {
+        return Ok(DEFAULT_RULE_TESTS
+            .iter()
+            .map(|(n, t)| (format!("<builtin>/{n}"), t.to_string()))
+            .collect());
+    }
+    let mut out = Vec::new();
+    for d in dirs {
+        let mut stack = vec![d.clone()];
+        let mut found = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for e in
+                std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
+            {
+                let p = e
+                    .with_context(|| format!("cannot list {}", dir.display()))?
+                    .path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "json") {
+                    found.push(p);
+                }
+            }
+        }
+        found.sort();
+        for f in found {
+            let text = std::fs::read_to_string(&f)
+                .with_context(|| format!("cannot read {}", f.display()))?;
+            out.push((f.display().to_string(), text));
+        }
+    }
+    Ok(out)
+}
+
 /// Loads and compiles rules.
 pub fn load(paths: &[PathBuf], no_defaults: bool) -> Result<(RuleSet, Vec<Diagnostic>)> {
     let texts = read_rule_texts(paths, no_defaults)?;

@@ -36,7 +36,28 @@ fn detect_on_the_sample_prints_alerts_and_a_summary() {
     let out = run(&["detect", sample.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains(": Critical CloudTrail trail arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-trail was switched off (StopLogging) by alice"), "{stdout}");
+    // The attack story, step by step, in order.
+    let steps = [
+        "Warning Access key AKIAEXAMPLEALICE0002 created by alice for itself",
+        "Critical Access key AKIAEXAMPLEBOB000002 created for user bob by alice",
+        "Warning IAM user backup-svc created by alice",
+        "Critical User backup-svc added to admin group Admins by alice",
+        "Critical PutUserPolicy grants iam_full ((iam:*)) to user=backup-svc",
+        "Critical Audit log DeleteLogStream group=aws-cloudtrail-logs-111122223333",
+        "Critical Security group sg-0a1b2c3d4e5f60718 opened to the world on (tcp/22)",
+        "Error Image web:v1.4.2 (sha256:bbbb",
+        "Warning ECS ExecuteCommand \"/bin/sh\" in container app",
+        "Error Public access block weakened (DeleteBucketPublicAccessBlock bucket=acme-artifacts",
+        "Critical Bucket acme-artifacts made publicly writable (PutBucketAcl) by alice",
+        "Critical CloudTrail trail arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-trail switched off (StopLogging) by alice",
+    ];
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), steps.len(), "{stdout}");
+    for (line, step) in lines.iter().zip(steps) {
+        assert!(line.contains(step), "expected {step:?} in {line:?}");
+    }
+    // The CI role's routine push and describe calls raise nothing.
+    assert!(!stdout.contains("v1.4.2 (sha256:aaaa"));
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("1 input(s), 16 record(s), 16 evaluated"),
@@ -272,4 +293,38 @@ fn missing_input_and_usage_errors_exit_2() {
     assert!(text(&out.stderr).contains("/nonexistent/path.json"));
     assert_eq!(run(&["detect"]).status.code(), Some(2));
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn builtin_rule_pack_tests_pass() {
+    let out = run(&["rules", "test"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+    assert!(
+        stdout.contains("PASS  IAM User Added To Admin Group"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn rule_tests_of_a_directory_report_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("mine.yaml"),
+        b"- rule: My Stop\n  desc: d\n  condition: ct.name = StopLogging and harrier_success\n  output: o\n  priority: INFO\n  source: aws_cloudtrail\n",
+    );
+    write(
+        &dir.path().join("mine.json"),
+        br#"[{"rule":"My Stop","expect":"fire","why":"stop","event":{"eventName":"StopLogging"}},
+            {"rule":"My Stop","expect":"no-fire","why":"denied","event":{"eventName":"StopLogging"}}]"#,
+    );
+    let out = run(&["rules", "test", dir.path().to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  My Stop  (fires 1/1, near-misses 0/1)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("fired on a near-miss"), "{stdout}");
 }

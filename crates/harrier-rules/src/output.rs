@@ -35,6 +35,8 @@ fn is_field_char(c: u8) -> bool {
 impl OutputTemplate {
     /// Compiles `text`, resolving each field with `compiler`'s source. Errors name the field.
     pub fn compile(text: &str, compiler: &Compiler<'_>) -> Result<Self, String> {
+        // Folded YAML scalars (`output: >`) end with a newline that is not part of the message.
+        let text = text.trim();
         let b = text.as_bytes();
         let mut parts = Vec::new();
         let mut lit = String::new();

@@ -81,7 +81,7 @@ pub(super) const ALWAYS_ABSENT: u16 = 19;
 pub(super) const RP: &str = "requestParameters";
 
 /// Every field of the `aws_cloudtrail` source.
-pub static FIELDS: [FieldInfo; 84] = [
+pub static FIELDS: [FieldInfo; 94] = [
     s(
         "ct.id",
         &["eventID"],
@@ -494,9 +494,90 @@ pub static FIELDS: [FieldInfo; 84] = [
         21,
         "eventTime as written",
     ),
+    x(
+        "iam.policy.grants",
+        FieldType::String,
+        ArgSpec::None,
+        POLICY_GRANTS,
+        "what the permission policy put or attached allows: admin, iam_full, iam_escalation or none",
+    ),
+    x(
+        "iam.policy.actions",
+        FieldType::StringList,
+        ArgSpec::OptionalIndex,
+        POLICY_ACTIONS,
+        "the action patterns the policy document allows (NotAction patterns prefixed 'NOT ')",
+    ),
+    x(
+        "iam.trust.exposure",
+        FieldType::String,
+        ArgSpec::None,
+        TRUST_EXPOSURE,
+        "who a role trust policy lets in: any, external (another account) or internal",
+    ),
+    x(
+        "ec2.ingress.world",
+        FieldType::String,
+        ArgSpec::None,
+        INGRESS_WORLD,
+        "true when a security-group request opens ingress to a /0 CIDR (IPv4 or IPv6)",
+    ),
+    x(
+        "ec2.ingress.world_ports",
+        FieldType::StringList,
+        ArgSpec::OptionalIndex,
+        INGRESS_WORLD_PORTS,
+        "ports opened to the world: tcp/22, udp/0-65535, all",
+    ),
+    x(
+        "ec2.ingress.admin_port",
+        FieldType::String,
+        ArgSpec::None,
+        INGRESS_ADMIN_PORT,
+        "true when a remote-administration port (22, 3389, 5985-5986, 23, 2375, 6443) is open to the world",
+    ),
+    x(
+        "s3.public_access",
+        FieldType::String,
+        ArgSpec::None,
+        S3_PUBLIC,
+        "how public an ACL or bucket policy request makes the bucket: write, read or none",
+    ),
+    x(
+        "ec2.groupid",
+        FieldType::String,
+        ArgSpec::None,
+        EC2_GROUPID,
+        "the security group of the request (groupId, or GroupId of ModifySecurityGroupRules)",
+    ),
+    x(
+        "ct.user.kind",
+        FieldType::String,
+        ArgSpec::None,
+        USER_KIND,
+        "person (root, IAM user, SSO or federated user), role, service or account",
+    ),
+    x(
+        "ct.user.mfa",
+        FieldType::String,
+        ArgSpec::None,
+        USER_MFA,
+        "true/false: whether the session (or console login) used MFA",
+    ),
+
 ];
 
 pub(super) const JSON_OBJ: u16 = 20;
+pub(super) const POLICY_GRANTS: u16 = 22;
+pub(super) const POLICY_ACTIONS: u16 = 23;
+pub(super) const TRUST_EXPOSURE: u16 = 24;
+pub(super) const INGRESS_WORLD: u16 = 25;
+pub(super) const INGRESS_WORLD_PORTS: u16 = 26;
+pub(super) const INGRESS_ADMIN_PORT: u16 = 27;
+pub(super) const S3_PUBLIC: u16 = 28;
+pub(super) const USER_KIND: u16 = 29;
+pub(super) const USER_MFA: u16 = 30;
+pub(super) const EC2_GROUPID: u16 = 31;
 pub(super) const JSON_RAWTIME: u16 = 21;
 
 /// The `aws_cloudtrail` source.

@@ -13,9 +13,11 @@ use std::ops::Range;
 use crate::event::Event;
 use crate::field::{common, Extract, FieldArg, FieldRef, SourceInfo, Value};
 
+mod analysis;
 mod fields;
 use crate::json::{self, JsonError, Member, Members};
 use crate::time;
+pub use analysis::{Grant, ESCALATION_ACTIONS};
 use fields::*;
 pub use fields::{FIELDS, SOURCE};
 
@@ -432,6 +434,47 @@ impl<'a> CloudTrailEvent<'a> {
                 .map(Value::Str),
             JSON_RAWTIME => st(self.str_at(&["eventTime"])),
             ALWAYS_ABSENT => None,
+            POLICY_GRANTS => self
+                .policy_grants()
+                .map(|(g, _)| Value::Str(Cow::Borrowed(g.as_str()))),
+            POLICY_ACTIONS => {
+                let actions = self.policy_grants()?.1;
+                match arg {
+                    FieldArg::Index(i) => actions
+                        .into_iter()
+                        .nth(*i)
+                        .map(|a| Value::Str(Cow::Owned(a))),
+                    _ if actions.is_empty() => None,
+                    _ => Some(Value::List(actions.into_iter().map(Cow::Owned).collect())),
+                }
+            }
+            TRUST_EXPOSURE => self.trust_exposure().map(|t| Value::Str(Cow::Borrowed(t))),
+            INGRESS_WORLD | INGRESS_WORLD_PORTS | INGRESS_ADMIN_PORT => {
+                let req = self.top(RP)?;
+                let ports = analysis::world_ingress(self.buf, req)?;
+                let flag =
+                    |b: bool| Some(Value::Str(Cow::Borrowed(if b { "true" } else { "false" })));
+                match (code, arg) {
+                    (INGRESS_WORLD, _) => flag(!ports.is_empty()),
+                    (INGRESS_ADMIN_PORT, _) => flag(analysis::admin_port_open(&ports)),
+                    (_, FieldArg::Index(i)) => {
+                        ports.into_iter().nth(*i).map(|p| Value::Str(Cow::Owned(p)))
+                    }
+                    _ if ports.is_empty() => None,
+                    _ => Some(Value::List(ports.into_iter().map(Cow::Owned).collect())),
+                }
+            }
+            S3_PUBLIC => {
+                let req = self.top(RP)?;
+                analysis::s3_public(self.buf, req).map(|l| Value::Str(Cow::Borrowed(l)))
+            }
+            EC2_GROUPID => st(self
+                .str_at(&[RP, "groupId"])
+                .or_else(|| self.str_at(&[RP, "ModifySecurityGroupRulesRequest", "GroupId"]))),
+            USER_KIND => self.user_kind().map(|k| Value::Str(Cow::Borrowed(k))),
+            USER_MFA => self
+                .user_mfa()
+                .map(|m| Value::Str(Cow::Borrowed(if m { "true" } else { "false" }))),
             common::NUM => Some(Value::U64(self.num)),
             common::RAWTIME => self.timestamp_ns().map(|t| Value::U64(t.max(0) as u64)),
             common::TIME | common::TIME_ISO => self
@@ -443,6 +486,87 @@ impl<'a> CloudTrailEvent<'a> {
             common::SOURCE => Some(Value::Str(Cow::Borrowed(SOURCE.name))),
             _ => None,
         }
+    }
+
+    /// The policy document of a permission-policy change, decoded from its JSON string.
+    fn request_document(&self, key: &str) -> Option<Vec<u8>> {
+        self.str_at(&[RP, key]).map(|d| d.into_owned().into_bytes())
+    }
+
+    fn policy_grants(&self) -> Option<(Grant, Vec<String>)> {
+        let name = self.str_at(&["eventName"])?;
+        match &*name {
+            "PutUserPolicy"
+            | "PutGroupPolicy"
+            | "PutRolePolicy"
+            | "CreatePolicy"
+            | "CreatePolicyVersion" => {
+                analysis::policy_grants(&self.request_document("policyDocument")?)
+            }
+            "AttachUserPolicy" | "AttachGroupPolicy" | "AttachRolePolicy" => {
+                let arn = self.str_at(&[RP, "policyArn"])?;
+                let name = arn.rsplit('/').next().unwrap_or("").to_string();
+                Some((
+                    analysis::managed_policy_grant(&arn),
+                    vec![format!("managed:{name}")],
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    fn trust_exposure(&self) -> Option<&'static str> {
+        let name = self.str_at(&["eventName"])?;
+        let doc = match &*name {
+            "CreateRole" => self.request_document("assumeRolePolicyDocument")?,
+            "UpdateAssumeRolePolicy" => self.request_document("policyDocument")?,
+            _ => return None,
+        };
+        let own = self
+            .str_at(&["recipientAccountId"])
+            .or_else(|| self.str_at(&["userIdentity", "accountId"]));
+        analysis::trust_exposure(&doc, own.as_deref())
+    }
+
+    fn user_kind(&self) -> Option<&'static str> {
+        let ty = self.str_at(&["userIdentity", "type"])?;
+        Some(match &*ty {
+            "Root" | "IAMUser" | "FederatedUser" | "IdentityCenterUser" | "SAMLUser"
+            | "WebIdentityUser" => "person",
+            "AssumedRole" => {
+                let issuer = self.str_at(&[
+                    "userIdentity",
+                    "sessionContext",
+                    "sessionIssuer",
+                    "userName",
+                ]);
+                if issuer.is_some_and(|i| i.starts_with("AWSReservedSSO_")) {
+                    "person"
+                } else {
+                    "role"
+                }
+            }
+            "AWSService" => "service",
+            "AWSAccount" => "account",
+            _ => return None,
+        })
+    }
+
+    fn user_mfa(&self) -> Option<bool> {
+        if let Some(m) = self.str_at(&[
+            "userIdentity",
+            "sessionContext",
+            "attributes",
+            "mfaAuthenticated",
+        ]) {
+            return Some(m == "true");
+        }
+        if let Some(m) = self.str_at(&["additionalEventData", "MFAUsed"]) {
+            return Some(m == "Yes");
+        }
+        // A long-term access key (AKIA...) signs requests without any MFA.
+        let key = self.str_at(&["userIdentity", "accessKeyId"])?;
+        key.starts_with("AKIA").then_some(false)
     }
 
     fn pointer(&self, tokens: &[String]) -> Option<Range<usize>> {
