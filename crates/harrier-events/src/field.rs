@@ -34,6 +34,8 @@ pub enum ArgSpec {
     OptionalIndex,
     /// A required JSON pointer (`json.value[/requestParameters/name]`).
     RequiredPointer,
+    /// A required dotted path (`json.path[requestParameters.bucketName]`).
+    RequiredPath,
 }
 
 /// How a field's value is read from the event JSON.
@@ -73,6 +75,9 @@ pub struct SourceInfo {
     pub fields: &'static [FieldInfo],
     /// The field naming the kind of event (e.g. `ct.name`); rules are indexed by its values.
     pub type_field: Option<&'static str>,
+    /// The JSON member the type field reads (`eventName`), so that generic path fields over it
+    /// (Sigma's `eventName`) use the same index.
+    pub type_path: Option<&'static [&'static str]>,
 }
 
 /// A field resolved against a source's table, with its parsed argument.
@@ -93,6 +98,8 @@ pub enum FieldArg {
     Index(usize),
     /// A JSON pointer split into unescaped tokens.
     Pointer(Vec<String>),
+    /// A dotted path split at the dots.
+    Path(Vec<String>),
 }
 
 /// Why a field name could not be resolved.
@@ -148,7 +155,20 @@ impl SourceInfo {
         let arg = match (info.arg, arg) {
             (ArgSpec::None, None) | (ArgSpec::OptionalIndex, None) => FieldArg::None,
             (ArgSpec::None, Some(_)) => return Err(FieldError::UnexpectedArg(name.into())),
-            (ArgSpec::RequiredPointer, None) => return Err(FieldError::MissingArg(name.into())),
+            (ArgSpec::RequiredPointer | ArgSpec::RequiredPath, None) => {
+                return Err(FieldError::MissingArg(name.into()))
+            }
+            (ArgSpec::RequiredPath, Some(a)) => {
+                let parts: Vec<String> = a.split('.').map(str::to_string).collect();
+                if parts.iter().any(String::is_empty) {
+                    return Err(FieldError::BadArg {
+                        field: name.into(),
+                        arg: a.into(),
+                        why: "expected a dotted path such as requestParameters.bucketName",
+                    });
+                }
+                FieldArg::Path(parts)
+            }
             (ArgSpec::OptionalIndex, Some(a)) => {
                 FieldArg::Index(a.trim().parse().map_err(|_| FieldError::BadArg {
                     field: name.into(),
@@ -190,6 +210,9 @@ pub enum Value<'a> {
     U64(u64),
     /// A list of strings.
     List(Vec<Cow<'a, str>>),
+    /// Every value found along a dotted path, in document order; `None` stands for a JSON
+    /// `null`. Scalars are their text, objects their compact JSON.
+    Multi(Vec<Option<Cow<'a, str>>>),
 }
 
 impl Value<'_> {
@@ -207,6 +230,15 @@ impl fmt::Display for Value<'_> {
         match self {
             Value::Str(s) => f.write_str(s),
             Value::U64(n) => write!(f, "{n}"),
+            Value::Multi(items) => {
+                for (i, it) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    f.write_str(it.as_deref().unwrap_or("null"))?;
+                }
+                Ok(())
+            }
             Value::List(items) => {
                 f.write_str("(")?;
                 for (i, it) in items.iter().enumerate() {

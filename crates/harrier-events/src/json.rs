@@ -530,6 +530,69 @@ pub fn pointer<S: AsRef<str>>(
     Ok(Some(cur))
 }
 
+/// Most values [`collect_path`] returns for one path.
+pub const MAX_PATH_VALUES: usize = 4096;
+
+/// Every value reached by following `tokens` (object keys) from the value at `range`, going
+/// through arrays: an array met on the way is searched element by element, and an array at the
+/// end contributes its elements. Iterative and bounded by [`MAX_PATH_VALUES`].
+pub fn collect_path<S: AsRef<str>>(
+    b: &[u8],
+    range: Range<usize>,
+    tokens: &[S],
+) -> Result<Vec<Range<usize>>, JsonError> {
+    let mut out = Vec::new();
+    // (value, next token, whether this value is the element of an array at the path's end)
+    let mut stack = vec![(range, 0usize)];
+    while let Some((r, i)) = stack.pop() {
+        if out.len() >= MAX_PATH_VALUES {
+            break;
+        }
+        match kind_at(b, r.start) {
+            Kind::Array => {
+                let mut elems = Vec::new();
+                for e in Elements::new(b, r.start) {
+                    elems.push(e?);
+                    if elems.len() > MAX_PATH_VALUES {
+                        break;
+                    }
+                }
+                // Keep document order: the stack pops the last pushed first.
+                stack.extend(elems.into_iter().rev().map(|e| (e, i)));
+            }
+            Kind::Object if i < tokens.len() => {
+                if let Some(m) = find_member(b, r.start, tokens[i].as_ref().as_bytes())? {
+                    stack.push((m, i + 1));
+                }
+            }
+            _ if i == tokens.len() => out.push(r),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// [`collect_path`] as a field value: strings decoded, other scalars as their text, `null` as
+/// `None`, objects as compact JSON; `Ok(None)` when the path reaches nothing.
+pub fn path_values<'b, S: AsRef<str>>(
+    b: &'b [u8],
+    range: Range<usize>,
+    tokens: &[S],
+) -> Result<Option<crate::Value<'b>>, JsonError> {
+    let ranges = collect_path(b, range, tokens)?;
+    if ranges.is_empty() {
+        return Ok(None);
+    }
+    let mut vals = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        vals.push(match kind_at(b, r.start) {
+            Kind::Null => None,
+            _ => Some(value_text(b, r)?),
+        });
+    }
+    Ok(Some(crate::Value::Multi(vals)))
+}
+
 /// The `n`th element (from 0) of the array at `start`.
 pub fn nth_element(b: &[u8], start: usize, n: usize) -> Result<Option<Range<usize>>, JsonError> {
     for (k, e) in Elements::new(b, start).enumerate() {
@@ -710,6 +773,23 @@ mod tests {
         assert_eq!(&s[r], b"1");
         assert!(find_member(s, 0, b"nope").is_err());
         assert_eq!(pointer(s, 0..s.len(), &["x", "y", "7"]).unwrap(), None);
+    }
+
+    #[test]
+    fn paths_go_through_arrays() {
+        let s = br#"{"a":[{"b":1},{"b":[2,3]},{"c":4},{"b":{"d":5}}],"e":null}"#;
+        let texts = |toks: &[&str]| -> Vec<String> {
+            collect_path(s, 0..s.len(), toks)
+                .unwrap()
+                .into_iter()
+                .map(|r| String::from_utf8(s[r].to_vec()).unwrap())
+                .collect()
+        };
+        assert_eq!(texts(&["a", "b"]), vec!["1", "2", "3", r#"{"d":5}"#]);
+        assert_eq!(texts(&["a", "b", "d"]), vec!["5"]);
+        assert_eq!(texts(&["e"]), vec!["null"]);
+        assert!(texts(&["a", "x"]).is_empty());
+        assert!(texts(&["e", "x"]).is_empty());
     }
 
     #[test]

@@ -249,6 +249,7 @@ fn every_field_is_resolvable_and_never_panics_on_odd_shapes() {
         for f in SOURCE.fields {
             let arg = match f.arg {
                 harrier_events::field::ArgSpec::RequiredPointer => Some("/a/0/b"),
+                harrier_events::field::ArgSpec::RequiredPath => Some("a.b"),
                 _ => None,
             };
             let r = SOURCE.resolve(f.name, arg).unwrap();

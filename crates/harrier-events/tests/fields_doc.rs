@@ -23,6 +23,7 @@ fn generated_tables() -> String {
                 ArgSpec::None => format!("`{}`", f.name),
                 ArgSpec::OptionalIndex => format!("`{}`, `{}[N]`", f.name, f.name),
                 ArgSpec::RequiredPointer => format!("`{}[/json/pointer]`", f.name),
+                ArgSpec::RequiredPath => format!("`{}[dotted.path]`", f.name),
             };
             let from = match f.extract {
                 Extract::Str(p) => format!("`{}` (string)", p.join(".")),

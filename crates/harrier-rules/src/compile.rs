@@ -372,21 +372,72 @@ fn flatten(children: Vec<Node>, is_and: bool) -> Node {
     }
 }
 
-/// The values of the source's type field (e.g. `ct.name`) that an event must have for `n` to
-/// possibly hold; `None` when any value could.
-pub fn type_constraint(n: &Node, type_field: u16) -> Option<FxHashSet<Box<str>>> {
-    match n {
-        Node::Check(c) if c.operand.field.id == type_field && c.operand.transformers.is_empty() => {
-            match &c.test {
-                Test::Str(Cmp::Eq, v) => Some([v.clone()].into_iter().collect()),
-                Test::Set(set) => Some(set.clone()),
-                _ => None,
-            }
+/// What identifies the source's type field in a compiled condition: the field itself
+/// (`ct.name`), or the generic path field over the same JSON member (`json.path[eventName]`).
+#[derive(Debug, Clone, Copy)]
+pub struct TypeField<'a> {
+    /// Id of the type field.
+    pub field: u16,
+    /// Id of the source's `json.path` field and the path of the type member, if any.
+    pub path: Option<(u16, &'a [&'a str])>,
+}
+
+impl TypeField<'_> {
+    /// The type field of `source`, if it has one.
+    pub fn of(source: &SourceInfo) -> Option<TypeField<'static>> {
+        let field = source.field(source.type_field?)?.0;
+        let path = match (source.field("json.path"), source.type_path) {
+            (Some((id, _)), Some(p)) => Some((id, p)),
+            _ => None,
+        };
+        Some(TypeField { field, path })
+    }
+
+    fn is(&self, o: &CompiledOperand) -> bool {
+        if !o.transformers.is_empty() {
+            return false;
         }
+        if o.field.id == self.field {
+            return true;
+        }
+        match (self.path, &o.field.arg) {
+            (Some((id, p)), harrier_events::FieldArg::Path(tokens)) => {
+                o.field.id == id
+                    && tokens.len() == p.len()
+                    && tokens.iter().zip(p).all(|(a, b)| a == b)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The values of the type field, lower-cased, that could satisfy `t`; `None` for any value.
+fn test_values(t: &Test) -> Option<FxHashSet<Box<str>>> {
+    let lower = |v: &str| -> Box<str> { v.to_ascii_lowercase().into() };
+    match t {
+        Test::Str(Cmp::Eq, v) | Test::IEq(v) => Some([lower(v)].into_iter().collect()),
+        Test::Set(set) | Test::ISet(set) => Some(set.iter().map(|v| lower(v)).collect()),
+        Test::AnyElement(inner) => test_values(inner),
+        Test::Any(ts) => {
+            let mut acc = FxHashSet::default();
+            for t in ts.iter() {
+                acc.extend(test_values(t)?);
+            }
+            Some(acc)
+        }
+        _ => None,
+    }
+}
+
+/// The values of the source's type field (e.g. `ct.name`), lower-cased, that an event must have
+/// for `n` to possibly hold; `None` when any value could.
+pub fn type_constraint(n: &Node, tf: TypeField<'_>) -> Option<FxHashSet<Box<str>>> {
+    match n {
+        Node::Check(c) if tf.is(&c.operand) => test_values(&c.test),
         Node::And(items) => {
             let mut acc: Option<FxHashSet<Box<str>>> = None;
             for i in items.iter() {
-                if let Some(s) = type_constraint(i, type_field) {
+                if let Some(s) = type_constraint(i, tf) {
                     acc = Some(match acc {
                         None => s,
                         Some(a) => a.intersection(&s).cloned().collect(),
@@ -398,7 +449,7 @@ pub fn type_constraint(n: &Node, type_field: u16) -> Option<FxHashSet<Box<str>>>
         Node::Or(items) => {
             let mut acc = FxHashSet::default();
             for i in items.iter() {
-                acc.extend(type_constraint(i, type_field)?);
+                acc.extend(type_constraint(i, tf)?);
             }
             Some(acc)
         }

@@ -30,6 +30,7 @@ pub mod matcher;
 pub mod output;
 pub mod priority;
 pub mod ruleset;
+pub mod sigma;
 pub mod yaml;
 
 pub use diag::{Diagnostic, Severity};

@@ -17,7 +17,7 @@ use crate::ast::Transformer;
 use crate::glob::Glob;
 
 /// A compiled boolean condition.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Node {
     /// All children hold.
     And(Box<[Node]>),
@@ -45,7 +45,7 @@ pub struct CompiledOperand {
 }
 
 /// One test of one field.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CompiledCheck {
     /// The field tested.
     pub operand: CompiledOperand,
@@ -80,7 +80,7 @@ impl Cmp {
 }
 
 /// A compiled test on a value.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Test {
     /// The field has a value.
     Exists,
@@ -120,6 +120,24 @@ pub enum Test {
     All(Box<[Test]>),
     /// Compare with another field of the same event (`val(...)`).
     Field(FieldOp, Box<CompiledOperand>),
+    /// Equality ignoring ASCII case (the value is stored lower-cased).
+    IEq(Box<str>),
+    /// One of a set, ignoring ASCII case (values stored lower-cased).
+    ISet(FxHashSet<Box<str>>),
+    /// Prefix, ignoring ASCII case (stored lower-cased).
+    IStartsWith(Box<str>),
+    /// Suffix, ignoring ASCII case (stored lower-cased).
+    IEndsWith(Box<str>),
+    /// The value is an IP address inside one of the networks.
+    Cidr(Box<[(std::net::IpAddr, u8)]>),
+    /// The field is absent or JSON `null` (Sigma's `null`).
+    Null,
+    /// Numeric comparison of a value read as a decimal number (Sigma's `lt`, `gte`...).
+    Float(Cmp, f64),
+    /// Regex that may match anywhere in the value (Sigma's `re`).
+    Search(Regex),
+    /// For multi-valued fields: some element passes the inner test (Sigma field semantics).
+    AnyElement(Box<Test>),
 }
 
 /// Operators allowed against another field.
@@ -160,7 +178,7 @@ impl CompiledOperand {
 impl CompiledCheck {
     fn eval<E: Event + ?Sized>(&self, ev: &E) -> bool {
         let Some(v) = self.operand.value(ev) else {
-            return false;
+            return self.test.matches_missing();
         };
         match &self.test {
             Test::Field(op, other) => match other.value(ev) {
@@ -173,9 +191,33 @@ impl CompiledCheck {
 }
 
 impl Test {
+    /// Whether an absent field passes the test (only Sigma's `null` does).
+    pub fn matches_missing(&self) -> bool {
+        match self {
+            Test::Null => true,
+            Test::AnyElement(t) => t.matches_missing(),
+            Test::Any(ts) => ts.iter().any(Test::matches_missing),
+            Test::All(ts) => !ts.is_empty() && ts.iter().all(Test::matches_missing),
+            _ => false,
+        }
+    }
+
     /// Whether a value passes the test.
     pub fn matches(&self, v: &Value<'_>) -> bool {
         match v {
+            Value::Multi(items) => {
+                let inner = match self {
+                    Test::AnyElement(t) => t,
+                    t => t,
+                };
+                match inner {
+                    Test::Exists => true,
+                    t => items.iter().any(|i| match i {
+                        Some(s) => t.matches_str(s),
+                        None => matches!(t, Test::Null),
+                    }),
+                }
+            }
             Value::Str(s) => self.matches_str(s),
             Value::U64(n) => match self {
                 Test::Exists => true,
@@ -194,7 +236,7 @@ impl Test {
         }
     }
 
-    fn matches_str(&self, s: &str) -> bool {
+    pub(crate) fn matches_str(&self, s: &str) -> bool {
         match self {
             Test::Exists => true,
             Test::Str(c, x) => c.holds(s.as_bytes().cmp(x.as_bytes())),
@@ -213,8 +255,59 @@ impl Test {
             Test::ListIntersects(set) => set.contains(s),
             Test::Any(ts) => ts.iter().any(|t| t.matches_str(s)),
             Test::All(ts) => ts.iter().all(|t| t.matches_str(s)),
-            Test::Field(..) => false,
+            Test::Field(..) | Test::Null => false,
+            Test::IEq(x) => s.eq_ignore_ascii_case(x),
+            Test::ISet(set) => {
+                if s.bytes().any(|c| c.is_ascii_uppercase()) {
+                    set.contains(s.to_ascii_lowercase().as_str())
+                } else {
+                    set.contains(s)
+                }
+            }
+            Test::IStartsWith(p) => {
+                s.len() >= p.len() && s.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+            }
+            Test::IEndsWith(p) => {
+                s.len() >= p.len()
+                    && s.as_bytes()[s.len() - p.len()..].eq_ignore_ascii_case(p.as_bytes())
+            }
+            Test::Cidr(nets) => s
+                .trim()
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| nets.iter().any(|n| in_net(ip, *n))),
+            Test::Float(c, x) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(|v| v.partial_cmp(x))
+                .is_some_and(|o| c.holds(o)),
+            Test::Search(r) => r.is_match(s),
+            Test::AnyElement(t) => t.matches_str(s),
         }
+    }
+}
+
+/// Whether `ip` lies in network `(addr, prefix)`.
+pub fn in_net(ip: std::net::IpAddr, (net, prefix): (std::net::IpAddr, u8)) -> bool {
+    use std::net::IpAddr;
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix.min(32))
+            };
+            (u32::from(a) & mask) == (u32::from(n) & mask)
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - prefix.min(128))
+            };
+            (u128::from(a) & mask) == (u128::from(n) & mask)
+        }
+        _ => false,
     }
 }
 
@@ -273,6 +366,12 @@ pub fn transform(v: Value<'_>, t: Transformer) -> Option<Value<'_>> {
                 items.iter().filter_map(|s| f(s).map(Cow::Owned)).collect(),
             )),
             Value::U64(n) => f(&n.to_string()).map(|s| Value::Str(Cow::Owned(s))),
+            Value::Multi(items) => Some(Value::Multi(
+                items
+                    .iter()
+                    .map(|i| i.as_deref().and_then(f).map(Cow::Owned))
+                    .collect(),
+            )),
         }
     };
     match t {
@@ -287,6 +386,7 @@ pub fn transform(v: Value<'_>, t: Transformer) -> Option<Value<'_>> {
         Transformer::Len => Some(Value::U64(match &v {
             Value::Str(s) => s.len() as u64,
             Value::List(items) => items.len() as u64,
+            Value::Multi(items) => items.len() as u64,
             Value::U64(n) => n.to_string().len() as u64,
         })),
     }

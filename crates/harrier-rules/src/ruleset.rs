@@ -7,7 +7,7 @@ use harrier_events::{Event, SourceInfo};
 use rustc_hash::FxHashMap;
 
 use crate::ast::Expr;
-use crate::compile::{type_constraint, Compiler, Scope};
+use crate::compile::{type_constraint, Compiler, Scope, TypeField};
 use crate::diag::{Diagnostic, Severity};
 use crate::falco::{condition, exceptions::exception_terms, loader::Loaded, loader::Loader};
 use crate::matcher::Node;
@@ -20,6 +20,8 @@ use crate::yaml::Pos;
 pub enum Language {
     /// The Falco rule language.
     Falco,
+    /// Sigma.
+    Sigma,
 }
 
 impl Language {
@@ -27,6 +29,7 @@ impl Language {
     pub fn as_str(self) -> &'static str {
         match self {
             Language::Falco => "falco",
+            Language::Sigma => "sigma",
         }
     }
 }
@@ -62,6 +65,37 @@ struct Compiled {
 }
 
 impl Rule {
+    /// A rule without a compiled condition (yet).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new_uncompiled(
+        name: String,
+        desc: String,
+        priority: Priority,
+        source: String,
+        tags: Vec<String>,
+        file: String,
+        pos: Pos,
+        language: Language,
+    ) -> Rule {
+        Rule {
+            name,
+            desc,
+            priority,
+            source,
+            tags,
+            file,
+            pos,
+            enabled: true,
+            language,
+            compiled: None,
+        }
+    }
+
+    /// Attaches the compiled condition and output.
+    pub(crate) fn set_compiled(&mut self, node: Node, output: OutputTemplate) {
+        self.compiled = Some(Compiled { node, output });
+    }
+
     /// Whether the rule was compiled for a source Harrier can read.
     pub fn is_runnable(&self) -> bool {
         self.compiled.is_some()
@@ -70,8 +104,12 @@ impl Rule {
 
 #[derive(Debug, Default)]
 struct SourceIndex {
+    /// Lower-cased event type -> candidate rules (constrained to it, or unconstrained).
     by_type: FxHashMap<Box<str>, Box<[u32]>>,
+    /// Rules not constrained to any type.
     any: Box<[u32]>,
+    /// Every rule of the source.
+    all: Box<[u32]>,
 }
 
 /// Compiled rules, ready to evaluate events.
@@ -89,10 +127,23 @@ impl RuleSet {
         files: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> (RuleSet, Vec<Diagnostic>) {
         let mut loader = Loader::new();
+        let mut sigma_rules = Vec::new();
+        let mut sigma_diags = Vec::new();
         for (name, text) in files {
-            loader.add_file(name, text);
+            // Files are recognised by content: a Sigma rule is a mapping with `detection` (or a
+            // correlation); everything else goes to the Falco loader, which reports its errors.
+            match crate::yaml::parse(text) {
+                Ok(docs) if crate::sigma::is_sigma(&docs) => {
+                    crate::sigma::load_docs(name, docs, &mut sigma_rules, &mut sigma_diags)
+                }
+                _ => loader.add_file(name, text),
+            }
         }
-        RuleSet::compile(loader.finish())
+        let (mut set, mut diags) = RuleSet::compile(loader.finish());
+        set.rules.extend(sigma_rules);
+        diags.extend(sigma_diags);
+        set.build_index();
+        (set, diags)
     }
 
     /// Compiles what a [`Loader`] read.
@@ -253,12 +304,8 @@ impl RuleSet {
             let Some(source) = harrier_events::source(&r.source) else {
                 continue;
             };
-            let tf = source
-                .type_field
-                .and_then(|n| source.field(n))
-                .map(|(id, _)| id);
-            let names = tf
-                .and_then(|id| type_constraint(&c.node, id))
+            let names = TypeField::of(source)
+                .and_then(|tf| type_constraint(&c.node, tf))
                 .map(|s| s.into_iter().collect());
             constrained
                 .entry(source.name)
@@ -286,11 +333,13 @@ impl RuleSet {
                     (k, v.into_boxed_slice())
                 })
                 .collect();
+            let all: Vec<u32> = rules.iter().map(|(i, _)| *i).collect();
             self.index.insert(
                 source,
                 SourceIndex {
                     by_type,
                     any: any.into(),
+                    all: all.into(),
                 },
             );
         }
@@ -310,8 +359,20 @@ impl RuleSet {
         let candidates = if idx.by_type.is_empty() {
             &idx.any
         } else {
+            // The index is keyed by lower-cased type (Sigma matches case-insensitively); a
+            // key too long for the buffer meets every rule of the source, which stays correct.
+            let mut buf = [0u8; 128];
             match ev.type_key() {
-                Some(k) => idx.by_type.get(&*k).unwrap_or(&idx.any),
+                Some(k) if k.len() <= buf.len() => {
+                    let lower = &mut buf[..k.len()];
+                    lower.copy_from_slice(k.as_bytes());
+                    lower.make_ascii_lowercase();
+                    match std::str::from_utf8(lower) {
+                        Ok(l) => idx.by_type.get(l).unwrap_or(&idx.any),
+                        Err(_) => &idx.all,
+                    }
+                }
+                Some(_) => &idx.all,
                 None => &idx.any,
             }
         };

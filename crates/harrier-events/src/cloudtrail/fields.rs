@@ -81,7 +81,7 @@ pub(super) const ALWAYS_ABSENT: u16 = 19;
 pub(super) const RP: &str = "requestParameters";
 
 /// Every field of the `aws_cloudtrail` source.
-pub static FIELDS: [FieldInfo; 94] = [
+pub static FIELDS: [FieldInfo; 95] = [
     s(
         "ct.id",
         &["eventID"],
@@ -467,6 +467,13 @@ pub static FIELDS: [FieldInfo; 94] = [
         "the value at a JSON pointer into the record",
     ),
     x(
+        "json.path",
+        FieldType::StringList,
+        ArgSpec::RequiredPath,
+        JSON_PATH,
+        "every value at a dotted path, through arrays (Sigma field semantics)",
+    ),
+    x(
         "jevt.value",
         FieldType::String,
         ArgSpec::RequiredPointer,
@@ -578,6 +585,7 @@ pub(super) const S3_PUBLIC: u16 = 28;
 pub(super) const USER_KIND: u16 = 29;
 pub(super) const USER_MFA: u16 = 30;
 pub(super) const EC2_GROUPID: u16 = 31;
+pub(super) const JSON_PATH: u16 = 32;
 pub(super) const JSON_RAWTIME: u16 = 21;
 
 /// The `aws_cloudtrail` source.
@@ -585,4 +593,5 @@ pub static SOURCE: SourceInfo = SourceInfo {
     name: "aws_cloudtrail",
     fields: &FIELDS,
     type_field: Some("ct.name"),
+    type_path: Some(&["eventName"]),
 };

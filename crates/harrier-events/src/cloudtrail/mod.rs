@@ -429,6 +429,14 @@ impl<'a> CloudTrailEvent<'a> {
                 let r = self.pointer(tokens)?;
                 self.ok(json::value_text(self.buf, r)).map(Value::Str)
             }
+            JSON_PATH => {
+                let FieldArg::Path(tokens) = arg else {
+                    return None;
+                };
+                crate::json::path_values(self.buf, 0..self.buf.len(), tokens)
+                    .map_err(|e| self.fail(e))
+                    .ok()?
+            }
             JSON_OBJ => self
                 .ok(json::value_text(self.buf, 0..self.buf.len()))
                 .map(Value::Str),
