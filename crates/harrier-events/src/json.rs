@@ -81,6 +81,23 @@ pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The index of the next `"` or `\\` at or after `j`. Most strings in audit logs are short: a
+/// plain loop over the first bytes beats setting up a vectorised search.
+#[inline(always)]
+fn next_quote_or_backslash(b: &[u8], j: usize) -> Option<usize> {
+    const SHORT: usize = 24;
+    let end = (j + SHORT).min(b.len());
+    for (k, &c) in b[j..end].iter().enumerate() {
+        if c == b'"' || c == b'\\' {
+            return Some(j + k);
+        }
+    }
+    if end == b.len() {
+        return None;
+    }
+    memchr::memchr2(b'"', b'\\', &b[end..]).map(|k| end + k)
+}
+
 /// Scans the string whose opening quote is at `i`. Returns the index just past the closing
 /// quote and whether the string contains backslash escapes.
 #[inline]
@@ -89,10 +106,9 @@ pub fn scan_string(b: &[u8], i: usize) -> Result<(usize, bool), JsonError> {
     let mut j = i + 1;
     let mut escaped = false;
     loop {
-        match memchr::memchr2(b'"', b'\\', &b[j..]) {
+        match next_quote_or_backslash(b, j) {
             None => return Err(err(b.len(), JsonErrorKind::UnexpectedEnd)),
-            Some(k) => {
-                let at = j + k;
+            Some(at) => {
                 if b[at] == b'"' {
                     return Ok((at + 1, escaped));
                 }
@@ -579,10 +595,37 @@ pub fn path_values<'b, S: AsRef<str>>(
     range: Range<usize>,
     tokens: &[S],
 ) -> Result<Option<crate::Value<'b>>, JsonError> {
+    // Fast path: no array on the way, one value.
+    let mut cur = range.clone();
+    let mut simple = true;
+    for t in tokens {
+        match kind_at(b, cur.start) {
+            Kind::Object => match find_member(b, cur.start, t.as_ref().as_bytes())? {
+                Some(m) => cur = m,
+                None => return Ok(None),
+            },
+            Kind::Array => {
+                simple = false;
+                break;
+            }
+            _ => return Ok(None),
+        }
+    }
+    if simple {
+        return Ok(match kind_at(b, cur.start) {
+            Kind::Null => Some(crate::Value::Multi(vec![None])),
+            Kind::Array => Some(multi(b, collect_path(b, cur, &[] as &[&str])?)?),
+            _ => Some(crate::Value::Str(value_text(b, cur)?)),
+        });
+    }
     let ranges = collect_path(b, range, tokens)?;
     if ranges.is_empty() {
         return Ok(None);
     }
+    multi(b, ranges).map(Some)
+}
+
+fn multi(b: &[u8], ranges: Vec<Range<usize>>) -> Result<crate::Value<'_>, JsonError> {
     let mut vals = Vec::with_capacity(ranges.len());
     for r in ranges {
         vals.push(match kind_at(b, r.start) {
@@ -590,7 +633,7 @@ pub fn path_values<'b, S: AsRef<str>>(
             _ => Some(value_text(b, r)?),
         });
     }
-    Ok(Some(crate::Value::Multi(vals)))
+    Ok(crate::Value::Multi(vals))
 }
 
 /// The `n`th element (from 0) of the array at `start`.

@@ -345,6 +345,20 @@ impl RuleSet {
         }
     }
 
+    /// The rules of `source` that are evaluated on every event, because their condition does not
+    /// pin the event type (their names, in load order).
+    pub fn unindexed(&self, source: &str) -> Vec<&str> {
+        self.index
+            .get(source)
+            .map(|i| {
+                i.any
+                    .iter()
+                    .map(|r| self.rules[*r as usize].name.as_str())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Whether any rule runs on events of `source`.
     pub fn has_rules_for(&self, source: &SourceInfo) -> bool {
         self.index.contains_key(source.name)

@@ -30,6 +30,22 @@ pub struct Scratch {
     started: Cell<bool>,
     done: Cell<bool>,
     error: Cell<Option<JsonError>>,
+    /// Lazy member indexes of nested objects (`userIdentity`, `requestParameters`...), reused
+    /// across records; the first `nested_len` are live.
+    nested: RefCell<Vec<NestedIndex>>,
+    nested_len: Cell<usize>,
+}
+
+/// Most nested objects indexed per record; lookups in further objects are not cached.
+const MAX_NESTED: usize = 16;
+
+#[derive(Debug, Default)]
+struct NestedIndex {
+    start: usize,
+    members: Vec<Member>,
+    pos: usize,
+    started: bool,
+    done: bool,
 }
 
 /// One CloudTrail record, parsed lazily: top-level members are indexed only as far as the fields
@@ -48,6 +64,7 @@ impl<'a> CloudTrailEvent<'a> {
         scratch.started.set(false);
         scratch.done.set(false);
         scratch.error.set(None);
+        scratch.nested_len.set(0);
         CloudTrailEvent { buf, num, scratch }
     }
 
@@ -130,6 +147,63 @@ impl<'a> CloudTrailEvent<'a> {
         None
     }
 
+    /// Member `key` of the nested object starting at `obj`, through a per-record lazy index so
+    /// that several fields of one object (`userIdentity.type`, `.arn`, ...) scan it once.
+    pub fn member_of(&self, obj: usize, key: &str) -> Option<Range<usize>> {
+        let kb = key.as_bytes();
+        let mut nested = self.scratch.nested.borrow_mut();
+        let live = self.scratch.nested_len.get();
+        let idx = match nested[..live].iter().position(|n| n.start == obj) {
+            Some(i) => i,
+            None if live < MAX_NESTED => {
+                if nested.len() == live {
+                    nested.push(NestedIndex::default());
+                }
+                let n = &mut nested[live];
+                n.start = obj;
+                n.members.clear();
+                n.pos = obj;
+                n.started = false;
+                n.done = false;
+                self.scratch.nested_len.set(live + 1);
+                live
+            }
+            None => {
+                drop(nested);
+                return self.ok(json::find_member(self.buf, obj, kb))?;
+            }
+        };
+        let n = &mut nested[idx];
+        if let Some(m) = n.members.iter().find(|m| m.key_is(self.buf, kb)) {
+            return Some(m.value.clone());
+        }
+        while !n.done {
+            let mut it = if n.started {
+                Members::resume(self.buf, n.pos)
+            } else {
+                Members::new(self.buf, obj)
+            };
+            n.started = true;
+            match it.next() {
+                Some(Ok(m)) => {
+                    n.pos = it.position();
+                    let hit = m.key_is(self.buf, kb);
+                    let value = m.value.clone();
+                    n.members.push(m);
+                    if hit {
+                        return Some(value);
+                    }
+                }
+                Some(Err(e)) => {
+                    n.done = true;
+                    self.fail(e);
+                }
+                None => n.done = true,
+            }
+        }
+        None
+    }
+
     /// Range of the value at an object path.
     pub fn path(&self, path: &[&str]) -> Option<Range<usize>> {
         let (first, rest) = path.split_first()?;
@@ -138,7 +212,7 @@ impl<'a> CloudTrailEvent<'a> {
             if json::kind_at(self.buf, cur.start) != json::Kind::Object {
                 return None;
             }
-            cur = self.ok(json::find_member(self.buf, cur.start, k.as_bytes()))??;
+            cur = self.member_of(cur.start, k)?;
         }
         Some(cur)
     }
@@ -433,9 +507,16 @@ impl<'a> CloudTrailEvent<'a> {
                 let FieldArg::Path(tokens) = arg else {
                     return None;
                 };
-                crate::json::path_values(self.buf, 0..self.buf.len(), tokens)
-                    .map_err(|e| self.fail(e))
-                    .ok()?
+                // Objects on the way come from the record's cached indexes; the generic walk
+                // takes over at the first array.
+                let (first, rest) = tokens.split_first()?;
+                let mut r = self.top(first)?;
+                let mut i = 0;
+                while i < rest.len() && json::kind_at(self.buf, r.start) == json::Kind::Object {
+                    r = self.member_of(r.start, &rest[i])?;
+                    i += 1;
+                }
+                self.ok(crate::json::path_values(self.buf, r, &rest[i..]))?
             }
             JSON_OBJ => self
                 .ok(json::value_text(self.buf, 0..self.buf.len()))

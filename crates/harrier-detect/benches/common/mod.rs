@@ -1,0 +1,120 @@
+//! Shared by the benchmarks: the corpus, a sink that drops alerts, timing helpers.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use harrier_alerts::{Alert, AlertSink, Format, SinkError};
+
+pub fn shared(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel)
+}
+
+/// Every CloudTrail record of the corpora, compact, one per line.
+pub fn corpus_lines() -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in [
+        "corpus/cloudtrail/stratus-red-team",
+        "corpus/cloudtrail/invictus-ir",
+    ] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(shared(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for f in files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|x| x == "json"))
+        {
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+            let recs = match v {
+                serde_json::Value::Array(a) => a,
+                mut o => o["Records"].take().as_array().cloned().unwrap_or_default(),
+            };
+            out.extend(recs.iter().map(|r| serde_json::to_string(r).unwrap()));
+        }
+    }
+    let panther =
+        std::fs::read_to_string(shared("corpus/cloudtrail/panther-rule-tests.jsonl")).unwrap();
+    for line in panther.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["event"]["eventName"].is_string() {
+            out.push(serde_json::to_string(&v["event"]).unwrap());
+        }
+    }
+    out
+}
+
+/// A sink that formats every alert as JSON (as a real output would) and drops it.
+pub struct NullSink {
+    pub buf: String,
+    pub alerts: u64,
+}
+
+impl AlertSink for NullSink {
+    fn send(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        self.buf.clear();
+        alert.write_to(Format::Json, &mut self.buf);
+        self.alerts += 1;
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+pub fn lines_of(input: &[u8]) -> impl Iterator<Item = &[u8]> {
+    input.split(|&b| b == b'\n').filter(|l| !l.is_empty())
+}
+
+pub fn best_of<F: FnMut() -> u64>(runs: usize, mut f: F) -> (Duration, u64) {
+    let mut best = Duration::MAX;
+    let mut out = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        out = f();
+        best = best.min(t.elapsed());
+    }
+    (best, out)
+}
+
+pub fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse()
+                    .unwrap_or(0)
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// The corpus repeated to at least `mb` MiB: (bytes, records, distinct records).
+pub fn input(mb: usize) -> (Vec<u8>, u64, usize) {
+    let lines = corpus_lines();
+    let mut input = Vec::with_capacity(mb << 20);
+    let mut records = 0u64;
+    while input.len() < mb << 20 {
+        for l in &lines {
+            input.extend_from_slice(l.as_bytes());
+            input.push(b'\n');
+            records += 1;
+        }
+    }
+    (input, records, lines.len())
+}
+
+/// Input size from HARRIER_BENCH_MB (default 100).
+pub fn target_mb() -> usize {
+    std::env::var("HARRIER_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+}
