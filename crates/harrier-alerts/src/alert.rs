@@ -1,31 +1,60 @@
 //! The alert model and its text and JSON forms.
+//!
+//! An [`Alert`] borrows what belongs to its rule (name, tags, file) and the run (host name), so
+//! raising one allocates only its rendered output; [`Alert::to_record`] makes an owned copy for
+//! whoever keeps alerts.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use harrier_events::time::format_iso8601;
 use harrier_rules::Priority;
-use serde::Serialize;
 
 /// One alert: a rule that matched an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Alert {
+pub struct Alert<'a> {
     /// Event time, nanoseconds since the epoch (0 when the event had none).
+    pub time_ns: i64,
+    /// Rule name.
+    pub rule: &'a str,
+    /// Rule priority.
+    pub priority: Priority,
+    /// Event source (`aws_cloudtrail`).
+    pub source: &'a str,
+    /// The rendered output.
+    pub output: String,
+    /// Each field of the output template with its value (`None` when missing).
+    pub output_fields: Vec<(&'a str, Option<String>)>,
+    /// Rule tags.
+    pub tags: &'a [String],
+    /// Host that raised the alert.
+    pub hostname: &'a str,
+    /// The event's id (CloudTrail `eventID`).
+    pub event_id: Option<Cow<'a, str>>,
+    /// File the rule came from.
+    pub rule_file: &'a str,
+}
+
+/// An owned copy of an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRecord {
+    /// Event time, nanoseconds since the epoch.
     pub time_ns: i64,
     /// Rule name.
     pub rule: String,
     /// Rule priority.
     pub priority: Priority,
-    /// Event source (`aws_cloudtrail`).
+    /// Event source.
     pub source: String,
     /// The rendered output.
     pub output: String,
-    /// Each field of the output template with its value (`None` when missing).
+    /// Output fields and values.
     pub output_fields: Vec<(String, Option<String>)>,
     /// Rule tags.
     pub tags: Vec<String>,
     /// Host that raised the alert.
     pub hostname: String,
-    /// The event's id (CloudTrail `eventID`).
+    /// The event's id.
     pub event_id: Option<String>,
     /// File the rule came from.
     pub rule_file: String,
@@ -43,20 +72,6 @@ pub enum Format {
     Json,
 }
 
-#[derive(Serialize)]
-struct JsonAlert<'a> {
-    time: String,
-    rule: &'a str,
-    priority: &'a str,
-    source: &'a str,
-    output: &'a str,
-    output_fields: serde_json::Map<String, serde_json::Value>,
-    tags: &'a [String],
-    hostname: &'a str,
-    event_id: Option<&'a str>,
-    rule_file: &'a str,
-}
-
 fn color_of(p: Priority) -> &'static str {
     match p {
         Priority::Emergency | Priority::Alert | Priority::Critical | Priority::Error => {
@@ -68,7 +83,54 @@ fn color_of(p: Priority) -> &'static str {
     }
 }
 
-impl Alert {
+/// Appends `s` as a JSON string literal.
+pub fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let esc: Option<&str> = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            c if (c as u32) < 0x20 => None,
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        match esc {
+            Some(e) => out.push_str(e),
+            None => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+        }
+        start = i + c.len_utf8();
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+impl Alert<'_> {
+    /// An owned copy.
+    pub fn to_record(&self) -> AlertRecord {
+        AlertRecord {
+            time_ns: self.time_ns,
+            rule: self.rule.to_string(),
+            priority: self.priority,
+            source: self.source.to_string(),
+            output: self.output.clone(),
+            output_fields: self
+                .output_fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            tags: self.tags.to_vec(),
+            hostname: self.hostname.to_string(),
+            event_id: self.event_id.as_ref().map(|e| e.to_string()),
+            rule_file: self.rule_file.to_string(),
+        }
+    }
+
     /// Writes the alert in `format`, followed by a newline.
     pub fn write_to(&self, format: Format, out: &mut String) {
         match format {
@@ -84,34 +146,45 @@ impl Alert {
                 let _ = writeln!(out, "{t}+0000: {c}{}{r} {}", self.priority, self.output);
             }
             Format::Json => {
-                let fields = self
-                    .output_fields
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            v.clone()
-                                .map_or(serde_json::Value::Null, serde_json::Value::String),
-                        )
-                    })
-                    .collect();
-                let j = JsonAlert {
-                    time: format_iso8601(self.time_ns),
-                    rule: &self.rule,
-                    priority: self.priority.as_str(),
-                    source: &self.source,
-                    output: &self.output,
-                    output_fields: fields,
-                    tags: &self.tags,
-                    hostname: &self.hostname,
-                    event_id: self.event_id.as_deref(),
-                    rule_file: &self.rule_file,
-                };
-                // Serialising plain strings and maps cannot fail.
-                if let Ok(s) = serde_json::to_string(&j) {
-                    out.push_str(&s);
+                out.push_str("{\"time\":");
+                json_string(out, &format_iso8601(self.time_ns));
+                out.push_str(",\"rule\":");
+                json_string(out, self.rule);
+                out.push_str(",\"priority\":");
+                json_string(out, self.priority.as_str());
+                out.push_str(",\"source\":");
+                json_string(out, self.source);
+                out.push_str(",\"output\":");
+                json_string(out, &self.output);
+                out.push_str(",\"output_fields\":{");
+                for (i, (k, v)) in self.output_fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    json_string(out, k);
+                    out.push(':');
+                    match v {
+                        Some(v) => json_string(out, v),
+                        None => out.push_str("null"),
+                    }
                 }
-                out.push('\n');
+                out.push_str("},\"tags\":[");
+                for (i, t) in self.tags.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    json_string(out, t);
+                }
+                out.push_str("],\"hostname\":");
+                json_string(out, self.hostname);
+                out.push_str(",\"event_id\":");
+                match &self.event_id {
+                    Some(e) => json_string(out, e),
+                    None => out.push_str("null"),
+                }
+                out.push_str(",\"rule_file\":");
+                json_string(out, self.rule_file);
+                out.push_str("}\n");
             }
         }
     }
@@ -121,51 +194,61 @@ impl Alert {
 mod tests {
     use super::*;
 
-    fn alert() -> Alert {
+    fn tags() -> Vec<String> {
+        vec!["cloud".into(), "aws".into()]
+    }
+
+    fn alert(tags: &[String]) -> Alert<'_> {
         Alert {
             time_ns: 1_722_431_184_000_000_000,
-            rule: "CloudTrail Logging Disabled".into(),
+            rule: "CloudTrail Logging Disabled",
             priority: Priority::Warning,
-            source: "aws_cloudtrail".into(),
+            source: "aws_cloudtrail",
             output: "The CloudTrail logging has been disabled. (requesting user=christophe)".into(),
             output_fields: vec![
-                ("ct.user".into(), Some("christophe".into())),
-                ("ct.request.name".into(), None),
+                ("ct.user", Some("chris\"tophe\n\u{1}".into())),
+                ("ct.request.name", None),
             ],
-            tags: vec!["cloud".into(), "aws".into()],
-            hostname: "h".into(),
+            tags,
+            hostname: "h",
             event_id: Some("10163ed2".into()),
-            rule_file: "aws_cloudtrail_rules.yaml".into(),
+            rule_file: "aws_cloudtrail_rules.yaml",
         }
     }
 
     #[test]
     fn text_is_falco_style() {
+        let t = tags();
         let mut s = String::new();
-        alert().write_to(Format::Text { color: false }, &mut s);
+        alert(&t).write_to(Format::Text { color: false }, &mut s);
         assert_eq!(
             s,
             "2024-07-31T13:06:24.000000000+0000: Warning The CloudTrail logging has been disabled. (requesting user=christophe)\n"
         );
         let mut c = String::new();
-        alert().write_to(Format::Text { color: true }, &mut c);
+        alert(&t).write_to(Format::Text { color: true }, &mut c);
         assert!(c.contains("\x1b[33mWarning\x1b[0m"));
     }
 
     #[test]
-    fn json_has_falco_shape() {
+    fn json_has_falco_shape_and_escapes() {
+        let t = tags();
         let mut s = String::new();
-        alert().write_to(Format::Json, &mut s);
+        alert(&t).write_to(Format::Json, &mut s);
+        assert!(s.ends_with("}\n"));
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["rule"], "CloudTrail Logging Disabled");
         assert_eq!(v["priority"], "Warning");
         assert_eq!(v["time"], "2024-07-31T13:06:24.000000000Z");
-        assert_eq!(v["output_fields"]["ct.user"], "christophe");
+        assert_eq!(v["output_fields"]["ct.user"], "chris\"tophe\n\u{1}");
         assert!(v["output_fields"]["ct.request.name"].is_null());
         assert_eq!(v["event_id"], "10163ed2");
         assert_eq!(v["tags"][1], "aws");
         assert_eq!(v["source"], "aws_cloudtrail");
         assert_eq!(v["hostname"], "h");
         assert_eq!(v["rule_file"], "aws_cloudtrail_rules.yaml");
+        let rec = alert(&t).to_record();
+        assert_eq!(rec.tags, t);
+        assert_eq!(rec.output_fields[0].0, "ct.user");
     }
 }

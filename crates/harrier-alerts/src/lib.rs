@@ -9,5 +9,5 @@
 mod alert;
 mod sink;
 
-pub use alert::{Alert, Format};
+pub use alert::{json_string, Alert, AlertRecord, Format};
 pub use sink::{AlertSink, SinkError, SyncWrite, WriterSink};

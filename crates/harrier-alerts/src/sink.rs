@@ -18,7 +18,7 @@ pub struct SinkError {
 /// An alert output.
 pub trait AlertSink {
     /// Queues an alert for writing.
-    fn send(&mut self, alert: &Alert) -> Result<(), SinkError>;
+    fn send(&mut self, alert: &Alert<'_>) -> Result<(), SinkError>;
     /// Writes everything queued; when this returns `Ok`, every alert sent so far is delivered.
     fn flush(&mut self) -> Result<(), SinkError>;
 }
@@ -72,7 +72,7 @@ impl<W: SyncWrite> WriterSink<W> {
 }
 
 impl<W: SyncWrite> AlertSink for WriterSink<W> {
-    fn send(&mut self, alert: &Alert) -> Result<(), SinkError> {
+    fn send(&mut self, alert: &Alert<'_>) -> Result<(), SinkError> {
         self.scratch.clear();
         alert.write_to(self.format, &mut self.scratch);
         self.w

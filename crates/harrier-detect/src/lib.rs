@@ -190,21 +190,21 @@ impl<'r> Detector<'r> {
             return Ok(());
         }
         let time_ns = ev.timestamp_ns().unwrap_or(0);
-        let event_id = ev.event_id().map(|s| s.into_owned());
+        let event_id = ev.event_id();
         for &m in &self.matches {
             let rule = self.rules.rule(m);
             let rendered = self.rules.render(m, &ev);
             let alert = Alert {
                 time_ns,
-                rule: rule.name.clone(),
+                rule: &rule.name,
                 priority: rule.priority,
-                source: rule.source.clone(),
+                source: &rule.source,
                 output: rendered.text,
                 output_fields: rendered.fields,
-                tags: rule.tags.clone(),
-                hostname: self.hostname.clone(),
+                tags: &rule.tags,
+                hostname: &self.hostname,
                 event_id: event_id.clone(),
-                rule_file: rule.file.clone(),
+                rule_file: &rule.file,
             };
             sink.send(&alert)?;
             self.stats.alert(rule.priority);

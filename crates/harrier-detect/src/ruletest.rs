@@ -116,8 +116,8 @@ impl Report {
 struct Names(Vec<String>);
 
 impl AlertSink for Names {
-    fn send(&mut self, alert: &Alert) -> Result<(), SinkError> {
-        self.0.push(alert.rule.clone());
+    fn send(&mut self, alert: &Alert<'_>) -> Result<(), SinkError> {
+        self.0.push(alert.rule.to_string());
         Ok(())
     }
     fn flush(&mut self) -> Result<(), SinkError> {

@@ -5,17 +5,17 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use harrier_alerts::{Alert, AlertSink, SinkError};
+use harrier_alerts::{Alert, AlertRecord, AlertSink, SinkError};
 use harrier_detect::{Detector, Options};
 use harrier_rules::RuleSet;
 use serde_json::{json, Value};
 
 #[derive(Default)]
-struct Capture(Vec<Alert>);
+struct Capture(Vec<AlertRecord>);
 
 impl AlertSink for Capture {
-    fn send(&mut self, alert: &Alert) -> Result<(), SinkError> {
-        self.0.push(alert.clone());
+    fn send(&mut self, alert: &Alert<'_>) -> Result<(), SinkError> {
+        self.0.push(alert.to_record());
         Ok(())
     }
     fn flush(&mut self) -> Result<(), SinkError> {

@@ -277,6 +277,46 @@ pub fn skip_value(b: &[u8], start: usize) -> Result<usize, JsonError> {
     }
 }
 
+/// Finds the end of the value at `start` by matching brackets and skipping strings, without
+/// checking the grammar between them (keys, colons, commas, literals inside containers). Much
+/// cheaper than [`skip_value`]; a caller relying on it must check a record with [`skip_value`]
+/// before trusting more than its boundaries. Nesting is still limited to [`MAX_DEPTH`].
+pub fn skip_value_fast(b: &[u8], start: usize) -> Result<usize, JsonError> {
+    let i = skip_ws(b, start);
+    match b.get(i) {
+        None => Err(err(i, JsonErrorKind::UnexpectedEnd)),
+        Some(b'"') => Ok(scan_string(b, i)?.0),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < b.len() {
+                match b[j] {
+                    b'"' => {
+                        j = scan_string(b, j)?.0;
+                        continue;
+                    }
+                    b'{' | b'[' => {
+                        depth += 1;
+                        if depth > MAX_DEPTH {
+                            return Err(err(j, JsonErrorKind::TooDeep));
+                        }
+                    }
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            Err(err(b.len(), JsonErrorKind::UnexpectedEnd))
+        }
+        Some(_) => scan_scalar(b, i),
+    }
+}
+
 /// One member of an object: where its key and value are in the buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
@@ -309,6 +349,7 @@ pub struct Members<'a> {
     b: &'a [u8],
     pos: usize,
     state: MembersState,
+    fast: bool,
 }
 
 #[derive(PartialEq, Eq)]
@@ -325,6 +366,7 @@ impl<'a> Members<'a> {
             b,
             pos: start,
             state: MembersState::Start,
+            fast: false,
         }
     }
 
@@ -335,7 +377,15 @@ impl<'a> Members<'a> {
             b,
             pos,
             state: MembersState::Next,
+            fast: false,
         }
+    }
+
+    /// Skips member values with [`skip_value_fast`] (brackets and strings only) instead of
+    /// checking their grammar: for indexing records whose syntax is checked in full elsewhere.
+    pub fn fast(mut self) -> Self {
+        self.fast = true;
+        self
     }
 
     /// The position scanning has reached.
@@ -391,7 +441,11 @@ impl<'a> Members<'a> {
             None => return Err(err(c, JsonErrorKind::UnexpectedEnd)),
         }
         let vstart = skip_ws(b, c + 1);
-        let vend = skip_value(b, vstart)?;
+        let vend = if self.fast {
+            skip_value_fast(b, vstart)?
+        } else {
+            skip_value(b, vstart)?
+        };
         self.pos = vend;
         self.state = MembersState::Next;
         Ok(Some(Member {

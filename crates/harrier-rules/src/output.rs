@@ -21,11 +21,11 @@ enum Part {
 
 /// A rendered output: the message and each field's value (`None` when missing).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Rendered {
+pub struct Rendered<'r> {
     /// The message.
     pub text: String,
     /// Every field the template names, in order, with its value.
-    pub fields: Vec<(String, Option<String>)>,
+    pub fields: Vec<(&'r str, Option<String>)>,
 }
 
 fn is_field_char(c: u8) -> bool {
@@ -98,7 +98,7 @@ impl OutputTemplate {
     }
 
     /// Renders the template for an event.
-    pub fn render<E: Event + ?Sized>(&self, ev: &E) -> Rendered {
+    pub fn render<E: Event + ?Sized>(&self, ev: &E) -> Rendered<'_> {
         let mut r = Rendered::default();
         for p in &self.parts {
             match p {
@@ -107,7 +107,7 @@ impl OutputTemplate {
                     let v = op.value(ev).map(|v| v.to_string());
                     r.text.push_str(v.as_deref().unwrap_or("<NA>"));
                     if !r.fields.iter().any(|(n, _)| *n == op.text) {
-                        r.fields.push((op.text.clone(), v));
+                        r.fields.push((op.text.as_str(), v));
                     }
                 }
             }

@@ -400,7 +400,7 @@ impl RuleSet {
     }
 
     /// Renders rule `i`'s output for `ev`.
-    pub fn render<E: Event + ?Sized>(&self, i: u32, ev: &E) -> Rendered {
+    pub fn render<E: Event + ?Sized>(&self, i: u32, ev: &E) -> Rendered<'_> {
         match &self.rules[i as usize].compiled {
             Some(c) => c.output.render(ev),
             None => Rendered::default(),

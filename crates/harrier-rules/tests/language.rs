@@ -386,7 +386,7 @@ fn output_templates_render_fields_and_na() {
     let ev = CloudTrailEvent::new(EVENT.as_bytes(), 1, &scratch);
     let r = rules.render(0, &ev);
     assert_eq!(r.text, "by Alice (IAMUser) err=<NA> ptr=bob. 100%");
-    assert_eq!(r.fields[2], ("ct.error".to_string(), None));
+    assert_eq!(r.fields[2], ("ct.error", None));
     assert_eq!(r.fields[3].0, "json.value[/requestParameters/userName]");
 }
 

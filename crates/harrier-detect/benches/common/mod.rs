@@ -55,7 +55,7 @@ pub struct NullSink {
 }
 
 impl AlertSink for NullSink {
-    fn send(&mut self, alert: &Alert) -> Result<(), SinkError> {
+    fn send(&mut self, alert: &Alert<'_>) -> Result<(), SinkError> {
         self.buf.clear();
         alert.write_to(Format::Json, &mut self.buf);
         self.alerts += 1;

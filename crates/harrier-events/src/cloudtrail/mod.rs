@@ -34,6 +34,7 @@ pub struct Scratch {
     /// across records; the first `nested_len` are live.
     nested: RefCell<Vec<NestedIndex>>,
     nested_len: Cell<usize>,
+    validated: Cell<bool>,
 }
 
 /// Most nested objects indexed per record; lookups in further objects are not cached.
@@ -65,6 +66,7 @@ impl<'a> CloudTrailEvent<'a> {
         scratch.done.set(false);
         scratch.error.set(None);
         scratch.nested_len.set(0);
+        scratch.validated.set(false);
         CloudTrailEvent { buf, num, scratch }
     }
 
@@ -84,9 +86,37 @@ impl<'a> CloudTrailEvent<'a> {
     }
 
     /// Scans the whole record, so that any syntax error in it is found. Returns the error.
+    ///
+    /// Lookups index the record with a cheap scan that only finds boundaries; this checks the
+    /// full grammar of the whole record (once per record).
     pub fn validate(&self) -> Option<JsonError> {
-        while !self.scratch.done.get() && self.scratch.error.get().is_none() {
-            self.scan_next();
+        if self.scratch.error.get().is_some() || self.scratch.validated.get() {
+            return self.scratch.error.get();
+        }
+        self.scratch.validated.set(true);
+        let start = json::skip_ws(self.buf, 0);
+        let checked = match self.buf.get(start) {
+            Some(b'{') => json::skip_value(self.buf, start).and_then(|end| {
+                let rest = json::skip_ws(self.buf, end);
+                match self.buf.get(rest) {
+                    None => Ok(()),
+                    Some(&c) => Err(JsonError {
+                        offset: rest,
+                        kind: json::JsonErrorKind::Unexpected(json::ByteDisplay(c)),
+                    }),
+                }
+            }),
+            Some(&c) => Err(JsonError {
+                offset: start,
+                kind: json::JsonErrorKind::Unexpected(json::ByteDisplay(c)),
+            }),
+            None => Err(JsonError {
+                offset: start,
+                kind: json::JsonErrorKind::UnexpectedEnd,
+            }),
+        };
+        if let Err(e) = checked {
+            self.fail(e);
         }
         self.scratch.error.get()
     }
@@ -94,10 +124,10 @@ impl<'a> CloudTrailEvent<'a> {
     fn scan_next(&self) -> Option<Member> {
         let s = self.scratch;
         let mut it = if s.started.get() {
-            Members::resume(self.buf, s.pos.get())
+            Members::resume(self.buf, s.pos.get()).fast()
         } else {
             s.started.set(true);
-            Members::new(self.buf, 0)
+            Members::new(self.buf, 0).fast()
         };
         match it.next() {
             Some(Ok(m)) => {
@@ -179,9 +209,9 @@ impl<'a> CloudTrailEvent<'a> {
         }
         while !n.done {
             let mut it = if n.started {
-                Members::resume(self.buf, n.pos)
+                Members::resume(self.buf, n.pos).fast()
             } else {
-                Members::new(self.buf, obj)
+                Members::new(self.buf, obj).fast()
             };
             n.started = true;
             match it.next() {
