@@ -15,6 +15,7 @@ pub mod cloudtrail;
 pub mod event;
 pub mod field;
 pub mod json;
+pub mod lazy;
 pub mod time;
 
 pub use event::Event;
