@@ -220,7 +220,7 @@ fn bad_input_is_reported_counted_and_the_run_goes_on() {
     let has = |needle: &str| assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
     has("b-notjson.json: byte 0: expected a JSON object (a record), found 'this is not json'");
     has("c-truncated.json.gz: byte");
-    has("d-noname.jsonl: byte 0: record has no \"eventName\" string");
+    has("d-noname.jsonl: byte 0: not an event: neither a CloudTrail record (no \"eventName\" string)");
     has("e-bigline.jsonl: byte 0: record larger than 16 MiB: skipped");
     has("f-deep.jsonl: byte 542: invalid JSON: nesting deeper than 512 levels");
     has("g-dangling.json: cannot read");

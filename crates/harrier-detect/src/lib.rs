@@ -13,7 +13,10 @@ mod stats;
 use std::io::BufReader;
 
 use harrier_alerts::{Alert, AlertSink, SinkError};
-use harrier_events::cloudtrail::{self, CloudTrailEvent, Scratch, SkipReason};
+use harrier_events::cloudtrail::{self, CloudTrailEvent, SkipReason};
+use harrier_events::json::{self, JsonError};
+use harrier_events::k8saudit::K8sAuditEvent;
+use harrier_events::lazy::{Record, Scratch};
 use harrier_events::Event;
 use harrier_rules::RuleSet;
 use harrier_sources::{Input, ReadErrorKind};
@@ -126,7 +129,9 @@ impl<'r> Detector<'r> {
         Ok(())
     }
 
-    /// Evaluates one record (the bytes of one JSON object) found at `offset` of `input`.
+    /// Evaluates one record (the bytes of one JSON object) found at `offset` of `input`: a
+    /// CloudTrail record, a Kubernetes audit `Event`, or an `EventList` whose items are each
+    /// evaluated.
     pub fn process_record(
         &mut self,
         bytes: &[u8],
@@ -135,54 +140,119 @@ impl<'r> Detector<'r> {
         sink: &mut dyn AlertSink,
         on_problem: &mut dyn FnMut(Problem),
     ) -> Result<(), SinkError> {
+        let scratch = std::mem::take(&mut self.scratch);
+        let r = self.classify_and_run(bytes, offset, input, sink, on_problem, &scratch);
+        self.scratch = scratch;
+        r
+    }
+
+    fn bad(
+        &mut self,
+        e: Option<JsonError>,
+        offset: u64,
+        input: &str,
+        on_problem: &mut dyn FnMut(Problem),
+    ) {
+        self.stats.skip(Skip::InvalidJson);
+        let message = match e {
+            Some(e) => format!("invalid JSON in record: {}", e.kind),
+            None => "invalid JSON in record".to_string(),
+        };
+        let at = offset + e.map_or(0, |e| e.offset as u64);
+        on_problem(Problem {
+            input: input.to_string(),
+            offset: Some(at),
+            message,
+        });
+    }
+
+    fn classify_and_run(
+        &mut self,
+        bytes: &[u8],
+        offset: u64,
+        input: &str,
+        sink: &mut dyn AlertSink,
+        on_problem: &mut dyn FnMut(Problem),
+        scratch: &Scratch,
+    ) -> Result<(), SinkError> {
         self.stats.records += 1;
-        let ev = CloudTrailEvent::new(bytes, self.stats.records, &self.scratch);
-        let bad =
-            |ev: &CloudTrailEvent<'_>, stats: &mut Stats, on_problem: &mut dyn FnMut(Problem)| {
-                let e = ev.error();
-                stats.skip(Skip::InvalidJson);
-                let message = match e {
-                    Some(e) => format!("invalid JSON in record: {}", e.kind),
-                    None => "invalid JSON in record".to_string(),
-                };
-                let at = offset + e.map_or(0, |e| e.offset as u64);
-                on_problem(Problem {
-                    input: input.to_string(),
-                    offset: Some(at),
-                    message,
+        let rec = Record::new(bytes, scratch);
+        // CloudTrail first: its eventName is what its rules need anyway.
+        if rec.str_at(&["eventName"]).is_some() {
+            let ev = CloudTrailEvent::from_record(rec, self.stats.records);
+            return self.run(&ev, offset, input, sink, on_problem);
+        }
+        match rec.str_at(&["kind"]).as_deref() {
+            Some("Event") => {
+                let ev = K8sAuditEvent::from_record(rec, self.stats.records);
+                return self.run(&ev, offset, input, sink, on_problem);
+            }
+            Some("EventList") => {
+                let items = rec
+                    .path(&["items"])
+                    .filter(|r| json::kind_at(bytes, r.start) == json::Kind::Array);
+                let items: Option<Vec<_>> = items.and_then(|r| {
+                    json::Elements::new(bytes, r.start)
+                        .collect::<Result<Vec<_>, _>>()
+                        .ok()
                 });
-            };
-        if let Err(reason) = cloudtrail::classify(&ev) {
-            if ev.error().is_some() {
-                bad(&ev, &mut self.stats, on_problem);
+                let Some(items) = items else {
+                    self.bad(rec.error(), offset, input, on_problem);
+                    return Ok(());
+                };
+                // The list itself is not an event: its items are.
+                self.stats.records -= 1;
+                for item in items {
+                    self.stats.records += 1;
+                    let ev = K8sAuditEvent::new(&bytes[item.clone()], self.stats.records, scratch);
+                    self.run(&ev, offset + item.start as u64, input, sink, on_problem)?;
+                }
                 return Ok(());
             }
-            match reason {
-                SkipReason::Insight => self.stats.skip(Skip::Insight),
-                SkipReason::NoEventName if ev.top("digestStartTime").is_some() => {
-                    self.stats.skip(Skip::Digest)
-                }
-                SkipReason::NoEventName => {
-                    self.stats.skip(Skip::NoEventName);
-                    on_problem(Problem {
-                        input: input.to_string(),
-                        offset: Some(offset),
-                        message: "record has no \"eventName\" string: not a CloudTrail event"
-                            .into(),
-                    });
-                }
-            }
+            _ => {}
+        }
+        if rec.top("auditID").is_some() && rec.error().is_none() {
+            let ev = K8sAuditEvent::from_record(rec, self.stats.records);
+            return self.run(&ev, offset, input, sink, on_problem);
+        }
+        if rec.error().is_some() {
+            self.bad(rec.error(), offset, input, on_problem);
             return Ok(());
         }
-        if self.options.validate_all && ev.validate().is_some() {
-            bad(&ev, &mut self.stats, on_problem);
+        let ct = CloudTrailEvent::from_record(rec, self.stats.records);
+        match cloudtrail::classify(&ct) {
+            Err(SkipReason::Insight) => self.stats.skip(Skip::Insight),
+            _ if ct.top("digestStartTime").is_some() => self.stats.skip(Skip::Digest),
+            _ => {
+                self.stats.skip(Skip::NoEventName);
+                on_problem(Problem {
+                    input: input.to_string(),
+                    offset: Some(offset),
+                    message: "not an event: neither a CloudTrail record (no \"eventName\" string) nor a Kubernetes audit event (no \"auditID\")".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Evaluates one event of any source and writes its alerts.
+    fn run<E: Event>(
+        &mut self,
+        ev: &E,
+        offset: u64,
+        input: &str,
+        sink: &mut dyn AlertSink,
+        on_problem: &mut dyn FnMut(Problem),
+    ) -> Result<(), SinkError> {
+        if self.options.validate_all && ev_validate(ev).is_some() {
+            self.bad(ev.error(), offset, input, on_problem);
             return Ok(());
         }
         self.matches.clear();
-        self.rules.matching(&ev, &mut self.matches);
+        self.rules.matching(ev, &mut self.matches);
         // An alert never comes from a malformed record: check the whole record first.
-        if ev.error().is_some() || (!self.matches.is_empty() && ev.validate().is_some()) {
-            bad(&ev, &mut self.stats, on_problem);
+        if ev.error().is_some() || (!self.matches.is_empty() && ev_validate(ev).is_some()) {
+            self.bad(ev.error(), offset, input, on_problem);
             return Ok(());
         }
         self.stats.evaluated += 1;
@@ -193,7 +263,7 @@ impl<'r> Detector<'r> {
         let event_id = ev.event_id();
         for &m in &self.matches {
             let rule = self.rules.rule(m);
-            let rendered = self.rules.render(m, &ev);
+            let rendered = self.rules.render(m, ev);
             let alert = Alert {
                 time_ns,
                 rule: &rule.name,
@@ -211,6 +281,11 @@ impl<'r> Detector<'r> {
         }
         Ok(())
     }
+}
+
+/// Checks the full syntax of an event's record.
+fn ev_validate<E: Event>(ev: &E) -> Option<JsonError> {
+    ev.validate()
 }
 
 /// This machine's host name, for alerts.

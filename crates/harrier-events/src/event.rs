@@ -29,4 +29,7 @@ pub trait Event {
     /// The first syntax error met while extracting fields, if any. An event with an error must
     /// be reported as bad input, never alerted on.
     fn error(&self) -> Option<JsonError>;
+
+    /// Checks the full syntax of the event's record; returns the first error.
+    fn validate(&self) -> Option<JsonError>;
 }

@@ -36,6 +36,8 @@ pub enum ArgSpec {
     RequiredPointer,
     /// A required dotted path (`json.path[requestParameters.bucketName]`).
     RequiredPath,
+    /// A required free-form key (`ka.uri.param[command]`).
+    RequiredKey,
 }
 
 /// How a field's value is read from the event JSON.
@@ -100,6 +102,8 @@ pub enum FieldArg {
     Pointer(Vec<String>),
     /// A dotted path split at the dots.
     Path(Vec<String>),
+    /// A free-form key.
+    Key(String),
 }
 
 /// Why a field name could not be resolved.
@@ -155,7 +159,8 @@ impl SourceInfo {
         let arg = match (info.arg, arg) {
             (ArgSpec::None, None) | (ArgSpec::OptionalIndex, None) => FieldArg::None,
             (ArgSpec::None, Some(_)) => return Err(FieldError::UnexpectedArg(name.into())),
-            (ArgSpec::RequiredPointer | ArgSpec::RequiredPath, None) => {
+            (ArgSpec::RequiredKey, Some(a)) => FieldArg::Key(a.to_string()),
+            (ArgSpec::RequiredPointer | ArgSpec::RequiredPath | ArgSpec::RequiredKey, None) => {
                 return Err(FieldError::MissingArg(name.into()))
             }
             (ArgSpec::RequiredPath, Some(a)) => {

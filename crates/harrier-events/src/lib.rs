@@ -15,6 +15,7 @@ pub mod cloudtrail;
 pub mod event;
 pub mod field;
 pub mod json;
+pub mod k8saudit;
 pub mod lazy;
 pub mod time;
 
@@ -23,7 +24,7 @@ pub use field::{FieldArg, FieldError, FieldInfo, FieldRef, FieldType, SourceInfo
 
 /// Every source Harrier can read events from, for looking up a rule's `source`.
 pub fn sources() -> &'static [&'static SourceInfo] {
-    static ALL: [&SourceInfo; 1] = [&cloudtrail::SOURCE];
+    static ALL: [&SourceInfo; 2] = [&cloudtrail::SOURCE, &k8saudit::SOURCE];
     &ALL
 }
 

@@ -250,6 +250,7 @@ fn every_field_is_resolvable_and_never_panics_on_odd_shapes() {
             let arg = match f.arg {
                 harrier_events::field::ArgSpec::RequiredPointer => Some("/a/0/b"),
                 harrier_events::field::ArgSpec::RequiredPath => Some("a.b"),
+                harrier_events::field::ArgSpec::RequiredKey => Some("k"),
                 _ => None,
             };
             let r = SOURCE.resolve(f.name, arg).unwrap();

@@ -24,6 +24,7 @@ fn generated_tables() -> String {
                 ArgSpec::OptionalIndex => format!("`{}`, `{}[N]`", f.name, f.name),
                 ArgSpec::RequiredPointer => format!("`{}[/json/pointer]`", f.name),
                 ArgSpec::RequiredPath => format!("`{}[dotted.path]`", f.name),
+                ArgSpec::RequiredKey => format!("`{}[key]`", f.name),
             };
             let from = match f.extract {
                 Extract::Str(p) => format!("`{}` (string)", p.join(".")),

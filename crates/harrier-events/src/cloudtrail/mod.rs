@@ -486,6 +486,10 @@ impl Event for CloudTrailEvent<'_> {
     fn error(&self) -> Option<JsonError> {
         self.rec.error()
     }
+
+    fn validate(&self) -> Option<JsonError> {
+        self.rec.validate()
+    }
 }
 
 /// Why a record is not treated as a CloudTrail event to evaluate.

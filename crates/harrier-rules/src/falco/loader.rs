@@ -15,7 +15,11 @@ use crate::yaml::{self, Node, Pos};
 pub const ENGINE_VERSION: (u64, u64, u64) = (0, 63, 0);
 
 /// Plugins whose fields Harrier provides natively, with the version it matches.
-pub const PLUGINS: [(&str, (u64, u64, u64)); 2] = [("cloudtrail", (0, 17, 1)), ("json", (0, 7, 3))];
+pub const PLUGINS: [(&str, (u64, u64, u64)); 3] = [
+    ("cloudtrail", (0, 17, 1)),
+    ("json", (0, 7, 4)),
+    ("k8saudit", (0, 18, 0)),
+];
 
 /// A rule as written, after overrides.
 #[derive(Debug, Clone)]
