@@ -211,6 +211,44 @@ impl<'r> Detector<'r> {
             }
             _ => {}
         }
+        // CloudWatch Logs: EKS control-plane audit logs (and CloudTrail delivered to CloudWatch)
+        // arrive as log events whose `message` is the event's JSON text, one at a time
+        // (FilterLogEvents output, exports) or in batches (`logEvents` of a subscription,
+        // `events` of the CLI's output).
+        let mut messages: Vec<(u64, String)> = Vec::new();
+        for list in ["logEvents", "events"] {
+            if let Some(r) = rec
+                .path(&[list])
+                .filter(|r| json::kind_at(bytes, r.start) == json::Kind::Array)
+            {
+                for e in json::Elements::new(bytes, r.start).filter_map(Result::ok) {
+                    if let Some(m) = json::find_member(bytes, e.start, b"message").ok().flatten() {
+                        if let Ok(text) = json::decode_string(bytes, m.clone()) {
+                            messages.push((offset + m.start as u64, text.into_owned()));
+                        }
+                    }
+                }
+            }
+        }
+        if messages.is_empty() {
+            if let Some(m) = rec
+                .path(&["message"])
+                .filter(|r| json::kind_at(bytes, r.start) == json::Kind::String)
+            {
+                if let Ok(text) = json::decode_string(bytes, m.clone()) {
+                    if text.trim_start().starts_with('{') {
+                        messages.push((offset + m.start as u64, text.into_owned()));
+                    }
+                }
+            }
+        }
+        if !messages.is_empty() {
+            self.stats.records -= 1;
+            for (at, text) in messages {
+                self.classify_and_run(text.as_bytes(), at, input, sink, on_problem, scratch)?;
+            }
+            return Ok(());
+        }
         if rec.top("auditID").is_some() && rec.error().is_none() {
             let ev = K8sAuditEvent::from_record(rec, self.stats.records);
             return self.run(&ev, offset, input, sink, on_problem);

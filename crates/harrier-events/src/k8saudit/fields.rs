@@ -54,15 +54,16 @@ pub(super) const VOL_TYPE: u16 = 22;
 pub(super) const VOL_HOSTPATH_KEY: u16 = 23;
 pub(super) const SOURCEIPS: u16 = 24;
 pub(super) const JSON_VALUE: u16 = 60;
+pub(super) const IMAGE_TAGS: u16 = 64;
 pub(super) const JSON_OBJ: u16 = 61;
 pub(super) const JSON_RAWTIME: u16 = 62;
 pub(super) const JSON_PATH: u16 = 63;
 
 /// Number of `ka.*` fields: they are absent for a record without `auditID`.
-pub(super) const KA_FIELDS: usize = 100;
+pub(super) const KA_FIELDS: usize = 101;
 
 /// Every field of the `k8s_audit` source.
-pub static FIELDS: [FieldInfo; 114] = [
+pub static FIELDS: [FieldInfo; 115] = [
     j("ka.auditid", &["auditID"], "the audit event id"),
     j("ka.stage", &["stage"], "the audit stage (RequestReceived, ResponseStarted, ResponseComplete, Panic)"),
     j("ka.auth.decision", &["annotations", "authorization.k8s.io/decision"], "the authorization decision (allow, forbid)"),
@@ -163,6 +164,7 @@ pub static FIELDS: [FieldInfo; 114] = [
     x("ka.req.pod.ephemeralContainers.eff_run_as_group", FieldType::StringList, ArgSpec::OptionalIndex, 151, "the effective runAsGroup (container, else pod, else 0) of each of the pod's ephemeral containers"),
     x("ka.req.pod.ephemeralContainers.proc_mount", FieldType::StringList, ArgSpec::OptionalIndex, 152, "the procMount of each of the pod's ephemeral containers"),
     x("ka.req.pod.ephemeralContainers.add_capabilities", FieldType::StringList, ArgSpec::OptionalIndex, 153, "the added capabilities, as a JSON array of each of the pod's ephemeral containers"),
+    x("ka.req.pod.containers.image.tag", FieldType::StringList, ArgSpec::OptionalIndex, IMAGE_TAGS, "the tag of each container image: latest when none is given, digest when pinned by digest (Harrier)"),
     x("json.value", FieldType::String, ArgSpec::RequiredPointer, JSON_VALUE, "the value at a JSON pointer into the event"),
     x("jevt.value", FieldType::String, ArgSpec::RequiredPointer, JSON_VALUE, "alias of json.value"),
     x("json.obj", FieldType::String, ArgSpec::None, JSON_OBJ, "the whole event as compact JSON"),

@@ -43,6 +43,19 @@ pub fn image_repository(image: &str) -> &str {
     a.split('@').next().unwrap_or(a)
 }
 
+/// The tag of an image reference: `latest` when none is given (as the runtime assumes),
+/// `digest` when it is pinned by digest.
+pub fn image_tag(image: &str) -> &str {
+    if image.contains('@') {
+        return "digest";
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.split_once(':') {
+        Some((_, tag)) if !tag.is_empty() => tag,
+        _ => "latest",
+    }
+}
+
 /// Percent-decodes a query component (`+` is a space). `None` on a bad escape.
 fn unescape_query(s: &str) -> Option<String> {
     let b = s.as_bytes();
@@ -433,6 +446,16 @@ impl<'a> K8sAuditEvent<'a> {
                     _ => Self::list(out),
                 }
             }
+            IMAGE_TAGS => {
+                let cs = self.selected(&[RO, "spec", "containers"], arg)?;
+                let tags = cs
+                    .iter()
+                    .filter_map(|c| self.member(c, "image"))
+                    .filter_map(|r| self.text(r))
+                    .map(|image| Cow::Owned(image_tag(&image).to_string()))
+                    .collect();
+                Self::list(tags)
+            }
             JSON_VALUE => {
                 let FieldArg::Pointer(tokens) = arg else {
                     return None;
@@ -537,6 +560,10 @@ mod tests {
         );
         assert_eq!(image_repository("img@sha256:ab"), "img");
         assert_eq!(image_repository("myreg:5000/app:1"), "myreg");
+        assert_eq!(image_tag("nginx"), "latest");
+        assert_eq!(image_tag("myreg:5000/app"), "latest");
+        assert_eq!(image_tag("myreg:5000/app:1.2"), "1.2");
+        assert_eq!(image_tag("nginx@sha256:ab"), "digest");
     }
 
     #[test]
