@@ -5,6 +5,7 @@
 mod detect;
 mod ruleload;
 mod rules_cmd;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,8 @@ struct Cli {
 enum Command {
     /// Evaluate rules over CloudTrail logs (files, directories, `-` for stdin) and print alerts.
     Detect(detect::DetectArgs),
+    /// Run as a service: receive Kubernetes audit events on a webhook and alert on them.
+    Serve(serve::ServeArgs),
     /// Work with rule files.
     Rules {
         #[command(subcommand)]
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Detect(args) => detect::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Rules { command } => rules_cmd::run(command),
     };
     match result {

@@ -334,8 +334,16 @@ fn the_readme_command_tells_both_halves_of_the_story() {
     let out = run(&["detect", repo("samples").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    let stop = stdout.find("switched off (StopLogging)").expect("CloudTrail side");
-    let exec = stdout.find("Warning exec into pod web/nginx-7c9f (container=nginx").expect("Kubernetes side");
+    let stop = stdout
+        .find("switched off (StopLogging)")
+        .expect("CloudTrail side");
+    let exec = stdout
+        .find("Warning exec into pod web/nginx-7c9f (container=nginx")
+        .expect("Kubernetes side");
     assert!(stop < exec, "files are read in path order");
-    assert!(text(&out.stderr).contains("2 input(s), 21 record(s), 21 evaluated, 15 alert(s)"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("2 input(s), 21 record(s), 21 evaluated, 15 alert(s)"),
+        "{}",
+        text(&out.stderr)
+    );
 }

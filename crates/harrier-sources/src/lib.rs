@@ -7,6 +7,7 @@
 
 pub mod reader;
 pub mod walk;
+pub mod webhook;
 
 pub use reader::{open, ReadError, ReadErrorKind, Record, RecordReader, MAX_RECORD_BYTES};
 pub use walk::{walk, Input, Skipped, Walked};

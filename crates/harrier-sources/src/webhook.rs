@@ -1,0 +1,190 @@
+//! The Kubernetes audit webhook: an HTTP(S) endpoint the API server posts audit batches to
+//! (`--audit-webhook-config-file`).
+//!
+//! `POST <path>` with an `audit.k8s.io` `Event` or `EventList` body. Each request is handed to
+//! a handler, which must make its alerts durable before it returns: the API server is answered
+//! 200 only then, so a batch is never acknowledged and lost. Hostile input is bounded: bodies
+//! over the size limit get 413 without being buffered, a missing or wrong bearer token gets 401
+//! (compared in constant time, never logged), malformed bodies get 400, other methods 405, other
+//! paths 404. `GET /healthz` answers 200.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tiny_http::{Header, Method, Request, Response, Server, SslConfig};
+
+/// Default largest body accepted (the API server's own batch limit is smaller).
+pub const DEFAULT_MAX_BODY: usize = 12 << 20;
+
+/// Webhook settings.
+#[derive(Clone)]
+pub struct WebhookConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Path of the endpoint (`/k8s-audit`).
+    pub path: String,
+    /// PEM certificate chain and private key, for HTTPS.
+    pub tls: Option<(Vec<u8>, Vec<u8>)>,
+    /// Bearer token callers must present, if any.
+    pub token: Option<String>,
+    /// Largest body accepted, in bytes.
+    pub max_body: usize,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token and the key never appear in logs.
+        f.debug_struct("WebhookConfig")
+            .field("listen", &self.listen)
+            .field("path", &self.path)
+            .field("tls", &self.tls.is_some())
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("max_body", &self.max_body)
+            .finish()
+    }
+}
+
+/// What the handler made of a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Processed; this many events, their alerts durably written.
+    Accepted(usize),
+    /// The body is not a valid audit event batch (400).
+    BadRequest(String),
+    /// The alerts could not be written: the caller should retry (503).
+    Unavailable(String),
+}
+
+/// A bound webhook server.
+pub struct WebhookServer {
+    server: Server,
+    cfg: WebhookConfig,
+}
+
+/// Compares two byte strings in time independent of where they differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn json_response(code: u16, body: String) -> Response<std::io::Cursor<Vec<u8>>> {
+    let mut r = Response::from_string(body).with_status_code(code);
+    if let Ok(h) = Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]) {
+        r.add_header(h);
+    }
+    r
+}
+
+fn error_body(msg: &str) -> String {
+    let mut s = String::from("{\"error\":\"");
+    for c in msg.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            c if (c as u32) < 0x20 => s.push(' '),
+            c => s.push(c),
+        }
+    }
+    s.push_str("\"}");
+    s
+}
+
+impl WebhookServer {
+    /// Binds the listening socket (plain HTTP, or HTTPS when `tls` is set).
+    pub fn bind(cfg: WebhookConfig) -> Result<Self, String> {
+        let server = match &cfg.tls {
+            None => Server::http(cfg.listen),
+            Some((cert, key)) => Server::https(
+                cfg.listen,
+                SslConfig {
+                    certificate: cert.clone(),
+                    private_key: key.clone(),
+                },
+            ),
+        }
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+        Ok(WebhookServer { server, cfg })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.server.server_addr().to_ip()
+    }
+
+    /// Serves until `stop` is set; each accepted body goes to `handler`.
+    pub fn run(&self, handler: &mut dyn FnMut(&[u8]) -> Verdict, stop: &AtomicBool) {
+        while !stop.load(Ordering::Relaxed) {
+            match self.server.recv_timeout(Duration::from_millis(200)) {
+                Ok(Some(req)) => self.handle(req, handler),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "webhook: accept failed"),
+            }
+        }
+    }
+
+    fn handle(&self, mut req: Request, handler: &mut dyn FnMut(&[u8]) -> Verdict) {
+        let path = req.url().split('?').next().unwrap_or("").to_string();
+        let respond = |req: Request, code: u16, body: String| {
+            if let Err(e) = req.respond(json_response(code, body)) {
+                tracing::debug!(error = %e, "webhook: client went away before the response");
+            }
+        };
+        if path == "/healthz" && *req.method() == Method::Get {
+            return respond(req, 200, "{\"status\":\"ok\"}".into());
+        }
+        if path != self.cfg.path {
+            return respond(req, 404, error_body("not found"));
+        }
+        if *req.method() != Method::Post {
+            return respond(req, 405, error_body("use POST"));
+        }
+        if let Some(token) = &self.cfg.token {
+            let presented = req
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("Authorization"))
+                .and_then(|h| {
+                    h.value
+                        .as_str()
+                        .strip_prefix("Bearer ")
+                        .map(|t| t.trim().to_string())
+                });
+            if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes())) {
+                let mut r = json_response(401, error_body("missing or wrong bearer token"));
+                if let Ok(h) = Header::from_bytes(&b"WWW-Authenticate"[..], &b"Bearer"[..]) {
+                    r.add_header(h);
+                }
+                let _ = req.respond(r);
+                return;
+            }
+        }
+        if req.body_length().is_some_and(|n| n > self.cfg.max_body) {
+            return respond(
+                req,
+                413,
+                error_body(&format!("body larger than {} bytes", self.cfg.max_body)),
+            );
+        }
+        let mut body = Vec::new();
+        let limit = self.cfg.max_body as u64 + 1;
+        if let Err(e) = req.as_reader().take(limit).read_to_end(&mut body) {
+            return respond(req, 400, error_body(&format!("cannot read body: {e}")));
+        }
+        if body.len() > self.cfg.max_body {
+            return respond(
+                req,
+                413,
+                error_body(&format!("body larger than {} bytes", self.cfg.max_body)),
+            );
+        }
+        match handler(&body) {
+            Verdict::Accepted(n) => respond(req, 200, format!("{{\"accepted\":{n}}}")),
+            Verdict::BadRequest(m) => respond(req, 400, error_body(&m)),
+            Verdict::Unavailable(m) => respond(req, 503, error_body(&m)),
+        }
+    }
+}
