@@ -3,6 +3,7 @@
 //! This binary only parses arguments and wires the library crates together.
 
 mod detect;
+mod posture;
 mod ruleload;
 mod rules_cmd;
 mod serve;
@@ -28,6 +29,11 @@ enum Command {
     Detect(detect::DetectArgs),
     /// Run as a service: receive Kubernetes audit events on a webhook and alert on them.
     Serve(serve::ServeArgs),
+    /// Check an account's configuration against CIS and more (posture).
+    Posture {
+        #[command(subcommand)]
+        command: posture::PostureCommand,
+    },
     /// Work with rule files.
     Rules {
         #[command(subcommand)]
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Detect(args) => detect::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Posture { command } => posture::run(command),
         Command::Rules { command } => rules_cmd::run(command),
     };
     match result {

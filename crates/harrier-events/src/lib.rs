@@ -11,6 +11,7 @@
 //! - [`cloudtrail`]: the `aws_cloudtrail` source (Falco's CloudTrail plugin fields).
 #![deny(missing_docs)]
 
+pub mod base64;
 pub mod cloudtrail;
 pub mod event;
 pub mod field;

@@ -15,7 +15,9 @@ mod analysis;
 mod fields;
 use crate::json::{self, JsonError};
 use crate::time;
-pub use analysis::{Grant, ESCALATION_ACTIONS};
+pub use analysis::{
+    is_world, managed_policy_grant, policy_grants, trust_exposure, Grant, ESCALATION_ACTIONS,
+};
 use fields::*;
 pub use fields::{FIELDS, SOURCE};
 

@@ -1,0 +1,135 @@
+//! Container service checks: ECR repositories, EKS clusters.
+
+use crate::check::{Check, Severity, Status};
+
+pub static ECR_TAG_IMMUTABILITY: Check = Check {
+    id: "ecr_tag_immutability",
+    title: "ECR repositories have immutable tags",
+    service: "ecr",
+    resource_type: "AWS::ECR::Repository",
+    severity: Severity::High,
+    rationale: "With mutable tags, anyone who can push can replace what `app:v1.4.2` means, and every deployment picks up the backdoored image.",
+    remediation: "Set the repository's tag mutability to IMMUTABLE and deploy by digest.",
+    cli: &["aws ecr put-image-tag-mutability --repository-name <repo> --image-tag-mutability IMMUTABLE"],
+    eval: |cx, out| {
+        for region in cx.snap.regions() {
+            match cx.doc(region, "ecr-describe-repositories") {
+                Err(e) => out.push(cx.unknown(region, e)),
+                Ok(d) => {
+                    for r in d["repositories"].as_array().into_iter().flatten() {
+                        let arn = r["repositoryArn"].as_str().unwrap_or("?");
+                        out.push(match r["imageTagMutability"].as_str() {
+                            Some("IMMUTABLE") | Some("IMMUTABLE_WITH_EXCLUSION") => cx.finding(region, arn, Status::Pass, "tags immutable"),
+                            _ => cx.finding(region, arn, Status::Fail, "tags are mutable"),
+                        });
+                    }
+                }
+            }
+        }
+    },
+};
+
+pub static ECR_SCAN_ON_PUSH: Check = Check {
+    id: "ecr_scan_on_push",
+    title: "ECR images are scanned on push",
+    service: "ecr",
+    resource_type: "AWS::ECR::Repository",
+    severity: Severity::Medium,
+    rationale: "Scanning on push catches known-vulnerable images before they are deployed.",
+    remediation: "Turn on scan on push for the repository, or a registry-wide scanning rule.",
+    cli: &["aws ecr put-image-scanning-configuration --repository-name <repo> --image-scanning-configuration scanOnPush=true"],
+    eval: |cx, out| {
+        for region in cx.snap.regions() {
+            let registry_wide = cx.doc(region, "ecr-get-registry-scanning-configuration").ok().is_some_and(|c| {
+                c["scanningConfiguration"]["rules"].as_array().into_iter().flatten().any(|r| {
+                    matches!(r["scanFrequency"].as_str(), Some("SCAN_ON_PUSH" | "CONTINUOUS_SCAN"))
+                        && r["repositoryFilters"].as_array().into_iter().flatten().any(|f| f["filter"] == "*")
+                })
+            });
+            match cx.doc(region, "ecr-describe-repositories") {
+                Err(e) => out.push(cx.unknown(region, e)),
+                Ok(d) => {
+                    for r in d["repositories"].as_array().into_iter().flatten() {
+                        let arn = r["repositoryArn"].as_str().unwrap_or("?");
+                        let own = r["imageScanningConfiguration"]["scanOnPush"].as_bool() == Some(true);
+                        out.push(if own || registry_wide {
+                            cx.finding(region, arn, Status::Pass, "scanned on push")
+                        } else {
+                            cx.finding(region, arn, Status::Fail, "not scanned on push")
+                        });
+                    }
+                }
+            }
+        }
+    },
+};
+
+fn each_cluster(
+    cx: &crate::check::Ctx<'_>,
+    out: &mut Vec<crate::check::Finding>,
+    f: &dyn Fn(&str, &serde_json::Value) -> (Status, String),
+) {
+    for region in cx.snap.regions() {
+        let names = match cx.doc(region, "eks-list-clusters") {
+            Ok(d) => d["clusters"].as_array().cloned().unwrap_or_default(),
+            Err(e) => {
+                out.push(cx.unknown(region, e));
+                continue;
+            }
+        };
+        for n in names.iter().filter_map(|n| n.as_str()) {
+            match cx.doc(region, &format!("eks-describe-cluster/{n}")) {
+                Ok(c) => {
+                    let arn = c["cluster"]["arn"].as_str().unwrap_or(n);
+                    let (s, why) = f(region, &c["cluster"]);
+                    out.push(cx.finding(region, arn, s, why));
+                }
+                Err(e) => out.push(cx.finding(region, n, Status::Unknown, e)),
+            }
+        }
+    }
+}
+
+pub static EKS_PUBLIC_ENDPOINT: Check = Check {
+    id: "eks_endpoint_not_public",
+    title: "EKS API endpoints are not open to the internet",
+    service: "eks",
+    resource_type: "AWS::EKS::Cluster",
+    severity: Severity::High,
+    rationale: "A public Kubernetes API endpoint open to 0.0.0.0/0 is one leaked kubeconfig away from an intruder.",
+    remediation: "Make the endpoint private, or restrict public access to known CIDRs.",
+    cli: &["aws eks update-cluster-config --name <cluster> --resources-vpc-config endpointPublicAccess=false,endpointPrivateAccess=true"],
+    eval: |cx, out| {
+        each_cluster(cx, out, &|_, c| {
+            let cfg = &c["resourcesVpcConfig"];
+            if cfg["endpointPublicAccess"].as_bool() != Some(true) {
+                return (Status::Pass, "endpoint is private".into());
+            }
+            let cidrs: Vec<&str> = cfg["publicAccessCidrs"].as_array().into_iter().flatten().filter_map(|c| c.as_str()).collect();
+            if cidrs.is_empty() || cidrs.iter().any(|c| harrier_events::cloudtrail::is_world(c)) {
+                (Status::Fail, "public endpoint open to 0.0.0.0/0".into())
+            } else {
+                (Status::Pass, format!("public endpoint limited to {}", cidrs.join(", ")))
+            }
+        })
+    },
+};
+
+pub static EKS_AUDIT_LOGGING: Check = Check {
+    id: "eks_audit_logging",
+    title: "EKS clusters send audit logs to CloudWatch Logs",
+    service: "eks",
+    resource_type: "AWS::EKS::Cluster",
+    severity: Severity::Medium,
+    rationale: "The Kubernetes audit log is the only record of kubectl exec, secret reads and RBAC changes.",
+    remediation: "Enable the audit (and authenticator) control-plane log types.",
+    cli: &["aws eks update-cluster-config --name <cluster> --logging '{\"clusterLogging\":[{\"types\":[\"audit\",\"authenticator\"],\"enabled\":true}]}'"],
+    eval: |cx, out| {
+        each_cluster(cx, out, &|_, c| {
+            let on = c["logging"]["clusterLogging"].as_array().into_iter().flatten().any(|l| {
+                l["enabled"].as_bool() == Some(true) && l["types"].as_array().into_iter().flatten().any(|t| t == "audit")
+            });
+            if on { (Status::Pass, "audit logging on".into()) } else { (Status::Fail, "audit logging off".into()) }
+        })
+    },
+};

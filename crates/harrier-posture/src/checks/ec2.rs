@@ -1,0 +1,165 @@
+//! EC2 and VPC checks: security groups, EBS encryption, flow logs.
+
+use serde_json::Value;
+
+use crate::check::{Check, Ctx, Finding, Severity, Status};
+
+const ADMIN_PORTS: [i64; 7] = [22, 3389, 5985, 5986, 23, 2375, 6443];
+
+fn is_world(cidr: &str) -> bool {
+    harrier_events::cloudtrail::is_world(cidr)
+}
+
+/// The world-open ranges of one permission, with the admin ports they reach.
+fn world_admin(perm: &Value) -> Option<String> {
+    let world = perm["IpRanges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|r| r["CidrIp"].as_str().is_some_and(is_world))
+        || perm["Ipv6Ranges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["CidrIpv6"].as_str().is_some_and(is_world));
+    if !world {
+        return None;
+    }
+    let proto = perm["IpProtocol"].as_str().unwrap_or("-1");
+    if proto == "-1" {
+        return Some("all traffic".into());
+    }
+    let (from, to) = (
+        perm["FromPort"].as_i64().unwrap_or(0),
+        perm["ToPort"].as_i64().unwrap_or(65535),
+    );
+    let hit: Vec<String> = ADMIN_PORTS
+        .iter()
+        .filter(|p| from <= **p && **p <= to)
+        .map(|p| p.to_string())
+        .collect();
+    (!hit.is_empty()).then(|| format!("{proto} {}", hit.join(",")))
+}
+
+fn each_region(
+    cx: &Ctx<'_>,
+    out: &mut Vec<Finding>,
+    key: &str,
+    f: &dyn Fn(&str, &Value, &mut Vec<Finding>),
+) {
+    for region in cx.snap.regions() {
+        match cx.doc(region, key) {
+            Ok(d) => f(region, d, out),
+            Err(e) => out.push(cx.unknown(region, e)),
+        }
+    }
+}
+
+pub static SG_WORLD_ADMIN_PORTS: Check = Check {
+    id: "ec2_sg_no_world_admin_ports",
+    title: "No security group opens remote-administration ports to the world",
+    service: "ec2",
+    resource_type: "AWS::EC2::SecurityGroup",
+    severity: Severity::Critical,
+    rationale: "SSH, RDP, WinRM, Docker and Kubernetes API ports open to 0.0.0.0/0 or ::/0 are scanned and brute-forced within minutes.",
+    remediation: "Remove the rule, or narrow it to known addresses; reach instances through SSM Session Manager or a bastion.",
+    cli: &["aws ec2 revoke-security-group-ingress --group-id <sg> --protocol tcp --port 22 --cidr 0.0.0.0/0"],
+    eval: |cx, out| {
+        each_region(cx, out, "ec2-describe-security-groups", &|region, d, out| {
+            for sg in d["SecurityGroups"].as_array().into_iter().flatten() {
+                let id = sg["GroupId"].as_str().unwrap_or("?");
+                let open: Vec<String> = sg["IpPermissions"].as_array().into_iter().flatten().filter_map(world_admin).collect();
+                out.push(if open.is_empty() {
+                    cx.finding(region, id, Status::Pass, "no admin port open to the world")
+                } else {
+                    cx.finding(region, id, Status::Fail, format!("open to the world: {}", open.join("; ")))
+                });
+            }
+        })
+    },
+};
+
+pub static DEFAULT_SG: Check = Check {
+    id: "ec2_default_sg_restricts_all",
+    title: "Default security groups allow no traffic",
+    service: "ec2",
+    resource_type: "AWS::EC2::SecurityGroup",
+    severity: Severity::Medium,
+    rationale: "Resources launched without a chosen group land in the default one; it should let nothing through.",
+    remediation: "Remove every inbound and outbound rule of each VPC's default security group.",
+    cli: &["aws ec2 revoke-security-group-ingress --group-id <default sg> --ip-permissions '<rules>'", "aws ec2 revoke-security-group-egress --group-id <default sg> --ip-permissions '<rules>'"],
+    eval: |cx, out| {
+        each_region(cx, out, "ec2-describe-security-groups", &|region, d, out| {
+            for sg in d["SecurityGroups"].as_array().into_iter().flatten().filter(|s| s["GroupName"] == "default") {
+                let rules = sg["IpPermissions"].as_array().map_or(0, Vec::len) + sg["IpPermissionsEgress"].as_array().map_or(0, Vec::len);
+                let id = sg["GroupId"].as_str().unwrap_or("?");
+                out.push(if rules == 0 {
+                    cx.finding(region, id, Status::Pass, "no rules")
+                } else {
+                    cx.finding(region, id, Status::Fail, format!("{rules} rule(s) in the default group"))
+                });
+            }
+        })
+    },
+};
+
+pub static EBS_DEFAULT_ENCRYPTION: Check = Check {
+    id: "ec2_ebs_default_encryption",
+    title: "EBS encryption by default is on in every region",
+    service: "ec2",
+    resource_type: "AWS::EC2::Region",
+    severity: Severity::Medium,
+    rationale: "Unencrypted volumes and snapshots leak data when copied or shared.",
+    remediation: "Turn on EBS encryption by default in each region.",
+    cli: &["aws ec2 enable-ebs-encryption-by-default --region <region>"],
+    eval: |cx, out| {
+        each_region(
+            cx,
+            out,
+            "ec2-get-ebs-encryption-by-default",
+            &|region, d, out| {
+                out.push(match d["EbsEncryptionByDefault"].as_bool() {
+                    Some(true) => cx.finding(region, region, Status::Pass, "on"),
+                    Some(false) => cx.finding(region, region, Status::Fail, "off"),
+                    None => cx.finding(
+                        region,
+                        region,
+                        Status::Unknown,
+                        "no EbsEncryptionByDefault in the answer",
+                    ),
+                });
+            },
+        )
+    },
+};
+
+pub static VPC_FLOW_LOGS: Check = Check {
+    id: "vpc_flow_logs_enabled",
+    title: "Every VPC has flow logs",
+    service: "ec2",
+    resource_type: "AWS::EC2::VPC",
+    severity: Severity::Medium,
+    rationale: "Without flow logs there is no record of what talked to what during an incident.",
+    remediation: "Create a flow log for the VPC (REJECT at least, ALL preferably).",
+    cli: &["aws ec2 create-flow-logs --resource-type VPC --resource-ids <vpc> --traffic-type ALL --log-destination-type s3 --log-destination <bucket arn>"],
+    eval: |cx, out| {
+        for region in cx.snap.regions() {
+            let (vpcs, logs) = match (cx.doc(region, "ec2-describe-vpcs"), cx.doc(region, "ec2-describe-flow-logs")) {
+                (Ok(v), Ok(l)) => (v, l),
+                (Err(e), _) | (_, Err(e)) => {
+                    out.push(cx.unknown(region, e));
+                    continue;
+                }
+            };
+            let with_logs: Vec<&str> = logs["FlowLogs"].as_array().into_iter().flatten().filter_map(|l| l["ResourceId"].as_str()).collect();
+            for v in vpcs["Vpcs"].as_array().into_iter().flatten() {
+                let id = v["VpcId"].as_str().unwrap_or("?");
+                out.push(if with_logs.contains(&id) {
+                    cx.finding(region, id, Status::Pass, "flow logs on")
+                } else {
+                    cx.finding(region, id, Status::Fail, "no flow log")
+                });
+            }
+        }
+    },
+};

@@ -1,0 +1,45 @@
+//! Every check, grouped by service. Each check is one self-describing [`Check`]: id, title,
+//! severity, rationale, remediation with CLI commands, and (through `frameworks`) its mappings.
+
+mod containers;
+mod ec2;
+mod iam;
+mod logging;
+mod s3;
+
+use crate::check::Check;
+
+/// Every check, in report order.
+pub static ALL: [&Check; 31] = [
+    &iam::ROOT_ACCESS_KEYS,
+    &iam::ROOT_MFA,
+    &iam::ROOT_RECENT_USE,
+    &iam::PASSWORD_LENGTH,
+    &iam::PASSWORD_REUSE,
+    &iam::CONSOLE_MFA,
+    &iam::KEYS_WITHOUT_MFA,
+    &iam::ONE_ACTIVE_KEY,
+    &iam::KEY_ROTATION,
+    &iam::UNUSED_CREDENTIALS,
+    &iam::ADMIN_POLICIES,
+    &iam::IAM_FULL_POLICIES,
+    &s3::ACCOUNT_PUBLIC_ACCESS_BLOCK,
+    &s3::BUCKET_PUBLIC_ACCESS_BLOCK,
+    &s3::BUCKET_PUBLIC_WRITE,
+    &ec2::SG_WORLD_ADMIN_PORTS,
+    &ec2::DEFAULT_SG,
+    &ec2::EBS_DEFAULT_ENCRYPTION,
+    &ec2::VPC_FLOW_LOGS,
+    &logging::MULTI_REGION,
+    &logging::LOG_VALIDATION,
+    &logging::KMS_ENCRYPTION,
+    &logging::CLOUDWATCH,
+    &logging::KMS_ROTATION,
+    &logging::CONFIG_RECORDER,
+    &logging::GUARDDUTY,
+    &logging::SECURITY_HUB,
+    &containers::ECR_TAG_IMMUTABILITY,
+    &containers::ECR_SCAN_ON_PUSH,
+    &containers::EKS_PUBLIC_ENDPOINT,
+    &containers::EKS_AUDIT_LOGGING,
+];
