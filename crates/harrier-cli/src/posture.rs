@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Subcommand, ValueEnum};
-use harrier_posture::{report, Severity, Snapshot, Status};
+use harrier_posture::collect::{CollectOptions, Regions};
+use harrier_posture::history::{History, ScanSummary};
+use harrier_posture::{report, Entry, Severity, Snapshot, Status};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PostureFormat {
@@ -30,6 +32,50 @@ pub enum PostureCommand {
         /// Exit with 1 when a check of at least this severity fails.
         #[arg(long, value_parser = |s: &str| s.parse::<Severity>())]
         fail_on: Option<Severity>,
+        /// Record this evaluation in the scan history (see `posture history`).
+        #[arg(long)]
+        record: bool,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Read an account through the AWS API into a snapshot file.
+    Collect {
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// Snapshot file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Collect, evaluate and record the scan in the history: `collect` + `evaluate --record`.
+    Scan {
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// Also keep the snapshot in this file.
+        #[arg(long)]
+        snapshot: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = PostureFormat::Table)]
+        format: PostureFormat,
+        /// Exit with 1 when a check of at least this severity fails.
+        #[arg(long, value_parser = |s: &str| s.parse::<Severity>())]
+        fail_on: Option<Severity>,
+        /// Do not record the scan in the history.
+        #[arg(long)]
+        no_history: bool,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Scores of recorded scans over time, and what newly failed or got fixed since the
+    /// previous scan.
+    History {
+        /// Only this account.
+        #[arg(long)]
+        account: Option<String>,
+        /// How many scans to show.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[command(flatten)]
+        state: StateArgs,
     },
     /// Pass/fail/unknown per requirement of a framework (cis-5.0, pci-4.0, nist-800-53-r5,
     /// nist-800-53-r4, soc2).
@@ -55,6 +101,130 @@ pub enum PostureCommand {
     Checks,
 }
 
+/// Where the posture history lives.
+#[derive(clap::Args, Clone, Debug)]
+pub struct StateArgs {
+    /// State directory (default: $XDG_STATE_HOME/harrier or ~/.local/state/harrier).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+}
+
+impl StateArgs {
+    fn history(&self) -> Result<History> {
+        let dir = match &self.state_dir {
+            Some(d) => d.clone(),
+            None => match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+                Some(x) => PathBuf::from(x).join("harrier"),
+                None => PathBuf::from(
+                    std::env::var_os("HOME").context("HOME is not set: pass --state-dir")?,
+                )
+                .join(".local/state/harrier"),
+            },
+        };
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create state directory {}", dir.display()))?;
+        Ok(History::open(&dir.join("posture.db"))?)
+    }
+}
+
+/// How to reach AWS.
+#[derive(clap::Args, Clone, Debug)]
+pub struct AwsArgs {
+    /// Named profile (default: the standard credential chain).
+    #[arg(long)]
+    profile: Option<String>,
+    /// Regions to read: `all` (every enabled region) or a comma-separated list.
+    #[arg(long, default_value = "all")]
+    regions: String,
+    /// Region for global services and region discovery (default: from the environment).
+    #[arg(long)]
+    region: Option<String>,
+    /// Endpoint URL for every service (moto, LocalStack); AWS_ENDPOINT_URL also works.
+    #[arg(long)]
+    endpoint_url: Option<String>,
+}
+
+impl AwsArgs {
+    fn collect(&self) -> Result<Snapshot> {
+        let regions = if self.regions == "all" {
+            Regions::All
+        } else {
+            let list: Vec<String> = self
+                .regions
+                .split(',')
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty())
+                .collect();
+            if list.is_empty() {
+                bail!("--regions: expected `all` or a comma-separated list of regions");
+            }
+            Regions::List(list)
+        };
+        let opts = CollectOptions {
+            regions,
+            profile: self.profile.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            home_region: self.region.clone(),
+            progress: true,
+        };
+        let started = std::time::Instant::now();
+        let snap = harrier_posture::collect::collect(&opts)?;
+        let docs: usize = snap.regions.values().map(|r| r.len()).sum();
+        let failed: usize = snap
+            .regions
+            .values()
+            .flat_map(|r| r.values())
+            .filter(|e| matches!(e, Entry::Error { .. } | Entry::AccessDenied { .. }))
+            .count();
+        eprintln!(
+            "harrier: collected {docs} documents ({failed} denied or failed) from account {} in {:.1}s",
+            snap.account_id.as_deref().unwrap_or("?"),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(snap)
+    }
+}
+
+fn print_findings(findings: &[harrier_posture::Finding], format: PostureFormat) -> Result<()> {
+    match format {
+        PostureFormat::Table => print!(
+            "{}",
+            report::table(findings, std::io::stdout().is_terminal())
+        ),
+        PostureFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(&report::json(findings))?)
+        }
+        PostureFormat::Csv => print!("{}", report::csv(findings)),
+    }
+    Ok(())
+}
+
+fn exit_code(findings: &[harrier_posture::Finding], fail_on: Option<Severity>) -> ExitCode {
+    let failed = fail_on.is_some_and(|min| {
+        findings.iter().any(|f| {
+            f.status == Status::Fail
+                && harrier_posture::check(f.check).is_some_and(|c| c.severity <= min)
+        })
+    });
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn record(state: &StateArgs, snap: &Snapshot, findings: &[harrier_posture::Finding]) -> Result<()> {
+    let mut h = state.history()?;
+    let taken = snap.collected_at.clone().unwrap_or_default();
+    let id = h.record(
+        snap.account_id.as_deref().unwrap_or("unknown"),
+        &taken,
+        findings,
+    )?;
+    eprintln!("harrier: scan {id} recorded (see `harrier posture history`)");
+    Ok(())
+}
+
 fn now_secs(now: &Option<String>) -> Result<i64> {
     match now {
         Some(t) => harrier_events::time::parse_rfc3339(t)
@@ -74,31 +244,55 @@ pub fn run(cmd: PostureCommand) -> Result<ExitCode> {
             format,
             now,
             fail_on,
+            record: keep,
+            state,
         } => {
             let snap = Snapshot::load(&snapshot)?;
             let findings = harrier_posture::evaluate(&snap, now_secs(&now)?);
-            match format {
-                PostureFormat::Table => print!(
-                    "{}",
-                    report::table(&findings, std::io::stdout().is_terminal())
-                ),
-                PostureFormat::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report::json(&findings))?
-                ),
-                PostureFormat::Csv => print!("{}", report::csv(&findings)),
+            print_findings(&findings, format)?;
+            if keep {
+                record(&state, &snap, &findings)?;
             }
-            let failed = fail_on.is_some_and(|min| {
-                findings.iter().any(|f| {
-                    f.status == Status::Fail
-                        && harrier_posture::check(f.check).is_some_and(|c| c.severity <= min)
-                })
-            });
-            Ok(if failed {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(exit_code(&findings, fail_on))
+        }
+        PostureCommand::Collect { aws, output } => {
+            let snap = aws.collect()?;
+            snap.save(&output)?;
+            eprintln!("harrier: snapshot written to {}", output.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        PostureCommand::Scan {
+            aws,
+            snapshot,
+            format,
+            fail_on,
+            no_history,
+            state,
+        } => {
+            let snap = aws.collect()?;
+            if let Some(p) = &snapshot {
+                snap.save(p)?;
+            }
+            let findings = harrier_posture::evaluate(&snap, now_secs(&None)?);
+            print_findings(&findings, format)?;
+            if !no_history {
+                record(&state, &snap, &findings)?;
+            }
+            Ok(exit_code(&findings, fail_on))
+        }
+        PostureCommand::History {
+            account,
+            limit,
+            state,
+        } => {
+            let h = state.history()?;
+            let scans = h.scans(account.as_deref(), limit.max(1))?;
+            if scans.is_empty() {
+                println!("no scans recorded yet: run `harrier posture scan` or `posture evaluate --record`");
+                return Ok(ExitCode::SUCCESS);
+            }
+            print!("{}", history_table(&h, &scans)?);
+            Ok(ExitCode::SUCCESS)
         }
         PostureCommand::Report {
             snapshot,
@@ -147,4 +341,79 @@ pub fn run(cmd: PostureCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn fmt_score(s: Option<f64>) -> String {
+    s.map_or("-".into(), |v| format!("{v:.1}"))
+}
+
+/// The trend table, then the changes since the previous scan of the newest scan's account.
+fn history_table(h: &History, scans: &[ScanSummary]) -> Result<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    writeln!(
+        out,
+        "{:>5}  {:<14} {:<30} {:>6} {:>6}  {:>5} {:>5} {:>7}  {:>7} {:>7}",
+        "scan",
+        "account",
+        "taken at",
+        "score",
+        "trend",
+        "pass",
+        "fail",
+        "unknown",
+        "cis-5.0",
+        "pci-4.0"
+    )?;
+    let mut prev: Option<&ScanSummary> = None;
+    for s in scans {
+        let trend = match (
+            prev.filter(|p| p.account == s.account)
+                .and_then(|p| p.score),
+            s.score,
+        ) {
+            (Some(a), Some(b)) if b > a + 0.05 => format!("+{:.1}", b - a),
+            (Some(a), Some(b)) if b < a - 0.05 => format!("{:.1}", b - a),
+            (Some(_), Some(_)) => "=".into(),
+            _ => String::new(),
+        };
+        writeln!(
+            out,
+            "{:>5}  {:<14} {:<30} {:>6} {:>6}  {:>5} {:>5} {:>7}  {:>7} {:>7}",
+            s.id,
+            s.account,
+            s.taken_at,
+            fmt_score(s.score),
+            trend,
+            s.pass,
+            s.fail,
+            s.unknown,
+            fmt_score(h.scope_score(s.id, "framework:cis-5.0")?),
+            fmt_score(h.scope_score(s.id, "framework:pci-4.0")?),
+        )?;
+        prev = Some(s);
+    }
+    let last = &scans[scans.len() - 1];
+    if let Some(before) = scans[..scans.len() - 1]
+        .iter()
+        .rev()
+        .find(|s| s.account == last.account)
+    {
+        let c = h.changes(before.id, last.id)?;
+        writeln!(
+            out,
+            "\nsince scan {} ({}): {} newly failing, {} fixed",
+            before.id,
+            before.taken_at,
+            c.newly_failed.len(),
+            c.fixed.len()
+        )?;
+        for (check, region, resource) in &c.newly_failed {
+            writeln!(out, "  NEW FAIL  {check:<40} {region:<12} {resource}")?;
+        }
+        for (check, region, resource) in &c.fixed {
+            writeln!(out, "  FIXED     {check:<40} {region:<12} {resource}")?;
+        }
+    }
+    Ok(out)
 }

@@ -21,6 +21,13 @@ type Mapping = &'static [(&'static str, &'static [&'static str])];
 /// The requirement ids a check maps to, per framework.
 pub fn of(check: &str) -> Mapping {
     match check {
+        "ec2_nacl_no_world_admin_ports" => &[
+            ("cis-5.0", &["5.2"]),
+            ("pci-4.0", &["1.2.8", "1.3.1", "1.3.2", "1.4.2"]),
+            ("nist-800-53-r5", &["AC-4", "SC-7"]),
+            ("nist-800-53-r4", &["AC-4", "SC-7"]),
+            ("soc2", &["cc_6_6"]),
+        ],
         "iam_root_no_access_keys" => &[
             ("cis-5.0", &["1.3"]),
             (

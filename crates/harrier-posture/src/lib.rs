@@ -9,7 +9,10 @@
 
 pub mod check;
 pub mod checks;
+#[cfg(feature = "collect")]
+pub mod collect;
 pub mod frameworks;
+pub mod history;
 pub mod report;
 pub mod snapshot;
 

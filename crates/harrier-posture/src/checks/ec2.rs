@@ -163,3 +163,95 @@ pub static VPC_FLOW_LOGS: Check = Check {
         }
     },
 };
+
+/// Whether a network ACL admits `port` (TCP) from the internet: its ingress entries for a
+/// world-wide source range are evaluated in rule-number order and the first that covers the
+/// port decides, as AWS does.
+fn nacl_admits(acl: &Value, port: i64) -> bool {
+    let mut entries: Vec<&Value> = acl["Entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["Egress"] != Value::Bool(true))
+        .filter(|e| {
+            e["CidrBlock"].as_str().is_some_and(is_world)
+                || e["Ipv6CidrBlock"].as_str().is_some_and(is_world)
+        })
+        .collect();
+    entries.sort_by_key(|e| e["RuleNumber"].as_i64().unwrap_or(i64::MAX));
+    for e in entries {
+        let proto = e["Protocol"].as_str().unwrap_or("-1");
+        let covers = match proto {
+            "-1" => true,
+            "6" | "tcp" => {
+                let r = &e["PortRange"];
+                r["From"].as_i64().unwrap_or(0) <= port && port <= r["To"].as_i64().unwrap_or(65535)
+            }
+            _ => false,
+        };
+        if covers {
+            return e["RuleAction"].as_str() == Some("allow");
+        }
+    }
+    false
+}
+
+pub static NACL_WORLD_ADMIN_PORTS: Check = Check {
+    id: "ec2_nacl_no_world_admin_ports",
+    title: "No network ACL admits remote-administration ports from the world",
+    service: "ec2",
+    resource_type: "AWS::EC2::NetworkAcl",
+    severity: Severity::Medium,
+    rationale: "Network ACLs are the subnet-wide layer under security groups: one that admits SSH or RDP from anywhere leaves a single security-group mistake between the internet and the host.",
+    remediation: "Add a deny entry for 0.0.0.0/0 and ::/0 on ports 22 and 3389 with a rule number below the allow entries, or narrow the allow entries to known ranges.",
+    cli: &["aws ec2 create-network-acl-entry --network-acl-id <acl> --ingress --rule-number 50 --protocol tcp --port-range From=22,To=22 --cidr-block 0.0.0.0/0 --rule-action deny"],
+    eval: |cx, out| {
+        each_region(cx, out, "ec2-describe-network-acls", &|region, d, out| {
+            for acl in d["NetworkAcls"].as_array().into_iter().flatten() {
+                let id = acl["NetworkAclId"].as_str().unwrap_or("?");
+                let open: Vec<String> = [22, 3389]
+                    .into_iter()
+                    .filter(|p| nacl_admits(acl, *p))
+                    .map(|p| p.to_string())
+                    .collect();
+                out.push(if open.is_empty() {
+                    cx.finding(region, id, Status::Pass, "admin ports not admitted from the world")
+                } else {
+                    cx.finding(region, id, Status::Fail, format!("admits port(s) {} from the world", open.join(",")))
+                });
+            }
+        })
+    },
+};
+
+#[cfg(test)]
+mod tests {
+    use super::nacl_admits;
+    use serde_json::json;
+
+    fn acl(entries: serde_json::Value) -> serde_json::Value {
+        json!({"NetworkAclId": "acl-1", "Entries": entries})
+    }
+
+    #[test]
+    fn default_allow_all_nacl_admits_ssh() {
+        let a = acl(json!([
+            {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": false, "CidrBlock": "0.0.0.0/0"},
+            {"RuleNumber": 32767, "Protocol": "-1", "RuleAction": "deny", "Egress": false, "CidrBlock": "0.0.0.0/0"},
+        ]));
+        assert!(nacl_admits(&a, 22));
+    }
+
+    #[test]
+    fn a_lower_numbered_deny_wins_and_egress_and_private_ranges_do_not_count() {
+        let a = acl(json!([
+            {"RuleNumber": 50, "Protocol": "6", "RuleAction": "deny", "Egress": false, "CidrBlock": "0.0.0.0/0", "PortRange": {"From": 22, "To": 22}},
+            {"RuleNumber": 60, "Protocol": "6", "RuleAction": "allow", "Egress": false, "CidrBlock": "10.0.0.0/8", "PortRange": {"From": 3389, "To": 3389}},
+            {"RuleNumber": 70, "Protocol": "-1", "RuleAction": "allow", "Egress": true, "CidrBlock": "0.0.0.0/0"},
+            {"RuleNumber": 100, "Protocol": "6", "RuleAction": "allow", "Egress": false, "CidrBlock": "0.0.0.0/0", "PortRange": {"From": 0, "To": 1024}},
+        ]));
+        assert!(!nacl_admits(&a, 22));
+        assert!(!nacl_admits(&a, 3389));
+        assert!(nacl_admits(&a, 80) && !nacl_admits(&a, 8080));
+    }
+}

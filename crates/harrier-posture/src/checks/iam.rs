@@ -487,14 +487,16 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
+        // RFC 3986 percent-encoding, as IAM uses it ('+' is a literal plus).
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
                 i += 3;
                 continue;
             }
         }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        out.push(b[i]);
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -551,3 +553,20 @@ pub static IAM_FULL_POLICIES: Check = Check {
     cli: &["aws iam delete-user-policy --user-name <user> --policy-name <name>", "aws iam detach-user-policy --user-name <user> --policy-arn arn:aws:iam::aws:policy/IAMFullAccess"],
     eval: |cx, out| grants_check(cx, out, &[Grant::IamFull], "iam:*"),
 };
+
+#[cfg(test)]
+mod decode_tests {
+    use super::percent_decode;
+
+    #[test]
+    fn percent_decoding_is_rfc_3986_and_never_splits_characters() {
+        assert_eq!(
+            percent_decode("%7B%22Action%22%3A%22iam%3A*%22%7D"),
+            r#"{"Action":"iam:*"}"#
+        );
+        assert_eq!(percent_decode("a+b"), "a+b");
+        // A stray '%' before a multi-byte character or at the end stays as it is.
+        assert_eq!(percent_decode("%é%"), "%é%");
+        assert_eq!(percent_decode("%4"), "%4");
+    }
+}

@@ -10,7 +10,7 @@ mod s3;
 use crate::check::Check;
 
 /// Every check, in report order.
-pub static ALL: [&Check; 31] = [
+pub static ALL: [&Check; 32] = [
     &iam::ROOT_ACCESS_KEYS,
     &iam::ROOT_MFA,
     &iam::ROOT_RECENT_USE,
@@ -27,6 +27,7 @@ pub static ALL: [&Check; 31] = [
     &s3::BUCKET_PUBLIC_ACCESS_BLOCK,
     &s3::BUCKET_PUBLIC_WRITE,
     &ec2::SG_WORLD_ADMIN_PORTS,
+    &ec2::NACL_WORLD_ADMIN_PORTS,
     &ec2::DEFAULT_SG,
     &ec2::EBS_DEFAULT_ENCRYPTION,
     &ec2::VPC_FLOW_LOGS,

@@ -1,0 +1,250 @@
+//! `posture collect`: read an account through the AWS SDK for Rust into a [`Snapshot`].
+//!
+//! Every call's outcome is recorded (see [`Entry`]): a denied or failed call becomes an
+//! `unknown` finding later, never a pass or a fail. Regions are read concurrently, and the calls
+//! within a region too; throttling is retried by the SDK with exponential backoff and jitter, so a
+//! throttled call only delays itself. Documents keep the shape the AWS CLI prints (PascalCase or
+//! camelCase as the service does), limited to the fields Harrier's checks and reports read.
+
+mod global;
+mod json;
+mod regional;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::snapshot::{Entry, Snapshot, GLOBAL};
+
+/// Which regions to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Regions {
+    /// Every region enabled for the account (`ec2:DescribeRegions`).
+    All,
+    /// These regions.
+    List(Vec<String>),
+}
+
+/// How to reach the account.
+#[derive(Debug, Clone)]
+pub struct CollectOptions {
+    /// Regions to read.
+    pub regions: Regions,
+    /// A named profile from the shared config files; the default chain otherwise.
+    pub profile: Option<String>,
+    /// An endpoint URL for every service (moto, LocalStack); `AWS_ENDPOINT_URL` works too.
+    pub endpoint_url: Option<String>,
+    /// The region used for global services and region discovery.
+    pub home_region: Option<String>,
+    /// Print progress to stderr (only when it is a terminal).
+    pub progress: bool,
+}
+
+impl Default for CollectOptions {
+    fn default() -> Self {
+        CollectOptions {
+            regions: Regions::All,
+            profile: None,
+            endpoint_url: None,
+            home_region: None,
+            progress: true,
+        }
+    }
+}
+
+/// Why collection could not start (individual call failures are recorded in the snapshot).
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// The async runtime could not be created.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+    /// The account could not be identified (bad credentials, no network).
+    #[error("cannot identify the account (sts:GetCallerIdentity): {0}")]
+    Identity(String),
+    /// No region to read.
+    #[error("no region to read: {0}")]
+    Regions(String),
+}
+
+/// Error codes that mean "the caller may not make this call".
+const DENIED: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "AuthorizationError",
+    "UnauthorizedAccess",
+    "UnrecognizedClientException",
+];
+
+/// Error codes that mean "this feature is not set up" (an answer, not a failure).
+const NOT_CONFIGURED: &[&str] = &[
+    "NoSuchEntity",
+    "NoSuchBucketPolicy",
+    "NoSuchPublicAccessBlockConfiguration",
+    "ServerSideEncryptionConfigurationNotFoundError",
+    "NoSuchConfiguration",
+    "InvalidAccessException",
+    "TrailNotFoundException",
+];
+
+/// Turns an SDK result into a snapshot entry.
+pub(crate) fn entry<T, E>(
+    result: Result<T, E>,
+    to_json: impl FnOnce(T) -> serde_json::Value,
+) -> Entry
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(out) => Entry::Ok { data: to_json(out) },
+        Err(err) => classify(&err),
+    }
+}
+
+/// Classifies an SDK error.
+pub(crate) fn classify<E>(err: &E) -> Entry
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let code = err.code().unwrap_or_default().to_string();
+    let message = match err.message() {
+        Some(m) if !code.is_empty() => format!("{code}: {m}"),
+        Some(m) => m.to_string(),
+        None if !code.is_empty() => code.clone(),
+        None => DisplayErrorContext(err).to_string(),
+    };
+    if DENIED.contains(&code.as_str()) {
+        Entry::AccessDenied { message }
+    } else if NOT_CONFIGURED.contains(&code.as_str()) {
+        Entry::NotConfigured { message }
+    } else {
+        Entry::Error { message }
+    }
+}
+
+/// Where collected documents go: region -> key -> entry, shared by the tasks.
+#[derive(Clone, Default)]
+pub(crate) struct Sink {
+    docs: Arc<Mutex<BTreeMap<String, BTreeMap<String, Entry>>>>,
+    calls: Arc<AtomicUsize>,
+    progress: bool,
+}
+
+impl Sink {
+    pub(crate) fn put(&self, region: &str, key: impl Into<String>, e: Entry) {
+        let key = key.into();
+        if let Entry::Error { message } = &e {
+            tracing::warn!(region, key, "{message}");
+        }
+        self.docs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(region.to_string())
+            .or_default()
+            .insert(key, e);
+        let n = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.progress && n.is_multiple_of(10) {
+            eprint!("\rcollect: {n} calls");
+        }
+    }
+}
+
+/// The SDK configuration for one region.
+async fn sdk_config(opts: &CollectOptions, region: &str) -> SdkConfig {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .region(Region::new(region.to_string()))
+        .retry_config(RetryConfig::standard().with_max_attempts(6));
+    if let Some(p) = &opts.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(u) = &opts.endpoint_url {
+        loader = loader.endpoint_url(u);
+    }
+    loader.load().await
+}
+
+/// Reads the account. Blocks; runs its own async runtime.
+pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()?;
+    rt.block_on(collect_async(opts))
+}
+
+async fn collect_async(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
+    let home = match &opts.home_region {
+        Some(r) => r.clone(),
+        None => {
+            // The region from the environment or profile, else us-east-1.
+            let probe = aws_config::defaults(BehaviorVersion::latest()).load().await;
+            probe
+                .region()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "us-east-1".into())
+        }
+    };
+    let home_cfg = sdk_config(opts, &home).await;
+    let sink = Sink {
+        progress: opts.progress && std::io::stderr().is_terminal(),
+        ..Sink::default()
+    };
+
+    let account = global::identity(&home_cfg, &sink).await?;
+    let regions = match &opts.regions {
+        Regions::List(l) => l.clone(),
+        Regions::All => regional::enabled_regions(&home_cfg).await?,
+    };
+    if regions.is_empty() {
+        return Err(CollectError::Regions("the region list is empty".into()));
+    }
+
+    let mut tasks = tokio::task::JoinSet::new();
+    {
+        let (cfg, sink, account) = (home_cfg.clone(), sink.clone(), account.clone());
+        let endpoint = opts.endpoint_url.is_some();
+        tasks.spawn(async move { global::collect(&cfg, &sink, &account, endpoint).await });
+    }
+    for region in regions {
+        let cfg = sdk_config(opts, &region).await;
+        let sink = sink.clone();
+        tasks.spawn(async move { regional::collect(&cfg, &sink, &region).await });
+    }
+    while let Some(done) = tasks.join_next().await {
+        if let Err(e) = done {
+            // A panicking task is a bug; record it rather than lose the snapshot.
+            sink.put(
+                GLOBAL,
+                "harrier-collect-task",
+                Entry::Error {
+                    message: format!("collector task failed: {e}"),
+                },
+            );
+        }
+    }
+    if sink.progress {
+        eprintln!(
+            "\rcollect: {} calls, done",
+            sink.calls.load(Ordering::Relaxed)
+        );
+    }
+    let docs = std::mem::take(&mut *sink.docs.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok(Snapshot {
+        version: 1,
+        account_id: Some(account),
+        collected_at: Some(json::now()),
+        regions: docs,
+    })
+}

@@ -1,0 +1,411 @@
+//! Regional services, all read concurrently within a region: EC2/VPC, CloudTrail, KMS, Config,
+//! GuardDuty, Security Hub, ECR, EKS.
+
+use aws_config::SdkConfig;
+use serde_json::{json, Value};
+
+use super::json::{strings, time};
+use super::{classify, entry, CollectError, Sink};
+
+/// The regions enabled for the account.
+pub(crate) async fn enabled_regions(cfg: &SdkConfig) -> Result<Vec<String>, CollectError> {
+    let ec2 = aws_sdk_ec2::Client::new(cfg);
+    match ec2.describe_regions().send().await {
+        Ok(o) => Ok(o
+            .regions()
+            .iter()
+            .filter_map(|r| r.region_name().map(String::from))
+            .collect()),
+        Err(e) => Err(CollectError::Regions(format!(
+            "ec2:DescribeRegions failed ({:?}); pass --regions",
+            classify(&e)
+        ))),
+    }
+}
+
+/// Everything Harrier reads in one region.
+pub(crate) async fn collect(cfg: &SdkConfig, sink: &Sink, region: &str) {
+    tokio::join!(
+        ec2(cfg, sink, region),
+        cloudtrail(cfg, sink, region),
+        kms(cfg, sink, region),
+        services(cfg, sink, region),
+        ecr(cfg, sink, region),
+        eks(cfg, sink, region),
+    );
+}
+
+fn permissions(list: &[aws_sdk_ec2::types::IpPermission]) -> Value {
+    list.iter()
+        .map(|p| {
+            json!({
+                "IpProtocol": p.ip_protocol(),
+                "FromPort": p.from_port(),
+                "ToPort": p.to_port(),
+                "IpRanges": p.ip_ranges().iter().map(|r| json!({"CidrIp": r.cidr_ip()})).collect::<Vec<_>>(),
+                "Ipv6Ranges": p.ipv6_ranges().iter().map(|r| json!({"CidrIpv6": r.cidr_ipv6()})).collect::<Vec<_>>(),
+                "UserIdGroupPairs": p.user_id_group_pairs().iter().map(|g| json!({"GroupId": g.group_id()})).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
+async fn ec2(cfg: &SdkConfig, sink: &Sink, region: &str) {
+    let ec2 = aws_sdk_ec2::Client::new(cfg);
+    tokio::join!(
+        async {
+            let r: Result<Vec<_>, _> = ec2
+                .describe_security_groups()
+                .into_paginator()
+                .send()
+                .collect()
+                .await;
+            sink.put(
+                region,
+                "ec2-describe-security-groups",
+                entry(r, |pages| {
+                    let groups: Vec<Value> = pages
+                    .iter()
+                    .flat_map(|p| p.security_groups())
+                    .map(|g| json!({
+                        "GroupId": g.group_id(), "GroupName": g.group_name(), "VpcId": g.vpc_id(),
+                        "IpPermissions": permissions(g.ip_permissions()),
+                        "IpPermissionsEgress": permissions(g.ip_permissions_egress()),
+                    }))
+                    .collect();
+                    json!({"SecurityGroups": groups})
+                }),
+            );
+        },
+        async {
+            let r: Result<Vec<_>, _> = ec2.describe_vpcs().into_paginator().send().collect().await;
+            sink.put(region, "ec2-describe-vpcs", entry(r, |pages| {
+                let vpcs: Vec<Value> = pages
+                    .iter()
+                    .flat_map(|p| p.vpcs())
+                    .map(|v| json!({"VpcId": v.vpc_id(), "IsDefault": v.is_default(), "CidrBlock": v.cidr_block()}))
+                    .collect();
+                json!({"Vpcs": vpcs})
+            }));
+        },
+        async {
+            let r: Result<Vec<_>, _> = ec2
+                .describe_flow_logs()
+                .into_paginator()
+                .send()
+                .collect()
+                .await;
+            sink.put(
+                region,
+                "ec2-describe-flow-logs",
+                entry(r, |pages| {
+                    let logs: Vec<Value> = pages
+                        .iter()
+                        .flat_map(|p| p.flow_logs())
+                        .map(|f| {
+                            json!({
+                                "FlowLogId": f.flow_log_id(), "ResourceId": f.resource_id(),
+                                "FlowLogStatus": f.flow_log_status(),
+                                "TrafficType": f.traffic_type().map(|t| t.as_str()),
+                            })
+                        })
+                        .collect();
+                    json!({"FlowLogs": logs})
+                }),
+            );
+        },
+        async {
+            let r = ec2.get_ebs_encryption_by_default().send().await;
+            sink.put(
+                region,
+                "ec2-get-ebs-encryption-by-default",
+                entry(
+                    r,
+                    |o| json!({"EbsEncryptionByDefault": o.ebs_encryption_by_default()}),
+                ),
+            );
+        },
+        async {
+            let r: Result<Vec<_>, _> = ec2
+                .describe_network_acls()
+                .into_paginator()
+                .send()
+                .collect()
+                .await;
+            sink.put(region, "ec2-describe-network-acls", entry(r, |pages| {
+                let acls: Vec<Value> = pages
+                    .iter()
+                    .flat_map(|p| p.network_acls())
+                    .map(|a| json!({
+                        "NetworkAclId": a.network_acl_id(), "VpcId": a.vpc_id(), "IsDefault": a.is_default(),
+                        "Entries": a.entries().iter().map(|e| json!({
+                            "RuleNumber": e.rule_number(), "Protocol": e.protocol(),
+                            "RuleAction": e.rule_action().map(|r| r.as_str()), "Egress": e.egress(),
+                            "CidrBlock": e.cidr_block(), "Ipv6CidrBlock": e.ipv6_cidr_block(),
+                            "PortRange": e.port_range().map(|p| json!({"From": p.from(), "To": p.to()})),
+                        })).collect::<Vec<_>>(),
+                    }))
+                    .collect();
+                json!({"NetworkAcls": acls})
+            }));
+        },
+    );
+}
+
+async fn cloudtrail(cfg: &SdkConfig, sink: &Sink, region: &str) {
+    let ct = aws_sdk_cloudtrail::Client::new(cfg);
+    let r = ct
+        .describe_trails()
+        .include_shadow_trails(true)
+        .send()
+        .await;
+    // Status and selectors are read in the trail's home region only.
+    let own: Vec<(String, String)> = match &r {
+        Ok(o) => o
+            .trail_list()
+            .iter()
+            .filter(|t| t.home_region() == Some(region))
+            .filter_map(|t| Some((t.name()?.to_string(), t.trail_arn()?.to_string())))
+            .collect(),
+        Err(_) => vec![],
+    };
+    sink.put(
+        region,
+        "cloudtrail-describe-trails",
+        entry(r, |o| {
+            let trails: Vec<Value> = o
+                .trail_list()
+                .iter()
+                .map(|t| {
+                    json!({
+                        "Name": t.name(), "TrailARN": t.trail_arn(), "HomeRegion": t.home_region(),
+                        "IsMultiRegionTrail": t.is_multi_region_trail(),
+                        "IsOrganizationTrail": t.is_organization_trail(),
+                        "IncludeGlobalServiceEvents": t.include_global_service_events(),
+                        "LogFileValidationEnabled": t.log_file_validation_enabled(),
+                        "KmsKeyId": t.kms_key_id(), "S3BucketName": t.s3_bucket_name(),
+                        "CloudWatchLogsLogGroupArn": t.cloud_watch_logs_log_group_arn(),
+                    })
+                })
+                .collect();
+            json!({"trailList": trails})
+        }),
+    );
+    for (name, arn) in own {
+        let (status, selectors) = tokio::join!(
+            ct.get_trail_status().name(&arn).send(),
+            ct.get_event_selectors().trail_name(&arn).send()
+        );
+        sink.put(region, format!("cloudtrail-get-trail-status/{name}"), entry(status, |o| {
+            json!({"IsLogging": o.is_logging(), "LatestDeliveryTime": time(o.latest_delivery_time())})
+        }));
+        sink.put(region, format!("cloudtrail-get-event-selectors/{name}"), entry(selectors, |o| {
+            let sel: Vec<Value> = o
+                .event_selectors()
+                .iter()
+                .map(|s| json!({
+                    "ReadWriteType": s.read_write_type().map(|t| t.as_str()),
+                    "IncludeManagementEvents": s.include_management_events(),
+                }))
+                .collect();
+            json!({"EventSelectors": sel, "AdvancedEventSelectorCount": o.advanced_event_selectors().len()})
+        }));
+    }
+}
+
+async fn kms(cfg: &SdkConfig, sink: &Sink, region: &str) {
+    let kms = aws_sdk_kms::Client::new(cfg);
+    let r: Result<Vec<_>, _> = kms.list_keys().into_paginator().send().collect().await;
+    let ids: Vec<String> = match &r {
+        Ok(pages) => pages
+            .iter()
+            .flat_map(|p| p.keys())
+            .filter_map(|k| k.key_id().map(String::from))
+            .collect(),
+        Err(_) => vec![],
+    };
+    sink.put(
+        region,
+        "kms-list-keys",
+        entry(r, |pages| {
+            let keys: Vec<Value> = pages
+                .iter()
+                .flat_map(|p| p.keys())
+                .map(|k| json!({"KeyId": k.key_id(), "KeyArn": k.key_arn()}))
+                .collect();
+            json!({"Keys": keys})
+        }),
+    );
+    for id in ids {
+        let d = kms.describe_key().key_id(&id).send().await;
+        // Rotation applies to customer-managed symmetric keys that are enabled.
+        let rotatable = d
+            .as_ref()
+            .ok()
+            .and_then(|o| o.key_metadata())
+            .is_some_and(|m| {
+                m.key_manager().map(|k| k.as_str()) == Some("CUSTOMER")
+                    && m.key_spec().map(|k| k.as_str()) == Some("SYMMETRIC_DEFAULT")
+                    && m.key_state().map(|k| k.as_str()) == Some("Enabled")
+            });
+        sink.put(
+            region,
+            format!("kms-describe-key/{id}"),
+            entry(d, |o| {
+                json!({"KeyMetadata": o.key_metadata().map(|m| json!({
+                    "KeyId": m.key_id(), "Arn": m.arn(),
+                    "KeyManager": m.key_manager().map(|k| k.as_str()),
+                    "KeySpec": m.key_spec().map(|k| k.as_str()),
+                    "KeyState": m.key_state().map(|k| k.as_str()),
+                }))})
+            }),
+        );
+        if rotatable {
+            let r = kms.get_key_rotation_status().key_id(&id).send().await;
+            sink.put(
+                region,
+                format!("kms-get-key-rotation-status/{id}"),
+                entry(
+                    r,
+                    |o| json!({"KeyRotationEnabled": o.key_rotation_enabled()}),
+                ),
+            );
+        }
+    }
+}
+
+/// Config, GuardDuty and Security Hub: is the service on in this region?
+async fn services(cfg: &SdkConfig, sink: &Sink, region: &str) {
+    let config = aws_sdk_config::Client::new(cfg);
+    let gd = aws_sdk_guardduty::Client::new(cfg);
+    let hub = aws_sdk_securityhub::Client::new(cfg);
+    let (c, g, h) = tokio::join!(
+        config.describe_configuration_recorder_status().send(),
+        gd.list_detectors()
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>(),
+        hub.describe_hub().send(),
+    );
+    sink.put(
+        region,
+        "config-describe-configuration-recorder-status",
+        entry(c, |o| {
+            let s: Vec<Value> = o
+                .configuration_recorders_status()
+                .iter()
+                .map(|r| json!({"name": r.name(), "recording": r.recording()}))
+                .collect();
+            json!({"ConfigurationRecordersStatus": s})
+        }),
+    );
+    sink.put(
+        region,
+        "guardduty-list-detectors",
+        entry(g, |pages| {
+            let ids: Vec<&str> = pages
+                .iter()
+                .flat_map(|p| p.detector_ids())
+                .map(String::as_str)
+                .collect();
+            json!({"DetectorIds": ids})
+        }),
+    );
+    sink.put(
+        region,
+        "securityhub-describe-hub",
+        entry(
+            h,
+            |o| json!({"HubArn": o.hub_arn(), "SubscribedAt": o.subscribed_at()}),
+        ),
+    );
+}
+
+async fn ecr(cfg: &SdkConfig, sink: &Sink, region: &str) {
+    let ecr = aws_sdk_ecr::Client::new(cfg);
+    let (repos, scanning) = tokio::join!(
+        ecr.describe_repositories()
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>(),
+        ecr.get_registry_scanning_configuration().send(),
+    );
+    sink.put(
+        region,
+        "ecr-describe-repositories",
+        entry(repos, |pages| {
+            let r: Vec<Value> = pages
+                .iter()
+                .flat_map(|p| p.repositories())
+                .map(|r| {
+                    json!({
+                        "repositoryName": r.repository_name(), "repositoryArn": r.repository_arn(),
+                        "imageTagMutability": r.image_tag_mutability().map(|m| m.as_str()),
+                        "imageScanningConfiguration": r.image_scanning_configuration()
+                            .map(|c| json!({"scanOnPush": c.scan_on_push()})),
+                    })
+                })
+                .collect();
+            json!({"repositories": r})
+        }),
+    );
+    sink.put(
+        region,
+        "ecr-get-registry-scanning-configuration",
+        entry(scanning, |o| {
+            json!({"scanningConfiguration": o.scanning_configuration().map(|c| json!({
+                "scanType": c.scan_type().map(|t| t.as_str()),
+                "rules": c.rules().iter().map(|r| json!({
+                    "scanFrequency": r.scan_frequency().as_str(),
+                    "repositoryFilters": r.repository_filters().iter().map(|f| json!({
+                        "filter": f.filter(), "filterType": f.filter_type().as_str(),
+                    })).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            }))})
+        }),
+    );
+}
+
+async fn eks(cfg: &SdkConfig, sink: &Sink, region: &str) {
+    let eks = aws_sdk_eks::Client::new(cfg);
+    let r: Result<Vec<_>, _> = eks.list_clusters().into_paginator().send().collect().await;
+    let names: Vec<String> = match &r {
+        Ok(pages) => pages.iter().flat_map(|p| p.clusters()).cloned().collect(),
+        Err(_) => vec![],
+    };
+    sink.put(
+        region,
+        "eks-list-clusters",
+        entry(r, |pages| {
+            let c: Vec<&str> = pages
+                .iter()
+                .flat_map(|p| p.clusters())
+                .map(String::as_str)
+                .collect();
+            json!({"clusters": c})
+        }),
+    );
+    for name in names {
+        let r = eks.describe_cluster().name(&name).send().await;
+        sink.put(
+            region,
+            format!("eks-describe-cluster/{name}"),
+            entry(r, |o| {
+                json!({"cluster": o.cluster().map(|c| json!({
+                    "name": c.name(), "arn": c.arn(),
+                    "resourcesVpcConfig": c.resources_vpc_config().map(|v| json!({
+                        "endpointPublicAccess": v.endpoint_public_access(),
+                        "endpointPrivateAccess": v.endpoint_private_access(),
+                        "publicAccessCidrs": strings(v.public_access_cidrs()),
+                    })),
+                    "logging": c.logging().map(|l| json!({
+                        "clusterLogging": l.cluster_logging().iter().map(|s| json!({
+                            "types": s.types().iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+                            "enabled": s.enabled(),
+                        })).collect::<Vec<_>>(),
+                    })),
+                }))})
+            }),
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! Scan history in SQLite: every recorded scan keeps its scores (overall, per framework, per
+//! service) and its findings, so `posture history` can show the trend and what newly failed or
+//! got fixed since the previous scan of the same account.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::{check, framework_score, frameworks, score, Finding, Status};
+
+/// A history database error.
+#[derive(Debug, thiserror::Error)]
+#[error("posture history {path}: {source}")]
+pub struct HistoryError {
+    path: String,
+    #[source]
+    source: rusqlite::Error,
+}
+
+/// One recorded scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanSummary {
+    /// Scan id (increasing).
+    pub id: i64,
+    /// The account.
+    pub account: String,
+    /// When the snapshot was taken (RFC 3339).
+    pub taken_at: String,
+    /// Overall score, 0-100.
+    pub score: Option<f64>,
+    /// Passing, failing and unknown findings.
+    pub pass: i64,
+    /// Failing findings.
+    pub fail: i64,
+    /// Unknown findings.
+    pub unknown: i64,
+}
+
+/// What changed between two scans: `(check, region, resource)` keys.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    /// Failing now, not failing in the previous scan.
+    pub newly_failed: Vec<(String, String, String)>,
+    /// Failing in the previous scan; passing now or gone (the check could tell).
+    pub fixed: Vec<(String, String, String)>,
+}
+
+/// The history database.
+pub struct History {
+    conn: Connection,
+    path: String,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS scans (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    taken_at TEXT NOT NULL,
+    score REAL,
+    pass INTEGER NOT NULL,
+    fail INTEGER NOT NULL,
+    unknown INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS scores (
+    scan_id INTEGER NOT NULL REFERENCES scans(id),
+    scope TEXT NOT NULL,
+    score REAL,
+    PRIMARY KEY (scan_id, scope)
+);
+CREATE TABLE IF NOT EXISTS findings (
+    scan_id INTEGER NOT NULL REFERENCES scans(id),
+    check_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS findings_scan ON findings(scan_id);
+";
+
+impl History {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<History, HistoryError> {
+        let p = path.display().to_string();
+        let err = |source| HistoryError {
+            path: p.clone(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(History { conn, path: p })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> HistoryError {
+        HistoryError {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Records a scan (in one transaction) and returns its id.
+    pub fn record(
+        &mut self,
+        account: &str,
+        taken_at: &str,
+        findings: &[Finding],
+    ) -> Result<i64, HistoryError> {
+        let overall = score(findings, |_| true);
+        let path = self.path.clone();
+        let err = |source| HistoryError {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        let id = (|| {
+            tx.execute(
+                "INSERT INTO scans (account, taken_at, score, pass, fail, unknown) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![account, taken_at, overall.value, overall.pass as i64, overall.fail as i64, overall.unknown as i64],
+            )?;
+            let id = tx.last_insert_rowid();
+            let mut scope = tx.prepare("INSERT INTO scores (scan_id, scope, score) VALUES (?1, ?2, ?3)")?;
+            for (fw, _) in frameworks::FRAMEWORKS {
+                scope.execute(params![id, format!("framework:{fw}"), framework_score(findings, fw).value])?;
+            }
+            let services: BTreeSet<&str> =
+                findings.iter().filter_map(|f| check(f.check)).map(|c| c.service).collect();
+            for s in services {
+                let v = score(findings, |f| check(f.check).is_some_and(|c| c.service == s)).value;
+                scope.execute(params![id, format!("service:{s}"), v])?;
+            }
+            let mut ins = tx.prepare(
+                "INSERT INTO findings (scan_id, check_id, region, resource, status, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for f in findings {
+                ins.execute(params![id, f.check, f.region, f.resource, f.status.as_str(), f.reason])?;
+            }
+            Ok::<i64, rusqlite::Error>(id)
+        })()
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(id)
+    }
+
+    /// The last `limit` scans of an account (every account when `None`), oldest first.
+    pub fn scans(
+        &self,
+        account: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ScanSummary>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, account, taken_at, score, pass, fail, unknown FROM scans
+                 WHERE (?1 IS NULL OR account = ?1) ORDER BY id DESC LIMIT ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![account, limit as i64], |r| {
+                Ok(ScanSummary {
+                    id: r.get(0)?,
+                    account: r.get(1)?,
+                    taken_at: r.get(2)?,
+                    score: r.get(3)?,
+                    pass: r.get(4)?,
+                    fail: r.get(5)?,
+                    unknown: r.get(6)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e))?;
+        Ok(rows.into_iter().rev().collect())
+    }
+
+    /// A stored score of a scan (`framework:<id>` or `service:<name>`).
+    pub fn scope_score(&self, scan: i64, scope: &str) -> Result<Option<f64>, HistoryError> {
+        self.conn
+            .query_row(
+                "SELECT score FROM scores WHERE scan_id = ?1 AND scope = ?2",
+                params![scan, scope],
+                |r| r.get::<_, Option<f64>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.err(e))
+    }
+
+    fn statuses(&self, scan: i64) -> Result<Vec<(String, String, String, String)>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT check_id, region, resource, status FROM findings WHERE scan_id = ?1")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![scan], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// What newly failed and what got fixed between two scans.
+    pub fn changes(&self, previous: i64, current: i64) -> Result<Changes, HistoryError> {
+        let before = self.statuses(previous)?;
+        let after = self.statuses(current)?;
+        let key = |r: &(String, String, String, String)| (r.0.clone(), r.1.clone(), r.2.clone());
+        let failed_before: BTreeSet<_> = before
+            .iter()
+            .filter(|r| r.3 == Status::Fail.as_str())
+            .map(key)
+            .collect();
+        let failed_now: BTreeSet<_> = after
+            .iter()
+            .filter(|r| r.3 == Status::Fail.as_str())
+            .map(key)
+            .collect();
+        // Where the check could not tell now, nothing counts as fixed.
+        let unknown_now: BTreeSet<(&str, &str)> = after
+            .iter()
+            .filter(|r| r.3 == Status::Unknown.as_str())
+            .map(|r| (r.0.as_str(), r.1.as_str()))
+            .collect();
+        Ok(Changes {
+            newly_failed: failed_now.difference(&failed_before).cloned().collect(),
+            fixed: failed_before
+                .difference(&failed_now)
+                .filter(|(c, r, _)| !unknown_now.contains(&(c.as_str(), r.as_str())))
+                .cloned()
+                .collect(),
+        })
+    }
+}
