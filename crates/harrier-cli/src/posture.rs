@@ -15,6 +15,8 @@ pub enum PostureFormat {
     Table,
     Json,
     Csv,
+    /// One self-contained HTML file with the score over time.
+    Html,
 }
 
 #[derive(Subcommand)]
@@ -185,8 +187,35 @@ impl AwsArgs {
     }
 }
 
-fn print_findings(findings: &[harrier_posture::Finding], format: PostureFormat) -> Result<()> {
+/// Prints the findings. HTML needs the history for its chart: the recorded scans of the
+/// account, plus this one when it was not recorded.
+fn print_findings(
+    findings: &[harrier_posture::Finding],
+    format: PostureFormat,
+    snap: &Snapshot,
+    state: &StateArgs,
+    recorded: bool,
+) -> Result<()> {
     match format {
+        PostureFormat::Html => {
+            let account = snap.account_id.as_deref().unwrap_or("unknown");
+            let taken = snap.collected_at.as_deref().unwrap_or("");
+            let mut trend: Vec<(String, f64)> = state
+                .history()?
+                .scans(Some(account), 50)?
+                .into_iter()
+                .filter_map(|s| Some((s.taken_at, s.score?)))
+                .collect();
+            if !recorded {
+                if let Some(v) = harrier_posture::score(findings, |_| true).value {
+                    trend.push((taken.to_string(), v));
+                }
+            }
+            print!(
+                "{}",
+                harrier_posture::html::report(account, taken, findings, &trend)
+            );
+        }
         PostureFormat::Table => print!(
             "{}",
             report::table(findings, std::io::stdout().is_terminal())
@@ -249,10 +278,10 @@ pub fn run(cmd: PostureCommand) -> Result<ExitCode> {
         } => {
             let snap = Snapshot::load(&snapshot)?;
             let findings = harrier_posture::evaluate(&snap, now_secs(&now)?);
-            print_findings(&findings, format)?;
             if keep {
                 record(&state, &snap, &findings)?;
             }
+            print_findings(&findings, format, &snap, &state, keep)?;
             Ok(exit_code(&findings, fail_on))
         }
         PostureCommand::Collect { aws, output } => {
@@ -274,10 +303,10 @@ pub fn run(cmd: PostureCommand) -> Result<ExitCode> {
                 snap.save(p)?;
             }
             let findings = harrier_posture::evaluate(&snap, now_secs(&None)?);
-            print_findings(&findings, format)?;
             if !no_history {
                 record(&state, &snap, &findings)?;
             }
+            print_findings(&findings, format, &snap, &state, !no_history)?;
             Ok(exit_code(&findings, fail_on))
         }
         PostureCommand::History {

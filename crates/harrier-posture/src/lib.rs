@@ -13,6 +13,7 @@ pub mod checks;
 pub mod collect;
 pub mod frameworks;
 pub mod history;
+pub mod html;
 pub mod report;
 pub mod snapshot;
 

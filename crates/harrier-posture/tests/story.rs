@@ -68,6 +68,14 @@ fn the_story_account_fails_exactly_its_misconfigurations() {
             "ec2_sg_no_world_admin_ports",
             "sg-0a1b2c3d4e5f60718".to_string(),
         ),
+        // No alarm when IAM policies, the trail or security groups change.
+        ("cloudwatch_alarm_iam_policy_changes", a.to_string()),
+        ("cloudwatch_alarm_cloudtrail_changes", a.to_string()),
+        ("cloudwatch_alarm_security_group_changes", a.to_string()),
+        (
+            "ecs_service_exec_disabled",
+            format!("arn:aws:ecs:eu-west-1:{a}:service/prod/web"),
+        ),
         (
             "ecr_tag_immutability",
             format!("arn:aws:ecr:eu-west-1:{a}:repository/web"),

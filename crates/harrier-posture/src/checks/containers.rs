@@ -1,4 +1,6 @@
-//! Container service checks: ECR repositories, EKS clusters.
+//! Container service checks: ECR repositories, EKS clusters, ECS services and task definitions.
+
+use serde_json::Value;
 
 use crate::check::{Check, Severity, Status};
 
@@ -131,5 +133,84 @@ pub static EKS_AUDIT_LOGGING: Check = Check {
             });
             if on { (Status::Pass, "audit logging on".into()) } else { (Status::Fail, "audit logging off".into()) }
         })
+    },
+};
+
+pub static ECS_PRIVILEGED: Check = Check {
+    id: "ecs_task_definition_not_privileged",
+    title: "No active ECS task definition runs a privileged container",
+    service: "ecs",
+    resource_type: "AWS::ECS::TaskDefinition",
+    severity: Severity::High,
+    rationale: "A privileged container has every capability and the host's devices: whoever gets a shell in it (ECS Exec, an exploited app) owns the instance.",
+    remediation: "Register a new revision without `privileged: true` (add only the capabilities the app needs) and deregister the old one.",
+    cli: &["aws ecs register-task-definition --cli-input-json file://taskdef-without-privileged.json", "aws ecs deregister-task-definition --task-definition <family>:<revision>"],
+    eval: |cx, out| {
+        for region in cx.snap.regions() {
+            let list = match cx.doc(region, "ecs-list-task-definitions") {
+                Ok(d) => d,
+                Err(e) => {
+                    out.push(cx.unknown(region, e));
+                    continue;
+                }
+            };
+            for arn in list["taskDefinitionArns"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                let key = format!("ecs-describe-task-definition/{arn}");
+                match cx.doc(region, &key) {
+                    Ok(d) => {
+                        let privileged: Vec<&str> = d["taskDefinition"]["containerDefinitions"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|c| c["privileged"] == Value::Bool(true))
+                            .map(|c| c["name"].as_str().unwrap_or("?"))
+                            .collect();
+                        out.push(if privileged.is_empty() {
+                            cx.finding(region, arn, Status::Pass, "no privileged container")
+                        } else {
+                            cx.finding(region, arn, Status::Fail, format!("privileged container(s): {}", privileged.join(", ")))
+                        });
+                    }
+                    Err(e) => out.push(cx.finding(region, arn, Status::Unknown, e)),
+                }
+            }
+        }
+    },
+};
+
+pub static ECS_EXEC: Check = Check {
+    id: "ecs_service_exec_disabled",
+    title: "ECS services do not keep ECS Exec enabled",
+    service: "ecs",
+    resource_type: "AWS::ECS::Service",
+    severity: Severity::Medium,
+    rationale: "ECS Exec gives an interactive shell in running tasks to anyone allowed ecs:ExecuteCommand; attackers with stolen keys use it to install tools in Fargate tasks. Enable it only while debugging.",
+    remediation: "Turn ECS Exec off on the service (and force a new deployment so running tasks lose it); restrict ecs:ExecuteCommand to break-glass roles.",
+    cli: &["aws ecs update-service --cluster <cluster> --service <service> --disable-execute-command --force-new-deployment"],
+    eval: |cx, out| {
+        for region in cx.snap.regions() {
+            let clusters = match cx.doc(region, "ecs-list-clusters") {
+                Ok(d) => d,
+                Err(e) => {
+                    out.push(cx.unknown(region, e));
+                    continue;
+                }
+            };
+            for cluster in clusters["clusterArns"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                match cx.doc(region, &format!("ecs-describe-services/{cluster}")) {
+                    Ok(d) => {
+                        for s in d["services"].as_array().into_iter().flatten() {
+                            let arn = s["serviceArn"].as_str().unwrap_or("?");
+                            out.push(if s["enableExecuteCommand"] == Value::Bool(true) {
+                                cx.finding(region, arn, Status::Fail, "ECS Exec enabled")
+                            } else {
+                                cx.finding(region, arn, Status::Pass, "ECS Exec disabled")
+                            });
+                        }
+                    }
+                    Err(e) => out.push(cx.finding(region, cluster, Status::Unknown, e)),
+                }
+            }
+        }
     },
 };

@@ -30,7 +30,7 @@ fn trail_region(t: &Value) -> &str {
     t["HomeRegion"].as_str().unwrap_or("global")
 }
 
-fn is_logging(cx: &Ctx<'_>, t: &Value) -> Option<bool> {
+pub(super) fn is_logging(cx: &Ctx<'_>, t: &Value) -> Option<bool> {
     let name = t["Name"].as_str()?;
     let home = trail_region(t);
     for region in [home].into_iter().chain(cx.snap.regions()) {

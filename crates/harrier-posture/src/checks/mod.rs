@@ -5,12 +5,13 @@ mod containers;
 mod ec2;
 mod iam;
 mod logging;
+mod monitoring;
 mod s3;
 
 use crate::check::Check;
 
 /// Every check, in report order.
-pub static ALL: [&Check; 32] = [
+pub static ALL: [&Check; 49] = [
     &iam::ROOT_ACCESS_KEYS,
     &iam::ROOT_MFA,
     &iam::ROOT_RECENT_USE,
@@ -36,6 +37,21 @@ pub static ALL: [&Check; 32] = [
     &logging::KMS_ENCRYPTION,
     &logging::CLOUDWATCH,
     &logging::KMS_ROTATION,
+    &monitoring::UNAUTHORIZED_CALLS,
+    &monitoring::CONSOLE_NO_MFA,
+    &monitoring::ROOT_USAGE,
+    &monitoring::IAM_CHANGES,
+    &monitoring::TRAIL_CHANGES,
+    &monitoring::CONSOLE_FAILURES,
+    &monitoring::CMK_DELETION,
+    &monitoring::S3_POLICY_CHANGES,
+    &monitoring::CONFIG_CHANGES,
+    &monitoring::SG_CHANGES,
+    &monitoring::NACL_CHANGES,
+    &monitoring::GATEWAY_CHANGES,
+    &monitoring::ROUTE_CHANGES,
+    &monitoring::VPC_CHANGES,
+    &monitoring::ORG_CHANGES,
     &logging::CONFIG_RECORDER,
     &logging::GUARDDUTY,
     &logging::SECURITY_HUB,
@@ -43,4 +59,6 @@ pub static ALL: [&Check; 32] = [
     &containers::ECR_SCAN_ON_PUSH,
     &containers::EKS_PUBLIC_ENDPOINT,
     &containers::EKS_AUDIT_LOGGING,
+    &containers::ECS_PRIVILEGED,
+    &containers::ECS_EXEC,
 ];

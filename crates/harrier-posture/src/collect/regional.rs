@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::json::{strings, time};
 use super::{classify, entry, CollectError, Sink};
+use crate::snapshot::Entry;
 
 /// The regions enabled for the account.
 pub(crate) async fn enabled_regions(cfg: &SdkConfig) -> Result<Vec<String>, CollectError> {
@@ -32,7 +33,199 @@ pub(crate) async fn collect(cfg: &SdkConfig, sink: &Sink, region: &str) {
         services(cfg, sink, region),
         ecr(cfg, sink, region),
         eks(cfg, sink, region),
+        monitoring(cfg, sink, region),
+        ecs(cfg, sink, region),
     );
+}
+
+/// CloudWatch Logs metric filters and CloudWatch alarms (CIS monitoring).
+async fn monitoring(cfg: &SdkConfig, sink: &Sink, region: &str) {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(cfg);
+    let cw = aws_sdk_cloudwatch::Client::new(cfg);
+    let (filters, alarms) = tokio::join!(
+        logs.describe_metric_filters()
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>(),
+        cw.describe_alarms()
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>(),
+    );
+    sink.put(
+        region,
+        "logs-describe-metric-filters",
+        entry(filters, |pages| {
+            let f: Vec<Value> = pages
+                .iter()
+                .flat_map(|p| p.metric_filters())
+                .map(|f| {
+                    json!({
+                        "filterName": f.filter_name(), "filterPattern": f.filter_pattern(),
+                        "logGroupName": f.log_group_name(),
+                        "metricTransformations": f.metric_transformations().iter().map(|m| json!({
+                            "metricName": m.metric_name(), "metricNamespace": m.metric_namespace(),
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            json!({"metricFilters": f})
+        }),
+    );
+    sink.put(
+        region,
+        "cloudwatch-describe-alarms",
+        entry(alarms, |pages| {
+            let a: Vec<Value> = pages
+                .iter()
+                .flat_map(|p| p.metric_alarms())
+                .map(|a| {
+                    json!({
+                        "AlarmName": a.alarm_name(), "MetricName": a.metric_name(),
+                        "Namespace": a.namespace(), "ActionsEnabled": a.actions_enabled(),
+                        "AlarmActions": strings(a.alarm_actions()),
+                    })
+                })
+                .collect();
+            json!({"MetricAlarms": a})
+        }),
+    );
+}
+
+/// ECS clusters, their services, and the latest active revision of each task definition family.
+async fn ecs(cfg: &SdkConfig, sink: &Sink, region: &str) {
+    let ecs = aws_sdk_ecs::Client::new(cfg);
+    let clusters = ecs
+        .list_clusters()
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await;
+    let arns: Vec<String> = match &clusters {
+        Ok(pages) => pages
+            .iter()
+            .flat_map(|p| p.cluster_arns())
+            .cloned()
+            .collect(),
+        Err(_) => vec![],
+    };
+    sink.put(
+        region,
+        "ecs-list-clusters",
+        entry(clusters, |pages| {
+            let a: Vec<&str> = pages
+                .iter()
+                .flat_map(|p| p.cluster_arns())
+                .map(String::as_str)
+                .collect();
+            json!({"clusterArns": a})
+        }),
+    );
+    for cluster in &arns {
+        let services = ecs
+            .list_services()
+            .cluster(cluster)
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await;
+        let names: Vec<String> = match services {
+            Ok(pages) => pages
+                .iter()
+                .flat_map(|p| p.service_arns())
+                .cloned()
+                .collect(),
+            Err(e) => {
+                sink.put(
+                    region,
+                    format!("ecs-describe-services/{cluster}"),
+                    classify(&e),
+                );
+                continue;
+            }
+        };
+        let mut described = Vec::new();
+        let mut failed = None;
+        for chunk in names.chunks(10) {
+            match ecs
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(chunk.to_vec()))
+                .send()
+                .await
+            {
+                Ok(o) => described.extend(o.services().iter().map(|s| {
+                    json!({
+                        "serviceArn": s.service_arn(), "serviceName": s.service_name(),
+                        "enableExecuteCommand": s.enable_execute_command(),
+                        "launchType": s.launch_type().map(|l| l.as_str()),
+                    })
+                })),
+                Err(e) => failed = Some(classify(&e)),
+            }
+        }
+        sink.put(
+            region,
+            format!("ecs-describe-services/{cluster}"),
+            match failed {
+                Some(e) => e,
+                None => Entry::Ok {
+                    data: json!({"services": described}),
+                },
+            },
+        );
+    }
+    let defs = ecs
+        .list_task_definitions()
+        .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await;
+    // Latest revision per family: older revisions are history, not what runs next.
+    let mut latest: std::collections::BTreeMap<String, (u64, String)> = Default::default();
+    if let Ok(pages) = &defs {
+        for arn in pages.iter().flat_map(|p| p.task_definition_arns()) {
+            let Some((family, rev)) = arn.rsplit_once(':') else {
+                continue;
+            };
+            let rev: u64 = rev.parse().unwrap_or(0);
+            let e = latest
+                .entry(family.to_string())
+                .or_insert((rev, arn.clone()));
+            if rev >= e.0 {
+                *e = (rev, arn.clone());
+            }
+        }
+    }
+    let chosen: Vec<String> = latest.into_values().map(|(_, a)| a).collect();
+    sink.put(
+        region,
+        "ecs-list-task-definitions",
+        entry(
+            defs,
+            |_| json!({"taskDefinitionArns": chosen, "note": "latest active revision per family"}),
+        ),
+    );
+    for arn in &chosen {
+        let r = ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await;
+        sink.put(
+            region,
+            format!("ecs-describe-task-definition/{arn}"),
+            entry(r, |o| {
+                json!({"taskDefinition": o.task_definition().map(|t| json!({
+                    "taskDefinitionArn": t.task_definition_arn(),
+                    "containerDefinitions": t.container_definitions().iter().map(|c| json!({
+                        "name": c.name(), "image": c.image(), "privileged": c.privileged(),
+                    })).collect::<Vec<_>>(),
+                }))})
+            }),
+        );
+    }
 }
 
 fn permissions(list: &[aws_sdk_ec2::types::IpPermission]) -> Value {
