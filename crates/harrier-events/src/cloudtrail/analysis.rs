@@ -150,18 +150,72 @@ pub fn policy_grants(doc: &[u8]) -> Option<(Grant, Vec<String>)> {
         if effect.as_deref() != Some("Allow") {
             continue;
         }
+        let scope = resource_scope(doc, &st);
         if let Some(a) = member(doc, &st, "Action") {
             let pats = strings(doc, a);
-            best = best.max(grant_of_patterns(&pats, false));
+            best = best.max(grant_of_patterns(&pats, false).within(scope));
             actions.extend(pats);
         }
         if let Some(na) = member(doc, &st, "NotAction") {
             let pats = strings(doc, na);
-            best = best.max(grant_of_patterns(&pats, true));
+            best = best.max(grant_of_patterns(&pats, true).within(scope));
             actions.extend(pats.iter().map(|p| format!("NOT {p}")));
         }
     }
     Some((best, actions))
+}
+
+/// How far a statement's resources reach.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Every resource (`"*"`, a `NotResource`, or no resource element at all).
+    All,
+    /// Every IAM resource of some kind (`arn:aws:iam::*:role/*`, `arn:aws:iam::123:user/*`).
+    IamWildcard,
+    /// Named IAM resources (a user, a role).
+    IamNamed,
+    /// Named resources only, none of them IAM.
+    Limited,
+}
+
+fn resource_scope(doc: &[u8], st: &std::ops::Range<usize>) -> Scope {
+    if member(doc, st, "NotResource").is_some() {
+        return Scope::All;
+    }
+    let Some(r) = member(doc, st, "Resource") else {
+        return Scope::All;
+    };
+    let res = strings(doc, r);
+    if res.iter().any(|r| r == "*") {
+        Scope::All
+    } else if res
+        .iter()
+        .any(|r| r.starts_with("arn:aws:iam::") && r.contains('*'))
+    {
+        Scope::IamWildcard
+    } else if res.iter().any(|r| r.starts_with("arn:aws:iam::")) {
+        Scope::IamNamed
+    } else {
+        Scope::Limited
+    }
+}
+
+impl Grant {
+    /// What a grant amounts to on `scope`: every action on named resources is not
+    /// administrator access (CIS: `"Action": "*"` with `"Resource": "*"`); on every IAM
+    /// resource of a kind it still lets the holder rewrite IAM.
+    fn within(self, scope: Scope) -> Grant {
+        match (self, scope) {
+            (g, Scope::All) => g,
+            (Grant::Admin | Grant::IamFull, Scope::IamWildcard) => Grant::IamFull,
+            (g, Scope::IamWildcard) => g,
+            // Full control of a named user or role can still raise that principal's rights.
+            (Grant::None, Scope::IamNamed) => Grant::None,
+            (_, Scope::IamNamed) => Grant::IamEscalation,
+            (Grant::IamEscalation, Scope::Limited) => Grant::IamEscalation,
+            (_, Scope::Limited) => Grant::None,
+        }
+    }
 }
 
 /// What an AWS-managed policy attached by ARN grants.
@@ -539,6 +593,27 @@ mod tests {
         assert_eq!(
             grant(r#"{"Statement":[{"Effect":"Deny","Action":"*"}]}"#),
             Grant::None
+        );
+        // Every action, but on named resources only: not administrator access.
+        assert_eq!(
+            grant(r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"S3*"}}"#),
+            Grant::None
+        );
+        assert_eq!(
+            grant(r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":["S3*","*"]}}"#),
+            Grant::Admin
+        );
+        assert_eq!(
+            grant(
+                r#"{"Statement":{"Effect":"Allow","Action":"iam:*","Resource":"arn:aws:iam::1:role/*"}}"#
+            ),
+            Grant::IamFull
+        );
+        assert_eq!(
+            grant(
+                r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"arn:aws:iam::1:user/bob"}}"#
+            ),
+            Grant::IamEscalation
         );
         // Allow everything except S3: still every service.
         assert_eq!(
