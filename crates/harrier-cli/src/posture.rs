@@ -17,6 +17,10 @@ pub enum PostureFormat {
     Csv,
     /// One self-contained HTML file with the score over time.
     Html,
+    /// OCSF Compliance Finding objects, one per line.
+    Ocsf,
+    /// AWS Security Finding Format: a JSON array for Security Hub's BatchImportFindings.
+    Asff,
 }
 
 #[derive(Subcommand)]
@@ -195,10 +199,21 @@ fn print_findings(
     snap: &Snapshot,
     state: &StateArgs,
     recorded: bool,
+    now: i64,
 ) -> Result<()> {
+    let account = snap.account_id.as_deref().unwrap_or("unknown");
     match format {
+        PostureFormat::Ocsf => {
+            for o in harrier_posture::export::ocsf(findings, account, now) {
+                println!("{}", serde_json::to_string(&o)?);
+            }
+        }
+        PostureFormat::Asff => {
+            let home = snap.regions().next().unwrap_or("us-east-1");
+            let all = harrier_posture::export::asff(findings, account, home, now);
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        }
         PostureFormat::Html => {
-            let account = snap.account_id.as_deref().unwrap_or("unknown");
             let taken = snap.collected_at.as_deref().unwrap_or("");
             let mut trend: Vec<(String, f64)> = state
                 .history()?
@@ -277,11 +292,12 @@ pub fn run(cmd: PostureCommand) -> Result<ExitCode> {
             state,
         } => {
             let snap = Snapshot::load(&snapshot)?;
-            let findings = harrier_posture::evaluate(&snap, now_secs(&now)?);
+            let now = now_secs(&now)?;
+            let findings = harrier_posture::evaluate(&snap, now);
             if keep {
                 record(&state, &snap, &findings)?;
             }
-            print_findings(&findings, format, &snap, &state, keep)?;
+            print_findings(&findings, format, &snap, &state, keep, now)?;
             Ok(exit_code(&findings, fail_on))
         }
         PostureCommand::Collect { aws, output } => {
@@ -302,11 +318,12 @@ pub fn run(cmd: PostureCommand) -> Result<ExitCode> {
             if let Some(p) = &snapshot {
                 snap.save(p)?;
             }
-            let findings = harrier_posture::evaluate(&snap, now_secs(&None)?);
+            let now = now_secs(&None)?;
+            let findings = harrier_posture::evaluate(&snap, now);
             if !no_history {
                 record(&state, &snap, &findings)?;
             }
-            print_findings(&findings, format, &snap, &state, !no_history)?;
+            print_findings(&findings, format, &snap, &state, !no_history, now)?;
             Ok(exit_code(&findings, fail_on))
         }
         PostureCommand::History {

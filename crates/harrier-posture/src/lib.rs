@@ -11,6 +11,7 @@ pub mod check;
 pub mod checks;
 #[cfg(feature = "collect")]
 pub mod collect;
+pub mod export;
 pub mod frameworks;
 pub mod history;
 pub mod html;

@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex};
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::snapshot::{Entry, Snapshot, GLOBAL};
@@ -117,7 +116,7 @@ where
         Some(m) if !code.is_empty() => format!("{code}: {m}"),
         Some(m) => m.to_string(),
         None if !code.is_empty() => code.clone(),
-        None => DisplayErrorContext(err).to_string(),
+        None => short_chain(err),
     };
     if DENIED.contains(&code.as_str()) {
         Entry::AccessDenied { message }
@@ -126,6 +125,25 @@ where
     } else {
         Entry::Error { message }
     }
+}
+
+/// An error and its causes in one line, without the raw response the SDK's debug form carries
+/// (bodies can be large and are not the user's business), at most 300 characters.
+fn short_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    let mut line = parts.join(": ");
+    if line.chars().count() > 300 {
+        line = line.chars().take(297).collect::<String>() + "...";
+    }
+    line
 }
 
 /// Where collected documents go: region -> key -> entry, shared by the tasks.
@@ -139,9 +157,6 @@ pub(crate) struct Sink {
 impl Sink {
     pub(crate) fn put(&self, region: &str, key: impl Into<String>, e: Entry) {
         let key = key.into();
-        if let Entry::Error { message } = &e {
-            tracing::warn!(region, key, "{message}");
-        }
         self.docs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -152,6 +167,23 @@ impl Sink {
         if self.progress && n.is_multiple_of(10) {
             eprint!("\rcollect: {n} calls");
         }
+    }
+}
+
+/// One warning per kind of failed call (`s3-get-bucket-versioning` failing for 100 buckets is
+/// one line), with how many failed and the first message. The snapshot keeps every message.
+fn warn_failures(docs: &BTreeMap<String, BTreeMap<String, Entry>>) {
+    let mut kinds: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
+    for calls in docs.values() {
+        for (key, e) in calls {
+            if let Entry::Error { message } = e {
+                let kind = key.split('/').next().unwrap_or(key);
+                kinds.entry(kind).or_insert((0, message)).0 += 1;
+            }
+        }
+    }
+    for (kind, (n, first)) in kinds {
+        tracing::warn!("{n} {kind} call(s) failed (their checks say unknown); first: {first}");
     }
 }
 
@@ -241,6 +273,7 @@ async fn collect_async(opts: &CollectOptions) -> Result<Snapshot, CollectError> 
         );
     }
     let docs = std::mem::take(&mut *sink.docs.lock().unwrap_or_else(|p| p.into_inner()));
+    warn_failures(&docs);
     Ok(Snapshot {
         version: 1,
         account_id: Some(account),
