@@ -148,6 +148,8 @@ pub struct Ctx<'a> {
     pub now: i64,
     /// The check being run.
     pub check: &'static str,
+    /// Shared derived data (parsed credential report, policy grants).
+    pub cache: &'a crate::checks::Cache,
 }
 
 /// Why data is missing, as a finding reason.

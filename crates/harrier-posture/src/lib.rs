@@ -24,10 +24,12 @@ pub use snapshot::{Entry, Snapshot};
 /// Runs every check over a snapshot, as of `now` (seconds since the epoch).
 pub fn evaluate(snap: &Snapshot, now: i64) -> Vec<Finding> {
     let mut out = Vec::new();
+    let cache = checks::Cache::default();
     for c in checks::ALL.iter() {
         let cx = Ctx {
             snap,
             now,
+            cache: &cache,
             check: c.id,
         };
         (c.eval)(&cx, &mut out);

@@ -12,10 +12,19 @@ const REPORT: &str = "iam-get-credential-report";
 const DAY: i64 = 86_400;
 
 /// One row of the credential report.
-type Row = BTreeMap<String, String>;
+pub(crate) type Row = BTreeMap<String, String>;
+
+/// The credential report's rows, parsed once per evaluation (every user check reads them).
+fn report<'a>(cx: &Ctx<'a>) -> Result<&'a [Row], String> {
+    cx.cache
+        .report
+        .get_or_init(|| parse_report(cx))
+        .as_deref()
+        .map_err(Clone::clone)
+}
 
 /// The credential report's rows (its `Content` is base64 CSV, as the API returns it).
-fn report(cx: &Ctx<'_>) -> Result<Vec<Row>, String> {
+fn parse_report(cx: &Ctx<'_>) -> Result<Vec<Row>, String> {
     let doc = cx.global(REPORT)?;
     let content = doc["Content"]
         .as_str()
@@ -85,8 +94,8 @@ fn root_row(cx: &Ctx<'_>, out: &mut Vec<Finding>) -> Option<Row> {
             out.push(cx.unknown(GLOBAL, e));
             None
         }
-        Ok(rows) => match rows.into_iter().find(is_root) {
-            Some(r) => Some(r),
+        Ok(rows) => match rows.iter().find(|r| is_root(r)) {
+            Some(r) => Some(r.clone()),
             None => {
                 out.push(cx.unknown(
                     GLOBAL,
@@ -392,7 +401,18 @@ pub static UNUSED_CREDENTIALS: Check = Check {
 /// Every policy document of the account, with what it is attached to: from account
 /// authorization details (inline policies of users, groups and roles; managed policies'
 /// default versions with their attachment count).
-fn policy_documents(cx: &Ctx<'_>) -> Result<Vec<(String, Grant, String)>, String> {
+fn policy_documents<'a>(cx: &Ctx<'a>) -> Result<&'a [PolicyGrant], String> {
+    cx.cache
+        .policies
+        .get_or_init(|| parse_policy_documents(cx))
+        .as_deref()
+        .map_err(Clone::clone)
+}
+
+/// A policy document's grant: (resource arn, grant, description).
+pub(crate) type PolicyGrant = (String, Grant, String);
+
+fn parse_policy_documents(cx: &Ctx<'_>) -> Result<Vec<PolicyGrant>, String> {
     let d = cx.global("iam-get-account-authorization-details")?;
     let mut out = Vec::new();
     let doc_bytes = |v: &Value| -> Option<Vec<u8>> {
@@ -508,7 +528,7 @@ fn grants_check(cx: &Ctx<'_>, out: &mut Vec<Finding>, bad: &[Grant], what: &str)
         Ok(docs) => {
             let mut any = false;
             for (arn, g, desc) in docs {
-                if bad.contains(&g) {
+                if bad.contains(g) {
                     any = true;
                     out.push(cx.finding(
                         GLOBAL,

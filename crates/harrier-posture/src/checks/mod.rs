@@ -8,7 +8,16 @@ mod logging;
 mod monitoring;
 mod s3;
 
+use std::cell::OnceCell;
+
 use crate::check::Check;
+
+/// What several checks derive from the same documents, computed once per evaluation.
+#[derive(Default)]
+pub struct Cache {
+    pub(crate) report: OnceCell<Result<Vec<iam::Row>, String>>,
+    pub(crate) policies: OnceCell<Result<Vec<iam::PolicyGrant>, String>>,
+}
 
 /// Every check, in report order.
 pub static ALL: [&Check; 49] = [
