@@ -136,6 +136,14 @@ pub fn of(check: &str) -> Mapping {
             ("nist-800-53-r4", &["AC-6", "AC-17"]),
             ("soc2", &["cc_6_1"]),
         ],
+        "iam_root_hardware_mfa" => &[
+            ("cis-5.0", &["1.6"]),
+            ("pci-4.0", &["8.4.1"]),
+            ("nist-800-53-r5", &["IA-2"]),
+            ("nist-800-53-r4", &["IA-2"]),
+            ("soc2", &["cc_6_1"]),
+        ],
+        "iam_support_role_exists" => &[("cis-5.0", &["1.17"])],
         "ec2_nacl_no_world_admin_ports" => &[
             ("cis-5.0", &["5.2"]),
             ("pci-4.0", &["1.2.8", "1.3.1", "1.3.2", "1.4.2"]),

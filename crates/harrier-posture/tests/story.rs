@@ -177,7 +177,7 @@ fn root_rules_need_the_root_row() {
         .iter()
         .filter(|f| f.check.starts_with("iam_root"))
         .collect();
-    assert_eq!(root.len(), 3);
+    assert_eq!(root.len(), 4);
     assert!(root
         .iter()
         .all(|f| f.status == Status::Unknown && f.reason.contains("<root_account>")));
@@ -203,4 +203,58 @@ fn every_check_is_documented_and_mapped() {
         .filter(|c| !c.frameworks().is_empty())
         .count();
     assert!(mapped >= 25, "{mapped}");
+}
+
+#[test]
+fn root_mfa_on_a_virtual_device_fails_the_hardware_check_only() {
+    let mut s = fixture("story-fixed.json");
+    s.regions.get_mut("global").unwrap().insert(
+        "iam-list-virtual-mfa-devices".into(),
+        Entry::Ok {
+            data: serde_json::json!({"VirtualMFADevices": [{
+                "SerialNumber": "arn:aws:iam::111122223333:mfa/root-account-mfa-device",
+                "User": {"Arn": "arn:aws:iam::111122223333:root"}
+            }, {
+                "SerialNumber": "arn:aws:iam::111122223333:mfa/alice",
+                "User": {"Arn": "arn:aws:iam::111122223333:user/alice"}
+            }]}),
+        },
+    );
+    let status = |s: &Snapshot, check: &str| {
+        evaluate(s, NOW)
+            .into_iter()
+            .find(|f| f.check == check)
+            .map(|f| f.status)
+    };
+    assert_eq!(status(&s, "iam_root_hardware_mfa"), Some(Status::Fail));
+    assert_eq!(status(&s, "iam_root_mfa_enabled"), Some(Status::Pass));
+    // A user's virtual device is no concern of the root check.
+    if let Some(Entry::Ok { data }) = s
+        .regions
+        .get_mut("global")
+        .unwrap()
+        .get_mut("iam-list-virtual-mfa-devices")
+    {
+        data["VirtualMFADevices"].as_array_mut().unwrap().remove(0);
+    }
+    assert_eq!(status(&s, "iam_root_hardware_mfa"), Some(Status::Pass));
+}
+
+#[test]
+fn an_account_without_a_support_role_fails_that_check() {
+    let mut s = fixture("story-fixed.json");
+    if let Some(Entry::Ok { data }) = s
+        .regions
+        .get_mut("global")
+        .unwrap()
+        .get_mut("iam-get-account-authorization-details")
+    {
+        data["RoleDetailList"] = serde_json::json!([]);
+    }
+    let f: Vec<_> = evaluate(&s, NOW)
+        .into_iter()
+        .filter(|f| f.check == "iam_support_role_exists")
+        .collect();
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].status, Status::Fail);
 }

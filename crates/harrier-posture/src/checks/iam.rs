@@ -142,6 +142,65 @@ pub static ROOT_MFA: Check = Check {
     },
 };
 
+pub static ROOT_HARDWARE_MFA: Check = Check {
+    id: "iam_root_hardware_mfa",
+    title: "The root user's MFA is a hardware device",
+    service: "iam",
+    resource_type: "AWS::IAM::RootUser",
+    severity: Severity::High,
+    rationale: "A virtual MFA lives on a phone or laptop that can be lost, cloned or phished along with the password; a hardware key or FIDO token cannot be copied.",
+    remediation: "Sign in as root, register a hardware MFA or FIDO security key, then deactivate and delete the virtual device.",
+    cli: &["aws iam list-virtual-mfa-devices --assignment-status Assigned", "aws iam deactivate-mfa-device --user-name <root> --serial-number <virtual-mfa-arn>"],
+    eval: |cx, out| {
+        let Some(r) = root_row(cx, out) else { return };
+        let arn = field(&r, "arn").to_string();
+        if !is_true(&r, "mfa_active") {
+            return out.push(cx.finding(GLOBAL, arn, Status::Fail, "root has no MFA at all"));
+        }
+        match cx.global("iam-list-virtual-mfa-devices") {
+            Err(e) => out.push(cx.finding(GLOBAL, arn, Status::Unknown, e)),
+            Ok(d) => {
+                // A virtual device assigned to root has the root ARN as its user, or a serial
+                // named root-account-mfa-device.
+                let virtual_root = d["VirtualMFADevices"].as_array().into_iter().flatten().any(|v| {
+                    v["User"]["Arn"].as_str().is_some_and(|a| a.ends_with(":root"))
+                        || v["SerialNumber"].as_str().is_some_and(|s| s.ends_with("/root-account-mfa-device"))
+                });
+                out.push(if virtual_root {
+                    cx.finding(GLOBAL, arn, Status::Fail, "root's MFA is a virtual device")
+                } else {
+                    cx.finding(GLOBAL, arn, Status::Pass, "root's MFA is not a virtual device")
+                });
+            }
+        }
+    },
+};
+
+pub static SUPPORT_ROLE: Check = Check {
+    id: "iam_support_role_exists",
+    title: "A role can manage incidents with AWS Support",
+    service: "iam",
+    resource_type: "AWS::IAM::Role",
+    severity: Severity::Low,
+    rationale: "During an incident someone must be able to open AWS Support cases without using root or an administrator: a dedicated role with AWSSupportAccess.",
+    remediation: "Create a role for the incident responders and attach the AWSSupportAccess managed policy.",
+    cli: &["aws iam create-role --role-name aws-support --assume-role-policy-document file://trust.json", "aws iam attach-role-policy --role-name aws-support --policy-arn arn:aws:iam::aws:policy/AWSSupportAccess"],
+    eval: |cx, out| match cx.global("iam-get-account-authorization-details") {
+        Err(e) => out.push(cx.unknown(GLOBAL, e)),
+        Ok(d) => {
+            let role = d["RoleDetailList"].as_array().into_iter().flatten().find(|r| {
+                r["AttachedManagedPolicies"].as_array().into_iter().flatten().any(|p| {
+                    p["PolicyArn"].as_str().is_some_and(|a| a.ends_with(":policy/AWSSupportAccess"))
+                })
+            });
+            out.push(match role {
+                Some(r) => cx.finding(GLOBAL, r["Arn"].as_str().unwrap_or("?"), Status::Pass, "has AWSSupportAccess"),
+                None => cx.finding(GLOBAL, cx.account(), Status::Fail, "no role has AWSSupportAccess attached"),
+            });
+        }
+    },
+};
+
 pub static ROOT_RECENT_USE: Check = Check {
     id: "iam_root_not_used_recently",
     title: "The root user was not used in the last 90 days",

@@ -20,9 +20,10 @@ pub struct Cache {
 }
 
 /// Every check, in report order.
-pub static ALL: [&Check; 49] = [
+pub static ALL: [&Check; 51] = [
     &iam::ROOT_ACCESS_KEYS,
     &iam::ROOT_MFA,
+    &iam::ROOT_HARDWARE_MFA,
     &iam::ROOT_RECENT_USE,
     &iam::PASSWORD_LENGTH,
     &iam::PASSWORD_REUSE,
@@ -33,6 +34,7 @@ pub static ALL: [&Check; 49] = [
     &iam::UNUSED_CREDENTIALS,
     &iam::ADMIN_POLICIES,
     &iam::IAM_FULL_POLICIES,
+    &iam::SUPPORT_ROLE,
     &s3::ACCOUNT_PUBLIC_ACCESS_BLOCK,
     &s3::BUCKET_PUBLIC_ACCESS_BLOCK,
     &s3::BUCKET_PUBLIC_WRITE,
