@@ -144,6 +144,13 @@ pub fn of(check: &str) -> Mapping {
             ("soc2", &["cc_6_1"]),
         ],
         "iam_support_role_exists" => &[("cis-5.0", &["1.17"])],
+        "s3_bucket_denies_http" => &[
+            ("cis-5.0", &["2.1.1"]),
+            ("pci-4.0", &["4.2.1"]),
+            ("nist-800-53-r5", &["SC-8"]),
+            ("nist-800-53-r4", &["SC-8"]),
+            ("soc2", &["cc_6_7"]),
+        ],
         "ec2_nacl_no_world_admin_ports" => &[
             ("cis-5.0", &["5.2"]),
             ("pci-4.0", &["1.2.8", "1.3.1", "1.3.2", "1.4.2"]),

@@ -20,7 +20,7 @@ pub struct Cache {
 }
 
 /// Every check, in report order.
-pub static ALL: [&Check; 51] = [
+pub static ALL: [&Check; 52] = [
     &iam::ROOT_ACCESS_KEYS,
     &iam::ROOT_MFA,
     &iam::ROOT_HARDWARE_MFA,
@@ -38,6 +38,7 @@ pub static ALL: [&Check; 51] = [
     &s3::ACCOUNT_PUBLIC_ACCESS_BLOCK,
     &s3::BUCKET_PUBLIC_ACCESS_BLOCK,
     &s3::BUCKET_PUBLIC_WRITE,
+    &s3::BUCKET_SECURE_TRANSPORT,
     &ec2::SG_WORLD_ADMIN_PORTS,
     &ec2::NACL_WORLD_ADMIN_PORTS,
     &ec2::DEFAULT_SG,

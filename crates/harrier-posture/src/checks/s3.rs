@@ -173,3 +173,81 @@ pub static BUCKET_PUBLIC_WRITE: Check = Check {
         }
     },
 };
+
+/// The policy's statements, whether the policy is stored as text (the API) or as JSON.
+fn statements(policy: &Value) -> Vec<Value> {
+    let doc: Value = match &policy["Policy"] {
+        Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    match &doc["Statement"] {
+        Value::Array(a) => a.clone(),
+        Value::Null => Vec::new(),
+        one => vec![one.clone()],
+    }
+}
+
+/// A Deny for everyone, on every S3 action, when `aws:SecureTransport` is false.
+fn denies_plain_http(policy: &Value) -> bool {
+    statements(policy).iter().any(|st| {
+        let everyone = st["Principal"] == "*" || st["Principal"]["AWS"] == "*";
+        let all_actions = match &st["Action"] {
+            Value::String(s) => s == "*" || s.eq_ignore_ascii_case("s3:*"),
+            Value::Array(a) => a
+                .iter()
+                .any(|x| x == "*" || x.as_str().is_some_and(|s| s.eq_ignore_ascii_case("s3:*"))),
+            _ => false,
+        };
+        let insecure = ["Bool", "BoolIfExists"].iter().any(|op| {
+            let v = &st["Condition"][*op]["aws:SecureTransport"];
+            v == "false"
+                || v == &Value::Bool(false)
+                || v.as_array().is_some_and(|a| a.iter().any(|x| x == "false"))
+        });
+        st["Effect"] == "Deny" && everyone && all_actions && insecure
+    })
+}
+
+pub static BUCKET_SECURE_TRANSPORT: Check = Check {
+    id: "s3_bucket_denies_http",
+    title: "Bucket policies deny requests not made over TLS",
+    service: "s3",
+    resource_type: "AWS::S3::Bucket",
+    severity: Severity::Medium,
+    rationale: "S3 accepts plain HTTP unless the bucket policy refuses it; data and signed requests then cross networks readable and replayable.",
+    remediation: "Add a statement denying s3:* to Principal * when aws:SecureTransport is false, for the bucket and its objects.",
+    cli: &["aws s3api put-bucket-policy --bucket <bucket> --policy '{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"s3:*\",\"Resource\":[\"arn:aws:s3:::<bucket>\",\"arn:aws:s3:::<bucket>/*\"],\"Condition\":{\"Bool\":{\"aws:SecureTransport\":\"false\"}}}]}'"],
+    eval: |cx, out| {
+        let Some(names) = buckets(cx, out) else { return };
+        for b in names {
+            let arn = format!("arn:aws:s3:::{b}");
+            let key = format!("s3-get-bucket-policy/{b}");
+            out.push(match cx.snap.entry(GLOBAL, &key) {
+                Some(Entry::Ok { data }) if denies_plain_http(data) => cx.finding(GLOBAL, arn, Status::Pass, "the policy denies aws:SecureTransport=false"),
+                Some(Entry::Ok { .. }) => cx.finding(GLOBAL, arn, Status::Fail, "the policy does not deny plain HTTP"),
+                Some(Entry::NotConfigured { .. }) => cx.finding(GLOBAL, arn, Status::Fail, "no bucket policy, so plain HTTP is allowed"),
+                other => cx.finding(GLOBAL, arn, Status::Unknown, missing(&key, other)),
+            });
+        }
+    },
+};
+
+#[cfg(test)]
+mod tests {
+    use super::denies_plain_http;
+    use serde_json::json;
+
+    #[test]
+    fn a_deny_on_insecure_transport_for_everyone_counts_and_near_misses_do_not() {
+        let deny = r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
+        assert!(denies_plain_http(&json!({ "Policy": deny })));
+        // Allow instead of Deny, or only for one action, or only when TLS *is* used: no.
+        for near in [
+            deny.replace("Deny", "Allow"),
+            deny.replace("s3:*", "s3:GetObject"),
+            deny.replace("\"false\"", "\"true\""),
+        ] {
+            assert!(!denies_plain_http(&json!({ "Policy": near })), "{near}");
+        }
+    }
+}
