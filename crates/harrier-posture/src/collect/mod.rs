@@ -281,3 +281,47 @@ async fn collect_async(opts: &CollectOptions) -> Result<Snapshot, CollectError> 
         regions: docs,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::classify;
+    use crate::snapshot::Entry;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn err(code: Option<&str>, message: &str) -> ErrorMetadata {
+        let mut b = ErrorMetadata::builder().message(message);
+        if let Some(c) = code {
+            b = b.code(c);
+        }
+        b.build()
+    }
+
+    #[test]
+    fn denied_not_configured_and_other_errors_are_told_apart() {
+        assert!(matches!(
+            classify(&err(Some("AccessDenied"), "no")),
+            Entry::AccessDenied { message } if message == "AccessDenied: no"
+        ));
+        assert!(matches!(
+            classify(&err(Some("UnauthorizedOperation"), "no")),
+            Entry::AccessDenied { .. }
+        ));
+        assert!(matches!(
+            classify(&err(Some("NoSuchEntity"), "no password policy")),
+            Entry::NotConfigured { .. }
+        ));
+        assert!(matches!(
+            classify(&err(Some("NoSuchPublicAccessBlockConfiguration"), "none")),
+            Entry::NotConfigured { .. }
+        ));
+        // Throttling that outlived the retries, or anything unexpected: an error, which the
+        // checks turn into unknown, never a pass.
+        assert!(matches!(
+            classify(&err(Some("Throttling"), "rate exceeded")),
+            Entry::Error { .. }
+        ));
+        assert!(
+            matches!(classify(&err(None, "boom")), Entry::Error { message } if message == "boom")
+        );
+    }
+}
