@@ -110,16 +110,7 @@ fn acl_public_write(acl: &Value) -> bool {
 }
 
 fn policy_public_write(policy: &Value) -> bool {
-    let doc: Value = match &policy["Policy"] {
-        Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
-        other => other.clone(),
-    };
-    let stmts = match &doc["Statement"] {
-        Value::Array(a) => a.clone(),
-        Value::Null => Vec::new(),
-        one => vec![one.clone()],
-    };
-    stmts.iter().any(|st| {
+    statements(policy).iter().any(|st| {
         let public = match &st["Principal"] {
             Value::String(s) => s == "*",
             p => match &p["AWS"] {

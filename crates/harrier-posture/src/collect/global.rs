@@ -215,14 +215,12 @@ async fn authorization_details(iam: &aws_sdk_iam::Client, sink: &Sink) {
 }
 
 async fn s3(cfg: &SdkConfig, sink: &Sink, account: &str, custom_endpoint: bool) {
-    let client_for = |region: Option<&str>| {
-        let mut b = aws_sdk_s3::config::Builder::from(cfg).force_path_style(custom_endpoint);
-        if let Some(r) = region {
-            b = b.region(Region::new(r.to_string()));
-        }
-        aws_sdk_s3::Client::from_conf(b.build())
-    };
-    let s3 = client_for(None);
+    // A custom endpoint (moto, LocalStack) serves buckets by path, not by host name.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(cfg)
+            .force_path_style(custom_endpoint)
+            .build(),
+    );
     let control = aws_sdk_s3control::Client::new(cfg);
     let account_block = async {
         if custom_endpoint {
@@ -304,13 +302,12 @@ async fn s3(cfg: &SdkConfig, sink: &Sink, account: &str, custom_endpoint: bool) 
                     format!("s3-get-bucket-location/{name}"),
                     entry(loc, |_| json!({"LocationConstraint": region})),
                 );
-                let mut b = aws_sdk_s3::config::Builder::from(&cfg)
-                    .force_path_style(custom_endpoint)
-                    .region(Region::new(region.clone()));
-                if custom_endpoint {
-                    b = b.force_path_style(true);
-                }
-                let s3 = aws_sdk_s3::Client::from_conf(b.build());
+                let s3 = aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&cfg)
+                        .force_path_style(custom_endpoint)
+                        .region(Region::new(region.clone()))
+                        .build(),
+                );
                 bucket(&s3, &sink, &name).await;
             });
         }

@@ -6,6 +6,9 @@ use serde_json::{json, Value};
 
 use super::json::{strings, time};
 use super::{classify, entry, CollectError, Sink};
+
+/// Per-resource calls (one per KMS key) in flight at once in a region.
+const PER_RESOURCE_CONCURRENCY: usize = 16;
 use crate::snapshot::Entry;
 
 /// The regions enabled for the account.
@@ -429,41 +432,56 @@ async fn kms(cfg: &SdkConfig, sink: &Sink, region: &str) {
             json!({"Keys": keys})
         }),
     );
+    // Keys are read concurrently, a bounded number at a time.
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(PER_RESOURCE_CONCURRENCY));
+    let mut tasks = tokio::task::JoinSet::new();
     for id in ids {
-        let d = kms.describe_key().key_id(&id).send().await;
-        // Rotation applies to customer-managed symmetric keys that are enabled.
-        let rotatable = d
-            .as_ref()
-            .ok()
-            .and_then(|o| o.key_metadata())
-            .is_some_and(|m| {
-                m.key_manager().map(|k| k.as_str()) == Some("CUSTOMER")
-                    && m.key_spec().map(|k| k.as_str()) == Some("SYMMETRIC_DEFAULT")
-                    && m.key_state().map(|k| k.as_str()) == Some("Enabled")
-            });
+        let (kms, sink, region, limit) =
+            (kms.clone(), sink.clone(), region.to_string(), limit.clone());
+        tasks.spawn(async move {
+            let Ok(_permit) = limit.acquire().await else {
+                return;
+            };
+            kms_key(&kms, &sink, &region, &id).await;
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn kms_key(kms: &aws_sdk_kms::Client, sink: &Sink, region: &str, id: &str) {
+    let d = kms.describe_key().key_id(id).send().await;
+    // Rotation applies to customer-managed symmetric keys that are enabled.
+    let rotatable = d
+        .as_ref()
+        .ok()
+        .and_then(|o| o.key_metadata())
+        .is_some_and(|m| {
+            m.key_manager().map(|k| k.as_str()) == Some("CUSTOMER")
+                && m.key_spec().map(|k| k.as_str()) == Some("SYMMETRIC_DEFAULT")
+                && m.key_state().map(|k| k.as_str()) == Some("Enabled")
+        });
+    sink.put(
+        region,
+        format!("kms-describe-key/{id}"),
+        entry(d, |o| {
+            json!({"KeyMetadata": o.key_metadata().map(|m| json!({
+                "KeyId": m.key_id(), "Arn": m.arn(),
+                "KeyManager": m.key_manager().map(|k| k.as_str()),
+                "KeySpec": m.key_spec().map(|k| k.as_str()),
+                "KeyState": m.key_state().map(|k| k.as_str()),
+            }))})
+        }),
+    );
+    if rotatable {
+        let r = kms.get_key_rotation_status().key_id(id).send().await;
         sink.put(
             region,
-            format!("kms-describe-key/{id}"),
-            entry(d, |o| {
-                json!({"KeyMetadata": o.key_metadata().map(|m| json!({
-                    "KeyId": m.key_id(), "Arn": m.arn(),
-                    "KeyManager": m.key_manager().map(|k| k.as_str()),
-                    "KeySpec": m.key_spec().map(|k| k.as_str()),
-                    "KeyState": m.key_state().map(|k| k.as_str()),
-                }))})
-            }),
+            format!("kms-get-key-rotation-status/{id}"),
+            entry(
+                r,
+                |o| json!({"KeyRotationEnabled": o.key_rotation_enabled()}),
+            ),
         );
-        if rotatable {
-            let r = kms.get_key_rotation_status().key_id(&id).send().await;
-            sink.put(
-                region,
-                format!("kms-get-key-rotation-status/{id}"),
-                entry(
-                    r,
-                    |o| json!({"KeyRotationEnabled": o.key_rotation_enabled()}),
-                ),
-            );
-        }
     }
 }
 
