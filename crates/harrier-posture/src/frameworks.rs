@@ -18,114 +18,46 @@ pub const FRAMEWORKS: [(&str, &str); 5] = [
 
 type Mapping = &'static [(&'static str, &'static [&'static str])];
 
+/// The CIS monitoring checks (metric filter + alarm) share every mapping but their CIS id.
+fn monitoring(cis: &'static str) -> Mapping {
+    macro_rules! arms {
+        ($($id:literal),*) => {
+            match cis {
+                $($id => &[
+                    ("cis-5.0", &[$id]),
+                    ("pci-4.0", &["10.2.1", "10.4.1.1"]),
+                    ("nist-800-53-r5", &["AU-6", "SI-4"]),
+                    ("nist-800-53-r4", &["AU-6", "SI-4"]),
+                    ("soc2", &["cc_7_2"]),
+                ],)*
+                _ => &[],
+            }
+        };
+    }
+    arms!(
+        "4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7", "4.8", "4.9", "4.10", "4.11", "4.12",
+        "4.13", "4.14", "4.15"
+    )
+}
+
 /// The requirement ids a check maps to, per framework.
 pub fn of(check: &str) -> Mapping {
     match check {
-        "cloudwatch_alarm_unauthorized_api_calls" => &[
-            ("cis-5.0", &["4.1"]),
-            ("pci-4.0", &["10.2.1", "10.4.1.1"]),
-            ("nist-800-53-r5", &["AU-6", "SI-4"]),
-            ("nist-800-53-r4", &["AU-6", "SI-4"]),
-            ("soc2", &["cc_7_2"]),
-        ],
-        "cloudwatch_alarm_console_login_without_mfa" => &[
-            ("cis-5.0", &["4.2"]),
-            ("pci-4.0", &["10.2.1", "10.4.1.1"]),
-            ("nist-800-53-r5", &["AU-6", "SI-4"]),
-            ("nist-800-53-r4", &["AU-6", "SI-4"]),
-            ("soc2", &["cc_7_2"]),
-        ],
-        "cloudwatch_alarm_root_usage" => &[
-            ("cis-5.0", &["4.3"]),
-            ("pci-4.0", &["10.2.1", "10.4.1.1"]),
-            ("nist-800-53-r5", &["AU-6", "SI-4"]),
-            ("nist-800-53-r4", &["AU-6", "SI-4"]),
-            ("soc2", &["cc_7_2"]),
-        ],
-        "cloudwatch_alarm_iam_policy_changes" => &[
-            ("cis-5.0", &["4.4"]),
-            ("pci-4.0", &["10.2.1", "10.4.1.1"]),
-            ("nist-800-53-r5", &["AU-6", "SI-4"]),
-            ("nist-800-53-r4", &["AU-6", "SI-4"]),
-            ("soc2", &["cc_7_2"]),
-        ],
-        "cloudwatch_alarm_cloudtrail_changes" => &[
-            ("cis-5.0", &["4.5"]),
-            ("pci-4.0", &["10.2.1", "10.4.1.1"]),
-            ("nist-800-53-r5", &["AU-6", "SI-4"]),
-            ("nist-800-53-r4", &["AU-6", "SI-4"]),
-            ("soc2", &["cc_7_2"]),
-        ],
-        "cloudwatch_alarm_console_auth_failures" => &[
-            ("cis-5.0", &["4.6"]),
-            ("pci-4.0", &["10.2.1", "10.4.1.1"]),
-            ("nist-800-53-r5", &["AU-6", "SI-4"]),
-            ("nist-800-53-r4", &["AU-6", "SI-4"]),
-            ("soc2", &["cc_7_2"]),
-        ],
-        "cloudwatch_alarm_cmk_disable_or_deletion" => &[
-            ("cis-5.0", &["4.7"]),
-            ("pci-4.0", &["10.2.1", "10.4.1.1"]),
-            ("nist-800-53-r5", &["AU-6", "SI-4"]),
-            ("nist-800-53-r4", &["AU-6", "SI-4"]),
-            ("soc2", &["cc_7_2"]),
-        ],
-        "cloudwatch_alarm_s3_bucket_policy_changes" => &[
-            ("cis-5.0", &["4.8"]),
-            ("pci-4.0", &["10.2.1", "10.4.1.1"]),
-            ("nist-800-53-r5", &["AU-6", "SI-4"]),
-            ("nist-800-53-r4", &["AU-6", "SI-4"]),
-            ("soc2", &["cc_7_2"]),
-        ],
-        "cloudwatch_alarm_config_changes" => &[
-            ("cis-5.0", &["4.9"]),
-            ("pci-4.0", &["10.2.1", "10.4.1.1"]),
-            ("nist-800-53-r5", &["AU-6", "SI-4"]),
-            ("nist-800-53-r4", &["AU-6", "SI-4"]),
-            ("soc2", &["cc_7_2"]),
-        ],
-        "cloudwatch_alarm_security_group_changes" => &[
-            ("cis-5.0", &["4.10"]),
-            ("pci-4.0", &["10.2.1", "10.4.1.1"]),
-            ("nist-800-53-r5", &["AU-6", "SI-4"]),
-            ("nist-800-53-r4", &["AU-6", "SI-4"]),
-            ("soc2", &["cc_7_2"]),
-        ],
-        "cloudwatch_alarm_nacl_changes" => &[
-            ("cis-5.0", &["4.11"]),
-            ("pci-4.0", &["10.2.1", "10.4.1.1"]),
-            ("nist-800-53-r5", &["AU-6", "SI-4"]),
-            ("nist-800-53-r4", &["AU-6", "SI-4"]),
-            ("soc2", &["cc_7_2"]),
-        ],
-        "cloudwatch_alarm_network_gateway_changes" => &[
-            ("cis-5.0", &["4.12"]),
-            ("pci-4.0", &["10.2.1", "10.4.1.1"]),
-            ("nist-800-53-r5", &["AU-6", "SI-4"]),
-            ("nist-800-53-r4", &["AU-6", "SI-4"]),
-            ("soc2", &["cc_7_2"]),
-        ],
-        "cloudwatch_alarm_route_table_changes" => &[
-            ("cis-5.0", &["4.13"]),
-            ("pci-4.0", &["10.2.1", "10.4.1.1"]),
-            ("nist-800-53-r5", &["AU-6", "SI-4"]),
-            ("nist-800-53-r4", &["AU-6", "SI-4"]),
-            ("soc2", &["cc_7_2"]),
-        ],
-        "cloudwatch_alarm_vpc_changes" => &[
-            ("cis-5.0", &["4.14"]),
-            ("pci-4.0", &["10.2.1", "10.4.1.1"]),
-            ("nist-800-53-r5", &["AU-6", "SI-4"]),
-            ("nist-800-53-r4", &["AU-6", "SI-4"]),
-            ("soc2", &["cc_7_2"]),
-        ],
-        "cloudwatch_alarm_organizations_changes" => &[
-            ("cis-5.0", &["4.15"]),
-            ("pci-4.0", &["10.2.1", "10.4.1.1"]),
-            ("nist-800-53-r5", &["AU-6", "SI-4"]),
-            ("nist-800-53-r4", &["AU-6", "SI-4"]),
-            ("soc2", &["cc_7_2"]),
-        ],
+        "cloudwatch_alarm_unauthorized_api_calls" => monitoring("4.1"),
+        "cloudwatch_alarm_console_login_without_mfa" => monitoring("4.2"),
+        "cloudwatch_alarm_root_usage" => monitoring("4.3"),
+        "cloudwatch_alarm_iam_policy_changes" => monitoring("4.4"),
+        "cloudwatch_alarm_cloudtrail_changes" => monitoring("4.5"),
+        "cloudwatch_alarm_console_auth_failures" => monitoring("4.6"),
+        "cloudwatch_alarm_cmk_disable_or_deletion" => monitoring("4.7"),
+        "cloudwatch_alarm_s3_bucket_policy_changes" => monitoring("4.8"),
+        "cloudwatch_alarm_config_changes" => monitoring("4.9"),
+        "cloudwatch_alarm_security_group_changes" => monitoring("4.10"),
+        "cloudwatch_alarm_nacl_changes" => monitoring("4.11"),
+        "cloudwatch_alarm_network_gateway_changes" => monitoring("4.12"),
+        "cloudwatch_alarm_route_table_changes" => monitoring("4.13"),
+        "cloudwatch_alarm_vpc_changes" => monitoring("4.14"),
+        "cloudwatch_alarm_organizations_changes" => monitoring("4.15"),
         "ecs_task_definition_not_privileged" => &[
             ("nist-800-53-r5", &["AC-6", "CM-7"]),
             ("nist-800-53-r4", &["AC-6", "CM-7"]),
