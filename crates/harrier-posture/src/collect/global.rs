@@ -216,11 +216,7 @@ async fn authorization_details(iam: &aws_sdk_iam::Client, sink: &Sink) {
 
 async fn s3(cfg: &SdkConfig, sink: &Sink, account: &str, custom_endpoint: bool) {
     // A custom endpoint (moto, LocalStack) serves buckets by path, not by host name.
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(cfg)
-            .force_path_style(custom_endpoint)
-            .build(),
-    );
+    let s3 = harrier_aws::s3_client(cfg, custom_endpoint);
     let control = aws_sdk_s3control::Client::new(cfg);
     let account_block = async {
         if custom_endpoint {

@@ -15,8 +15,7 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::snapshot::{Entry, Snapshot, GLOBAL};
@@ -116,7 +115,7 @@ where
         Some(m) if !code.is_empty() => format!("{code}: {m}"),
         Some(m) => m.to_string(),
         None if !code.is_empty() => code.clone(),
-        None => short_chain(err),
+        None => harrier_aws::short_chain(err),
     };
     if DENIED.contains(&code.as_str()) {
         Entry::AccessDenied { message }
@@ -125,25 +124,6 @@ where
     } else {
         Entry::Error { message }
     }
-}
-
-/// An error and its causes in one line, without the raw response the SDK's debug form carries
-/// (bodies can be large and are not the user's business), at most 300 characters.
-fn short_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        let s = e.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = e.source();
-    }
-    let mut line = parts.join(": ");
-    if line.chars().count() > 300 {
-        line = line.chars().take(297).collect::<String>() + "...";
-    }
-    line
 }
 
 /// Where collected documents go: region -> key -> entry, shared by the tasks.
@@ -189,22 +169,12 @@ fn warn_failures(docs: &BTreeMap<String, BTreeMap<String, Entry>>) {
 
 /// The SDK configuration for one region.
 async fn sdk_config(opts: &CollectOptions, region: &str) -> SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .region(Region::new(region.to_string()))
-        .retry_config(RetryConfig::standard().with_max_attempts(6));
-    if let Some(p) = &opts.profile {
-        loader = loader.profile_name(p);
-    }
-    if let Some(u) = &opts.endpoint_url {
-        loader = loader.endpoint_url(u);
-    }
-    loader.load().await
+    let aws = harrier_aws::AwsOptions {
+        profile: opts.profile.clone(),
+        region: Some(region.to_string()),
+        endpoint_url: opts.endpoint_url.clone(),
+    };
+    harrier_aws::sdk_config(&aws, Some(region)).await
 }
 
 /// Reads the account. Blocks; runs its own async runtime.
