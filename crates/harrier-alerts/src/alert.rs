@@ -110,7 +110,81 @@ pub fn json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// The deterministic id of an alert: 32 hex digits of a 128-bit FNV-1a hash of the rule name
+/// and the event id (or, for events without one, the event time and rendered output). The same
+/// rule firing on the same event always gets the same id, whichever worker or run raised it, so
+/// at-least-once delivery can be de-duplicated by id.
+pub fn alert_id(rule: &str, event_id: Option<&str>, time_ns: i64, output: &str) -> String {
+    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
+    const PRIME: u128 = 0x0000000001000000000000000000013B;
+    let mut h = OFFSET;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u128::from(*b);
+            h = h.wrapping_mul(PRIME);
+        }
+        // A separator no UTF-8 text contains, so ("ab","c") and ("a","bc") differ.
+        h ^= 0xff;
+        h = h.wrapping_mul(PRIME);
+    };
+    eat(rule.as_bytes());
+    match event_id {
+        Some(e) => {
+            eat(b"e");
+            eat(e.as_bytes());
+        }
+        None => {
+            eat(b"t");
+            eat(&time_ns.to_le_bytes());
+            eat(output.as_bytes());
+        }
+    }
+    format!("{h:032x}")
+}
+
+impl AlertRecord {
+    /// The alert's deterministic id (see [`alert_id`]).
+    pub fn id(&self) -> String {
+        alert_id(
+            &self.rule,
+            self.event_id.as_deref(),
+            self.time_ns,
+            &self.output,
+        )
+    }
+
+    /// A borrowed view, for formatting.
+    pub fn as_alert(&self) -> Alert<'_> {
+        Alert {
+            time_ns: self.time_ns,
+            rule: &self.rule,
+            priority: self.priority,
+            source: &self.source,
+            output: self.output.clone(),
+            output_fields: self
+                .output_fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect(),
+            tags: &self.tags,
+            hostname: &self.hostname,
+            event_id: self.event_id.as_deref().map(Cow::Borrowed),
+            rule_file: &self.rule_file,
+        }
+    }
+}
+
 impl Alert<'_> {
+    /// The alert's deterministic id (see [`alert_id`]).
+    pub fn id(&self) -> String {
+        alert_id(
+            self.rule,
+            self.event_id.as_deref(),
+            self.time_ns,
+            &self.output,
+        )
+    }
+
     /// An owned copy.
     pub fn to_record(&self) -> AlertRecord {
         AlertRecord {
@@ -184,6 +258,8 @@ impl Alert<'_> {
                 }
                 out.push_str(",\"rule_file\":");
                 json_string(out, self.rule_file);
+                out.push_str(",\"id\":");
+                json_string(out, &self.id());
                 out.push_str("}\n");
             }
         }
@@ -217,6 +293,31 @@ mod tests {
     }
 
     #[test]
+    fn ids_are_deterministic_and_tell_rule_and_event_apart() {
+        let t = tags();
+        let a = alert(&t);
+        assert_eq!(a.id(), alert(&t).id());
+        assert_eq!(a.id().len(), 32);
+        // Same event, other rule; same rule, other event: other ids.
+        let mut other_rule = alert(&t);
+        other_rule.rule = "CloudTrail Logging Disabled ";
+        assert_ne!(a.id(), other_rule.id());
+        let mut other_event = alert(&t);
+        other_event.event_id = Some("10163ed3".into());
+        assert_ne!(a.id(), other_event.id());
+        // The id does not depend on where or when the alert was raised.
+        let mut elsewhere = alert(&t);
+        elsewhere.hostname = "worker-2";
+        assert_eq!(a.id(), elsewhere.id());
+        // Without an event id, time and output decide.
+        assert_ne!(alert_id("r", None, 1, "x"), alert_id("r", None, 2, "x"));
+        assert_ne!(
+            alert_id("ab", Some("c"), 0, ""),
+            alert_id("a", Some("bc"), 0, "")
+        );
+    }
+
+    #[test]
     fn text_is_falco_style() {
         let t = tags();
         let mut s = String::new();
@@ -247,8 +348,10 @@ mod tests {
         assert_eq!(v["source"], "aws_cloudtrail");
         assert_eq!(v["hostname"], "h");
         assert_eq!(v["rule_file"], "aws_cloudtrail_rules.yaml");
+        assert_eq!(v["id"], alert(&t).id());
         let rec = alert(&t).to_record();
         assert_eq!(rec.tags, t);
+        assert_eq!(rec.as_alert(), alert(&t));
         assert_eq!(rec.output_fields[0].0, "ct.user");
     }
 }

@@ -8,6 +8,7 @@
 
 mod alert;
 mod sink;
+pub mod store;
 
-pub use alert::{json_string, Alert, AlertRecord, Format};
-pub use sink::{AlertSink, SinkError, SyncWrite, WriterSink};
+pub use alert::{alert_id, json_string, Alert, AlertRecord, Format};
+pub use sink::{AlertSink, SinkError, SyncWrite, Tee, WriterSink};

@@ -112,3 +112,22 @@ impl WriterSink<std::fs::File> {
         ))
     }
 }
+
+/// Sends every alert to several sinks; flushed only when all of them are.
+pub struct Tee<'a>(pub Vec<&'a mut dyn AlertSink>);
+
+impl AlertSink for Tee<'_> {
+    fn send(&mut self, alert: &Alert<'_>) -> Result<(), SinkError> {
+        for s in &mut self.0 {
+            s.send(alert)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        for s in &mut self.0 {
+            s.flush()?;
+        }
+        Ok(())
+    }
+}

@@ -7,11 +7,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use harrier_alerts::{AlertSink, Format, WriterSink};
+use harrier_alerts::store::{StoreSink, Throttle};
+use harrier_alerts::{AlertSink, Format, Tee, WriterSink};
 use harrier_detect::{Detector, Options, Problem};
 use harrier_rules::Priority;
 
-use crate::{ruleload, OutputFormat};
+use crate::{ruleload, state, OutputFormat};
 
 /// How many input problems are printed one by one; the rest are only counted.
 const MAX_PRINTED_PROBLEMS: u64 = 100;
@@ -53,6 +54,12 @@ pub struct DetectArgs {
     /// Check the JSON syntax of every record, not only of those that raise alerts.
     #[arg(long)]
     validate_all: bool,
+    /// Also record alerts in the alert store (`harrier alerts list`), once each.
+    #[arg(long)]
+    store: bool,
+    /// State directory for --store (default: $XDG_STATE_HOME/harrier or ~/.local/state/harrier).
+    #[arg(long, requires = "store")]
+    state_dir: Option<PathBuf>,
 }
 
 fn parse_priority(s: &str) -> Result<Priority, String> {
@@ -84,7 +91,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     };
     let mut file_sink;
     let mut out_sink;
-    let sink: &mut dyn AlertSink = match &args.output {
+    let primary: &mut dyn AlertSink = match &args.output {
         Some(p) => {
             file_sink = WriterSink::append_file(p, format)
                 .with_context(|| format!("cannot open output {}", p.display()))?;
@@ -94,6 +101,21 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
             out_sink = WriterSink::new("stdout", stdout.lock(), format, tty);
             &mut out_sink
         }
+    };
+    let mut store_sink = match args.store {
+        true => Some(StoreSink::new(
+            state::alert_store(args.state_dir.as_deref())?,
+            Throttle::default(),
+        )),
+        false => None,
+    };
+    let mut tee;
+    let sink: &mut dyn AlertSink = match &mut store_sink {
+        Some(s) => {
+            tee = Tee(vec![primary, s]);
+            &mut tee
+        }
+        None => primary,
     };
 
     let mut detector = Detector::new(

@@ -2,11 +2,13 @@
 //!
 //! This binary only parses arguments and wires the library crates together.
 
+mod alerts_cmd;
 mod detect;
 mod posture;
 mod ruleload;
 mod rules_cmd;
 mod serve;
+mod state;
 
 use std::process::ExitCode;
 
@@ -33,6 +35,11 @@ enum Command {
     Posture {
         #[command(subcommand)]
         command: posture::PostureCommand,
+    },
+    /// Stored alerts and the delivery state of outputs.
+    Alerts {
+        #[command(subcommand)]
+        command: alerts_cmd::AlertsCommand,
     },
     /// Work with rule files.
     Rules {
@@ -64,6 +71,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Posture { command } => posture::run(command),
         Command::Rules { command } => rules_cmd::run(command),
+        Command::Alerts { command } => alerts_cmd::run(command),
     };
     match result {
         Ok(code) => code,

@@ -117,18 +117,7 @@ pub struct StateArgs {
 
 impl StateArgs {
     fn history(&self) -> Result<History> {
-        let dir = match &self.state_dir {
-            Some(d) => d.clone(),
-            None => match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
-                Some(x) => PathBuf::from(x).join("harrier"),
-                None => PathBuf::from(
-                    std::env::var_os("HOME").context("HOME is not set: pass --state-dir")?,
-                )
-                .join(".local/state/harrier"),
-            },
-        };
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create state directory {}", dir.display()))?;
+        let dir = crate::state::state_dir(self.state_dir.as_deref())?;
         Ok(History::open(&dir.join("posture.db"))?)
     }
 }

@@ -90,6 +90,30 @@ impl<'r> Detector<'r> {
             Input::File(p) => std::fs::File::open(p)
                 .and_then(|f| harrier_sources::open(BufReader::with_capacity(256 << 10, f))),
         };
+        self.process_opened(name, opened, sink, on_problem)
+    }
+
+    /// Reads one input given as a buffered reader (plain or gzip, any record layout) to its
+    /// end; `name` names it in problems (an S3 URL, say). Same contract as
+    /// [`Detector::process_input`].
+    pub fn process_stream(
+        &mut self,
+        name: &str,
+        r: impl std::io::BufRead + Send + 'static,
+        sink: &mut dyn AlertSink,
+        on_problem: &mut dyn FnMut(Problem),
+    ) -> Result<(), SinkError> {
+        let opened = harrier_sources::open(r);
+        self.process_opened(name.to_string(), opened, sink, on_problem)
+    }
+
+    fn process_opened(
+        &mut self,
+        name: String,
+        opened: std::io::Result<harrier_sources::RecordReader<Box<dyn std::io::Read + Send>>>,
+        sink: &mut dyn AlertSink,
+        on_problem: &mut dyn FnMut(Problem),
+    ) -> Result<(), SinkError> {
         let mut reader = match opened {
             Ok(r) => r,
             Err(e) => {
