@@ -26,7 +26,9 @@ fn store() -> (tempfile::TempDir, Store) {
 fn same_alert_twice_is_stored_once() {
     let (_d, mut s) = store();
     let a = rec("Create Access Key", "e1", 100, "alice");
-    let first = s.insert(&[a.clone()], &Throttle::default(), None).unwrap();
+    let first = s
+        .insert(std::slice::from_ref(&a), &Throttle::default(), None)
+        .unwrap();
     assert_eq!(first.new, 1);
     // A replay (crash before acknowledging) or a second worker: a duplicate, not a new alert.
     let again = s
