@@ -7,6 +7,7 @@
 //! with the input name and byte offset.
 #![deny(missing_docs)]
 
+pub mod live;
 pub mod ruletest;
 mod stats;
 

@@ -5,6 +5,11 @@
 //! the largest record, never by the size of the input.
 #![deny(missing_docs)]
 
+#[cfg(feature = "aws")]
+pub mod aws;
+pub mod cloudtrail_keys;
+pub mod live;
+pub mod notification;
 pub mod reader;
 pub mod walk;
 pub mod webhook;
