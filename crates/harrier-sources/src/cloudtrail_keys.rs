@@ -79,7 +79,10 @@ pub fn classify(key: &str) -> KeyKind {
 /// The `YYYYMMDDTHHMMZ` stamp of a CloudTrail file name.
 fn file_time(file: &str) -> Option<i64> {
     let stamp = file.split('_').find(|p| {
-        p.len() == 14 && p.as_bytes()[8] == b'T' && p.ends_with('Z') && p[..8].bytes().all(|b| b.is_ascii_digit())
+        p.len() == 14
+            && p.as_bytes()[8] == b'T'
+            && p.ends_with('Z')
+            && p[..8].bytes().all(|b| b.is_ascii_digit())
     })?;
     let s = format!(
         "{}-{}-{}T{}:{}:00Z",

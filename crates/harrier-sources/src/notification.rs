@@ -70,16 +70,14 @@ pub fn parse(body: &str) -> Result<Notification, NotificationError> {
         serde_json::from_str(body).map_err(|e| NotificationError::NotJson(e.to_string()))?;
     // An SNS envelope: the payload is a JSON string in Message.
     if v.get("Type").and_then(Value::as_str) == Some("Notification") {
-        let msg = v
-            .get("Message")
-            .and_then(Value::as_str)
-            .ok_or_else(|| NotificationError::UnknownShape("SNS envelope without a Message string".into()))?;
+        let msg = v.get("Message").and_then(Value::as_str).ok_or_else(|| {
+            NotificationError::UnknownShape("SNS envelope without a Message string".into())
+        })?;
         if msg.len() > MAX_BODY {
             return Err(NotificationError::TooLarge(msg.len()));
         }
-        let inner: Value = serde_json::from_str(msg).map_err(|e| {
-            NotificationError::NotJson(format!("in the SNS Message: {e}"))
-        })?;
+        let inner: Value = serde_json::from_str(msg)
+            .map_err(|e| NotificationError::NotJson(format!("in the SNS Message: {e}")))?;
         let mut n = parse_payload(&inner)?;
         n.via_sns = true;
         return Ok(n);
@@ -125,7 +123,9 @@ fn parse_payload(v: &Value) -> Result<Notification, NotificationError> {
         let mut objects = Vec::new();
         for (i, r) in records.iter().enumerate() {
             if r.get("eventSource").and_then(Value::as_str) != Some("aws:s3") {
-                return Err(unknown(&format!("Records[{i}] is not an aws:s3 event (a CloudTrail log file itself?)")));
+                return Err(unknown(&format!(
+                    "Records[{i}] is not an aws:s3 event (a CloudTrail log file itself?)"
+                )));
             }
             let name = r.get("eventName").and_then(Value::as_str).unwrap_or("");
             if !name.starts_with("ObjectCreated:") {
@@ -216,7 +216,11 @@ mod tests {
             let n = parse(&body).unwrap();
             assert_eq!((n.shape, n.via_sns), (Shape::S3Event, via));
             assert_eq!(n.objects.len(), 1);
-            assert!(n.objects[0].key.ends_with("/my file=1.json.gz"), "{:?}", n.objects);
+            assert!(
+                n.objects[0].key.ends_with("/my file=1.json.gz"),
+                "{:?}",
+                n.objects
+            );
         }
         let test = r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2024-07-31T13:00:00Z","Bucket":"trail-bucket"}"#;
         let n = parse(test).unwrap();
@@ -227,7 +231,10 @@ mod tests {
 
     #[test]
     fn bad_bodies_say_what_was_expected() {
-        assert!(matches!(parse("not json"), Err(NotificationError::NotJson(_))));
+        assert!(matches!(
+            parse("not json"),
+            Err(NotificationError::NotJson(_))
+        ));
         let e = parse(r#"{"hello":1}"#).unwrap_err().to_string();
         assert!(e.contains("expected a CloudTrail notification"), "{e}");
         // A CloudTrail log file sent as a message is not a notification.
@@ -235,7 +242,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not an aws:s3 event"), "{e}");
-        let e = parse(r#"{"s3Bucket":"b","s3ObjectKey":"k"}"#).unwrap_err().to_string();
+        let e = parse(r#"{"s3Bucket":"b","s3ObjectKey":"k"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("s3ObjectKey is not an array"), "{e}");
         assert!(matches!(
             parse(&sns("{oops")),

@@ -86,7 +86,12 @@ pub struct CwLogsSource {
 impl CwLogsSource {
     /// A source following `opts.group`, resuming from `checkpoint` (a value this source
     /// committed before) when given.
-    pub fn new(rt: Handle, client: aws_sdk_cloudwatchlogs::Client, opts: CwLogsOptions, checkpoint: Option<&str>) -> Self {
+    pub fn new(
+        rt: Handle,
+        client: aws_sdk_cloudwatchlogs::Client,
+        opts: CwLogsOptions,
+        checkpoint: Option<&str>,
+    ) -> Self {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
@@ -163,7 +168,8 @@ impl LiveSource for CwLogsSource {
             let mut data = Vec::new();
             let mut newest = self.handed_ms;
             for e in page.events() {
-                let (Some(id), Some(ts), Some(msg)) = (e.event_id(), e.timestamp(), e.message()) else {
+                let (Some(id), Some(ts), Some(msg)) = (e.event_id(), e.timestamp(), e.message())
+                else {
                     continue;
                 };
                 // Event ids are unique per group on AWS; some implementations number them per
@@ -233,10 +239,19 @@ mod tests {
 
     #[test]
     fn parses_cwlogs_urls() {
-        let o = CwLogsOptions::parse_url("cwlogs://aws-cloudtrail-logs-1?prefix=111122223333_CloudTrail_us-east-1").unwrap();
+        let o = CwLogsOptions::parse_url(
+            "cwlogs://aws-cloudtrail-logs-1?prefix=111122223333_CloudTrail_us-east-1",
+        )
+        .unwrap();
         assert_eq!(o.group, "aws-cloudtrail-logs-1");
-        assert_eq!(o.stream_prefix.as_deref(), Some("111122223333_CloudTrail_us-east-1"));
-        assert!(CwLogsOptions::parse_url("cwlogs://g").unwrap().stream_prefix.is_none());
+        assert_eq!(
+            o.stream_prefix.as_deref(),
+            Some("111122223333_CloudTrail_us-east-1")
+        );
+        assert!(CwLogsOptions::parse_url("cwlogs://g")
+            .unwrap()
+            .stream_prefix
+            .is_none());
         assert!(CwLogsOptions::parse_url("cwlogs://").is_none());
         assert!(CwLogsOptions::parse_url("cwlogs://g?region=x").is_none());
     }

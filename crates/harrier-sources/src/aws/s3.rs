@@ -90,7 +90,14 @@ pub async fn list(client: &Client, url: &S3Url, filter: &KeyFilter) -> Result<Li
             .set_continuation_token(token.take())
             .send()
             .await
-            .map_err(|e| format!("listing s3://{}/{}: {}", url.bucket, url.prefix, harrier_aws::describe_error(&e)))?;
+            .map_err(|e| {
+                format!(
+                    "listing s3://{}/{}: {}",
+                    url.bucket,
+                    url.prefix,
+                    harrier_aws::describe_error(&e)
+                )
+            })?;
         for o in page.contents() {
             let Some(key) = o.key() else { continue };
             out.listed += 1;
@@ -117,16 +124,23 @@ pub async fn list(client: &Client, url: &S3Url, filter: &KeyFilter) -> Result<Li
 }
 
 /// Reads one object whole, refusing objects over `limit` bytes.
-pub async fn get(client: &Client, bucket: &str, key: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
+pub async fn get(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    limit: u64,
+) -> Result<Vec<u8>, FetchError> {
     let resp = match client.get_object().bucket(bucket).key(key).send().await {
         Ok(r) => r,
         Err(e) => {
             let code = e.code().unwrap_or_default();
-            return Err(if matches!(code, "NoSuchKey" | "NoSuchBucket" | "NotFound") {
-                FetchError::Missing(code.to_string())
-            } else {
-                FetchError::Failed(harrier_aws::describe_error(&e))
-            });
+            return Err(
+                if matches!(code, "NoSuchKey" | "NoSuchBucket" | "NotFound") {
+                    FetchError::Missing(code.to_string())
+                } else {
+                    FetchError::Failed(harrier_aws::describe_error(&e))
+                },
+            );
         }
     };
     let declared = resp.content_length().unwrap_or(0).max(0) as u64;
@@ -156,6 +170,9 @@ pub async fn get(client: &Client, bucket: &str, key: &str, limit: u64) -> Result
     Ok(data)
 }
 
+/// A download in flight.
+type Download = JoinHandle<Result<Vec<u8>, FetchError>>;
+
 /// Fetches objects with up to `concurrency` downloads in flight, yielding them in the order
 /// given (so reading order is kept while the network stays busy). Blocks on `rt`; call it from
 /// outside the runtime.
@@ -166,12 +183,19 @@ pub struct OrderedFetcher {
     limit: u64,
     concurrency: usize,
     todo: std::vec::IntoIter<Object>,
-    in_flight: VecDeque<(Object, JoinHandle<Result<Vec<u8>, FetchError>>)>,
+    in_flight: VecDeque<(Object, Download)>,
 }
 
 impl OrderedFetcher {
     /// A fetcher for `objects` of `bucket`.
-    pub fn new(rt: Handle, client: Client, bucket: &str, objects: Vec<Object>, concurrency: usize, limit: u64) -> Self {
+    pub fn new(
+        rt: Handle,
+        client: Client,
+        bucket: &str,
+        objects: Vec<Object>,
+        concurrency: usize,
+        limit: u64,
+    ) -> Self {
         OrderedFetcher {
             rt,
             client,
@@ -186,8 +210,15 @@ impl OrderedFetcher {
     fn refill(&mut self) {
         while self.in_flight.len() < self.concurrency {
             let Some(o) = self.todo.next() else { break };
-            let (client, bucket, key, limit) = (self.client.clone(), self.bucket.clone(), o.key.clone(), self.limit);
-            let h = self.rt.spawn(async move { get(&client, &bucket, &key, limit).await });
+            let (client, bucket, key, limit) = (
+                self.client.clone(),
+                self.bucket.clone(),
+                o.key.clone(),
+                self.limit,
+            );
+            let h = self
+                .rt
+                .spawn(async move { get(&client, &bucket, &key, limit).await });
             self.in_flight.push_back((o, h));
         }
     }

@@ -67,7 +67,12 @@ pub struct SqsSource {
 
 impl SqsSource {
     /// A source on `opts.queue_url`, with clients built from one SDK configuration.
-    pub fn new(rt: Handle, sqs: aws_sdk_sqs::Client, s3: aws_sdk_s3::Client, opts: SqsOptions) -> Self {
+    pub fn new(
+        rt: Handle,
+        sqs: aws_sdk_sqs::Client,
+        s3: aws_sdk_s3::Client,
+        opts: SqsOptions,
+    ) -> Self {
         SqsSource {
             name: format!("sqs://{}", opts.queue_url),
             opts,
@@ -89,7 +94,11 @@ impl SqsSource {
 
     /// Keeps a message invisible to other workers while it is worked on.
     fn heartbeat(&self, receipt: &str) -> JoinHandle<()> {
-        let (sqs, url, receipt) = (self.sqs.clone(), self.opts.queue_url.clone(), receipt.to_string());
+        let (sqs, url, receipt) = (
+            self.sqs.clone(),
+            self.opts.queue_url.clone(),
+            receipt.to_string(),
+        );
         let vis = self.opts.visibility_seconds.max(2);
         self.rt.spawn(async move {
             loop {
@@ -125,7 +134,8 @@ impl LiveSource for SqsSource {
                 .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
                 .send(),
         );
-        let recv = recv.map_err(|e| self.err(format!("receive: {}", harrier_aws::describe_error(&e))))?;
+        let recv =
+            recv.map_err(|e| self.err(format!("receive: {}", harrier_aws::describe_error(&e))))?;
         let mut out = Vec::new();
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -141,9 +151,10 @@ impl LiveSource for SqsSource {
                 .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
                 .and_then(|s| s.parse::<u64>().ok())
             {
-                self.stats
-                    .lag_seconds
-                    .store(now_ms.saturating_sub(sent) / 1000, std::sync::atomic::Ordering::Relaxed);
+                self.stats.lag_seconds.store(
+                    now_ms.saturating_sub(sent) / 1000,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
             }
             let heartbeat = self.heartbeat(receipt);
             let body = m.body().unwrap_or_default();
@@ -161,7 +172,12 @@ impl LiveSource for SqsSource {
                 .objects
                 .iter()
                 .map(|o| {
-                    let (c, b, k, l) = (self.s3.clone(), o.bucket.clone(), o.key.clone(), self.opts.max_object_bytes);
+                    let (c, b, k, l) = (
+                        self.s3.clone(),
+                        o.bucket.clone(),
+                        o.key.clone(),
+                        self.opts.max_object_bytes,
+                    );
                     self.rt.spawn(async move { s3::get(&c, &b, &k, l).await })
                 })
                 .collect();

@@ -1,0 +1,296 @@
+//! AWS outputs (feature `aws`): SNS topics, SQS queues, Security Hub.
+
+use aws_sdk_securityhub::types::AwsSecurityFinding;
+use tokio::runtime::Handle;
+
+use super::{Attempt, Output};
+use crate::store::StoredAlert;
+
+/// The first failed entry of a batch call (entry ids are batch indexes), if any.
+fn first_failed<'a>(ids: impl Iterator<Item = &'a str>) -> Option<usize> {
+    ids.filter_map(|id| id.parse::<usize>().ok()).min()
+}
+
+/// Publishes each alert's JSON to an SNS topic (PublishBatch, 10 at a time), with the rule
+/// and priority as message attributes for subscription filters.
+pub struct SnsOutput {
+    name: String,
+    rt: Handle,
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl SnsOutput {
+    /// An output to `topic_arn`.
+    pub fn new(
+        name: impl Into<String>,
+        rt: Handle,
+        client: aws_sdk_sns::Client,
+        topic_arn: &str,
+    ) -> Self {
+        SnsOutput {
+            name: name.into(),
+            rt,
+            client,
+            topic_arn: topic_arn.to_string(),
+        }
+    }
+}
+
+fn sns_attr(v: &str) -> aws_sdk_sns::types::MessageAttributeValue {
+    aws_sdk_sns::types::MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(v)
+        .build()
+        .expect("data type is set")
+}
+
+impl Output for SnsOutput {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn max_batch(&self) -> usize {
+        10
+    }
+
+    fn deliver(&mut self, batch: &[StoredAlert]) -> Attempt {
+        let entries: Vec<_> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                aws_sdk_sns::types::PublishBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message(&a.json)
+                    .subject(
+                        a.rule
+                            .chars()
+                            .take(100)
+                            .filter(|c| !c.is_control())
+                            .collect::<String>(),
+                    )
+                    .message_attributes("rule", sns_attr(&a.rule))
+                    .message_attributes("priority", sns_attr(a.priority.as_str()))
+                    .build()
+                    .expect("id and message are set")
+            })
+            .collect();
+        let r = self.rt.block_on(
+            self.client
+                .publish_batch()
+                .topic_arn(&self.topic_arn)
+                .set_publish_batch_request_entries(Some(entries))
+                .send(),
+        );
+        match r {
+            Err(e) => Attempt::partial(
+                0,
+                format!("sns publish: {}", harrier_aws::describe_error(&e)),
+            ),
+            Ok(out) => match first_failed(out.failed().iter().map(|f| f.id())) {
+                None => Attempt::all(batch.len()),
+                Some(i) => Attempt::partial(
+                    i,
+                    format!("sns publish: entry {i} failed: {}", out.failed()[0].code()),
+                ),
+            },
+        }
+    }
+}
+
+/// Sends each alert's JSON to an SQS queue (SendMessageBatch, 10 at a time).
+pub struct SqsOutput {
+    name: String,
+    rt: Handle,
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsOutput {
+    /// An output to `queue_url`.
+    pub fn new(
+        name: impl Into<String>,
+        rt: Handle,
+        client: aws_sdk_sqs::Client,
+        queue_url: &str,
+    ) -> Self {
+        SqsOutput {
+            name: name.into(),
+            rt,
+            client,
+            queue_url: queue_url.to_string(),
+        }
+    }
+}
+
+impl Output for SqsOutput {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn max_batch(&self) -> usize {
+        10
+    }
+
+    fn deliver(&mut self, batch: &[StoredAlert]) -> Attempt {
+        let entries: Vec<_> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(&a.json)
+                    .build()
+                    .expect("id and body are set")
+            })
+            .collect();
+        let r = self.rt.block_on(
+            self.client
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send(),
+        );
+        match r {
+            Err(e) => Attempt::partial(0, format!("sqs send: {}", harrier_aws::describe_error(&e))),
+            Ok(out) => match first_failed(out.failed().iter().map(|f| f.id())) {
+                None => Attempt::all(batch.len()),
+                Some(i) => Attempt::partial(
+                    i,
+                    format!("sqs send: entry {i} failed: {}", out.failed()[0].code()),
+                ),
+            },
+        }
+    }
+}
+
+/// Imports alerts into Security Hub as findings (BatchImportFindings, ASFF, 100 at a time).
+/// The finding id is the alert id, so a repeated import updates rather than duplicates.
+pub struct SecurityHubOutput {
+    name: String,
+    rt: Handle,
+    client: aws_sdk_securityhub::Client,
+    account: String,
+    region: String,
+}
+
+impl SecurityHubOutput {
+    /// An output importing into `account`'s Security Hub in `region`.
+    pub fn new(
+        name: impl Into<String>,
+        rt: Handle,
+        client: aws_sdk_securityhub::Client,
+        account: &str,
+        region: &str,
+    ) -> Self {
+        SecurityHubOutput {
+            name: name.into(),
+            rt,
+            client,
+            account: account.to_string(),
+            region: region.to_string(),
+        }
+    }
+}
+
+fn to_finding(v: &serde_json::Value) -> AwsSecurityFinding {
+    use aws_sdk_securityhub::types::{Resource, Severity, SeverityLabel};
+    let s = |p: &str| {
+        v.pointer(p)
+            .and_then(|x| x.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut b = AwsSecurityFinding::builder()
+        .schema_version(s("/SchemaVersion"))
+        .id(s("/Id"))
+        .product_arn(s("/ProductArn"))
+        .generator_id(s("/GeneratorId"))
+        .aws_account_id(s("/AwsAccountId"))
+        .created_at(s("/CreatedAt"))
+        .updated_at(s("/UpdatedAt"))
+        .title(s("/Title"))
+        .description(s("/Description"))
+        .severity(
+            Severity::builder()
+                .label(SeverityLabel::from(s("/Severity/Label").as_str()))
+                .build(),
+        )
+        .resources(
+            Resource::builder()
+                .r#type(s("/Resources/0/Type"))
+                .id(s("/Resources/0/Id"))
+                .region(s("/Resources/0/Region"))
+                .build(),
+        );
+    for t in v["Types"].as_array().into_iter().flatten() {
+        if let Some(t) = t.as_str() {
+            b = b.types(t);
+        }
+    }
+    if let Some(pf) = v["ProductFields"].as_object() {
+        for (k, x) in pf {
+            if let Some(x) = x.as_str() {
+                b = b.product_fields(k, x);
+            }
+        }
+    }
+    b.build()
+}
+
+impl Output for SecurityHubOutput {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn deliver(&mut self, batch: &[StoredAlert]) -> Attempt {
+        let findings: Vec<AwsSecurityFinding> = batch
+            .iter()
+            .map(|a| to_finding(&super::asff_finding(a, &self.account, &self.region)))
+            .collect();
+        let r = self.rt.block_on(
+            self.client
+                .batch_import_findings()
+                .set_findings(Some(findings))
+                .send(),
+        );
+        match r {
+            Err(e) => Attempt::partial(
+                0,
+                format!("securityhub import: {}", harrier_aws::describe_error(&e)),
+            ),
+            Ok(out) => {
+                if out.failed_count().unwrap_or(0) == 0 {
+                    return Attempt::all(batch.len());
+                }
+                let failed: Vec<&str> = out
+                    .failed_findings()
+                    .iter()
+                    .filter_map(|f| f.id())
+                    .collect();
+                let first = batch
+                    .iter()
+                    .position(|a| failed.contains(&a.id.as_str()))
+                    .unwrap_or(0);
+                let why = out
+                    .failed_findings()
+                    .first()
+                    .map(|f| {
+                        format!(
+                            "{}: {}",
+                            f.error_code().unwrap_or("?"),
+                            f.error_message().unwrap_or("")
+                        )
+                    })
+                    .unwrap_or_default();
+                Attempt::partial(
+                    first,
+                    format!(
+                        "securityhub import: {} finding(s) failed; {why}",
+                        failed.len()
+                    ),
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Outputs: where stored alerts are delivered.
+//!
+//! Every output runs on its own thread ([`run_output`]) and reads the alert store from its own
+//! cursor, so a slow or dead output falls behind without holding up the others or the sources;
+//! its queue is the store itself, bounded by disk, and nothing is lost when the process stops:
+//! delivery resumes from the cursor. A failed delivery is retried with exponential backoff;
+//! failures are counted ([`OutputStats`]) and the last error is kept in the store
+//! (`harrier alerts outputs`). Delivery is at least once; alert ids let receivers drop repeats.
+
+#[cfg(feature = "aws")]
+pub mod aws;
+mod file;
+mod formats;
+mod http;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use file::{FileOutput, FileShape, Rotation};
+pub use formats::{asff_finding, ocsf_detection_finding, slack_message, AlertView};
+pub use http::{SlackOutput, WebhookOutput};
+
+use crate::store::{Store, StoredAlert};
+
+/// What one delivery attempt achieved: the first `delivered` alerts of the batch went out; when
+/// `error` is set, the rest did not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// Alerts delivered, from the start of the batch.
+    pub delivered: usize,
+    /// Why the rest was not.
+    pub error: Option<String>,
+}
+
+impl Attempt {
+    /// Everything delivered.
+    pub fn all(n: usize) -> Attempt {
+        Attempt {
+            delivered: n,
+            error: None,
+        }
+    }
+
+    /// `delivered` went out, then `error`.
+    pub fn partial(delivered: usize, error: impl Into<String>) -> Attempt {
+        Attempt {
+            delivered,
+            error: Some(error.into()),
+        }
+    }
+}
+
+/// An alert destination.
+pub trait Output: Send {
+    /// Unique name (the store keys the cursor by it).
+    fn name(&self) -> &str;
+    /// Delivers `batch`, oldest first, stopping at the first failure.
+    fn deliver(&mut self, batch: &[StoredAlert]) -> Attempt;
+    /// Largest batch handed to [`Output::deliver`].
+    fn max_batch(&self) -> usize {
+        100
+    }
+}
+
+/// Counters of one output, read by metrics.
+#[derive(Debug, Default)]
+pub struct OutputStats {
+    /// Alerts delivered.
+    pub delivered: AtomicU64,
+    /// Failed attempts.
+    pub failures: AtomicU64,
+    /// Alerts stored but not yet delivered, at the last look.
+    pub behind: AtomicU64,
+    /// The last error.
+    pub last_error: Mutex<Option<String>>,
+}
+
+/// How an output is driven.
+#[derive(Debug, Clone, Copy)]
+pub struct DriveOptions {
+    /// Pause when there is nothing to deliver.
+    pub idle: Duration,
+    /// First retry delay; doubles up to `max_backoff`.
+    pub backoff: Duration,
+    /// Longest retry delay.
+    pub max_backoff: Duration,
+    /// After stop, keep delivering for at most this long.
+    pub drain: Duration,
+}
+
+impl Default for DriveOptions {
+    fn default() -> Self {
+        DriveOptions {
+            idle: Duration::from_millis(200),
+            backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            drain: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Delivers from `store` to `output` until `stop` is set and everything is delivered (or the
+/// drain time is over).
+pub fn run_output(
+    store: Store,
+    mut output: Box<dyn Output>,
+    stats: Arc<OutputStats>,
+    stop: &AtomicBool,
+    opts: DriveOptions,
+) {
+    let name = output.name().to_string();
+    let mut backoff = opts.backoff;
+    let mut stopping_since: Option<Instant> = None;
+    loop {
+        if stop.load(Ordering::Relaxed) && stopping_since.is_none() {
+            stopping_since = Some(Instant::now());
+        }
+        if stopping_since.is_some_and(|t| t.elapsed() >= opts.drain) {
+            return;
+        }
+        let batch = match store.pending(&name, output.max_batch() as u32) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(output = %name, error = %e, "cannot read the alert store");
+                pause(
+                    opts.max_backoff.min(Duration::from_secs(5)),
+                    stop,
+                    stopping_since.is_some(),
+                );
+                continue;
+            }
+        };
+        if let (Ok(last), Some(b)) = (store.last_seq(), batch.first()) {
+            stats
+                .behind
+                .store((last - b.seq + 1).max(0) as u64, Ordering::Relaxed);
+        }
+        if batch.is_empty() {
+            stats.behind.store(0, Ordering::Relaxed);
+            if stopping_since.is_some() {
+                return;
+            }
+            pause(opts.idle, stop, false);
+            continue;
+        }
+        let a = output.deliver(&batch);
+        let done = a.delivered.min(batch.len());
+        if done > 0 {
+            let last = &batch[done - 1];
+            if let Err(e) = store.mark_delivered(&name, last.seq, done as u64) {
+                tracing::error!(output = %name, error = %e, "cannot record a delivery (it will be repeated)");
+            }
+            stats.delivered.fetch_add(done as u64, Ordering::Relaxed);
+        }
+        match a.error {
+            None => backoff = opts.backoff,
+            Some(err) => {
+                stats.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(output = %name, error = %err, retry_in = ?backoff, "delivery failed");
+                let _ = store.record_failure(&name, &err);
+                *stats.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(err);
+                pause(backoff, stop, stopping_since.is_some());
+                backoff = (backoff * 2).min(opts.max_backoff);
+            }
+        }
+    }
+}
+
+/// Sleeps `d`, in small steps so a stop is noticed (unless already stopping: then the pause is
+/// part of the drain).
+fn pause(d: Duration, stop: &AtomicBool, stopping: bool) {
+    let step = Duration::from_millis(50);
+    let mut left = d;
+    while !left.is_zero() && (stopping || !stop.load(Ordering::Relaxed)) {
+        let s = left.min(step);
+        std::thread::sleep(s);
+        left -= s;
+    }
+}
+
+/// Writes alerts to standard output, one per line (JSON, or Falco-style text).
+pub struct StdoutOutput {
+    json: bool,
+}
+
+impl StdoutOutput {
+    /// Text or JSON lines.
+    pub fn new(json: bool) -> Self {
+        StdoutOutput { json }
+    }
+}
+
+impl Output for StdoutOutput {
+    fn name(&self) -> &str {
+        "stdout"
+    }
+
+    fn deliver(&mut self, batch: &[StoredAlert]) -> Attempt {
+        use std::io::Write;
+        let mut out = String::new();
+        for a in batch {
+            if self.json {
+                out.push_str(&a.json);
+            } else {
+                let v = AlertView::parse(a);
+                out.push_str(&format!("{}: {} {}", v.time, a.priority, v.output));
+            }
+            out.push('\n');
+        }
+        let mut so = std::io::stdout().lock();
+        match so.write_all(out.as_bytes()).and_then(|_| so.flush()) {
+            Ok(()) => Attempt::all(batch.len()),
+            Err(e) => Attempt::partial(0, format!("stdout: {e}")),
+        }
+    }
+}
