@@ -517,6 +517,8 @@ pub struct StoreSink {
     checkpoint: Option<(String, String)>,
     /// What the flushes so far did.
     pub totals: Inserted,
+    /// Alerts raised per rule and priority (before de-duplication and throttling).
+    pub raised: HashMap<(String, Priority), u64>,
 }
 
 impl StoreSink {
@@ -528,6 +530,7 @@ impl StoreSink {
             batch: Vec::new(),
             checkpoint: None,
             totals: Inserted::default(),
+            raised: HashMap::new(),
         }
     }
 
@@ -567,6 +570,10 @@ impl StoreSink {
 
 impl crate::AlertSink for StoreSink {
     fn send(&mut self, alert: &crate::Alert<'_>) -> Result<(), crate::SinkError> {
+        *self
+            .raised
+            .entry((alert.rule.to_string(), alert.priority))
+            .or_default() += 1;
         self.batch.push(alert.to_record());
         Ok(())
     }

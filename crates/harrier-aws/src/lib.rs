@@ -56,6 +56,18 @@ pub async fn sdk_config(opts: &AwsOptions, region: Option<&str>) -> SdkConfig {
     cfg
 }
 
+/// The account of the credentials in use (STS GetCallerIdentity).
+pub async fn caller_account(cfg: &SdkConfig) -> Result<String, String> {
+    let out = aws_sdk_sts::Client::new(cfg)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| format!("sts GetCallerIdentity: {}", describe_error(&e)))?;
+    out.account()
+        .map(str::to_string)
+        .ok_or_else(|| "sts GetCallerIdentity returned no account".to_string())
+}
+
 /// An S3 client for `cfg`, path-style when the endpoint is not AWS's own.
 pub fn s3_client(cfg: &SdkConfig, custom_endpoint: bool) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(

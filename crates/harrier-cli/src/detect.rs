@@ -12,7 +12,9 @@ use harrier_alerts::{AlertSink, Format, Tee, WriterSink};
 use harrier_detect::{Detector, Options, Problem};
 use harrier_rules::Priority;
 
-use crate::{ruleload, state, OutputFormat};
+use harrier_sources::cloudtrail_keys::KeyFilter;
+
+use crate::{backfill, ruleload, state, OutputFormat};
 
 /// How many input problems are printed one by one; the rest are only counted.
 const MAX_PRINTED_PROBLEMS: u64 = 100;
@@ -26,9 +28,10 @@ pub enum Color {
 
 #[derive(Args)]
 pub struct DetectArgs {
-    /// CloudTrail logs: files, directories (read recursively), or `-` for stdin.
+    /// CloudTrail logs: files, directories (read recursively), `-` for stdin, or
+    /// `s3://bucket/prefix` (CloudTrail's bucket, organisation trails included).
     /// `.json`, `.json.gz`, `.jsonl`; CloudTrail `{"Records": [...]}` files, JSON arrays and JSON Lines.
-    #[arg(required = true, value_name = "PATH|-")]
+    #[arg(required = true, value_name = "PATH|-|s3://BUCKET/PREFIX")]
     paths: Vec<String>,
     /// Extra rule files or directories (Falco rule language), loaded after the built-in pack.
     #[arg(long = "rules", value_name = "FILE|DIR")]
@@ -54,6 +57,30 @@ pub struct DetectArgs {
     /// Check the JSON syntax of every record, not only of those that raise alerts.
     #[arg(long)]
     validate_all: bool,
+    /// S3: only log files delivered at or after this time (RFC 3339, YYYY-MM-DD, or 24h / 7d ago).
+    #[arg(long, help_heading = "S3 backfill")]
+    since: Option<String>,
+    /// S3: only log files of events before this time.
+    #[arg(long, help_heading = "S3 backfill")]
+    until: Option<String>,
+    /// S3: only these accounts (repeat or comma-separate).
+    #[arg(long = "account", value_delimiter = ',', help_heading = "S3 backfill")]
+    accounts: Vec<String>,
+    /// S3: only these regions, as named in the key layout (repeat or comma-separate).
+    #[arg(long = "region", value_delimiter = ',', help_heading = "S3 backfill")]
+    regions: Vec<String>,
+    /// S3: downloads in flight.
+    #[arg(long, default_value_t = 8, help_heading = "S3 backfill")]
+    concurrency: usize,
+    /// AWS named profile (default: the standard credential chain).
+    #[arg(long, help_heading = "S3 backfill")]
+    profile: Option<String>,
+    /// Region of the S3 client (default: AWS_REGION or the profile's).
+    #[arg(long, help_heading = "S3 backfill")]
+    aws_region: Option<String>,
+    /// Endpoint URL for AWS (moto, LocalStack); AWS_ENDPOINT_URL also works.
+    #[arg(long, help_heading = "S3 backfill")]
+    endpoint_url: Option<String>,
     /// Also record alerts in the alert store (`harrier alerts list`), once each.
     #[arg(long)]
     store: bool,
@@ -77,7 +104,12 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     if let Some(p) = args.min_priority {
         rules.set_min_priority(p);
     }
-    let walked = harrier_sources::walk(&args.paths);
+    let (s3_urls, local): (Vec<String>, Vec<String>) = args
+        .paths
+        .iter()
+        .cloned()
+        .partition(|p| p.starts_with("s3://"));
+    let walked = harrier_sources::walk(&local);
     let stdout = std::io::stdout();
     let tty = stdout.is_terminal();
     let color = match args.color {
@@ -147,6 +179,27 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         detector
             .process_input(input, sink, &mut on_problem)
             .context("writing alerts failed")?;
+    }
+    if !s3_urls.is_empty() {
+        let now = state::now_ns();
+        let when = |s: &Option<String>| s.as_deref().map(|s| state::parse_when(s, now)).transpose();
+        let b = backfill::Backfill {
+            aws: harrier_aws::AwsOptions {
+                profile: args.profile.clone(),
+                region: args.aws_region.clone(),
+                endpoint_url: args.endpoint_url.clone(),
+            },
+            filter: KeyFilter {
+                since_ns: when(&args.since)?,
+                until_ns: when(&args.until)?,
+                accounts: args.accounts.clone(),
+                regions: args.regions.clone(),
+            },
+            concurrency: args.concurrency,
+        };
+        for url in &s3_urls {
+            backfill::run(url, &b, &mut detector, sink, &mut on_problem)?;
+        }
     }
     sink.flush().context("writing alerts failed")?;
     let stats = &detector.stats;

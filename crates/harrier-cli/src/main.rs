@@ -3,11 +3,15 @@
 //! This binary only parses arguments and wires the library crates together.
 
 mod alerts_cmd;
+mod backfill;
+mod config;
 mod detect;
+mod metrics;
 mod posture;
 mod ruleload;
 mod rules_cmd;
 mod serve;
+mod serve_live;
 mod state;
 
 use std::process::ExitCode;
@@ -29,7 +33,8 @@ struct Cli {
 enum Command {
     /// Evaluate rules over CloudTrail logs (files, directories, `-` for stdin) and print alerts.
     Detect(detect::DetectArgs),
-    /// Run as a service: receive Kubernetes audit events on a webhook and alert on them.
+    /// Run as a service: `--config` for live AWS sources (SQS, CloudWatch Logs) and outputs, or
+    /// the Kubernetes audit webhook alone.
     Serve(serve::ServeArgs),
     /// Check an account's configuration against CIS and more (posture).
     Posture {

@@ -20,6 +20,10 @@ use crate::{ruleload, OutputFormat};
 
 #[derive(Args)]
 pub struct ServeArgs {
+    /// Run the sources and outputs of this configuration file (see docs/harrier.example.yaml);
+    /// the other options then do not apply.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Address of the audit webhook.
     #[arg(long, default_value = "127.0.0.1:8765")]
     listen: SocketAddr,
@@ -56,6 +60,9 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    if let Some(cfg) = &args.config {
+        return crate::serve_live::run(cfg);
+    }
     let (mut rules, diags) = ruleload::load(&args.rules, args.no_default_rules)?;
     if ruleload::report(&diags) > 0 {
         eprintln!("harrier: errors in rule files: not serving");
@@ -116,42 +123,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     );
     let start = Instant::now();
     let mut detector = Detector::new(&rules, harrier_detect::hostname(), Options::default());
-    let mut handler = |body: &[u8]| -> Verdict {
-        // Check the whole body before evaluating anything from it.
-        let start = json::skip_ws(body, 0);
-        match json::skip_value(body, start) {
-            Err(e) => {
-                return Verdict::BadRequest(format!(
-                    "invalid JSON at byte {}: {}",
-                    e.offset, e.kind
-                ))
-            }
-            Ok(end) if json::skip_ws(body, end) != body.len() => {
-                return Verdict::BadRequest(format!(
-                    "unexpected data after the JSON value at byte {end}"
-                ))
-            }
-            Ok(_) => {}
-        }
-        let scratch = Scratch::default();
-        let kind = Record::new(body, &scratch)
-            .str_at(&["kind"])
-            .map(|k| k.into_owned());
-        if !matches!(kind.as_deref(), Some("Event" | "EventList")) {
-            return Verdict::BadRequest("expected an audit.k8s.io Event or EventList".into());
-        }
-        let before = detector.stats.records;
-        let mut problems = 0;
-        let written = detector.process_record(body, 0, "webhook", sink.as_mut(), &mut |p| {
-            problems += 1;
-            tracing::warn!(problem = %p, "webhook: bad event");
-        });
-        // Acknowledge only once the alerts are durable.
-        if let Err(e) = written.and_then(|_| sink.flush()) {
-            return Verdict::Unavailable(format!("cannot write alerts: {e}"));
-        }
-        Verdict::Accepted((detector.stats.records - before) as usize)
-    };
+    let mut handler =
+        |body: &[u8]| -> Verdict { handle_audit_body(&mut detector, body, sink.as_mut()) };
     server.run(&mut handler, &stop);
     sink.flush().context("writing alerts failed")?;
     eprintln!(
@@ -162,4 +135,42 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             .replace('\n', "\nharrier: ")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Checks and evaluates one webhook body (an audit `Event` or `EventList`); answers only once
+/// its alerts are flushed to `sink`.
+pub fn handle_audit_body(
+    detector: &mut Detector<'_>,
+    body: &[u8],
+    sink: &mut dyn AlertSink,
+) -> Verdict {
+    // Check the whole body before evaluating anything from it.
+    let start = json::skip_ws(body, 0);
+    match json::skip_value(body, start) {
+        Err(e) => {
+            return Verdict::BadRequest(format!("invalid JSON at byte {}: {}", e.offset, e.kind))
+        }
+        Ok(end) if json::skip_ws(body, end) != body.len() => {
+            return Verdict::BadRequest(format!(
+                "unexpected data after the JSON value at byte {end}"
+            ))
+        }
+        Ok(_) => {}
+    }
+    let scratch = Scratch::default();
+    let kind = Record::new(body, &scratch)
+        .str_at(&["kind"])
+        .map(|k| k.into_owned());
+    if !matches!(kind.as_deref(), Some("Event" | "EventList")) {
+        return Verdict::BadRequest("expected an audit.k8s.io Event or EventList".into());
+    }
+    let before = detector.stats.records;
+    let written = detector.process_record(body, 0, "webhook", sink, &mut |p| {
+        tracing::warn!(problem = %p, "webhook: bad event");
+    });
+    // Acknowledge only once the alerts are durable.
+    if let Err(e) = written.and_then(|_| sink.flush()) {
+        return Verdict::Unavailable(format!("cannot write alerts: {e}"));
+    }
+    Verdict::Accepted((detector.stats.records - before) as usize)
 }

@@ -7,46 +7,11 @@
 //! moto_server (`pip install 'moto[server]'`; .ci/run installs it) so it shares no state.
 
 use std::collections::BTreeSet;
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto() -> Moto {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server must be on PATH (pip install 'moto[server]')");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    }
-}
+mod common;
+use common::{moto, reset, Moto};
 
 fn build(m: &Moto, mode: &str) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/moto/build_account.py");
@@ -56,24 +21,6 @@ fn build(m: &Moto, mode: &str) {
         .status()
         .unwrap();
     assert!(st.success(), "build_account.py {mode} failed");
-}
-
-/// Clears moto's state (`POST /moto-api/reset`).
-fn reset(m: &Moto) {
-    use std::io::{Read, Write};
-    let addr = m.url.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "POST /moto-api/reset HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    assert!(
-        resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200"),
-        "{resp}"
-    );
 }
 
 /// Runs `posture scan` and returns its JSON report.

@@ -17,6 +17,7 @@ pub fn run_source(
     sink: &mut StoreSink,
     stop: &AtomicBool,
     on_problem: &mut dyn FnMut(Problem),
+    on_progress: &mut dyn FnMut(&Detector<'_>, &mut StoreSink),
 ) {
     let mut backoff = Duration::from_millis(500);
     while !stop.load(Ordering::Relaxed) {
@@ -35,6 +36,7 @@ pub fn run_source(
         for d in deliveries {
             process_delivery(detector, source, sink, d, on_problem);
         }
+        on_progress(detector, sink);
     }
 }
 
