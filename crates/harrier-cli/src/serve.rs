@@ -24,6 +24,10 @@ pub struct ServeArgs {
     /// the other options then do not apply.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// With --config: AWS endpoint URL for every service (moto, LocalStack), over the file's
+    /// `aws.endpoint_url`; AWS_ENDPOINT_URL also works.
+    #[arg(long, requires = "config")]
+    endpoint_url: Option<String>,
     /// Address of the audit webhook.
     #[arg(long, default_value = "127.0.0.1:8765")]
     listen: SocketAddr,
@@ -61,7 +65,7 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     if let Some(cfg) = &args.config {
-        return crate::serve_live::run(cfg);
+        return crate::serve_live::run(cfg, args.endpoint_url.as_deref());
     }
     let (mut rules, diags) = ruleload::load(&args.rules, args.no_default_rules)?;
     if ruleload::report(&diags) > 0 {

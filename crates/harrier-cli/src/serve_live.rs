@@ -70,8 +70,11 @@ fn throttle(cfg: &config::NoiseConfig) -> Result<Throttle> {
 }
 
 /// Runs the service described by the file at `path`.
-pub fn run(path: &Path) -> Result<ExitCode> {
-    let cfg = config::load(path)?;
+pub fn run(path: &Path, endpoint_url: Option<&str>) -> Result<ExitCode> {
+    let mut cfg = config::load(path)?;
+    if let Some(u) = endpoint_url {
+        cfg.aws.endpoint_url = Some(u.to_string());
+    }
     let (mut rules, diags) = ruleload::load(&cfg.rules.paths, !cfg.rules.builtin)?;
     if ruleload::report(&diags) > 0 {
         eprintln!("harrier: errors in rule files: not serving");
@@ -436,4 +439,43 @@ fn build_outputs(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noise_settings_become_throttles() {
+        let cfg = config::parse(
+            "sources: [{type: sqs, queue_url: q}]\nnoise:\n  window: 5m\n  max: 2\n  rules:\n    Quiet: { throttle: false }\n    Own: { window: 1h, key: [ct.user] }\n",
+        )
+        .unwrap();
+        let t = throttle(&cfg.noise).unwrap();
+        let five = Limit {
+            window: Duration::from_secs(300),
+            max: 2,
+        };
+        assert_eq!(t.default, Some(five));
+        assert_eq!(t.rules["Quiet"].limit, None);
+        assert_eq!(
+            t.rules["Own"].limit,
+            Some(Limit {
+                window: Duration::from_secs(3600),
+                max: 1
+            })
+        );
+        assert_eq!(
+            t.rules["Own"].key_fields.as_deref(),
+            Some(&["ct.user".to_string()][..])
+        );
+        let none = config::parse("sources: [{type: sqs, queue_url: q}]\n").unwrap();
+        assert_eq!(throttle(&none.noise).unwrap(), Throttle::default());
+        let bad = config::parse("sources: [{type: sqs, queue_url: q}]\nnoise: { window: soon }\n")
+            .unwrap();
+        assert!(throttle(&bad.noise)
+            .unwrap_err()
+            .to_string()
+            .contains("noise.window"));
+    }
 }

@@ -432,6 +432,17 @@ metrics: {{ listen: "127.0.0.1:{metrics_port}" }}
         metrics.contains("harrier_output_failures_total{output=\"security_hub\"} 0"),
         "{metrics}"
     );
+    let bad: u64 = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with(&format!(
+                "harrier_source_bad_inputs_total{{source=\"{source}\"}}"
+            ))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(bad >= 2, "bad message and missing object counted: {bad}");
 }
 
 /// Sends one S3 event per log file (the story and every Invictus file).
