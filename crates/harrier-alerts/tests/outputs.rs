@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use harrier_alerts::outputs::{
     run_output, Attempt, DriveOptions, FileOutput, FileShape, Output, OutputStats, Rotation,
-    SlackOutput, WebhookOutput,
+    SlackOutput, Wake, WebhookOutput,
 };
 use harrier_alerts::store::{Store, StoredAlert, Throttle};
 use harrier_alerts::AlertRecord;
@@ -47,7 +47,14 @@ fn drive(db: &std::path::Path, output: Box<dyn Output>) -> Arc<OutputStats> {
     let name = output.name().to_string();
     let (s2, stop2, db2) = (Arc::clone(&stats), Arc::clone(&stop), db.to_path_buf());
     let t = std::thread::spawn(move || {
-        run_output(Store::open(&db2).unwrap(), output, s2, &stop2, fast())
+        run_output(
+            Store::open(&db2).unwrap(),
+            output,
+            s2,
+            &stop2,
+            &Wake::default(),
+            fast(),
+        )
     });
     let store = Store::open(db).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -160,6 +167,7 @@ fn dead_webhook_does_not_hold_up_a_file_output() {
             Box::new(dead),
             ds,
             &st,
+            &Wake::default(),
             DriveOptions {
                 drain: Duration::from_millis(100),
                 ..fast()

@@ -233,6 +233,8 @@ pub fn run(path: &Path, endpoint_url: Option<&str>) -> Result<ExitCode> {
             .context("cannot install signal handler")?;
     }
     let outputs_stop = AtomicBool::new(false);
+    let wake = outputs::Wake::default();
+    let wake = &wake;
     eprintln!(
         "harrier: serving {} source(s) into {} with {} rules; {} output(s){}",
         live.len() + hooks.len(),
@@ -252,7 +254,7 @@ pub fn run(path: &Path, endpoint_url: Option<&str>) -> Result<ExitCode> {
         for (o, st) in outputs.into_iter().zip(out_stats) {
             let store = Store::open(db)?;
             s.spawn(move || {
-                outputs::run_output(store, o, st, outputs_stop, DriveOptions::default())
+                outputs::run_output(store, o, st, outputs_stop, wake, DriveOptions::default())
             });
         }
         if let Some(server) = metrics_server {
@@ -261,13 +263,14 @@ pub fn run(path: &Path, endpoint_url: Option<&str>) -> Result<ExitCode> {
         let mut source_threads = Vec::new();
         for (mut src, m) in live.into_iter().zip(live_metrics) {
             let sink = StoreSink::new(Store::open(db)?, throttle.clone());
-            source_threads
-                .push(s.spawn(move || run_live(rules, src.as_mut(), sink, &m, metrics, stop_ref)));
+            source_threads.push(
+                s.spawn(move || run_live(rules, src.as_mut(), sink, &m, metrics, wake, stop_ref)),
+            );
         }
         for (server, m) in hooks.into_iter().zip(hook_metrics) {
             let sink = StoreSink::new(Store::open(db)?, throttle.clone());
             source_threads
-                .push(s.spawn(move || run_hook(rules, &server, sink, &m, metrics, stop_ref)));
+                .push(s.spawn(move || run_hook(rules, &server, sink, &m, metrics, wake, stop_ref)));
         }
         for t in source_threads {
             let _ = t.join();
@@ -290,8 +293,17 @@ pub fn run(path: &Path, endpoint_url: Option<&str>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn publish(det: &Detector<'_>, sink: &mut StoreSink, m: &SourceMetrics, metrics: &Metrics) {
+fn publish(
+    det: &Detector<'_>,
+    sink: &mut StoreSink,
+    m: &SourceMetrics,
+    metrics: &Metrics,
+    wake: &outputs::Wake,
+) {
     let r = Ordering::Relaxed;
+    if sink.totals.new > m.stored_new.load(r) {
+        wake.notify();
+    }
     m.events.store(det.stats.records, r);
     m.bad_records.store(det.stats.bad_input(), r);
     m.stored_new.store(sink.totals.new, r);
@@ -309,6 +321,7 @@ fn run_live(
     mut sink: StoreSink,
     m: &SourceMetrics,
     metrics: &Metrics,
+    wake: &outputs::Wake,
     stop: &AtomicBool,
 ) {
     let mut det = Detector::new(rules, harrier_detect::hostname(), Options::default());
@@ -319,9 +332,9 @@ fn run_live(
         &mut sink,
         stop,
         &mut |p| tracing::warn!(source = %name, problem = %p, "bad input"),
-        &mut |d, s| publish(d, s, m, metrics),
+        &mut |d, s| publish(d, s, m, metrics, wake),
     );
-    publish(&det, &mut sink, m, metrics);
+    publish(&det, &mut sink, m, metrics, wake);
 }
 
 fn run_hook(
@@ -330,12 +343,13 @@ fn run_hook(
     mut sink: StoreSink,
     m: &SourceMetrics,
     metrics: &Metrics,
+    wake: &outputs::Wake,
     stop: &AtomicBool,
 ) {
     let mut det = Detector::new(rules, harrier_detect::hostname(), Options::default());
     let mut handler = |body: &[u8]| {
         let v = crate::serve::handle_audit_body(&mut det, body, &mut sink);
-        publish(&det, &mut sink, m, metrics);
+        publish(&det, &mut sink, m, metrics, wake);
         v
     };
     server.run(&mut handler, stop);

@@ -14,7 +14,7 @@ mod formats;
 mod http;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 pub use file::{FileOutput, FileShape, Rotation};
@@ -100,6 +100,39 @@ impl Default for DriveOptions {
     }
 }
 
+/// Wakes idle outputs when new alerts are committed (within this process; alerts written by
+/// other processes are found at the next idle poll).
+#[derive(Debug, Default)]
+pub struct Wake {
+    generation: Mutex<u64>,
+    cv: Condvar,
+}
+
+impl Wake {
+    /// New alerts were committed.
+    pub fn notify(&self) {
+        *self.generation.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.cv.notify_all();
+    }
+
+    /// Waits for a notification after `seen`, or `timeout`; returns the generation now.
+    fn wait(&self, seen: u64, timeout: Duration) -> u64 {
+        let g = self.generation.lock().unwrap_or_else(|p| p.into_inner());
+        if *g != seen {
+            return *g;
+        }
+        let (g, _) = self
+            .cv
+            .wait_timeout(g, timeout)
+            .unwrap_or_else(|p| p.into_inner());
+        *g
+    }
+
+    fn current(&self) -> u64 {
+        *self.generation.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// Delivers from `store` to `output` until `stop` is set and everything is delivered (or the
 /// drain time is over).
 pub fn run_output(
@@ -107,9 +140,11 @@ pub fn run_output(
     mut output: Box<dyn Output>,
     stats: Arc<OutputStats>,
     stop: &AtomicBool,
+    wake: &Wake,
     opts: DriveOptions,
 ) {
     let name = output.name().to_string();
+    let mut seen = wake.current();
     let mut backoff = opts.backoff;
     let mut stopping_since: Option<Instant> = None;
     loop {
@@ -141,7 +176,7 @@ pub fn run_output(
             if stopping_since.is_some() {
                 return;
             }
-            pause(opts.idle, stop, false);
+            seen = wake.wait(seen, opts.idle);
             continue;
         }
         let a = output.deliver(&batch);
