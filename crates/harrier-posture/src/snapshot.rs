@@ -150,6 +150,11 @@ impl Snapshot {
                     } else {
                         format!("{prefix}/{name}")
                     };
+                    // CloudMapper's collect misspells Access Analyzer's file name.
+                    let key = match key.strip_prefix("accessanalzyer-") {
+                        Some(rest) => format!("accessanalyzer-{rest}"),
+                        None => key,
+                    };
                     if p.is_dir() {
                         stack.push((p, key));
                         continue;

@@ -68,6 +68,15 @@ fn the_story_account_fails_exactly_its_misconfigurations() {
             "ec2_sg_no_world_admin_ports",
             "sg-0a1b2c3d4e5f60718".to_string(),
         ),
+        // The iam:* policy sits on the user itself, outside any group.
+        (
+            "iam_user_permissions_through_groups",
+            format!("arn:aws:iam::{a}:user/backup-svc"),
+        ),
+        // Nothing reports the bucket shared with the world, and object writes go unlogged.
+        ("accessanalyzer_enabled", a.to_string()),
+        ("cloudtrail_s3_object_write_events", a.to_string()),
+        ("cloudtrail_s3_object_read_events", a.to_string()),
         // No alarm when IAM policies, the trail or security groups change.
         ("cloudwatch_alarm_iam_policy_changes", a.to_string()),
         ("cloudwatch_alarm_cloudtrail_changes", a.to_string()),

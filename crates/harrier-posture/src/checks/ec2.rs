@@ -79,6 +79,52 @@ pub static SG_WORLD_ADMIN_PORTS: Check = Check {
     },
 };
 
+/// Whether a world-open permission reaches the CIFS/SMB ports (445, 139).
+fn world_cifs(perm: &Value) -> bool {
+    let world = perm["IpRanges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|r| r["CidrIp"].as_str().is_some_and(is_world))
+        || perm["Ipv6Ranges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["CidrIpv6"].as_str().is_some_and(is_world));
+    let proto = perm["IpProtocol"].as_str().unwrap_or("-1");
+    let (from, to) = (
+        perm["FromPort"].as_i64().unwrap_or(0),
+        perm["ToPort"].as_i64().unwrap_or(65535),
+    );
+    world
+        && (proto == "-1"
+            || (matches!(proto, "tcp" | "6") && [445, 139].iter().any(|p| from <= *p && *p <= to)))
+}
+
+pub static SG_WORLD_CIFS: Check = Check {
+    id: "ec2_sg_no_world_cifs",
+    title: "No security group opens CIFS/SMB to the world",
+    service: "ec2",
+    resource_type: "AWS::EC2::SecurityGroup",
+    severity: Severity::High,
+    rationale: "SMB (445, 139) exposed to the internet is how worms such as WannaCry spread and how file shares leak.",
+    remediation: "Remove the rule, or narrow it to the networks that mount the share.",
+    cli: &["aws ec2 revoke-security-group-ingress --group-id <sg> --protocol tcp --port 445 --cidr 0.0.0.0/0"],
+    eval: |cx, out| {
+        each_region(cx, out, "ec2-describe-security-groups", &|region, d, out| {
+            for sg in d["SecurityGroups"].as_array().into_iter().flatten() {
+                let id = sg["GroupId"].as_str().unwrap_or("?");
+                let open = sg["IpPermissions"].as_array().into_iter().flatten().any(world_cifs);
+                out.push(if open {
+                    cx.finding(region, id, Status::Fail, "CIFS/SMB (445/139) open to the world")
+                } else {
+                    cx.finding(region, id, Status::Pass, "CIFS/SMB not open to the world")
+                });
+            }
+        })
+    },
+};
+
 pub static DEFAULT_SG: Check = Check {
     id: "ec2_default_sg_restricts_all",
     title: "Default security groups allow no traffic",

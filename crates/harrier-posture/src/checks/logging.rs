@@ -6,7 +6,10 @@ use crate::check::{missing, Check, Ctx, Finding, Severity, Status};
 use crate::snapshot::Entry;
 
 /// Trails, deduplicated across regions (a multi-region trail is listed in every region).
-fn trails<'a>(cx: &Ctx<'a>, out: &mut Vec<Finding>) -> Option<Vec<(&'a str, &'a Value)>> {
+pub(super) fn trails<'a>(
+    cx: &Ctx<'a>,
+    out: &mut Vec<Finding>,
+) -> Option<Vec<(&'a str, &'a Value)>> {
     let mut seen: Vec<(&'a str, &'a Value)> = Vec::new();
     let mut any_region = false;
     for region in cx.snap.regions() {

@@ -1,7 +1,10 @@
 //! Every check, grouped by service. Each check is one self-describing [`Check`]: id, title,
 //! severity, rationale, remediation with CLI commands, and (through `frameworks`) its mappings.
 
+mod access;
+mod compute;
 mod containers;
+mod dataevents;
 mod ec2;
 mod iam;
 mod logging;
@@ -20,7 +23,7 @@ pub struct Cache {
 }
 
 /// Every check, in report order.
-pub static ALL: [&Check; 52] = [
+pub static ALL: [&Check; 64] = [
     &iam::ROOT_ACCESS_KEYS,
     &iam::ROOT_MFA,
     &iam::ROOT_HARDWARE_MFA,
@@ -35,20 +38,32 @@ pub static ALL: [&Check; 52] = [
     &iam::ADMIN_POLICIES,
     &iam::IAM_FULL_POLICIES,
     &iam::SUPPORT_ROLE,
+    &access::PERMISSIONS_THROUGH_GROUPS,
+    &access::EXPIRED_SERVER_CERTIFICATES,
+    &access::ACCESS_ANALYZER,
     &s3::ACCOUNT_PUBLIC_ACCESS_BLOCK,
     &s3::BUCKET_PUBLIC_ACCESS_BLOCK,
     &s3::BUCKET_PUBLIC_WRITE,
     &s3::BUCKET_SECURE_TRANSPORT,
     &ec2::SG_WORLD_ADMIN_PORTS,
+    &ec2::SG_WORLD_CIFS,
     &ec2::NACL_WORLD_ADMIN_PORTS,
     &ec2::DEFAULT_SG,
     &ec2::EBS_DEFAULT_ENCRYPTION,
     &ec2::VPC_FLOW_LOGS,
+    &compute::IMDSV2,
+    &compute::INSTANCE_PROFILE,
+    &compute::RDS_ENCRYPTED,
+    &compute::RDS_MINOR_UPGRADE,
+    &compute::RDS_NOT_PUBLIC,
+    &compute::EFS_ENCRYPTED,
     &logging::MULTI_REGION,
     &logging::LOG_VALIDATION,
     &logging::KMS_ENCRYPTION,
     &logging::CLOUDWATCH,
     &logging::KMS_ROTATION,
+    &dataevents::S3_WRITE_EVENTS,
+    &dataevents::S3_READ_EVENTS,
     &monitoring::UNAUTHORIZED_CALLS,
     &monitoring::CONSOLE_NO_MFA,
     &monitoring::ROOT_USAGE,

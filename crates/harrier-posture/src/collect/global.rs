@@ -70,6 +70,32 @@ async fn iam(cfg: &SdkConfig, sink: &Sink) {
         },
         authorization_details(&iam, sink),
         async {
+            let r: Result<Vec<_>, _> = iam
+                .list_server_certificates()
+                .into_paginator()
+                .send()
+                .collect()
+                .await;
+            sink.put(
+                GLOBAL,
+                "iam-list-server-certificates",
+                entry(r, |pages| {
+                    let certs: Vec<Value> = pages
+                        .iter()
+                        .flat_map(|p| p.server_certificate_metadata_list())
+                        .map(|c| {
+                            json!({
+                                "ServerCertificateName": c.server_certificate_name(),
+                                "Arn": c.arn(),
+                                "Expiration": time(c.expiration()),
+                            })
+                        })
+                        .collect();
+                    json!({"ServerCertificateMetadataList": certs})
+                }),
+            );
+        },
+        async {
             let r = iam.get_account_summary().send().await;
             sink.put(
                 GLOBAL,

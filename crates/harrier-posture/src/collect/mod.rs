@@ -6,6 +6,7 @@
 //! throttled call only delays itself. Documents keep the shape the AWS CLI prints (PascalCase or
 //! camelCase as the service does), limited to the fields Harrier's checks and reports read.
 
+mod compute;
 mod global;
 mod json;
 mod regional;
@@ -126,26 +127,95 @@ where
     }
 }
 
+enum EntryKind {
+    Ok,
+    Failed,
+}
+
 /// Where collected documents go: region -> key -> entry, shared by the tasks.
 #[derive(Clone, Default)]
 pub(crate) struct Sink {
     docs: Arc<Mutex<BTreeMap<String, BTreeMap<String, Entry>>>>,
     calls: Arc<AtomicUsize>,
-    progress: bool,
+    failed: Arc<AtomicUsize>,
+    progress: Option<Arc<Progress>>,
+}
+
+/// The progress line on a terminal: a bar over the parts (global services + each region),
+/// calls answered, calls failed, elapsed time.
+pub(crate) struct Progress {
+    start: std::time::Instant,
+    parts: AtomicUsize,
+    done: AtomicUsize,
+    last_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            start: std::time::Instant::now(),
+            parts: AtomicUsize::new(1),
+            done: AtomicUsize::new(0),
+            last_ms: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// The progress line.
+    fn line(&self, calls: usize, failed: usize) -> String {
+        let (done, parts) = (
+            self.done.load(Ordering::Relaxed),
+            self.parts.load(Ordering::Relaxed).max(1),
+        );
+        let width = 20;
+        let filled = width * done.min(parts) / parts;
+        format!(
+            "collect [{}{}] {done}/{parts} parts (global + regions), {calls} calls, {failed} failed, {:.1} s",
+            "#".repeat(filled),
+            ".".repeat(width - filled),
+            self.start.elapsed().as_secs_f64()
+        )
+    }
+
+    fn draw(&self, calls: usize, failed: usize, force: bool) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        let last = self.last_ms.load(Ordering::Relaxed);
+        if force || ms >= last + 100 {
+            self.last_ms.store(ms, Ordering::Relaxed);
+            eprint!("\r\x1b[K{}", self.line(calls, failed));
+        }
+    }
 }
 
 impl Sink {
+    fn part_done(&self) {
+        if let Some(p) = &self.progress {
+            p.done.fetch_add(1, Ordering::Relaxed);
+            p.draw(
+                self.calls.load(Ordering::Relaxed),
+                self.failed.load(Ordering::Relaxed),
+                true,
+            );
+        }
+    }
+
     pub(crate) fn put(&self, region: &str, key: impl Into<String>, e: Entry) {
         let key = key.into();
+        let e_kind = match e {
+            Entry::Ok { .. } | Entry::NotConfigured { .. } => EntryKind::Ok,
+            _ => EntryKind::Failed,
+        };
         self.docs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(region.to_string())
             .or_default()
             .insert(key, e);
+        if !matches!(e_kind, EntryKind::Ok) {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
         let n = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.progress && n.is_multiple_of(10) {
-            eprint!("\rcollect: {n} calls");
+        if let Some(p) = &self.progress {
+            p.draw(n, self.failed.load(Ordering::Relaxed), false);
         }
     }
 }
@@ -200,7 +270,8 @@ async fn collect_async(opts: &CollectOptions) -> Result<Snapshot, CollectError> 
     };
     let home_cfg = sdk_config(opts, &home).await;
     let sink = Sink {
-        progress: opts.progress && std::io::stderr().is_terminal(),
+        progress: (opts.progress && std::io::stderr().is_terminal())
+            .then(|| Arc::new(Progress::new())),
         ..Sink::default()
     };
 
@@ -212,17 +283,26 @@ async fn collect_async(opts: &CollectOptions) -> Result<Snapshot, CollectError> 
     if regions.is_empty() {
         return Err(CollectError::Regions("the region list is empty".into()));
     }
+    if let Some(p) = &sink.progress {
+        p.parts.store(regions.len() + 1, Ordering::Relaxed);
+    }
 
     let mut tasks = tokio::task::JoinSet::new();
     {
         let (cfg, sink, account) = (home_cfg.clone(), sink.clone(), account.clone());
         let endpoint = opts.endpoint_url.is_some();
-        tasks.spawn(async move { global::collect(&cfg, &sink, &account, endpoint).await });
+        tasks.spawn(async move {
+            global::collect(&cfg, &sink, &account, endpoint).await;
+            sink.part_done();
+        });
     }
     for region in regions {
         let cfg = sdk_config(opts, &region).await;
         let sink = sink.clone();
-        tasks.spawn(async move { regional::collect(&cfg, &sink, &region).await });
+        tasks.spawn(async move {
+            regional::collect(&cfg, &sink, &region).await;
+            sink.part_done();
+        });
     }
     while let Some(done) = tasks.join_next().await {
         if let Err(e) = done {
@@ -236,11 +316,13 @@ async fn collect_async(opts: &CollectOptions) -> Result<Snapshot, CollectError> 
             );
         }
     }
-    if sink.progress {
-        eprintln!(
-            "\rcollect: {} calls, done",
-            sink.calls.load(Ordering::Relaxed)
+    if let Some(p) = &sink.progress {
+        p.draw(
+            sink.calls.load(Ordering::Relaxed),
+            sink.failed.load(Ordering::Relaxed),
+            true,
         );
+        eprintln!();
     }
     let docs = std::mem::take(&mut *sink.docs.lock().unwrap_or_else(|p| p.into_inner()));
     warn_failures(&docs);
@@ -254,7 +336,20 @@ async fn collect_async(opts: &CollectOptions) -> Result<Snapshot, CollectError> 
 
 #[cfg(test)]
 mod tests {
-    use super::classify;
+    use super::{classify, Progress};
+
+    #[test]
+    fn progress_line_shows_parts_calls_and_failures() {
+        let p = Progress::new();
+        p.parts.store(4, std::sync::atomic::Ordering::Relaxed);
+        p.done.store(2, std::sync::atomic::Ordering::Relaxed);
+        let line = p.line(412, 3);
+        assert!(
+            line.starts_with("collect [##########..........] 2/4 parts"),
+            "{line}"
+        );
+        assert!(line.contains("412 calls, 3 failed"), "{line}");
+    }
     use crate::snapshot::Entry;
     use aws_smithy_types::error::ErrorMetadata;
 

@@ -38,6 +38,7 @@ pub(crate) async fn collect(cfg: &SdkConfig, sink: &Sink, region: &str) {
         eks(cfg, sink, region),
         monitoring(cfg, sink, region),
         ecs(cfg, sink, region),
+        super::compute::collect(cfg, sink, region),
     );
 }
 
@@ -395,17 +396,37 @@ async fn cloudtrail(cfg: &SdkConfig, sink: &Sink, region: &str) {
         sink.put(region, format!("cloudtrail-get-trail-status/{name}"), entry(status, |o| {
             json!({"IsLogging": o.is_logging(), "LatestDeliveryTime": time(o.latest_delivery_time())})
         }));
-        sink.put(region, format!("cloudtrail-get-event-selectors/{name}"), entry(selectors, |o| {
-            let sel: Vec<Value> = o
-                .event_selectors()
+        sink.put(
+            region,
+            format!("cloudtrail-get-event-selectors/{name}"),
+            entry(selectors, |o| {
+                let sel: Vec<Value> = o
+                    .event_selectors()
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "ReadWriteType": s.read_write_type().map(|t| t.as_str()),
+                            "IncludeManagementEvents": s.include_management_events(),
+                            "DataResources": s.data_resources().iter().map(|d| json!({
+                                "Type": d.r#type(), "Values": d.values(),
+                            })).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                let adv: Vec<Value> = o
+                .advanced_event_selectors()
                 .iter()
                 .map(|s| json!({
-                    "ReadWriteType": s.read_write_type().map(|t| t.as_str()),
-                    "IncludeManagementEvents": s.include_management_events(),
+                    "Name": s.name(),
+                    "FieldSelectors": s.field_selectors().iter().map(|f| json!({
+                        "Field": f.field(), "Equals": f.equals(), "NotEquals": f.not_equals(),
+                        "StartsWith": f.starts_with(),
+                    })).collect::<Vec<_>>(),
                 }))
                 .collect();
-            json!({"EventSelectors": sel, "AdvancedEventSelectorCount": o.advanced_event_selectors().len()})
-        }));
+                json!({"EventSelectors": sel, "AdvancedEventSelectors": adv})
+            }),
+        );
     }
 }
 
