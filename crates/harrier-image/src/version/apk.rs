@@ -36,11 +36,9 @@ impl Cursor<'_> {
                 match c {
                     b'.' => n = DIGIT_OR_ZERO,
                     b'_' => n = SUFFIX,
-                    b'-' => {
-                        if self.s.get(1) == Some(&b'r') {
-                            n = REVISION_NO;
-                            self.s = &self.s[1..];
-                        }
+                    b'-' if self.s.get(1) == Some(&b'r') => {
+                        n = REVISION_NO;
+                        self.s = &self.s[1..];
                     }
                     _ => {}
                 }
