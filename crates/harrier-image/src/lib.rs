@@ -10,4 +10,10 @@
 //! the layer that introduced it.
 #![deny(missing_docs)]
 
+pub mod archive;
+pub mod catalog;
+pub mod layers;
+pub mod malware;
+pub mod scan;
 pub mod version;
+pub mod vulndb;

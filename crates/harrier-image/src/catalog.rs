@@ -1,0 +1,242 @@
+//! Installed-package catalogs: dpkg (`var/lib/dpkg/status`, distroless `status.d/*`) and apk
+//! (`lib/apk/db/installed`), with the distribution from `etc/os-release`.
+
+use crate::layers::Walk;
+
+/// One installed package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    /// Binary package name.
+    pub name: String,
+    /// Installed version.
+    pub version: String,
+    /// Source package name (Debian: what advisories name), else the name.
+    pub source: String,
+    /// Source package version, else the version.
+    pub source_version: String,
+    /// `dpkg` or `apk`.
+    pub kind: &'static str,
+    /// The database file it was read from.
+    pub location: String,
+    /// The layer that last wrote that file.
+    pub layer: usize,
+}
+
+/// The distribution (`etc/os-release`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Os {
+    /// `ID` (debian, ubuntu, alpine...).
+    pub id: String,
+    /// `VERSION_ID` (12, 22.04, 3.18.4...).
+    pub version_id: String,
+    /// `PRETTY_NAME`.
+    pub pretty: String,
+}
+
+impl Os {
+    /// The OSV ecosystem of its packages (`Debian:12`, `Alpine:v3.18`, `Ubuntu:22.04`).
+    pub fn ecosystem(&self) -> Option<String> {
+        match self.id.as_str() {
+            "debian" => Some(format!(
+                "Debian:{}",
+                self.version_id.split('.').next().unwrap_or("")
+            )),
+            "ubuntu" => Some(format!("Ubuntu:{}", self.version_id)),
+            "alpine" => {
+                let mut it = self.version_id.split('.');
+                Some(format!(
+                    "Alpine:v{}.{}",
+                    it.next().unwrap_or(""),
+                    it.next().unwrap_or("")
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Paths the catalogs read (for [`crate::layers::walk`]'s `wanted`).
+pub fn wanted(path: &str) -> bool {
+    matches!(
+        path,
+        "var/lib/dpkg/status" | "lib/apk/db/installed" | "etc/os-release" | "usr/lib/os-release"
+    ) || path.starts_with("var/lib/dpkg/status.d/")
+}
+
+/// Parses os-release text.
+pub fn parse_os_release(text: &str) -> Os {
+    let mut os = Os::default();
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let v = v.trim().trim_matches('"').trim_matches('\'').to_string();
+        match k.trim() {
+            "ID" => os.id = v,
+            "VERSION_ID" => os.version_id = v,
+            "PRETTY_NAME" => os.pretty = v,
+            _ => {}
+        }
+    }
+    os
+}
+
+/// Parses a dpkg status file (stanzas separated by blank lines). Packages whose Status says they
+/// are not installed are left out; a stanza without Status (distroless `status.d`) counts.
+pub fn parse_dpkg(text: &str, location: &str, layer: usize) -> Vec<Package> {
+    let mut out = Vec::new();
+    for stanza in text.split("\n\n") {
+        let mut fields: Vec<(&str, String)> = Vec::new();
+        for line in stanza.lines() {
+            if line.starts_with([' ', '\t']) {
+                continue; // continuation lines (descriptions)
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                fields.push((k.trim(), v.trim().to_string()));
+            }
+        }
+        let get = |k: &str| {
+            fields
+                .iter()
+                .find(|(f, _)| f.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.as_str())
+        };
+        let (Some(name), Some(version)) = (get("Package"), get("Version")) else {
+            continue;
+        };
+        if let Some(status) = get("Status") {
+            if status.split_whitespace().nth(2) != Some("installed") {
+                continue;
+            }
+        }
+        let (source, source_version) = match get("Source") {
+            Some(s) => match s.split_once('(') {
+                Some((n, v)) => (
+                    n.trim().to_string(),
+                    v.trim_end_matches(')').trim().to_string(),
+                ),
+                None => (s.trim().to_string(), version.to_string()),
+            },
+            None => (name.to_string(), version.to_string()),
+        };
+        out.push(Package {
+            name: name.to_string(),
+            version: version.to_string(),
+            source,
+            source_version,
+            kind: "dpkg",
+            location: location.to_string(),
+            layer,
+        });
+    }
+    out
+}
+
+/// Parses apk's installed database (`P:` name, `V:` version, `o:` origin).
+pub fn parse_apk(text: &str, location: &str, layer: usize) -> Vec<Package> {
+    let mut out = Vec::new();
+    for stanza in text.split("\n\n") {
+        let (mut name, mut version, mut origin) = (None, None, None);
+        for line in stanza.lines() {
+            match line.split_once(':') {
+                Some(("P", v)) => name = Some(v.to_string()),
+                Some(("V", v)) => version = Some(v.to_string()),
+                Some(("o", v)) => origin = Some(v.to_string()),
+                _ => {}
+            }
+        }
+        if let (Some(n), Some(v)) = (name, version) {
+            out.push(Package {
+                source: origin.unwrap_or_else(|| n.clone()),
+                source_version: v.clone(),
+                name: n,
+                version: v,
+                kind: "apk",
+                location: location.to_string(),
+                layer,
+            });
+        }
+    }
+    out
+}
+
+/// Every package of the image, and its distribution.
+pub fn catalog(w: &Walk) -> (Option<Os>, Vec<Package>) {
+    let os = w
+        .content("etc/os-release")
+        .or_else(|| w.content("usr/lib/os-release"))
+        .map(|b| parse_os_release(&String::from_utf8_lossy(&b)));
+    let mut pkgs = Vec::new();
+    for (path, f) in &w.files {
+        let Some(c) = &f.content else { continue };
+        let text = String::from_utf8_lossy(c);
+        if path == "var/lib/dpkg/status" || path.starts_with("var/lib/dpkg/status.d/") {
+            // status.d also holds .md5sums files: only stanzas with Package and Version count.
+            if !path.ends_with(".md5sums") {
+                pkgs.extend(parse_dpkg(&text, path, f.layer));
+            }
+        } else if path == "lib/apk/db/installed" {
+            pkgs.extend(parse_apk(&text, path, f.layer));
+        }
+    }
+    (os, pkgs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(p: &str) -> String {
+        std::fs::read_to_string(format!(
+            "{}/../../../shared/image/pkgdb/{p}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn dpkg_status_with_sources_and_states() {
+        let pkgs = parse_dpkg(&shared("dpkg/valid"), "var/lib/dpkg/status", 0);
+        assert_eq!(pkgs.len(), 7);
+        let ul = pkgs.iter().find(|p| p.source == "util-linux").unwrap();
+        assert_eq!(ul.source_version, "2.38.1-5");
+        let acl = pkgs.iter().find(|p| p.name == "acl").unwrap();
+        assert_eq!(
+            (acl.version.as_str(), acl.source.as_str()),
+            ("2.3.1-3", "acl")
+        );
+        let st = parse_dpkg(&shared("dpkg/statusfield"), "s", 0);
+        let names: Vec<&str> = st.iter().map(|p| p.name.as_str()).collect();
+        assert!(names.contains(&"wantinstall_installed"));
+        assert!(names.contains(&"wantnostatus"));
+        assert!(!names.contains(&"wantdeinstall_configfiles"));
+        assert!(!names.contains(&"wantinstall_unpacked"));
+        let d = parse_dpkg(&shared("dpkg/status.d_foo"), "s", 0);
+        assert_eq!(
+            d.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            ["foo"]
+        );
+    }
+
+    #[test]
+    fn apk_installed_with_origins() {
+        let pkgs = parse_apk(&shared("apk/installed"), "lib/apk/db/installed", 0);
+        assert_eq!(pkgs.len(), 15);
+        let b = pkgs.iter().find(|p| p.name == "alpine-baselayout").unwrap();
+        assert_eq!(
+            (b.version.as_str(), b.source.as_str()),
+            ("3.4.3-r1", "alpine-baselayout")
+        );
+    }
+
+    #[test]
+    fn ecosystems_from_os_release() {
+        let deb = parse_os_release(
+            "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n",
+        );
+        assert_eq!(deb.ecosystem().as_deref(), Some("Debian:12"));
+        let alp = parse_os_release("ID=alpine\nVERSION_ID=3.18.4\n");
+        assert_eq!(alp.ecosystem().as_deref(), Some("Alpine:v3.18"));
+        assert_eq!(parse_os_release("ID=arch\n").ecosystem(), None);
+    }
+}

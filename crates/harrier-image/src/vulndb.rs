@@ -1,0 +1,370 @@
+//! The vulnerability database: OSV records in SQLite, and matching installed packages against
+//! their affected ranges with each ecosystem's version ordering.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection};
+use serde_json::Value;
+
+use crate::catalog::Package;
+use crate::version::Scheme;
+
+/// Largest OSV record read.
+const MAX_RECORD: u64 = 8 << 20;
+
+/// A database failure.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// SQLite said no.
+    #[error("vulnerability database {path}: {source}")]
+    Sql {
+        /// The database.
+        path: String,
+        /// The error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Reading an input failed.
+    #[error("{path}: {message}")]
+    Input {
+        /// The file.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS vulns (
+    id TEXT PRIMARY KEY, modified TEXT, summary TEXT, aliases TEXT, severity TEXT, json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS affected (
+    vuln_id TEXT NOT NULL, ecosystem TEXT NOT NULL, package TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS affected_pkg ON affected(ecosystem, package);
+";
+
+/// The database.
+pub struct VulnDb {
+    conn: Connection,
+    path: String,
+}
+
+/// What an import did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Imported {
+    /// Records stored.
+    pub records: u64,
+    /// Files that were not OSV records (reported).
+    pub skipped: u64,
+}
+
+/// A package affected by a vulnerability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    /// Advisory id.
+    pub id: String,
+    /// Aliases (CVE ids...).
+    pub aliases: Vec<String>,
+    /// The package (binary name).
+    pub package: String,
+    /// What advisories call it (source package for Debian).
+    pub advisory_package: String,
+    /// Installed version.
+    pub installed: String,
+    /// First fixed version, when one exists.
+    pub fixed: Option<String>,
+    /// Severity (`critical`, `high`, `medium`, `low`, `unknown`).
+    pub severity: String,
+    /// One line.
+    pub summary: String,
+    /// The layer that installed the package.
+    pub layer: usize,
+}
+
+fn severity_of(v: &Value) -> String {
+    let s = v["database_specific"]["severity"].as_str().unwrap_or("");
+    match s.to_ascii_uppercase().as_str() {
+        "CRITICAL" => "critical",
+        "HIGH" => "high",
+        "MODERATE" | "MEDIUM" => "medium",
+        "LOW" => "low",
+        _ => "unknown",
+    }
+    .to_string()
+}
+
+impl VulnDb {
+    /// Opens (creating) the database at `path`.
+    pub fn open(path: &Path) -> Result<VulnDb, DbError> {
+        let p = path.display().to_string();
+        let sql = |source| DbError::Sql {
+            path: p.clone(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(VulnDb { conn, path: p })
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> DbError {
+        DbError::Sql {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Imports OSV records: a JSON file, or a directory of them (recursively). Files that are
+    /// not OSV records are reported through `on_problem` and skipped.
+    pub fn import(
+        &mut self,
+        path: &Path,
+        on_problem: &mut dyn FnMut(String),
+    ) -> Result<Imported, DbError> {
+        let mut files = Vec::new();
+        let mut stack = vec![path.to_path_buf()];
+        while let Some(p) = stack.pop() {
+            let meta = std::fs::symlink_metadata(&p).map_err(|e| DbError::Input {
+                path: p.display().to_string(),
+                message: e.to_string(),
+            })?;
+            if meta.is_dir() {
+                let rd = std::fs::read_dir(&p).map_err(|e| DbError::Input {
+                    path: p.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                for e in rd.filter_map(Result::ok) {
+                    stack.push(e.path());
+                }
+            } else if meta.is_file() && p.extension().is_some_and(|x| x == "json") {
+                files.push(p);
+            }
+        }
+        files.sort();
+        let mut done = Imported::default();
+        let tx = self.conn.transaction().map_err(|e| DbError::Sql {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        for f in files {
+            let name = f.display().to_string();
+            let size = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
+            if size > MAX_RECORD {
+                on_problem(format!(
+                    "{name}: {size} bytes, over the {MAX_RECORD}-byte limit"
+                ));
+                done.skipped += 1;
+                continue;
+            }
+            let v: Value = match std::fs::read(&f)
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    on_problem(format!("{name}: not JSON: {e}"));
+                    done.skipped += 1;
+                    continue;
+                }
+            };
+            let (Some(id), Some(affected)) = (v["id"].as_str(), v["affected"].as_array()) else {
+                on_problem(format!(
+                    "{name}: not an OSV record (expected `id` and `affected`)"
+                ));
+                done.skipped += 1;
+                continue;
+            };
+            let sqlerr = |e| DbError::Sql {
+                path: self.path.clone(),
+                source: e,
+            };
+            tx.execute("DELETE FROM affected WHERE vuln_id = ?1", params![id])
+                .map_err(sqlerr)?;
+            let aliases: Vec<&str> = v["aliases"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let summary = v["summary"]
+                .as_str()
+                .or(v["details"].as_str())
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            tx.execute(
+                "INSERT OR REPLACE INTO vulns (id, modified, summary, aliases, severity, json) VALUES (?1,?2,?3,?4,?5,?6)",
+                params![id, v["modified"].as_str(), summary, aliases.join(","), severity_of(&v), v.to_string()],
+            )
+            .map_err(sqlerr)?;
+            for a in affected {
+                let (Some(eco), Some(pkg)) = (
+                    a["package"]["ecosystem"].as_str(),
+                    a["package"]["name"].as_str(),
+                ) else {
+                    continue;
+                };
+                tx.execute(
+                    "INSERT INTO affected (vuln_id, ecosystem, package, data) VALUES (?1,?2,?3,?4)",
+                    params![id, eco, pkg, a.to_string()],
+                )
+                .map_err(sqlerr)?;
+            }
+            done.records += 1;
+        }
+        tx.commit().map_err(|e| self.sql(e))?;
+        Ok(done)
+    }
+
+    /// Number of advisories stored.
+    pub fn count(&self) -> Result<u64, DbError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM vulns", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| self.sql(e))
+    }
+
+    /// The advisories affecting `packages` of `ecosystem` (`Debian:12`).
+    pub fn matches(&self, ecosystem: &str, packages: &[Package]) -> Result<Vec<Match>, DbError> {
+        let Some(scheme) = Scheme::of_ecosystem(ecosystem) else {
+            return Ok(Vec::new());
+        };
+        let base = ecosystem.split(':').next().unwrap_or(ecosystem);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT a.vuln_id, a.data, v.summary, v.aliases, v.severity FROM affected a JOIN vulns v ON v.id = a.vuln_id \
+                 WHERE (a.ecosystem = ?1 OR a.ecosystem = ?2) AND a.package = ?3",
+            )
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for p in packages {
+            // Debian and Ubuntu advisories name source packages, with the source version.
+            let (name, version) = match scheme {
+                Scheme::Dpkg => (p.source.as_str(), p.version.as_str()),
+                _ => (p.name.as_str(), p.version.as_str()),
+            };
+            let rows: Vec<(String, String, String, String, String)> = stmt
+                .query_map(params![ecosystem, base, name], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .map_err(|e| self.sql(e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.sql(e))?;
+            for (id, data, summary, aliases, severity) in rows {
+                let a: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+                if let Some(fixed) = affects(&a, scheme, version) {
+                    if out
+                        .iter()
+                        .any(|m: &Match| m.id == id && m.package == p.name)
+                    {
+                        continue;
+                    }
+                    out.push(Match {
+                        id,
+                        aliases: aliases
+                            .split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string)
+                            .collect(),
+                        package: p.name.clone(),
+                        advisory_package: name.to_string(),
+                        installed: p.version.clone(),
+                        fixed,
+                        severity,
+                        summary,
+                        layer: p.layer,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Whether `version` is affected by the OSV `affected` entry `a`; `Some(first fixed version)`
+/// (inner `None` when no fix exists) when it is.
+pub fn affects(a: &Value, scheme: Scheme, version: &str) -> Option<Option<String>> {
+    use std::cmp::Ordering::*;
+    if a["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|v| v.as_str() == Some(version))
+    {
+        return Some(None);
+    }
+    for r in a["ranges"].as_array().into_iter().flatten() {
+        let t = r["type"].as_str().unwrap_or("");
+        if t != "ECOSYSTEM" && t != "SEMVER" {
+            continue;
+        }
+        let mut events: Vec<(&str, &str)> = r["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.as_object())
+            .filter_map(|o| {
+                o.iter()
+                    .next()
+                    .and_then(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
+            })
+            .collect();
+        let key = |v: &str| v == "0";
+        events.sort_by(|x, y| match (key(x.1), key(y.1)) {
+            (true, true) => Equal,
+            (true, false) => Less,
+            (false, true) => Greater,
+            _ => scheme.compare(x.1, y.1),
+        });
+        let mut affected = false;
+        let mut fix = None;
+        for (kind, v) in &events {
+            let cmp = if *v == "0" {
+                Greater
+            } else {
+                scheme.compare(version, v)
+            };
+            match *kind {
+                "introduced" if cmp != Less => affected = true,
+                "fixed" if cmp != Less => affected = false,
+                "fixed" if affected && fix.is_none() => fix = Some(v.to_string()),
+                "last_affected" if cmp == Greater => affected = false,
+                _ => {}
+            }
+        }
+        if affected {
+            return Some(fix);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ranges_introduced_fixed_last_affected() {
+        let a = json!({"ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.2.1-2.2+wheezy3"}]}]});
+        assert_eq!(
+            affects(&a, Scheme::Dpkg, "1.2.1-2.2+wheezy2"),
+            Some(Some("1.2.1-2.2+wheezy3".into()))
+        );
+        assert_eq!(affects(&a, Scheme::Dpkg, "1.2.1-2.2+wheezy3"), None);
+        let b = json!({"ranges": [{"type": "SEMVER", "events": [{"introduced": "1.0.0"}, {"last_affected": "1.4.0"}]}]});
+        assert!(affects(&b, Scheme::Semver, "0.9.0").is_none());
+        assert_eq!(affects(&b, Scheme::Semver, "1.4.0"), Some(None));
+        assert!(affects(&b, Scheme::Semver, "1.4.1").is_none());
+        let c = json!({"ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]});
+        assert_eq!(affects(&c, Scheme::Dpkg, "2.3.11-2"), Some(None));
+        let d = json!({"versions": ["3.0"], "ranges": [{"type": "GIT", "events": [{"introduced": "abc"}]}]});
+        assert_eq!(affects(&d, Scheme::Semver, "3.0"), Some(None));
+        assert!(affects(&d, Scheme::Semver, "3.1").is_none());
+    }
+}

