@@ -6,6 +6,7 @@ mod alerts_cmd;
 mod backfill;
 mod config;
 mod detect;
+mod image_cmd;
 mod metrics;
 mod posture;
 mod ruleload;
@@ -40,6 +41,16 @@ enum Command {
     Posture {
         #[command(subcommand)]
         command: posture::PostureCommand,
+    },
+    /// Scan container images for vulnerable packages, malware and tampering.
+    Image {
+        #[command(subcommand)]
+        command: image_cmd::ImageCommand,
+    },
+    /// The vulnerability database (OSV records in SQLite) used by `image scan`.
+    Db {
+        #[command(subcommand)]
+        command: image_cmd::DbCommand,
     },
     /// Stored alerts and the delivery state of outputs.
     Alerts {
@@ -77,6 +88,8 @@ fn main() -> ExitCode {
         Command::Posture { command } => posture::run(command),
         Command::Rules { command } => rules_cmd::run(command),
         Command::Alerts { command } => alerts_cmd::run(command),
+        Command::Image { command } => image_cmd::run_image(command),
+        Command::Db { command } => image_cmd::run_db(command),
     };
     match result {
         Ok(code) => code,
