@@ -37,6 +37,18 @@ pub enum ImageCommand {
         #[arg(long)]
         state_dir: Option<PathBuf>,
     },
+    /// Check a Dockerfile's practice: base tag, root user, ADD, secrets, curl|sh, caches, SSH,
+    /// HEALTHCHECK. Exit 1 when --fail-on is met.
+    Lint {
+        /// The Dockerfile.
+        dockerfile: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ImageFormat::Table)]
+        format: ImageFormat,
+        /// Exit 1 when a finding at or above this severity is found.
+        #[arg(long, value_parser = |s: &str| s.parse::<Severity>())]
+        fail_on: Option<Severity>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -98,7 +110,64 @@ pub fn run_image(cmd: ImageCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        ImageCommand::Lint {
+            dockerfile,
+            format,
+            fail_on,
+        } => lint(&dockerfile, format, fail_on),
     }
+}
+
+fn lint(
+    dockerfile: &std::path::Path,
+    format: ImageFormat,
+    fail_on: Option<Severity>,
+) -> Result<ExitCode> {
+    let meta = std::fs::metadata(dockerfile)
+        .with_context(|| format!("cannot read {}", dockerfile.display()))?;
+    anyhow::ensure!(
+        meta.len() <= 1 << 20,
+        "{}: larger than 1 MiB, not a Dockerfile",
+        dockerfile.display()
+    );
+    let text = std::fs::read_to_string(dockerfile)
+        .with_context(|| format!("cannot read {}", dockerfile.display()))?;
+    let found = harrier_image::lint::lint_dockerfile(&text);
+    match format {
+        ImageFormat::Json => {
+            let v: Vec<serde_json::Value> = found
+                .iter()
+                .map(|f| {
+                    let r = harrier_image::lint::rule(f.id);
+                    serde_json::json!({"id": f.id, "severity": f.severity.as_str(), "location": f.location, "detail": f.detail, "title": r.title, "fix": r.fix})
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        ImageFormat::Table => {
+            for f in &found {
+                let r = harrier_image::lint::rule(f.id);
+                println!(
+                    "{}:{} {:<8} {:<20} {} ({})\n    fix: {}",
+                    dockerfile.display(),
+                    f.location.trim_start_matches("line "),
+                    f.severity.as_str(),
+                    f.id,
+                    r.title,
+                    f.detail,
+                    r.fix
+                );
+            }
+            eprintln!("harrier: {} finding(s)", found.len());
+        }
+    }
+    Ok(
+        if fail_on.is_some_and(|s| found.iter().any(|f| f.severity <= s)) {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 pub fn run_db(cmd: DbCommand) -> Result<ExitCode> {

@@ -13,6 +13,7 @@
 pub mod archive;
 pub mod catalog;
 pub mod layers;
+pub mod lint;
 pub mod malware;
 pub mod scan;
 pub mod version;

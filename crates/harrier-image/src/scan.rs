@@ -40,6 +40,8 @@ pub struct Report {
     pub db_used: bool,
     /// Malware and tampering.
     pub malware: Vec<malware::Finding>,
+    /// Dockerfile practice, from the config and history.
+    pub practice: Vec<crate::lint::LintFinding>,
     /// Problems met in the image (hostile or broken entries), each skipped.
     pub problems: Vec<Problem>,
 }
@@ -80,6 +82,7 @@ pub fn scan(path: &Path, db: Option<&VulnDb>, limits: &Limits) -> Result<Report,
             .collect(),
         os,
         malware: malware::analyze(&w),
+        practice: crate::lint::lint_config(&image.config),
         packages,
         vulnerabilities,
         db_used: db.is_some(),
@@ -96,6 +99,7 @@ impl Report {
     /// severity).
     pub fn fails(&self, min: Severity) -> bool {
         self.malware.iter().any(|m| m.severity <= min)
+            || self.practice.iter().any(|p| p.severity <= min)
             || self
                 .vulnerabilities
                 .iter()
@@ -123,6 +127,10 @@ impl Report {
             })).collect::<Vec<_>>(),
             "malware": self.malware.iter().map(|m| json!({
                 "id": m.id, "severity": m.severity.as_str(), "path": format!("/{}", m.path), "detail": m.detail, "layer": layer(m.layer),
+            })).collect::<Vec<_>>(),
+            "practice": self.practice.iter().map(|p| json!({
+                "id": p.id, "severity": p.severity.as_str(), "location": p.location, "detail": p.detail,
+                "title": crate::lint::rule(p.id).title, "fix": crate::lint::rule(p.id).fix,
             })).collect::<Vec<_>>(),
             "problems": self.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         })
@@ -168,6 +176,19 @@ impl Report {
                     format!(": {by}")
                 },
                 m.detail
+            ));
+        }
+        s.push_str(&format!("\nimage practice: {}\n", self.practice.len()));
+        for p in &self.practice {
+            let r = crate::lint::rule(p.id);
+            s.push_str(&format!(
+                "  {:<9} {:<20} {}: {} ({})\n      fix: {}\n",
+                p.severity.as_str(),
+                p.id,
+                p.location,
+                r.title,
+                p.detail,
+                r.fix
             ));
         }
         if self.db_used {

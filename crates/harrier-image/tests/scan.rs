@@ -125,7 +125,7 @@ fn docker_archive(dir: &Path, layers: &[Vec<u8>]) -> PathBuf {
         "architecture": "amd64", "os": "linux",
         "config": {"User": "", "ExposedPorts": {"80/tcp": {}}},
         "rootfs": {"type": "layers", "diff_ids": diff},
-        "history": STEPS.iter().map(|s| serde_json::json!({"created_by": s})).collect::<Vec<_>>(),
+        "history": STEPS[..layers.len()].iter().map(|s| serde_json::json!({"created_by": s})).collect::<Vec<_>>(),
     })
     .to_string();
     let config_name = format!("{}.json", sha(config.as_bytes()));
@@ -244,6 +244,14 @@ fn the_backdoored_image_is_caught_layer_by_layer() {
             .collect();
         assert_eq!(v, [("DSA-3029-1", "nginx", Some("1.2.1-2.2+wheezy3"))]);
         assert!(r.fails(Severity::Critical));
+        // The step that planted it pipes a download into a shell.
+        assert!(
+            r.practice
+                .iter()
+                .any(|p| p.id == "pipe-to-shell" && p.location == "layer 1"),
+            "{:?}",
+            r.practice
+        );
         let j = r.to_json();
         assert_eq!(j["os"]["ecosystem"], "Debian:7");
         assert_eq!(j["malware"][0]["layer"]["index"], 1);
@@ -275,7 +283,10 @@ fn the_clean_base_alone_raises_nothing_and_a_fixed_package_does_not_match() {
     .unwrap();
     assert!(r.malware.is_empty(), "{:?}", r.malware);
     assert!(r.vulnerabilities.is_empty(), "{:?}", r.vulnerabilities);
-    assert!(!r.fails(Severity::Low));
+    // Only the config's practice: no USER, no HEALTHCHECK (and port 80 is fine).
+    let practice: Vec<&str> = r.practice.iter().map(|p| p.id).collect();
+    assert_eq!(practice, ["runs-as-root", "no-healthcheck"]);
+    assert!(!r.fails(Severity::High));
 }
 
 #[test]
