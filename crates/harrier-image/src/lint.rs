@@ -219,13 +219,12 @@ pub fn lint_dockerfile(text: &str) -> Vec<LintFinding> {
                     }
                 }
             }
-            "EXPOSE" => {
+            "EXPOSE"
                 if args
                     .split_whitespace()
-                    .any(|p| p == "22" || p.starts_with("22/"))
-                {
-                    out.push(finding("exposes-ssh", loc, format!("EXPOSE {args}")));
-                }
+                    .any(|p| p == "22" || p.starts_with("22/")) =>
+            {
+                out.push(finding("exposes-ssh", loc, format!("EXPOSE {args}")));
             }
             "RUN" => check_run(args, &loc, &mut out),
             _ => {}
