@@ -15,6 +15,12 @@ use crate::state;
 pub enum ImageFormat {
     Table,
     Json,
+    /// SARIF 2.1.0 (code scanning).
+    Sarif,
+    /// CycloneDX 1.5 SBOM.
+    Cyclonedx,
+    /// SPDX 2.3 SBOM.
+    Spdx,
 }
 
 #[derive(Subcommand)]
@@ -97,6 +103,24 @@ pub fn run_image(cmd: ImageCommand) -> Result<ExitCode> {
                 ImageFormat::Json => {
                     println!("{}", serde_json::to_string_pretty(&report.to_json())?)
                 }
+                ImageFormat::Sarif => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&harrier_image::formats::sarif(&report))?
+                ),
+                ImageFormat::Cyclonedx => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&harrier_image::formats::cyclonedx(&report))?
+                ),
+                ImageFormat::Spdx => {
+                    let now = harrier_events::time::format_iso8601(state::now_ns());
+                    let created = format!("{}Z", &now[..19]);
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&harrier_image::formats::spdx(
+                            &report, &created
+                        ))?
+                    )
+                }
             }
             if fail_on.is_some_and(|s| report.fails(s)) {
                 return Ok(ExitCode::from(1));
@@ -144,7 +168,7 @@ fn lint(
                 .collect();
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
-        ImageFormat::Table => {
+        _ => {
             for f in &found {
                 let r = harrier_image::lint::rule(f.id);
                 println!(

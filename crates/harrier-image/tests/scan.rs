@@ -408,3 +408,57 @@ fn shared_fixtures_basic_and_hostile() {
     .unwrap();
     assert_eq!(r.layers.len(), 1);
 }
+
+#[test]
+fn sarif_cyclonedx_and_spdx_carry_every_finding_and_package() {
+    let d = tempfile::tempdir().unwrap();
+    let db = db(d.path());
+    let r = scan(
+        &docker_archive(d.path(), &story_layers()),
+        Some(&db),
+        &Limits::default(),
+    )
+    .unwrap();
+    let s = harrier_image::formats::sarif(&r);
+    assert_eq!(s["version"], "2.1.0");
+    let results = s["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(
+        results.len(),
+        r.malware.len() + r.practice.len() + r.vulnerabilities.len()
+    );
+    let rules = s["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    for res in results {
+        assert!(rules.iter().any(|x| x["id"] == res["ruleId"]), "{res}");
+    }
+    let preload = results
+        .iter()
+        .find(|x| x["ruleId"] == "ld-so-preload")
+        .unwrap();
+    assert_eq!(preload["level"], "error");
+    assert_eq!(
+        preload["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "etc/ld.so.preload"
+    );
+
+    let c = harrier_image::formats::cyclonedx(&r);
+    assert_eq!(
+        (c["bomFormat"].as_str(), c["specVersion"].as_str()),
+        (Some("CycloneDX"), Some("1.5"))
+    );
+    let comps = c["components"].as_array().unwrap();
+    assert_eq!(comps.len(), 2);
+    assert!(comps
+        .iter()
+        .any(|x| x["purl"] == "pkg:deb/debian/nginx@1.2.1-2.2%2Bwheezy2?distro=debian-7"));
+    assert_eq!(c["vulnerabilities"][0]["id"], "DSA-3029-1");
+    assert_eq!(
+        c["vulnerabilities"][0]["affects"][0]["ref"],
+        comps.iter().find(|x| x["name"] == "nginx").unwrap()["bom-ref"]
+    );
+
+    let sp = harrier_image::formats::spdx(&r, "2026-11-26T00:00:00Z");
+    assert_eq!(sp["spdxVersion"], "SPDX-2.3");
+    assert_eq!(sp["packages"].as_array().unwrap().len(), 3);
+    assert_eq!(sp["relationships"][0]["relationshipType"], "DESCRIBES");
+    assert_eq!(sp["relationships"].as_array().unwrap().len(), 3);
+}
