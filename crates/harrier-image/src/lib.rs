@@ -12,6 +12,7 @@
 
 pub mod archive;
 pub mod catalog;
+pub mod convert;
 pub mod formats;
 pub mod layers;
 pub mod lint;

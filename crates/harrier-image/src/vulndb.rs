@@ -138,7 +138,7 @@ impl VulnDb {
                 for e in rd.filter_map(Result::ok) {
                     stack.push(e.path());
                 }
-            } else if meta.is_file() && p.extension().is_some_and(|x| x == "json") {
+            } else if meta.is_file() && p.extension().is_some_and(|x| x == "json" || x == "list") {
                 files.push(p);
             }
         }
@@ -158,63 +158,88 @@ impl VulnDb {
                 done.skipped += 1;
                 continue;
             }
-            let v: Value = match std::fs::read(&f)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-            {
-                Ok(v) => v,
+            let bytes = match std::fs::read(&f) {
+                Ok(b) => b,
                 Err(e) => {
-                    on_problem(format!("{name}: not JSON: {e}"));
+                    on_problem(format!("{name}: cannot read: {e}"));
                     done.skipped += 1;
                     continue;
                 }
             };
-            let (Some(id), Some(affected)) = (v["id"].as_str(), v["affected"].as_array()) else {
-                on_problem(format!(
-                    "{name}: not an OSV record (expected `id` and `affected`)"
-                ));
-                done.skipped += 1;
-                continue;
+            // Three inputs: OSV records, Alpine secdb JSON, the Debian tracker's DSA/DLA lists.
+            let records: Vec<Value> = if f.extension().is_some_and(|x| x == "list") {
+                crate::convert::debian_list(&String::from_utf8_lossy(&bytes))
+            } else {
+                match serde_json::from_slice::<Value>(&bytes) {
+                    Ok(v) if crate::convert::is_alpine_secdb(&v) => {
+                        crate::convert::alpine_secdb(&v)
+                    }
+                    Ok(v) => vec![v],
+                    Err(e) => {
+                        on_problem(format!("{name}: not JSON: {e}"));
+                        done.skipped += 1;
+                        continue;
+                    }
+                }
             };
-            let sqlerr = |e| DbError::Sql {
-                path: self.path.clone(),
-                source: e,
-            };
-            tx.execute("DELETE FROM affected WHERE vuln_id = ?1", params![id])
-                .map_err(sqlerr)?;
-            let aliases: Vec<&str> = v["aliases"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            let summary = v["summary"]
-                .as_str()
-                .or(v["details"].as_str())
-                .unwrap_or("")
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_string();
-            tx.execute(
-                "INSERT OR REPLACE INTO vulns (id, modified, summary, aliases, severity, json) VALUES (?1,?2,?3,?4,?5,?6)",
-                params![id, v["modified"].as_str(), summary, aliases.join(","), severity_of(&v), v.to_string()],
-            )
-            .map_err(sqlerr)?;
-            for a in affected {
-                let (Some(eco), Some(pkg)) = (
-                    a["package"]["ecosystem"].as_str(),
-                    a["package"]["name"].as_str(),
-                ) else {
+            for v in records {
+                let (Some(id), Some(affected)) = (v["id"].as_str(), v["affected"].as_array())
+                else {
+                    on_problem(format!(
+                        "{name}: not an OSV record (expected `id` and `affected`)"
+                    ));
+                    done.skipped += 1;
                     continue;
                 };
+                let sqlerr = |e| DbError::Sql {
+                    path: self.path.clone(),
+                    source: e,
+                };
+                // A record replaces what the store had for the same advisory and packages; the
+                // same CVE for other ecosystems or packages (another Alpine branch) stays.
+                for a in affected {
+                    let (Some(eco), Some(pkg)) = (
+                        a["package"]["ecosystem"].as_str(),
+                        a["package"]["name"].as_str(),
+                    ) else {
+                        continue;
+                    };
+                    tx.execute("DELETE FROM affected WHERE vuln_id = ?1 AND ecosystem = ?2 AND package = ?3", params![id, eco, pkg]).map_err(sqlerr)?;
+                }
+                let aliases: Vec<&str> = v["aliases"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let summary = v["summary"]
+                    .as_str()
+                    .or(v["details"].as_str())
+                    .unwrap_or("")
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
                 tx.execute(
-                    "INSERT INTO affected (vuln_id, ecosystem, package, data) VALUES (?1,?2,?3,?4)",
-                    params![id, eco, pkg, a.to_string()],
+                    "INSERT OR REPLACE INTO vulns (id, modified, summary, aliases, severity, json) VALUES (?1,?2,?3,?4,?5,?6)",
+                    params![id, v["modified"].as_str(), summary, aliases.join(","), severity_of(&v), v.to_string()],
                 )
                 .map_err(sqlerr)?;
+                for a in affected {
+                    let (Some(eco), Some(pkg)) = (
+                        a["package"]["ecosystem"].as_str(),
+                        a["package"]["name"].as_str(),
+                    ) else {
+                        continue;
+                    };
+                    tx.execute(
+                        "INSERT INTO affected (vuln_id, ecosystem, package, data) VALUES (?1,?2,?3,?4)",
+                        params![id, eco, pkg, a.to_string()],
+                    )
+                    .map_err(sqlerr)?;
+                }
+                done.records += 1;
             }
-            done.records += 1;
         }
         tx.commit().map_err(|e| self.sql(e))?;
         Ok(done)
@@ -243,10 +268,11 @@ impl VulnDb {
             .map_err(|e| self.sql(e))?;
         let mut out = Vec::new();
         for p in packages {
-            // Debian and Ubuntu advisories name source packages, with the source version.
+            // Debian, Ubuntu and Alpine advisories name source packages (apk's origin); the
+            // binary package's version is what is installed.
             let (name, version) = match scheme {
-                Scheme::Dpkg => (p.source.as_str(), p.version.as_str()),
-                _ => (p.name.as_str(), p.version.as_str()),
+                Scheme::Dpkg | Scheme::Apk => (p.source.as_str(), p.version.as_str()),
+                Scheme::Semver => (p.name.as_str(), p.version.as_str()),
             };
             let rows: Vec<(String, String, String, String, String)> = stmt
                 .query_map(params![ecosystem, base, name], |r| {
