@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
 use harrier_image::layers::Limits;
 use harrier_image::malware::Severity;
+use harrier_image::registry::{Credentials, Reference};
 use harrier_image::vulndb::VulnDb;
 
 use crate::state;
@@ -28,8 +29,18 @@ pub enum ImageCommand {
     /// Scan an image: a `docker save` archive, an OCI layout (directory or tar), or a root
     /// filesystem (tar or directory). Exit 1 when --fail-on is met, 2 on broken or hostile input.
     Scan {
-        /// The image.
+        /// The image: a path, or a registry reference (`127.0.0.1:5000/web:1.4`,
+        /// `<account>.dkr.ecr.<region>.amazonaws.com/web:1.4`, `nginx:1.25`).
         path: PathBuf,
+        /// Registry user (or HARRIER_REGISTRY_USERNAME); ECR credentials come from the AWS chain.
+        #[arg(long)]
+        username: Option<String>,
+        /// Use plain HTTP for the registry (always allowed for localhost).
+        #[arg(long)]
+        plain_http: bool,
+        /// AWS endpoint URL for the ECR token (moto, LocalStack).
+        #[arg(long)]
+        endpoint_url: Option<String>,
         /// Vulnerability database (default: vulns.db in the state directory, if it exists).
         #[arg(long)]
         db: Option<PathBuf>,
@@ -88,6 +99,9 @@ pub fn run_image(cmd: ImageCommand) -> Result<ExitCode> {
             format,
             fail_on,
             state_dir,
+            username,
+            plain_http,
+            endpoint_url,
         } => {
             let explicit = db.is_some();
             let dbp = db_path(db, state_dir.as_deref())?;
@@ -96,8 +110,23 @@ pub fn run_image(cmd: ImageCommand) -> Result<ExitCode> {
             } else {
                 None
             };
-            let report = harrier_image::scan::scan(&path, vdb.as_ref(), &Limits::default())
+            // A path on disk, else a registry reference pulled into a temporary OCI layout.
+            let pulled;
+            let target: &std::path::Path = if path.exists() {
+                &path
+            } else {
+                let s = path.to_string_lossy();
+                let r = Reference::parse(&s).with_context(|| {
+                    format!("{s}: no such file, and not an image reference (host/repository:tag)")
+                })?;
+                let creds = credentials(&r, username, endpoint_url)?;
+                pulled = tempfile::tempdir().context("cannot create a temporary directory")?;
+                harrier_image::registry::pull(&r, &creds, plain_http, pulled.path())?;
+                pulled.path()
+            };
+            let mut report = harrier_image::scan::scan(target, vdb.as_ref(), &Limits::default())
                 .with_context(|| format!("cannot scan {}", path.display()))?;
+            report.source = path.to_string_lossy().to_string();
             match format {
                 ImageFormat::Table => print!("{}", report.table()),
                 ImageFormat::Json => {
@@ -140,6 +169,56 @@ pub fn run_image(cmd: ImageCommand) -> Result<ExitCode> {
             fail_on,
         } => lint(&dockerfile, format, fail_on),
     }
+}
+
+/// Registry credentials: ECR's from GetAuthorizationToken, else --username with
+/// HARRIER_REGISTRY_PASSWORD, else anonymous.
+fn credentials(
+    r: &Reference,
+    username: Option<String>,
+    endpoint_url: Option<String>,
+) -> Result<Credentials> {
+    if let Some(region) = r.ecr_region() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let aws = harrier_aws::AwsOptions {
+            region: Some(region.clone()),
+            endpoint_url,
+            ..Default::default()
+        };
+        let token = rt.block_on(async {
+            let cfg = harrier_aws::sdk_config(&aws, Some(&region)).await;
+            aws_sdk_ecr::Client::new(&cfg)
+                .get_authorization_token()
+                .send()
+                .await
+        });
+        let token = token.map_err(|e| {
+            anyhow::anyhow!(
+                "ECR GetAuthorizationToken: {}",
+                harrier_aws::describe_error(&e)
+            )
+        })?;
+        let data = token
+            .authorization_data()
+            .first()
+            .and_then(|d| d.authorization_token())
+            .context("ECR returned no authorization token")?;
+        let decoded = harrier_events::base64::decode(data).context("ECR token is not base64")?;
+        let text = String::from_utf8(decoded).context("ECR token is not text")?;
+        let (u, p) = text
+            .split_once(':')
+            .context("ECR token is not user:password")?;
+        return Ok(Credentials(Some((u.to_string(), p.to_string()))));
+    }
+    let user = username.or_else(|| std::env::var("HARRIER_REGISTRY_USERNAME").ok());
+    Ok(Credentials(user.map(|u| {
+        (
+            u,
+            std::env::var("HARRIER_REGISTRY_PASSWORD").unwrap_or_default(),
+        )
+    })))
 }
 
 fn lint(

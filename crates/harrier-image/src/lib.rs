@@ -17,6 +17,7 @@ pub mod formats;
 pub mod layers;
 pub mod lint;
 pub mod malware;
+pub mod registry;
 pub mod scan;
 pub mod version;
 pub mod vulndb;
