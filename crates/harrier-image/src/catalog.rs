@@ -61,6 +61,101 @@ pub fn wanted(path: &str) -> bool {
         path,
         "var/lib/dpkg/status" | "lib/apk/db/installed" | "etc/os-release" | "usr/lib/os-release"
     ) || path.starts_with("var/lib/dpkg/status.d/")
+        || path.ends_with(".dist-info/METADATA")
+        || path.ends_with(".egg-info/PKG-INFO")
+        || path.ends_with("/Cargo.lock")
+        || path == "Cargo.lock"
+        || npm_manifest(path)
+}
+
+/// `.../node_modules/<name>/package.json` or `.../node_modules/@scope/<name>/package.json`.
+fn npm_manifest(path: &str) -> bool {
+    let Some(rest) = path.strip_suffix("/package.json") else {
+        return false;
+    };
+    let Some(i) = rest.rfind("node_modules/") else {
+        return false;
+    };
+    let name = &rest[i + "node_modules/".len()..];
+    match name.split_once('/') {
+        None => !name.is_empty(),
+        Some((scope, n)) => scope.starts_with('@') && !n.is_empty() && !n.contains('/'),
+    }
+}
+
+/// The OSV ecosystem of a language package kind.
+pub fn language_ecosystem(kind: &str) -> Option<&'static str> {
+    match kind {
+        "python" => Some("PyPI"),
+        "npm" => Some("npm"),
+        "cargo" => Some("crates.io"),
+        _ => None,
+    }
+}
+
+fn lang(name: &str, version: &str, kind: &'static str, location: &str, layer: usize) -> Package {
+    Package {
+        name: name.to_string(),
+        version: version.to_string(),
+        source: name.to_string(),
+        source_version: version.to_string(),
+        kind,
+        location: location.to_string(),
+        layer,
+    }
+}
+
+/// Python metadata (`METADATA`, `PKG-INFO`): the `Name` and `Version` headers.
+pub fn parse_python(text: &str, location: &str, layer: usize) -> Option<Package> {
+    let mut name = None;
+    let mut version = None;
+    for line in text.lines() {
+        if line.is_empty() {
+            break; // headers end at the first blank line
+        }
+        if let Some(v) = line.strip_prefix("Name:") {
+            name = Some(v.trim().to_string());
+        } else if let Some(v) = line.strip_prefix("Version:") {
+            version = Some(v.trim().to_string());
+        }
+    }
+    Some(lang(&name?, &version?, "python", location, layer))
+}
+
+/// An npm `package.json`: `name` and `version`.
+pub fn parse_npm(text: &str, location: &str, layer: usize) -> Option<Package> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    Some(lang(
+        v["name"].as_str()?,
+        v["version"].as_str()?,
+        "npm",
+        location,
+        layer,
+    ))
+}
+
+/// A `Cargo.lock`: every `[[package]]` with its name and version.
+pub fn parse_cargo_lock(text: &str, location: &str, layer: usize) -> Vec<Package> {
+    let mut out = Vec::new();
+    for block in text.split("[[package]]").skip(1) {
+        let mut name = None;
+        let mut version = None;
+        for line in block.lines() {
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            let v = v.trim().trim_matches('"');
+            match k.trim() {
+                "name" => name = Some(v.to_string()),
+                "version" => version = Some(v.to_string()),
+                _ => {}
+            }
+        }
+        if let (Some(n), Some(v)) = (name, version) {
+            out.push(lang(&n, &v, "cargo", location, layer));
+        }
+    }
+    out
 }
 
 /// Parses os-release text.
@@ -177,6 +272,12 @@ pub fn catalog(w: &Walk) -> (Option<Os>, Vec<Package>) {
             }
         } else if path == "lib/apk/db/installed" {
             pkgs.extend(parse_apk(&text, path, f.layer));
+        } else if path.ends_with(".dist-info/METADATA") || path.ends_with(".egg-info/PKG-INFO") {
+            pkgs.extend(parse_python(&text, path, f.layer));
+        } else if path.ends_with("package.json") {
+            pkgs.extend(parse_npm(&text, path, f.layer));
+        } else if path.ends_with("Cargo.lock") {
+            pkgs.extend(parse_cargo_lock(&text, path, f.layer));
         }
     }
     (os, pkgs)
@@ -226,6 +327,35 @@ mod tests {
         assert_eq!(
             (b.version.as_str(), b.source.as_str()),
             ("3.4.3-r1", "alpine-baselayout")
+        );
+    }
+
+    #[test]
+    fn language_packages() {
+        assert!(wanted(
+            "usr/lib/python3/dist-packages/requests-2.31.0.dist-info/METADATA"
+        ));
+        assert!(wanted("app/node_modules/lodash/package.json"));
+        assert!(wanted("app/node_modules/@babel/core/package.json"));
+        assert!(!wanted("app/node_modules/lodash/lib/package.json"));
+        assert!(!wanted("app/package.json"));
+        let p = parse_python(
+            "Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\n\nVersion: 9\n",
+            "m",
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.version.as_str(), p.kind),
+            ("requests", "2.31.0", "python")
+        );
+        let n = parse_npm(r#"{"name": "lodash", "version": "4.17.11"}"#, "p", 0).unwrap();
+        assert_eq!((n.name.as_str(), n.version.as_str()), ("lodash", "4.17.11"));
+        assert!(parse_npm("{not json", "p", 0).is_none());
+        let c = parse_cargo_lock("version = 3\n\n[[package]]\nname = \"smallvec\"\nversion = \"0.6.9\"\n\n[[package]]\nname = \"time\"\nversion = \"0.1.44\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n", "Cargo.lock", 0);
+        assert_eq!(
+            c.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            ["smallvec", "time"]
         );
     }
 

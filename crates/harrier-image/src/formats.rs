@@ -26,6 +26,13 @@ pub fn purl(p: &Package, os: Option<&crate::catalog::Os>) -> String {
             u
         }
         "apk" => format!("pkg:apk/alpine/{}@{}", p.name, enc(&p.version)),
+        "python" => format!(
+            "pkg:pypi/{}@{}",
+            p.name.to_ascii_lowercase().replace('_', "-"),
+            enc(&p.version)
+        ),
+        "npm" => format!("pkg:npm/{}@{}", p.name.replace('@', "%40"), enc(&p.version)),
+        "cargo" => format!("pkg:cargo/{}@{}", p.name, enc(&p.version)),
         other => format!("pkg:generic/{other}/{}@{}", p.name, enc(&p.version)),
     }
 }

@@ -64,8 +64,24 @@ pub fn scan(path: &Path, db: Option<&VulnDb>, limits: &Limits) -> Result<Report,
     let w = layers::walk(&image, &catalog::wanted, &scanner, limits);
     let (os, packages) = catalog::catalog(&w);
     let mut vulnerabilities = Vec::new();
-    if let (Some(db), Some(eco)) = (db, os.as_ref().and_then(Os::ecosystem)) {
-        vulnerabilities = db.matches(&eco, &packages)?;
+    if let Some(db) = db {
+        let (os_pkgs, lang_pkgs): (Vec<Package>, Vec<Package>) = packages
+            .iter()
+            .cloned()
+            .partition(|p| catalog::language_ecosystem(p.kind).is_none());
+        if let Some(eco) = os.as_ref().and_then(Os::ecosystem) {
+            vulnerabilities.extend(db.matches(&eco, &os_pkgs)?);
+        }
+        for eco in ["PyPI", "npm", "crates.io"] {
+            let these: Vec<Package> = lang_pkgs
+                .iter()
+                .filter(|p| catalog::language_ecosystem(p.kind) == Some(eco))
+                .cloned()
+                .collect();
+            if !these.is_empty() {
+                vulnerabilities.extend(db.matches(eco, &these)?);
+            }
+        }
     }
     vulnerabilities.sort_by(|a, b| (&a.package, &a.id).cmp(&(&b.package, &b.id)));
     Ok(Report {

@@ -271,8 +271,8 @@ impl VulnDb {
             // Debian, Ubuntu and Alpine advisories name source packages (apk's origin); the
             // binary package's version is what is installed.
             let (name, version) = match scheme {
-                Scheme::Dpkg | Scheme::Apk => (p.source.as_str(), p.version.as_str()),
-                Scheme::Semver => (p.name.as_str(), p.version.as_str()),
+                Scheme::Dpkg | Scheme::Apk | Scheme::Rpm => (p.source.as_str(), p.version.as_str()),
+                Scheme::Semver | Scheme::Pep440 => (p.name.as_str(), p.version.as_str()),
             };
             let rows: Vec<(String, String, String, String, String)> = stmt
                 .query_map(params![ecosystem, base, name], |r| {

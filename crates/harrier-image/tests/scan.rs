@@ -2,6 +2,7 @@
 //! story's backdoored image (a Debian base, then a layer that plants a miner and hides it),
 //! hostile archives, and the shared scalibr fixtures.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -461,4 +462,65 @@ fn sarif_cyclonedx_and_spdx_carry_every_finding_and_package() {
     assert_eq!(sp["packages"].as_array().unwrap().len(), 3);
     assert_eq!(sp["relationships"][0]["relationshipType"], "DESCRIBES");
     assert_eq!(sp["relationships"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn language_packages_are_cataloged_and_matched_in_their_ecosystems() {
+    let d = tempfile::tempdir().unwrap();
+    let db = db(d.path());
+    let app = layer(&[
+        E::File("etc/os-release", b"ID=debian\nVERSION_ID=\"12\"\n", 0o644),
+        E::File("usr/lib/python3/dist-packages/requests-2.30.0.dist-info/METADATA", b"Metadata-Version: 2.1\nName: requests\nVersion: 2.30.0\n", 0o644),
+        E::File("usr/lib/python3/dist-packages/idna-3.7.dist-info/METADATA", b"Metadata-Version: 2.1\nName: idna\nVersion: 3.7\n", 0o644),
+        E::File("srv/app/node_modules/lodash/package.json", br#"{"name": "lodash", "version": "4.17.11"}"#, 0o644),
+        // Fixed already: must not match.
+        E::File("srv/app/node_modules/lodash-es/package.json", br#"{"name": "lodash-es", "version": "4.17.21"}"#, 0o644),
+        E::File("srv/tool/Cargo.lock", b"version = 3\n\n[[package]]\nname = \"time\"\nversion = \"0.1.44\"\n\n[[package]]\nname = \"itoa\"\nversion = \"1.0.11\"\n", 0o644),
+    ]);
+    let r = scan(
+        &docker_archive(d.path(), &[app]),
+        Some(&db),
+        &Limits::default(),
+    )
+    .unwrap();
+    let kinds: Vec<(&str, &str)> = r
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p.kind))
+        .collect();
+    for want in [
+        ("requests", "python"),
+        ("idna", "python"),
+        ("lodash", "npm"),
+        ("lodash-es", "npm"),
+        ("time", "cargo"),
+        ("itoa", "cargo"),
+    ] {
+        assert!(kinds.contains(&want), "{want:?} in {kinds:?}");
+    }
+    let got: BTreeSet<(&str, &str, Option<&str>)> = r
+        .vulnerabilities
+        .iter()
+        .map(|v| (v.id.as_str(), v.package.as_str(), v.fixed.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        BTreeSet::from([
+            ("GHSA-j8r2-6x86-q33q", "requests", Some("2.31.0")),
+            ("GHSA-jf85-cpcp-j695", "lodash", Some("4.17.12")),
+            ("RUSTSEC-2020-0071", "time", Some("0.2.0")),
+            // GitHub's record of the same issue (CVE-2020-26235): last_affected 0.2, no fix.
+            ("GHSA-wcg3-cvx6-7396", "time", None),
+        ])
+    );
+    let c = harrier_image::formats::cyclonedx(&r);
+    let purls: Vec<&str> = c["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["purl"].as_str().unwrap())
+        .collect();
+    assert!(purls.contains(&"pkg:pypi/requests@2.30.0"), "{purls:?}");
+    assert!(purls.contains(&"pkg:npm/lodash@4.17.11"));
+    assert!(purls.contains(&"pkg:cargo/time@0.1.44"));
 }

@@ -68,3 +68,13 @@ fn apk_vectors() {
 fn semver_vectors() {
     check(Scheme::Semver, &["semver-versions.txt"]);
 }
+
+#[test]
+fn rpm_vectors() {
+    check(Scheme::Rpm, &["redhat-versions.txt"]);
+}
+
+#[test]
+fn pep440_vectors() {
+    check(Scheme::Pep440, &["pypi-versions.txt"]);
+}

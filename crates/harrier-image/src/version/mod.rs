@@ -2,12 +2,16 @@
 
 mod apk;
 mod dpkg;
+mod pep440;
+mod rpm;
 mod semver;
 
 use std::cmp::Ordering;
 
 pub use apk::compare as apk_compare;
 pub use dpkg::compare as dpkg_compare;
+pub use pep440::compare as pep440_compare;
+pub use rpm::compare as rpm_compare;
 pub use semver::compare as semver_compare;
 
 /// How an ecosystem orders versions.
@@ -19,6 +23,10 @@ pub enum Scheme {
     Apk,
     /// Semantic versioning (npm, crates.io, Go).
     Semver,
+    /// RPM (Red Hat, Fedora, Amazon Linux, Rocky, Alma, SUSE).
+    Rpm,
+    /// Python (PEP 440).
+    Pep440,
 }
 
 impl Scheme {
@@ -28,6 +36,9 @@ impl Scheme {
         Some(match base {
             "Debian" | "Ubuntu" => Scheme::Dpkg,
             "Alpine" => Scheme::Apk,
+            "Red Hat" | "Rocky Linux" | "AlmaLinux" | "openSUSE" | "SUSE" | "Mageia"
+            | "Amazon Linux" => Scheme::Rpm,
+            "PyPI" => Scheme::Pep440,
             "npm" | "crates.io" | "Go" | "Packagist" | "Hex" | "Pub" | "NuGet" => Scheme::Semver,
             _ => return None,
         })
@@ -39,6 +50,8 @@ impl Scheme {
             Scheme::Dpkg => dpkg_compare(a, b),
             Scheme::Apk => apk_compare(a, b),
             Scheme::Semver => semver_compare(a, b),
+            Scheme::Rpm => rpm_compare(a, b),
+            Scheme::Pep440 => pep440_compare(a, b),
         }
     }
 }
