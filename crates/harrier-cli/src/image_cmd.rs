@@ -70,6 +70,21 @@ pub enum ImageCommand {
 
 #[derive(Subcommand)]
 pub enum DbCommand {
+    /// Download and import osv.dev's per-ecosystem archives (`<base>/<ecosystem>/all.zip`).
+    Update {
+        /// Where the archives are.
+        #[arg(long, default_value = harrier_image::vulndb::OSV_BASE_URL)]
+        base_url: String,
+        /// Ecosystems to fetch (default: Debian, Ubuntu, Alpine, PyPI, npm, crates.io, Go).
+        #[arg(long = "ecosystem")]
+        ecosystems: Vec<String>,
+        /// The database (default: vulns.db in the state directory).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// State directory (default: $XDG_STATE_HOME/harrier).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
     /// Import OSV records (JSON files or directories of them) into the vulnerability database.
     Import {
         /// Files or directories.
@@ -275,6 +290,37 @@ fn lint(
 
 pub fn run_db(cmd: DbCommand) -> Result<ExitCode> {
     match cmd {
+        DbCommand::Update {
+            base_url,
+            ecosystems,
+            db,
+            state_dir,
+        } => {
+            let dbp = db_path(db, state_dir.as_deref())?;
+            let mut vdb = VulnDb::open(&dbp)?;
+            let ecos: Vec<String> = if ecosystems.is_empty() {
+                harrier_image::vulndb::DEFAULT_ECOSYSTEMS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            } else {
+                ecosystems
+            };
+            let n = vdb.update(&base_url, &ecos, &mut |msg| {
+                eprintln!("harrier: skipped {msg}")
+            })?;
+            eprintln!(
+                "harrier: {} advisories imported; {} advisories in {}",
+                n.records,
+                vdb.count()?,
+                dbp.display()
+            );
+            Ok(if n.skipped > 0 {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         DbCommand::Import {
             paths,
             db,

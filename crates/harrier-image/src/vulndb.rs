@@ -1,6 +1,7 @@
 //! The vulnerability database: OSV records in SQLite, and matching installed packages against
 //! their affected ranges with each ecosystem's version ordering.
 
+use std::io::Read;
 use std::path::Path;
 
 use rusqlite::{params, Connection};
@@ -11,6 +12,22 @@ use crate::version::Scheme;
 
 /// Largest OSV record read.
 const MAX_RECORD: u64 = 8 << 20;
+/// Largest archive downloaded by [`VulnDb::update`].
+const MAX_DOWNLOAD: u64 = 4 << 30;
+
+/// osv.dev's bucket of per-ecosystem archives.
+pub const OSV_BASE_URL: &str = "https://osv-vulnerabilities.storage.googleapis.com";
+
+/// Ecosystems `harrier db update` downloads by default.
+pub const DEFAULT_ECOSYSTEMS: &[&str] = &[
+    "Debian",
+    "Ubuntu",
+    "Alpine",
+    "PyPI",
+    "npm",
+    "crates.io",
+    "Go",
+];
 
 /// A database failure.
 #[derive(Debug, thiserror::Error)]
@@ -138,7 +155,10 @@ impl VulnDb {
                 for e in rd.filter_map(Result::ok) {
                     stack.push(e.path());
                 }
-            } else if meta.is_file() && p.extension().is_some_and(|x| x == "json" || x == "list") {
+            } else if meta.is_file()
+                && p.extension()
+                    .is_some_and(|x| x == "json" || x == "list" || x == "zip")
+            {
                 files.push(p);
             }
         }
@@ -158,6 +178,64 @@ impl VulnDb {
                 done.skipped += 1;
                 continue;
             }
+            if f.extension().is_some_and(|x| x == "zip") {
+                // osv.dev's per-ecosystem archives: every .json member is a record.
+                let file = match std::fs::File::open(&f) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        on_problem(format!("{name}: cannot read: {e}"));
+                        done.skipped += 1;
+                        continue;
+                    }
+                };
+                let mut zip = match zip::ZipArchive::new(std::io::BufReader::new(file)) {
+                    Ok(z) => z,
+                    Err(e) => {
+                        on_problem(format!("{name}: not a zip archive: {e}"));
+                        done.skipped += 1;
+                        continue;
+                    }
+                };
+                for i in 0..zip.len() {
+                    let mut member = match zip.by_index(i) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            on_problem(format!("{name}: member {i}: {e}"));
+                            done.skipped += 1;
+                            continue;
+                        }
+                    };
+                    let mname = member.name().to_string();
+                    if !member.is_file() || !(mname.ends_with(".json") || mname.ends_with(".list"))
+                    {
+                        continue;
+                    }
+                    // Declared sizes can lie: read at most the limit, then check.
+                    let mut bytes = Vec::new();
+                    if let Err(e) =
+                        std::io::Read::take(&mut member, MAX_RECORD + 1).read_to_end(&mut bytes)
+                    {
+                        on_problem(format!("{name}: {mname}: {e}"));
+                        done.skipped += 1;
+                        continue;
+                    }
+                    if bytes.len() as u64 > MAX_RECORD {
+                        on_problem(format!("{name}: {mname}: over the {MAX_RECORD}-byte limit"));
+                        done.skipped += 1;
+                        continue;
+                    }
+                    store(
+                        &tx,
+                        &self.path,
+                        &format!("{name}: {mname}"),
+                        mname.ends_with(".list"),
+                        &bytes,
+                        on_problem,
+                        &mut done,
+                    )?;
+                }
+                continue;
+            }
             let bytes = match std::fs::read(&f) {
                 Ok(b) => b,
                 Err(e) => {
@@ -166,83 +244,62 @@ impl VulnDb {
                     continue;
                 }
             };
-            // Three inputs: OSV records, Alpine secdb JSON, the Debian tracker's DSA/DLA lists.
-            let records: Vec<Value> = if f.extension().is_some_and(|x| x == "list") {
-                crate::convert::debian_list(&String::from_utf8_lossy(&bytes))
-            } else {
-                match serde_json::from_slice::<Value>(&bytes) {
-                    Ok(v) if crate::convert::is_alpine_secdb(&v) => {
-                        crate::convert::alpine_secdb(&v)
-                    }
-                    Ok(v) => vec![v],
-                    Err(e) => {
-                        on_problem(format!("{name}: not JSON: {e}"));
-                        done.skipped += 1;
-                        continue;
-                    }
-                }
-            };
-            for v in records {
-                let (Some(id), Some(affected)) = (v["id"].as_str(), v["affected"].as_array())
-                else {
-                    on_problem(format!(
-                        "{name}: not an OSV record (expected `id` and `affected`)"
-                    ));
-                    done.skipped += 1;
-                    continue;
-                };
-                let sqlerr = |e| DbError::Sql {
-                    path: self.path.clone(),
-                    source: e,
-                };
-                // A record replaces what the store had for the same advisory and packages; the
-                // same CVE for other ecosystems or packages (another Alpine branch) stays.
-                for a in affected {
-                    let (Some(eco), Some(pkg)) = (
-                        a["package"]["ecosystem"].as_str(),
-                        a["package"]["name"].as_str(),
-                    ) else {
-                        continue;
-                    };
-                    tx.execute("DELETE FROM affected WHERE vuln_id = ?1 AND ecosystem = ?2 AND package = ?3", params![id, eco, pkg]).map_err(sqlerr)?;
-                }
-                let aliases: Vec<&str> = v["aliases"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
-                let summary = v["summary"]
-                    .as_str()
-                    .or(v["details"].as_str())
-                    .unwrap_or("")
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_string();
-                tx.execute(
-                    "INSERT OR REPLACE INTO vulns (id, modified, summary, aliases, severity, json) VALUES (?1,?2,?3,?4,?5,?6)",
-                    params![id, v["modified"].as_str(), summary, aliases.join(","), severity_of(&v), v.to_string()],
-                )
-                .map_err(sqlerr)?;
-                for a in affected {
-                    let (Some(eco), Some(pkg)) = (
-                        a["package"]["ecosystem"].as_str(),
-                        a["package"]["name"].as_str(),
-                    ) else {
-                        continue;
-                    };
-                    tx.execute(
-                        "INSERT INTO affected (vuln_id, ecosystem, package, data) VALUES (?1,?2,?3,?4)",
-                        params![id, eco, pkg, a.to_string()],
-                    )
-                    .map_err(sqlerr)?;
-                }
-                done.records += 1;
-            }
+            let list = f.extension().is_some_and(|x| x == "list");
+            store(&tx, &self.path, &name, list, &bytes, on_problem, &mut done)?;
         }
         tx.commit().map_err(|e| self.sql(e))?;
         Ok(done)
+    }
+
+    /// Downloads each ecosystem's `all.zip` from `base_url` (osv.dev's layout:
+    /// `<base>/<ecosystem>/all.zip`) and imports it. An ecosystem that cannot be downloaded is
+    /// reported and the others go on.
+    pub fn update(
+        &mut self,
+        base_url: &str,
+        ecosystems: &[String],
+        on_problem: &mut dyn FnMut(String),
+    ) -> Result<Imported, DbError> {
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(std::time::Duration::from_secs(15))
+            .timeout_read(std::time::Duration::from_secs(300))
+            .build();
+        let mut total = Imported::default();
+        for eco in ecosystems {
+            let url = format!("{}/{}/all.zip", base_url.trim_end_matches('/'), eco);
+            let dir = tempfile::tempdir().map_err(|e| DbError::Input {
+                path: url.clone(),
+                message: e.to_string(),
+            })?;
+            let zip_path = dir.path().join("all.zip");
+            let got = agent
+                .get(&url)
+                .call()
+                .map_err(|e| match e {
+                    ureq::Error::Status(c, _) => format!("HTTP {c}"),
+                    ureq::Error::Transport(t) => t.kind().to_string(),
+                })
+                .and_then(|r| {
+                    let mut f = std::fs::File::create(&zip_path).map_err(|e| e.to_string())?;
+                    let n = std::io::copy(&mut r.into_reader().take(MAX_DOWNLOAD + 1), &mut f)
+                        .map_err(|e| e.to_string())?;
+                    if n > MAX_DOWNLOAD {
+                        return Err(format!("over the {MAX_DOWNLOAD}-byte limit"));
+                    }
+                    Ok(())
+                });
+            if let Err(e) = got {
+                on_problem(format!("{url}: {e}"));
+                total.skipped += 1;
+                continue;
+            }
+            let n = self.import(&zip_path, &mut |p| {
+                on_problem(p.replace(&zip_path.display().to_string(), &url))
+            })?;
+            total.records += n.records;
+            total.skipped += n.skipped;
+        }
+        Ok(total)
     }
 
     /// Number of advisories stored.
@@ -310,6 +367,94 @@ impl VulnDb {
         }
         Ok(out)
     }
+}
+
+/// Stores the records of one document (OSV JSON, Alpine secdb JSON, or a Debian DSA/DLA list).
+fn store(
+    tx: &rusqlite::Transaction<'_>,
+    db_path: &str,
+    name: &str,
+    list: bool,
+    bytes: &[u8],
+    on_problem: &mut dyn FnMut(String),
+    done: &mut Imported,
+) -> Result<(), DbError> {
+    // Three inputs: OSV records, Alpine secdb JSON, the Debian tracker's DSA/DLA lists.
+    let records: Vec<Value> = if list {
+        crate::convert::debian_list(&String::from_utf8_lossy(bytes))
+    } else {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(v) if crate::convert::is_alpine_secdb(&v) => crate::convert::alpine_secdb(&v),
+            Ok(v) => vec![v],
+            Err(e) => {
+                on_problem(format!("{name}: not JSON: {e}"));
+                done.skipped += 1;
+                return Ok(());
+            }
+        }
+    };
+    for v in records {
+        let (Some(id), Some(affected)) = (v["id"].as_str(), v["affected"].as_array()) else {
+            on_problem(format!(
+                "{name}: not an OSV record (expected `id` and `affected`)"
+            ));
+            done.skipped += 1;
+            continue;
+        };
+        let sqlerr = |e| DbError::Sql {
+            path: db_path.to_string(),
+            source: e,
+        };
+        // A record replaces what the store had for the same advisory and packages; the
+        // same CVE for other ecosystems or packages (another Alpine branch) stays.
+        for a in affected {
+            let (Some(eco), Some(pkg)) = (
+                a["package"]["ecosystem"].as_str(),
+                a["package"]["name"].as_str(),
+            ) else {
+                continue;
+            };
+            tx.execute(
+                "DELETE FROM affected WHERE vuln_id = ?1 AND ecosystem = ?2 AND package = ?3",
+                params![id, eco, pkg],
+            )
+            .map_err(sqlerr)?;
+        }
+        let aliases: Vec<&str> = v["aliases"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let summary = v["summary"]
+            .as_str()
+            .or(v["details"].as_str())
+            .unwrap_or("")
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        tx.execute(
+                    "INSERT OR REPLACE INTO vulns (id, modified, summary, aliases, severity, json) VALUES (?1,?2,?3,?4,?5,?6)",
+                    params![id, v["modified"].as_str(), summary, aliases.join(","), severity_of(&v), v.to_string()],
+                )
+                .map_err(sqlerr)?;
+        for a in affected {
+            let (Some(eco), Some(pkg)) = (
+                a["package"]["ecosystem"].as_str(),
+                a["package"]["name"].as_str(),
+            ) else {
+                continue;
+            };
+            tx.execute(
+                "INSERT INTO affected (vuln_id, ecosystem, package, data) VALUES (?1,?2,?3,?4)",
+                params![id, eco, pkg, a.to_string()],
+            )
+            .map_err(sqlerr)?;
+        }
+        done.records += 1;
+    }
+    Ok(())
 }
 
 /// Whether `version` is affected by the OSV `affected` entry `a`; `Some(first fixed version)`
