@@ -89,6 +89,7 @@ pub fn language_ecosystem(kind: &str) -> Option<&'static str> {
         "python" => Some("PyPI"),
         "npm" => Some("npm"),
         "cargo" => Some("crates.io"),
+        "go" => Some("Go"),
         _ => None,
     }
 }
@@ -263,6 +264,9 @@ pub fn catalog(w: &Walk) -> (Option<Os>, Vec<Package>) {
         .map(|b| parse_os_release(&String::from_utf8_lossy(&b)));
     let mut pkgs = Vec::new();
     for (path, f) in &w.files {
+        for (name, version, kind) in &f.bin_packages {
+            pkgs.push(lang(name, version, kind, path, f.layer));
+        }
         let Some(c) = &f.content else { continue };
         let text = String::from_utf8_lossy(c);
         if path == "var/lib/dpkg/status" || path.starts_with("var/lib/dpkg/status.d/") {

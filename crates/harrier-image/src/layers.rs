@@ -27,6 +27,8 @@ pub struct Limits {
     pub capture_bytes: u64,
     /// Largest file searched for indicators.
     pub scan_bytes: u64,
+    /// Largest executable read whole (for the packages compiled into it).
+    pub exec_bytes: u64,
 }
 
 impl Default for Limits {
@@ -36,6 +38,7 @@ impl Default for Limits {
             entries: 2_000_000,
             capture_bytes: 32 << 20,
             scan_bytes: 256 << 20,
+            exec_bytes: 128 << 20,
         }
     }
 }
@@ -66,6 +69,8 @@ pub struct FileEntry {
     pub kind: Kind,
     /// Content, when the analyzers asked for this path.
     pub content: Option<Rc<Vec<u8>>>,
+    /// Packages compiled into it (Go build info, cargo-auditable).
+    pub bin_packages: Vec<crate::binaries::BinPackage>,
 }
 
 /// A problem with the input, and where.
@@ -383,9 +388,18 @@ fn apply(
             _ => Kind::Other,
         };
         let mut content = None;
+        let mut bin_packages = Vec::new();
         if kind == Kind::File {
             let mut hits = Vec::new();
-            if wanted(&path) && size <= limits.capture_bytes {
+            if mode & 0o111 != 0 && size <= limits.exec_bytes && !wanted(&path) {
+                // An executable: read whole (one at a time) for what is compiled into it.
+                let mut buf = Vec::with_capacity(size as usize);
+                if let Err(err) = (&mut e).take(limits.exec_bytes).read_to_end(&mut buf) {
+                    return Err(problem(Some(raw_name), format!("cannot read: {err}")));
+                }
+                scanner.scan_bytes(&buf, &mut hits);
+                bin_packages = crate::binaries::packages(&buf);
+            } else if wanted(&path) && size <= limits.capture_bytes {
                 let mut buf = Vec::with_capacity(size as usize);
                 if let Err(err) = (&mut e).take(limits.capture_bytes).read_to_end(&mut buf) {
                     return Err(problem(Some(raw_name), format!("cannot read: {err}")));
@@ -410,6 +424,7 @@ fn apply(
                 mode,
                 kind,
                 content,
+                bin_packages,
             },
         );
     }
@@ -494,6 +509,7 @@ fn walk_dir(
                     mode,
                     kind: Kind::Dir,
                     content: None,
+                    bin_packages: Vec::new(),
                 },
             );
             walk_dir(&e.path(), &path, depth + 1, w, ch, wanted, scanner, limits);
@@ -509,14 +525,22 @@ fn walk_dir(
                     mode,
                     kind: Kind::Symlink(target),
                     content: None,
+                    bin_packages: Vec::new(),
                 },
             );
         } else if ft.is_file() {
             let size = meta.len();
             let mut hits = Vec::new();
             let mut content = None;
+            let mut bin_packages = Vec::new();
             if let Ok(f) = std::fs::File::open(e.path()) {
-                if wanted(&path) && size <= limits.capture_bytes {
+                if mode & 0o111 != 0 && size <= limits.exec_bytes && !wanted(&path) {
+                    let mut buf = Vec::new();
+                    if f.take(limits.exec_bytes).read_to_end(&mut buf).is_ok() {
+                        scanner.scan_bytes(&buf, &mut hits);
+                        bin_packages = crate::binaries::packages(&buf);
+                    }
+                } else if wanted(&path) && size <= limits.capture_bytes {
                     let mut buf = Vec::new();
                     if f.take(limits.capture_bytes).read_to_end(&mut buf).is_ok() {
                         scanner.scan_bytes(&buf, &mut hits);
@@ -538,6 +562,7 @@ fn walk_dir(
                     mode,
                     kind: Kind::File,
                     content,
+                    bin_packages,
                 },
             );
         }
@@ -623,6 +648,7 @@ mod tests {
             mode: 0o644,
             kind: Kind::File,
             content: Some(Rc::new(content.as_bytes().to_vec())),
+            bin_packages: Vec::new(),
         };
         let link = |t: &str| FileEntry {
             layer: 0,
@@ -630,6 +656,7 @@ mod tests {
             mode: 0o777,
             kind: Kind::Symlink(t.into()),
             content: None,
+            bin_packages: Vec::new(),
         };
         w.files
             .insert("usr/lib/os-release".into(), file("ID=debian"));

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod archive;
+pub mod binaries;
 pub mod catalog;
 pub mod convert;
 pub mod formats;

@@ -72,7 +72,7 @@ pub fn scan(path: &Path, db: Option<&VulnDb>, limits: &Limits) -> Result<Report,
         if let Some(eco) = os.as_ref().and_then(Os::ecosystem) {
             vulnerabilities.extend(db.matches(&eco, &os_pkgs)?);
         }
-        for eco in ["PyPI", "npm", "crates.io"] {
+        for eco in ["PyPI", "npm", "crates.io", "Go"] {
             let these: Vec<Package> = lang_pkgs
                 .iter()
                 .filter(|p| catalog::language_ecosystem(p.kind) == Some(eco))

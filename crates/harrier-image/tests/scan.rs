@@ -524,3 +524,58 @@ fn language_packages_are_cataloged_and_matched_in_their_ecosystems() {
     assert!(purls.contains(&"pkg:npm/lodash@4.17.11"));
     assert!(purls.contains(&"pkg:cargo/time@0.1.44"));
 }
+
+#[test]
+fn go_and_rust_binaries_report_what_was_compiled_in() {
+    let d = tempfile::tempdir().unwrap();
+    let db = db(d.path());
+    let go = harrier_image::binaries::fake::go_binary(
+        "go1.19.2",
+        "path\texample.com/agent\nmod\texample.com/agent\t(devel)\t\ndep\tgolang.org/x/net\tv0.1.0\th1:x=\n",
+    );
+    let rust = harrier_image::binaries::fake::rust_binary(
+        r#"{"packages":[{"name":"agent","version":"0.1.0","source":"local"},{"name":"time","version":"0.1.44","source":"crates.io"}]}"#,
+    );
+    let img = layer(&[
+        E::File("usr/local/bin/agent", &go, 0o755),
+        E::File("usr/local/bin/rs-agent", &rust, 0o755),
+        // The same bytes without the exec bit are not read as a binary.
+        E::File("usr/share/doc/agent.copy", &go, 0o644),
+    ]);
+    let r = scan(
+        &docker_archive(d.path(), &[img]),
+        Some(&db),
+        &Limits::default(),
+    )
+    .unwrap();
+    let pk: BTreeSet<(&str, &str, &str)> = r
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p.version.as_str(), p.kind))
+        .collect();
+    assert_eq!(
+        pk,
+        BTreeSet::from([
+            ("stdlib", "1.19.2", "go"),
+            ("golang.org/x/net", "v0.1.0", "go"),
+            ("time", "0.1.44", "cargo"),
+        ])
+    );
+    let v: BTreeSet<(&str, &str)> = r
+        .vulnerabilities
+        .iter()
+        .map(|v| (v.id.as_str(), v.package.as_str()))
+        .collect();
+    for want in [
+        ("GO-2022-1144", "stdlib"),
+        ("GO-2022-1144", "golang.org/x/net"),
+        ("GO-2023-1495", "golang.org/x/net"),
+        ("RUSTSEC-2020-0071", "time"),
+    ] {
+        assert!(v.contains(&want), "{want:?} in {v:?}");
+    }
+    assert!(r
+        .packages
+        .iter()
+        .all(|p| p.location.starts_with("usr/local/bin/")));
+}
