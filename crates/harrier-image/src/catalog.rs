@@ -42,6 +42,15 @@ impl Os {
                 self.version_id.split('.').next().unwrap_or("")
             )),
             "ubuntu" => Some(format!("Ubuntu:{}", self.version_id)),
+            "rocky" => Some(format!(
+                "Rocky Linux:{}",
+                self.version_id.split('.').next().unwrap_or("")
+            )),
+            "almalinux" => Some(format!(
+                "AlmaLinux:{}",
+                self.version_id.split('.').next().unwrap_or("")
+            )),
+            "rhel" => Some("Red Hat".to_string()),
             "alpine" => {
                 let mut it = self.version_id.split('.');
                 Some(format!(
@@ -59,7 +68,12 @@ impl Os {
 pub fn wanted(path: &str) -> bool {
     matches!(
         path,
-        "var/lib/dpkg/status" | "lib/apk/db/installed" | "etc/os-release" | "usr/lib/os-release"
+        "var/lib/dpkg/status"
+            | "lib/apk/db/installed"
+            | "etc/os-release"
+            | "usr/lib/os-release"
+            | "var/lib/rpm/rpmdb.sqlite"
+            | "usr/lib/sysimage/rpm/rpmdb.sqlite"
     ) || path.starts_with("var/lib/dpkg/status.d/")
         || path.ends_with(".dist-info/METADATA")
         || path.ends_with(".egg-info/PKG-INFO")
@@ -276,6 +290,11 @@ pub fn catalog(w: &Walk) -> (Option<Os>, Vec<Package>) {
             }
         } else if path == "lib/apk/db/installed" {
             pkgs.extend(parse_apk(&text, path, f.layer));
+        } else if path.ends_with("rpm/rpmdb.sqlite") {
+            match crate::rpmdb::parse_sqlite(c, path, f.layer) {
+                Ok(p) => pkgs.extend(p),
+                Err(e) => tracing::warn!(path = %path, error = %e, "cannot read the rpm database"),
+            }
         } else if path.ends_with(".dist-info/METADATA") || path.ends_with(".egg-info/PKG-INFO") {
             pkgs.extend(parse_python(&text, path, f.layer));
         } else if path.ends_with("package.json") {

@@ -34,6 +34,13 @@ pub fn purl(p: &Package, os: Option<&crate::catalog::Os>) -> String {
         "npm" => format!("pkg:npm/{}@{}", p.name.replace('@', "%40"), enc(&p.version)),
         "cargo" => format!("pkg:cargo/{}@{}", p.name, enc(&p.version)),
         "go" => format!("pkg:golang/{}@{}", p.name, enc(&p.version)),
+        "rpm" => {
+            let ns = os
+                .map(|o| o.id.as_str())
+                .filter(|s| !s.is_empty())
+                .unwrap_or("redhat");
+            format!("pkg:rpm/{ns}/{}@{}", p.name, enc(&p.version))
+        }
         other => format!("pkg:generic/{other}/{}@{}", p.name, enc(&p.version)),
     }
 }

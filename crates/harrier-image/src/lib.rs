@@ -19,6 +19,7 @@ pub mod layers;
 pub mod lint;
 pub mod malware;
 pub mod registry;
+pub mod rpmdb;
 pub mod scan;
 pub mod version;
 pub mod vulndb;

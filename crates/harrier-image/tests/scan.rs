@@ -579,3 +579,62 @@ fn go_and_rust_binaries_report_what_was_compiled_in() {
         .iter()
         .all(|p| p.location.starts_with("usr/local/bin/")));
 }
+
+#[test]
+fn an_rpm_image_is_cataloged_from_its_sqlite_rpmdb() {
+    let d = tempfile::tempdir().unwrap();
+    let dbp = d.path().join("rpmdb.sqlite");
+    let c = rusqlite::Connection::open(&dbp).unwrap();
+    c.execute_batch(
+        "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);",
+    )
+    .unwrap();
+    for (n, e, v, r, s) in [
+        ("bash", 0, "5.1.8", "6.el9", "bash-5.1.8-6.el9.src.rpm"),
+        (
+            "openssl-libs",
+            1,
+            "3.0.7",
+            "24.el9",
+            "openssl-3.0.7-24.el9.src.rpm",
+        ),
+    ] {
+        c.execute(
+            "INSERT INTO Packages (blob) VALUES (?1)",
+            [harrier_image::rpmdb::fake_header(n, e, v, r, s)],
+        )
+        .unwrap();
+    }
+    drop(c);
+    let rpmdb = std::fs::read(&dbp).unwrap();
+    let img = layer(&[
+        E::File(
+            "etc/os-release",
+            b"NAME=\"Rocky Linux\"\nID=\"rocky\"\nVERSION_ID=\"9.3\"\n",
+            0o644,
+        ),
+        E::File("var/lib/rpm/rpmdb.sqlite", &rpmdb, 0o644),
+    ]);
+    let r = scan(&docker_archive(d.path(), &[img]), None, &Limits::default()).unwrap();
+    let got: Vec<(&str, &str, &str)> = r
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p.version.as_str(), p.source.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("bash", "5.1.8-6.el9", "bash"),
+            ("openssl-libs", "1:3.0.7-24.el9", "openssl")
+        ]
+    );
+    assert_eq!(
+        r.os.as_ref().unwrap().ecosystem().as_deref(),
+        Some("Rocky Linux:9")
+    );
+    let c = harrier_image::formats::cyclonedx(&r);
+    assert_eq!(
+        c["components"][1]["purl"],
+        "pkg:rpm/rocky/openssl-libs@1%3A3.0.7-24.el9"
+    );
+}
