@@ -50,36 +50,58 @@ fn golden(name: &str) -> BTreeSet<Row> {
         .collect()
 }
 
-/// Trivy's fixture DB buckets ("alpine 3.9" -> package -> CVE -> FixedVersion) as OSV files.
+/// Trivy's fixture DB buckets ("alpine 3.9" or "debian 10" -> package -> CVE -> FixedVersion)
+/// as OSV files. Debian entries without a FixedVersion are unfixed (affected, no fix); entries
+/// with a State (postponed...) are left out.
 fn trivy_fixture_to_osv(dir: &std::path::Path) {
-    let text = std::fs::read_to_string(shared(
-        "trivy-testdata/integration/testdata/fixtures/db/alpine.yaml",
-    ))
-    .unwrap();
-    let doc = &YamlLoader::load_from_str(&text).unwrap()[0];
     let mut n = 0;
-    for branch in doc.as_vec().unwrap() {
-        let bname = branch["bucket"].as_str().unwrap(); // "alpine 3.9"
-        let Some(ver) = bname.strip_prefix("alpine ") else {
-            continue;
-        };
-        if ver == "edge" {
-            continue;
-        }
-        for p in branch["pairs"].as_vec().unwrap() {
-            let name = p["bucket"].as_str().unwrap();
-            for c in p["pairs"].as_vec().unwrap() {
-                let id = c["key"].as_str().unwrap();
-                let fixed = match &c["value"]["FixedVersion"] {
-                    Yaml::String(s) => s.clone(),
-                    _ => continue,
-                };
-                let rec = json!({"id": id, "affected": [{"package": {"ecosystem": format!("Alpine:v{ver}"), "name": name},
-                    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}]});
-                n += 1;
-                std::fs::write(dir.join(format!("{n}.json")), rec.to_string()).unwrap();
+    for file in ["alpine.yaml", "debian.yaml"] {
+        let path = shared("trivy-testdata/integration/testdata/fixtures/db").join(file);
+        let text = std::fs::read_to_string(path).unwrap();
+        let doc = &YamlLoader::load_from_str(&text).unwrap()[0];
+        for branch in doc.as_vec().unwrap() {
+            let bname = branch["bucket"].as_str().unwrap(); // "alpine 3.9", "debian 10"
+            let eco = if let Some(v) = bname.strip_prefix("alpine ") {
+                format!("Alpine:v{v}")
+            } else if let Some(v) = bname.strip_prefix("debian ") {
+                format!("Debian:{v}")
+            } else {
+                continue;
+            };
+            if eco.ends_with("edge") {
+                continue;
+            }
+            for p in branch["pairs"].as_vec().unwrap() {
+                let name = p["bucket"].as_str().unwrap();
+                for c in p["pairs"].as_vec().unwrap() {
+                    let id = c["key"].as_str().unwrap();
+                    if !matches!(c["value"]["State"], Yaml::BadValue) {
+                        continue;
+                    }
+                    let events = match &c["value"]["FixedVersion"] {
+                        Yaml::String(s) => json!([{"introduced": "0"}, {"fixed": s}]),
+                        _ if eco.starts_with("Debian") => json!([{"introduced": "0"}]),
+                        _ => continue,
+                    };
+                    let rec = json!({"id": id, "affected": [{"package": {"ecosystem": eco, "name": name},
+                        "ranges": [{"type": "ECOSYSTEM", "events": events}]}]});
+                    n += 1;
+                    std::fs::write(dir.join(format!("{n}.json")), rec.to_string()).unwrap();
+                }
             }
         }
+    }
+}
+
+fn deb(name: &str, version: &str, source: &str) -> Package {
+    Package {
+        name: name.into(),
+        version: version.into(),
+        source: source.into(),
+        source_version: version.into(),
+        kind: "dpkg",
+        location: "var/lib/dpkg/status".into(),
+        layer: 0,
     }
 }
 
@@ -111,7 +133,7 @@ fn alpine310() -> Vec<Package> {
 }
 
 #[test]
-fn trivy_alpine_goldens_are_reproduced_exactly() {
+fn trivy_alpine_and_debian_goldens_are_reproduced_exactly() {
     let d = tempfile::tempdir().unwrap();
     let src = d.path().join("osv");
     std::fs::create_dir_all(&src).unwrap();
@@ -125,6 +147,29 @@ fn trivy_alpine_goldens_are_reproduced_exactly() {
     assert_eq!(
         rows(&db, "Alpine:v3.10", &alpine310()),
         golden("alpine-310.json.golden")
+    );
+    // Debian: matched by source package (e2fsprogs for its four binary packages); bash's CVE is
+    // unfixed, so it has no fixed version.
+    let stretch = [
+        deb("bash", "4.4-5", "bash"),
+        deb("e2fslibs", "1.43.4-2", "e2fsprogs"),
+        deb("e2fsprogs", "1.43.4-2", "e2fsprogs"),
+        deb("libcomerr2", "1.43.4-2", "e2fsprogs"),
+        deb("libss2", "1.43.4-2", "e2fsprogs"),
+    ];
+    assert_eq!(
+        rows(&db, "Debian:9", &stretch),
+        golden("debian-stretch.json.golden")
+    );
+    // A near miss: e2fsprogs past its fix in buster does not match.
+    let buster = [
+        deb("bash", "5.0-4", "bash"),
+        deb("libidn2-0", "2.0.5-1", "libidn2"),
+        deb("e2fsprogs", "1.44.5-1+deb10u3", "e2fsprogs"),
+    ];
+    assert_eq!(
+        rows(&db, "Debian:10", &buster),
+        golden("debian-buster.json.golden")
     );
 }
 
