@@ -41,6 +41,9 @@ pub enum ImageCommand {
         /// AWS endpoint URL for the ECR token (moto, LocalStack).
         #[arg(long)]
         endpoint_url: Option<String>,
+        /// Known-malware SHA-256 list (`<sha256> [name]` per line) checked against executables.
+        #[arg(long, value_name = "FILE")]
+        known_hashes: Option<PathBuf>,
         /// Vulnerability database (default: vulns.db in the state directory, if it exists).
         #[arg(long)]
         db: Option<PathBuf>,
@@ -117,7 +120,17 @@ pub fn run_image(cmd: ImageCommand) -> Result<ExitCode> {
             username,
             plain_http,
             endpoint_url,
+            known_hashes,
         } => {
+            let known = match &known_hashes {
+                Some(p) => {
+                    let text = std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read {}", p.display()))?;
+                    harrier_image::malware::parse_known_hashes(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+                }
+                None => Default::default(),
+            };
             let explicit = db.is_some();
             let dbp = db_path(db, state_dir.as_deref())?;
             let vdb = if explicit || dbp.exists() {
@@ -139,8 +152,9 @@ pub fn run_image(cmd: ImageCommand) -> Result<ExitCode> {
                 harrier_image::registry::pull(&r, &creds, plain_http, pulled.path())?;
                 pulled.path()
             };
-            let mut report = harrier_image::scan::scan(target, vdb.as_ref(), &Limits::default())
-                .with_context(|| format!("cannot scan {}", path.display()))?;
+            let mut report =
+                harrier_image::scan::scan_with(target, vdb.as_ref(), &Limits::default(), &known)
+                    .with_context(|| format!("cannot scan {}", path.display()))?;
             report.source = path.to_string_lossy().to_string();
             match format {
                 ImageFormat::Table => print!("{}", report.table()),

@@ -71,6 +71,8 @@ pub struct FileEntry {
     pub content: Option<Rc<Vec<u8>>>,
     /// Packages compiled into it (Go build info, cargo-auditable).
     pub bin_packages: Vec<crate::binaries::BinPackage>,
+    /// SHA-256 (hex) of executables read whole, for known-malware hashes.
+    pub sha256: Option<String>,
 }
 
 /// A problem with the input, and where.
@@ -389,6 +391,7 @@ fn apply(
         };
         let mut content = None;
         let mut bin_packages = Vec::new();
+        let mut sha = None;
         if kind == Kind::File {
             let mut hits = Vec::new();
             if mode & 0o111 != 0 && size <= limits.exec_bytes && !wanted(&path) {
@@ -399,6 +402,7 @@ fn apply(
                 }
                 scanner.scan_bytes(&buf, &mut hits);
                 bin_packages = crate::binaries::packages(&buf);
+                sha = Some(hex(&Sha256::digest(&buf)));
             } else if wanted(&path) && size <= limits.capture_bytes {
                 let mut buf = Vec::with_capacity(size as usize);
                 if let Err(err) = (&mut e).take(limits.capture_bytes).read_to_end(&mut buf) {
@@ -425,6 +429,7 @@ fn apply(
                 kind,
                 content,
                 bin_packages,
+                sha256: sha,
             },
         );
     }
@@ -510,6 +515,7 @@ fn walk_dir(
                     kind: Kind::Dir,
                     content: None,
                     bin_packages: Vec::new(),
+                    sha256: None,
                 },
             );
             walk_dir(&e.path(), &path, depth + 1, w, ch, wanted, scanner, limits);
@@ -526,6 +532,7 @@ fn walk_dir(
                     kind: Kind::Symlink(target),
                     content: None,
                     bin_packages: Vec::new(),
+                    sha256: None,
                 },
             );
         } else if ft.is_file() {
@@ -533,12 +540,14 @@ fn walk_dir(
             let mut hits = Vec::new();
             let mut content = None;
             let mut bin_packages = Vec::new();
+            let mut sha = None;
             if let Ok(f) = std::fs::File::open(e.path()) {
                 if mode & 0o111 != 0 && size <= limits.exec_bytes && !wanted(&path) {
                     let mut buf = Vec::new();
                     if f.take(limits.exec_bytes).read_to_end(&mut buf).is_ok() {
                         scanner.scan_bytes(&buf, &mut hits);
                         bin_packages = crate::binaries::packages(&buf);
+                        sha = Some(hex(&Sha256::digest(&buf)));
                     }
                 } else if wanted(&path) && size <= limits.capture_bytes {
                     let mut buf = Vec::new();
@@ -563,6 +572,7 @@ fn walk_dir(
                     kind: Kind::File,
                     content,
                     bin_packages,
+                    sha256: sha,
                 },
             );
         }
@@ -649,6 +659,7 @@ mod tests {
             kind: Kind::File,
             content: Some(Rc::new(content.as_bytes().to_vec())),
             bin_packages: Vec::new(),
+            sha256: None,
         };
         let link = |t: &str| FileEntry {
             layer: 0,
@@ -657,6 +668,7 @@ mod tests {
             kind: Kind::Symlink(t.into()),
             content: None,
             bin_packages: Vec::new(),
+            sha256: None,
         };
         w.files
             .insert("usr/lib/os-release".into(), file("ID=debian"));

@@ -59,6 +59,16 @@ pub enum ScanError {
 
 /// Scans the image at `path`.
 pub fn scan(path: &Path, db: Option<&VulnDb>, limits: &Limits) -> Result<Report, ScanError> {
+    scan_with(path, db, limits, &malware::KnownHashes::new())
+}
+
+/// [`scan`], also flagging executables whose SHA-256 is in `known`.
+pub fn scan_with(
+    path: &Path,
+    db: Option<&VulnDb>,
+    limits: &Limits,
+    known: &malware::KnownHashes,
+) -> Result<Report, ScanError> {
     let image = Image::open(path)?;
     let scanner = malware::scanner();
     let w = layers::walk(&image, &catalog::wanted, &scanner, limits);
@@ -97,7 +107,7 @@ pub fn scan(path: &Path, db: Option<&VulnDb>, limits: &Limits) -> Result<Report,
             })
             .collect(),
         os,
-        malware: malware::analyze(&w),
+        malware: malware::analyze_with(&w, known),
         practice: crate::lint::lint_config(&image.config),
         packages,
         vulnerabilities,

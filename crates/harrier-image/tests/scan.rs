@@ -638,3 +638,37 @@ fn an_rpm_image_is_cataloged_from_its_sqlite_rpmdb() {
         "pkg:rpm/rocky/openssl-libs@1%3A3.0.7-24.el9"
     );
 }
+
+#[test]
+fn executables_matching_a_known_malware_hash_are_flagged() {
+    let d = tempfile::tempdir().unwrap();
+    let miner = b"\x7fELF renamed miner bytes".to_vec();
+    let known = harrier_image::malware::parse_known_hashes(&format!(
+        "# list\n{} xmrig-6.21 (renamed)\n",
+        sha(&miner)
+    ))
+    .unwrap();
+    let img = layer(&[
+        E::File("usr/bin/kworkerd", &miner, 0o755),
+        E::File("usr/bin/ls", b"\x7fELF a real ls", 0o755),
+    ]);
+    let r = harrier_image::scan::scan_with(
+        &docker_archive(d.path(), &[img]),
+        None,
+        &Limits::default(),
+        &known,
+    )
+    .unwrap();
+    let hits: Vec<(&str, &str)> = r
+        .malware
+        .iter()
+        .filter(|m| m.id == "known-malware-hash")
+        .map(|m| (m.path.as_str(), m.detail.as_str()))
+        .collect();
+    assert_eq!(hits.len(), 1, "{:?}", r.malware);
+    assert_eq!(hits[0].0, "usr/bin/kworkerd");
+    assert!(hits[0].1.contains("xmrig-6.21"));
+    assert!(harrier_image::malware::parse_known_hashes("nothex name")
+        .unwrap_err()
+        .contains("line 1"));
+}
