@@ -98,6 +98,8 @@ pub struct Image {
 struct Outer {
     path: PathBuf,
     members: HashMap<String, (u64, u64)>,
+    /// More members than indexed: fine for a root filesystem tar, not for an image archive.
+    truncated: bool,
 }
 
 impl Outer {
@@ -106,12 +108,11 @@ impl Outer {
         let f = File::open(path).map_err(io(&name))?;
         let mut ar = tar::Archive::new(BufReader::new(f));
         let mut members = HashMap::new();
+        let mut truncated = false;
         for (n, e) in ar.entries().map_err(io(&name))?.enumerate() {
             if n >= MAX_OUTER_ENTRIES {
-                return Err(format(
-                    &name,
-                    format!("more than {MAX_OUTER_ENTRIES} members"),
-                ));
+                truncated = true;
+                break;
             }
             let e = e.map_err(io(&name))?;
             if e.header().entry_type() != tar::EntryType::Regular {
@@ -127,6 +128,7 @@ impl Outer {
         Ok(Outer {
             path: path.to_path_buf(),
             members,
+            truncated,
         })
     }
 
@@ -243,6 +245,14 @@ impl Image {
             });
         }
         let outer = Outer::index(path)?;
+        let is_image =
+            outer.members.contains_key("manifest.json") || outer.members.contains_key("index.json");
+        if is_image && outer.truncated {
+            return Err(format(
+                &name,
+                format!("more than {MAX_OUTER_ENTRIES} members in an image archive"),
+            ));
+        }
         if outer.members.contains_key("manifest.json") {
             Self::docker(outer)
         } else if outer.members.contains_key("index.json") {

@@ -37,7 +37,7 @@ fn go_string(b: &[u8]) -> Option<(&str, usize)> {
 /// Go build info: the toolchain (as package `stdlib`) and every module.
 pub fn go_buildinfo(bin: &[u8]) -> Option<Vec<BinPackage>> {
     let at = find(bin, GO_MAGIC)?;
-    let hdr = bin.get(at..at + 32)?;
+    let hdr = bin.get(at..at.checked_add(32)?)?;
     let flags = hdr[15];
     if flags & 0x2 == 0 {
         // Before Go 1.18 the strings are behind pointers into the data segment: not read.
@@ -75,13 +75,19 @@ pub fn go_buildinfo(bin: &[u8]) -> Option<Vec<BinPackage>> {
 }
 
 fn u16le(b: &[u8], o: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?))
+    Some(u16::from_le_bytes(
+        b.get(o..o.checked_add(2)?)?.try_into().ok()?,
+    ))
 }
 fn u32le(b: &[u8], o: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?))
+    Some(u32::from_le_bytes(
+        b.get(o..o.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 fn u64le(b: &[u8], o: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?))
+    Some(u64::from_le_bytes(
+        b.get(o..o.checked_add(8)?)?.try_into().ok()?,
+    ))
 }
 
 /// The contents of the ELF64 little-endian section named `name`.

@@ -41,7 +41,21 @@ impl Os {
                 "Debian:{}",
                 self.version_id.split('.').next().unwrap_or("")
             )),
-            "ubuntu" => Some(format!("Ubuntu:{}", self.version_id)),
+            // OSV names LTS releases (even years, April) `Ubuntu:22.04:LTS`.
+            "ubuntu" => {
+                let lts = self.version_id.ends_with(".04")
+                    && self
+                        .version_id
+                        .split('.')
+                        .next()
+                        .and_then(|y| y.parse::<u32>().ok())
+                        .is_some_and(|y| y % 2 == 0);
+                Some(format!(
+                    "Ubuntu:{}{}",
+                    self.version_id,
+                    if lts { ":LTS" } else { "" }
+                ))
+            }
             "rocky" => Some(format!(
                 "Rocky Linux:{}",
                 self.version_id.split('.').next().unwrap_or("")
@@ -391,5 +405,17 @@ mod tests {
         let alp = parse_os_release("ID=alpine\nVERSION_ID=3.18.4\n");
         assert_eq!(alp.ecosystem().as_deref(), Some("Alpine:v3.18"));
         assert_eq!(parse_os_release("ID=arch\n").ecosystem(), None);
+        assert_eq!(
+            parse_os_release("ID=ubuntu\nVERSION_ID=\"22.04\"\n")
+                .ecosystem()
+                .as_deref(),
+            Some("Ubuntu:22.04:LTS")
+        );
+        assert_eq!(
+            parse_os_release("ID=ubuntu\nVERSION_ID=\"23.10\"\n")
+                .ecosystem()
+                .as_deref(),
+            Some("Ubuntu:23.10")
+        );
     }
 }

@@ -29,6 +29,8 @@ pub struct Limits {
     pub scan_bytes: u64,
     /// Largest executable read whole (for the packages compiled into it).
     pub exec_bytes: u64,
+    /// Total bytes of captured files kept for the analyzers, over the whole image.
+    pub capture_total: u64,
 }
 
 impl Default for Limits {
@@ -39,6 +41,7 @@ impl Default for Limits {
             capture_bytes: 32 << 20,
             scan_bytes: 256 << 20,
             exec_bytes: 128 << 20,
+            capture_total: 1 << 30,
         }
     }
 }
@@ -118,6 +121,8 @@ pub struct Walk {
     pub changes: Vec<LayerChanges>,
     /// Problems met; the walk went on past each.
     pub problems: Vec<Problem>,
+    /// Bytes of captured content held.
+    pub captured: u64,
 }
 
 /// Byte patterns searched for in every file, each with a name.
@@ -343,13 +348,21 @@ fn apply(
             } else {
                 format!("{dir}/{target}")
             };
+            // The path and everything under it, from lower layers only (a whiteout never
+            // hides a file of its own layer). `foo/` sorts after siblings such as `foo-bar`,
+            // so the two ranges are walked apart.
             let under = format!("{victim}/");
-            let gone: Vec<String> = w
-                .files
-                .range(victim.clone()..)
-                .take_while(|(k, _)| **k == victim || k.starts_with(&under))
-                .map(|(k, _)| k.clone())
-                .collect();
+            let mut gone: Vec<String> = Vec::new();
+            if w.files.get(&victim).is_some_and(|f| f.layer < li) {
+                gone.push(victim.clone());
+            }
+            gone.extend(
+                w.files
+                    .range(under.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&under))
+                    .filter(|(_, f)| f.layer < li)
+                    .map(|(k, _)| k.clone()),
+            );
             for k in &gone {
                 w.files.remove(k);
             }
@@ -360,7 +373,9 @@ fn apply(
         let mode = h.mode().unwrap_or(0);
         let size = h.size().unwrap_or(0);
         let kind = match h.entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                Kind::File
+            }
             tar::EntryType::Directory => Kind::Dir,
             tar::EntryType::Symlink => Kind::Symlink(
                 e.link_name_bytes()
@@ -403,12 +418,27 @@ fn apply(
                 scanner.scan_bytes(&buf, &mut hits);
                 bin_packages = crate::binaries::packages(&buf);
                 sha = Some(hex(&Sha256::digest(&buf)));
+            } else if wanted(&path)
+                && size <= limits.capture_bytes
+                && w.captured.saturating_add(size) > limits.capture_total
+            {
+                w.problems.push(problem(
+                    Some(raw_name.clone()),
+                    format!(
+                        "not read: the {}-byte budget for package databases is spent",
+                        limits.capture_total
+                    ),
+                ));
+                if let Err(err) = scanner.scan_stream(&mut e, &mut hits) {
+                    return Err(problem(Some(raw_name), format!("cannot read: {err}")));
+                }
             } else if wanted(&path) && size <= limits.capture_bytes {
                 let mut buf = Vec::with_capacity(size as usize);
                 if let Err(err) = (&mut e).take(limits.capture_bytes).read_to_end(&mut buf) {
                     return Err(problem(Some(raw_name), format!("cannot read: {err}")));
                 }
                 scanner.scan_bytes(&buf, &mut hits);
+                w.captured += buf.len() as u64;
                 content = Some(Rc::new(buf));
             } else if size <= limits.scan_bytes {
                 if let Err(err) = scanner.scan_stream(&mut e, &mut hits) {
@@ -585,6 +615,10 @@ impl Walk {
     pub fn resolve(&self, path: &str) -> Option<(String, &FileEntry)> {
         let mut cur = path.trim_start_matches('/').to_string();
         for _ in 0..16 {
+            // Hostile link targets: bounded length and depth.
+            if cur.len() > 4096 || cur.matches('/').count() > 256 {
+                return None;
+            }
             // Resolve links in the parents first.
             let mut built: Vec<String> = Vec::new();
             let parts: Vec<&str> = cur.split('/').filter(|p| !p.is_empty()).collect();

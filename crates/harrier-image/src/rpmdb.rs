@@ -74,8 +74,21 @@ pub fn parse_sqlite(bytes: &[u8], location: &str, layer: usize) -> Result<Vec<Pa
     let conn =
         rusqlite::Connection::open_with_flags(&p, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|e| e.to_string())?;
+    // The file comes from the image: `Packages` must be a real table (a view could be an
+    // endless recursive query), and rows are capped.
+    let is_table: bool = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'Packages'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n == 1)
+        .map_err(|e| e.to_string())?;
+    if !is_table {
+        return Err("no Packages table".into());
+    }
     let mut stmt = conn
-        .prepare("SELECT blob FROM Packages")
+        .prepare("SELECT blob FROM Packages LIMIT 200000")
         .map_err(|e| e.to_string())?;
     let rows = stmt
         .query_map([], |r| r.get::<_, Vec<u8>>(0))
@@ -211,5 +224,14 @@ mod tests {
             ]
         );
         assert!(parse_sqlite(b"not a database", "x", 0).is_err());
+        // A view named Packages (which could recurse forever) is refused.
+        let v = d.path().join("view.sqlite");
+        let c = rusqlite::Connection::open(&v).unwrap();
+        c.execute_batch("CREATE VIEW Packages AS WITH RECURSIVE r(blob) AS (SELECT x'00' UNION ALL SELECT blob FROM r) SELECT blob FROM r;").unwrap();
+        drop(c);
+        assert_eq!(
+            parse_sqlite(&std::fs::read(&v).unwrap(), "x", 0).unwrap_err(),
+            "no Packages table"
+        );
     }
 }

@@ -171,7 +171,9 @@ impl VulnDb {
         for f in files {
             let name = f.display().to_string();
             let size = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
-            if size > MAX_RECORD {
+            // Zips are bounded member by member, not as a whole.
+            let is_zip = f.extension().is_some_and(|x| x == "zip");
+            if size > MAX_RECORD && !is_zip {
                 on_problem(format!(
                     "{name}: {size} bytes, over the {MAX_RECORD}-byte limit"
                 ));
@@ -328,7 +330,9 @@ impl VulnDb {
             // Debian, Ubuntu and Alpine advisories name source packages (apk's origin); the
             // binary package's version is what is installed.
             let (name, version) = match scheme {
-                Scheme::Dpkg | Scheme::Apk | Scheme::Rpm => (p.source.as_str(), p.version.as_str()),
+                // Debian advisories give source versions (libgcc1 1:8.3.0-6 is gcc-8 8.3.0-6).
+                Scheme::Dpkg => (p.source.as_str(), p.source_version.as_str()),
+                Scheme::Apk | Scheme::Rpm => (p.source.as_str(), p.version.as_str()),
                 Scheme::Semver | Scheme::Pep440 => (p.name.as_str(), p.version.as_str()),
             };
             let rows: Vec<(String, String, String, String, String)> = stmt

@@ -672,3 +672,33 @@ fn executables_matching_a_known_malware_hash_are_flagged() {
         .unwrap_err()
         .contains("line 1"));
 }
+
+#[test]
+fn whiteouts_hide_lower_layers_only_and_exactly_their_path() {
+    let d = tempfile::tempdir().unwrap();
+    let base = layer(&[
+        E::File("usr/share/doc/pkg/README", b"x", 0o644),
+        E::File("usr/share/doc-base/pkg", b"y", 0o644),
+        E::File("usr/share/doc.d/z", b"z", 0o644),
+    ]);
+    let top = layer(&[
+        E::File("usr/share/.wh.doc", b"", 0o644),
+        // A file and its own whiteout in one layer: the whiteout only applies below.
+        E::File("opt/keep", b"k", 0o644),
+        E::File("opt/.wh.keep", b"", 0o644),
+    ]);
+    let img = Image::open(&docker_archive(d.path(), &[base, top])).unwrap();
+    let w = layers::walk(
+        &img,
+        &|_| false,
+        &harrier_image::malware::scanner(),
+        &Limits::default(),
+    );
+    assert!(!w.files.contains_key("usr/share/doc/pkg/README"));
+    assert!(
+        w.files.contains_key("usr/share/doc-base/pkg"),
+        "a sibling sorting between doc and doc/ stays"
+    );
+    assert!(w.files.contains_key("usr/share/doc.d/z"));
+    assert!(w.files.contains_key("opt/keep"));
+}

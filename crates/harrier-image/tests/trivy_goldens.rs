@@ -243,6 +243,7 @@ fn the_real_alpine_secdb_and_debian_dsa_list_agree_with_the_goldens() {
     assert_eq!(dsa.fixed.as_deref(), Some("2.0.5-1+deb10u1"));
     let mut fixed = deb.clone();
     fixed.version = "2.0.5-1+deb10u1".into();
+    fixed.source_version = "2.0.5-1+deb10u1".into();
     assert!(!db
         .matches("Debian:10", &[fixed])
         .unwrap()

@@ -157,13 +157,23 @@ impl LiveSource for CwLogsSource {
             if let Some(p) = &self.opts.stream_prefix {
                 req = req.log_stream_name_prefix(p);
             }
-            let page = self.rt.block_on(req.send()).map_err(|e| {
-                SourceStats::add(&self.stats.errors, 1);
-                SourceError {
-                    source_name: self.name.clone(),
-                    message: format!("FilterLogEvents: {}", harrier_aws::describe_error(&e)),
+            let page = match self.rt.block_on(req.send()) {
+                Ok(p) => p,
+                Err(e) => {
+                    SourceStats::add(&self.stats.errors, 1);
+                    let err = SourceError {
+                        source_name: self.name.clone(),
+                        message: format!("FilterLogEvents: {}", harrier_aws::describe_error(&e)),
+                    };
+                    if out.is_empty() {
+                        return Err(err);
+                    }
+                    // Pages already read were handed out (their ids are marked seen): deliver
+                    // them; the next poll goes on from their checkpoint.
+                    tracing::warn!(error = %err, "FilterLogEvents failed mid-poll; delivering the pages read");
+                    break;
                 }
-            })?;
+            };
             SourceStats::add(&self.stats.received, 1);
             let mut data = Vec::new();
             let mut newest = self.handed_ms;
