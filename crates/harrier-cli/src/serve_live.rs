@@ -139,13 +139,7 @@ pub fn run(path: &Path, endpoint_url: Option<&str>) -> Result<ExitCode> {
                 if let Some(s) = start {
                     o.start_ms = Some(state::parse_when(s, state::now_ns())? / 1_000_000);
                 }
-                let probe = CwLogsSource::new(
-                    rt.handle().clone(),
-                    aws_sdk_cloudwatchlogs::Client::new(&sdk),
-                    o.clone(),
-                    None,
-                );
-                let cp = store.checkpoint(probe.checkpoint_key())?;
+                let cp = store.checkpoint(&o.source_name())?;
                 live.push(Box::new(CwLogsSource::new(
                     rt.handle().clone(),
                     aws_sdk_cloudwatchlogs::Client::new(&sdk),

@@ -45,6 +45,15 @@ impl CwLogsOptions {
         }
     }
 
+    /// The source's name, `cwlogs://group[?prefix=p]`, also the key its checkpoints are stored
+    /// under.
+    pub fn source_name(&self) -> String {
+        match &self.stream_prefix {
+            Some(p) => format!("cwlogs://{}?prefix={}", self.group, p),
+            None => format!("cwlogs://{}", self.group),
+        }
+    }
+
     /// Parses `cwlogs://group[?prefix=p]`.
     pub fn parse_url(url: &str) -> Option<CwLogsOptions> {
         let rest = url.strip_prefix("cwlogs://")?;
@@ -100,10 +109,7 @@ impl CwLogsSource {
             .and_then(|c| c.parse::<i64>().ok())
             .or(opts.start_ms)
             .unwrap_or(now_ms);
-        let name = match &opts.stream_prefix {
-            Some(p) => format!("cwlogs://{}?prefix={}", opts.group, p),
-            None => format!("cwlogs://{}", opts.group),
-        };
+        let name = opts.source_name();
         CwLogsSource {
             key: name.clone(),
             name,
