@@ -10,9 +10,9 @@ fn is_world(cidr: &str) -> bool {
     harrier_events::cloudtrail::is_world(cidr)
 }
 
-/// The world-open ranges of one permission, with the admin ports they reach.
-fn world_admin(perm: &Value) -> Option<String> {
-    let world = perm["IpRanges"]
+/// Whether a permission admits 0.0.0.0/0 or ::/0.
+fn open_to_world(perm: &Value) -> bool {
+    perm["IpRanges"]
         .as_array()
         .into_iter()
         .flatten()
@@ -21,7 +21,12 @@ fn world_admin(perm: &Value) -> Option<String> {
             .as_array()
             .into_iter()
             .flatten()
-            .any(|r| r["CidrIpv6"].as_str().is_some_and(is_world));
+            .any(|r| r["CidrIpv6"].as_str().is_some_and(is_world))
+}
+
+/// The world-open ranges of one permission, with the admin ports they reach.
+fn world_admin(perm: &Value) -> Option<String> {
+    let world = open_to_world(perm);
     if !world {
         return None;
     }
@@ -81,16 +86,7 @@ pub static SG_WORLD_ADMIN_PORTS: Check = Check {
 
 /// Whether a world-open permission reaches the CIFS/SMB ports (445, 139).
 fn world_cifs(perm: &Value) -> bool {
-    let world = perm["IpRanges"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|r| r["CidrIp"].as_str().is_some_and(is_world))
-        || perm["Ipv6Ranges"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|r| r["CidrIpv6"].as_str().is_some_and(is_world));
+    let world = open_to_world(perm);
     let proto = perm["IpProtocol"].as_str().unwrap_or("-1");
     let (from, to) = (
         perm["FromPort"].as_i64().unwrap_or(0),
