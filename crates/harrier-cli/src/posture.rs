@@ -68,6 +68,10 @@ pub enum PostureCommand {
         /// Do not record the scan in the history.
         #[arg(long)]
         no_history: bool,
+        /// Also import the findings into Security Hub (ASFF, BatchImportFindings) in the home
+        /// region.
+        #[arg(long)]
+        send_security_hub: bool,
         #[command(flatten)]
         state: StateArgs,
     },
@@ -140,7 +144,7 @@ pub struct AwsArgs {
 }
 
 impl AwsArgs {
-    fn collect(&self) -> Result<Snapshot> {
+    fn options(&self) -> Result<CollectOptions> {
         let regions = if self.regions == "all" {
             Regions::All
         } else {
@@ -155,13 +159,17 @@ impl AwsArgs {
             }
             Regions::List(list)
         };
-        let opts = CollectOptions {
+        Ok(CollectOptions {
             regions,
             profile: self.profile.clone(),
             endpoint_url: self.endpoint_url.clone(),
             home_region: self.region.clone(),
             progress: true,
-        };
+        })
+    }
+
+    fn collect(&self) -> Result<Snapshot> {
+        let opts = self.options()?;
         let started = std::time::Instant::now();
         let snap = harrier_posture::collect::collect(&opts)?;
         let docs: usize = snap.regions.values().map(|r| r.len()).sum();
@@ -301,6 +309,7 @@ pub fn run(cmd: PostureCommand) -> Result<ExitCode> {
             format,
             fail_on,
             no_history,
+            send_security_hub,
             state,
         } => {
             let snap = aws.collect()?;
@@ -313,6 +322,29 @@ pub fn run(cmd: PostureCommand) -> Result<ExitCode> {
                 record(&state, &snap, &findings)?;
             }
             print_findings(&findings, format, &snap, &state, !no_history, now)?;
+            if send_security_hub {
+                let account = snap.account_id.as_deref().unwrap_or("000000000000");
+                let home = aws
+                    .region
+                    .clone()
+                    .or_else(|| snap.regions().next().map(str::to_string))
+                    .unwrap_or_else(|| "us-east-1".into());
+                let asff = harrier_posture::export::asff(&findings, account, &home, now);
+                let sent =
+                    harrier_posture::collect::send_to_security_hub(&aws.options()?, &home, &asff)?;
+                eprintln!(
+                    "harrier: Security Hub ({home}) imported {} finding(s){}",
+                    sent.imported,
+                    if sent.failed > 0 {
+                        format!(", refused {}", sent.failed)
+                    } else {
+                        String::new()
+                    }
+                );
+                if sent.failed > 0 {
+                    return Ok(ExitCode::from(2));
+                }
+            }
             Ok(exit_code(&findings, fail_on))
         }
         PostureCommand::History {

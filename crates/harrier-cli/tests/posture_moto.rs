@@ -184,3 +184,61 @@ fn scan_of_a_moto_account_fails_exactly_the_planted_misconfigurations() {
     );
     assert!(text.contains("FIXED     eks_endpoint_not_public"), "{text}");
 }
+
+#[test]
+fn scan_findings_are_imported_into_security_hub() {
+    let m = moto();
+    build(&m, "misconfigured");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_harrier"))
+        .args([
+            "posture",
+            "scan",
+            "--regions",
+            "eu-west-1",
+            "--region",
+            "eu-west-1",
+        ])
+        .args([
+            "--endpoint-url",
+            &m.url,
+            "--format",
+            "json",
+            "--no-history",
+            "--send-security-hub",
+        ])
+        .arg("--state-dir")
+        .arg(dir.path())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() || out.status.code() == Some(1),
+        "{err}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n = report["findings"].as_array().unwrap().len();
+    assert!(
+        err.contains(&format!("imported {n} finding(s)")),
+        "{n}: {err}"
+    );
+    // Read back through the API: every finding is there.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/moto/live.py");
+    let back = Command::new("python3")
+        .arg(script)
+        .arg(&m.url)
+        .args(["findings", "eu-west-1"])
+        .output()
+        .unwrap();
+    assert!(
+        back.status.success(),
+        "{}",
+        String::from_utf8_lossy(&back.stderr)
+    );
+    let ids: Vec<String> = serde_json::from_slice(&back.stdout).unwrap();
+    assert_eq!(ids.len(), n);
+}

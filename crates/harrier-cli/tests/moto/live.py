@@ -12,7 +12,7 @@ usage: live.py ENDPOINT COMMAND ARGS...   (prints JSON on stdout)
   publish TOPIC_ARN MESSAGE          one SNS message
   counts QUEUE_URL                   visible and in-flight messages
   drain QUEUE_URL                    every message body (deleted)
-  findings                           Security Hub finding ids
+  findings [REGION]                  Security Hub finding ids (default us-east-1)
   logs GROUP STREAM FILE [SHIFT_S]   put FILE's records (CloudTrail file) as log events, stamped
                                      now - SHIFT_S seconds
 """
@@ -32,8 +32,8 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
-def client(name):
-    return boto3.client(name, endpoint_url=ENDPOINT, region_name="us-east-1")
+def client(name, region="us-east-1"):
+    return boto3.client(name, endpoint_url=ENDPOINT, region_name=region)
 
 
 def bucket(name, shared, story):
@@ -104,8 +104,8 @@ def drain(url):
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
-def findings():
-    sh = client("securityhub")
+def findings(region="us-east-1"):
+    sh = client("securityhub", region)
     ids = []
     token = None
     while True:
@@ -155,7 +155,7 @@ elif CMD == "counts":
 elif CMD == "drain":
     res = drain(ARGS[0])
 elif CMD == "findings":
-    res = findings()
+    res = findings(*ARGS)
 elif CMD == "logs":
     res = logs(*ARGS)
 else:

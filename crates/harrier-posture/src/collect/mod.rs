@@ -10,6 +10,9 @@ mod compute;
 mod global;
 mod json;
 mod regional;
+mod send;
+
+pub use send::{send_to_security_hub, Sent};
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -69,6 +72,9 @@ pub enum CollectError {
     /// No region to read.
     #[error("no region to read: {0}")]
     Regions(String),
+    /// Findings could not be sent.
+    #[error("cannot send findings: {0}")]
+    Send(String),
 }
 
 /// Error codes that mean "the caller may not make this call".
