@@ -7,6 +7,8 @@
 //! ring, and throttled or failed calls are retried with exponential backoff and jitter.
 #![deny(missing_docs)]
 
+pub mod asff;
+
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;

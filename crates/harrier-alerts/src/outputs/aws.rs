@@ -193,51 +193,6 @@ impl SecurityHubOutput {
     }
 }
 
-fn to_finding(v: &serde_json::Value) -> AwsSecurityFinding {
-    use aws_sdk_securityhub::types::{Resource, Severity, SeverityLabel};
-    let s = |p: &str| {
-        v.pointer(p)
-            .and_then(|x| x.as_str())
-            .unwrap_or("")
-            .to_string()
-    };
-    let mut b = AwsSecurityFinding::builder()
-        .schema_version(s("/SchemaVersion"))
-        .id(s("/Id"))
-        .product_arn(s("/ProductArn"))
-        .generator_id(s("/GeneratorId"))
-        .aws_account_id(s("/AwsAccountId"))
-        .created_at(s("/CreatedAt"))
-        .updated_at(s("/UpdatedAt"))
-        .title(s("/Title"))
-        .description(s("/Description"))
-        .severity(
-            Severity::builder()
-                .label(SeverityLabel::from(s("/Severity/Label").as_str()))
-                .build(),
-        )
-        .resources(
-            Resource::builder()
-                .r#type(s("/Resources/0/Type"))
-                .id(s("/Resources/0/Id"))
-                .region(s("/Resources/0/Region"))
-                .build(),
-        );
-    for t in v["Types"].as_array().into_iter().flatten() {
-        if let Some(t) = t.as_str() {
-            b = b.types(t);
-        }
-    }
-    if let Some(pf) = v["ProductFields"].as_object() {
-        for (k, x) in pf {
-            if let Some(x) = x.as_str() {
-                b = b.product_fields(k, x);
-            }
-        }
-    }
-    b.build()
-}
-
 impl Output for SecurityHubOutput {
     fn name(&self) -> &str {
         &self.name
@@ -246,7 +201,13 @@ impl Output for SecurityHubOutput {
     fn deliver(&mut self, batch: &[StoredAlert]) -> Attempt {
         let findings: Vec<AwsSecurityFinding> = batch
             .iter()
-            .map(|a| to_finding(&super::asff_finding(a, &self.account, &self.region)))
+            .map(|a| {
+                harrier_aws::asff::to_security_hub(&super::asff_finding(
+                    a,
+                    &self.account,
+                    &self.region,
+                ))
+            })
             .collect();
         let r = self.rt.block_on(
             self.client
