@@ -463,13 +463,20 @@ fn fill_queue(m: &Moto, q_url: &str, keys: &Value) -> BTreeSet<String> {
     local_ids(&files)
 }
 
-fn worker_config(dir: &Path, name: &str, m: &Moto, q_url: &str) -> (PathBuf, PathBuf) {
+/// A worker's config; `visibility` is the SQS visibility timeout in seconds.
+fn worker_config(
+    dir: &Path,
+    name: &str,
+    m: &Moto,
+    q_url: &str,
+    visibility: u32,
+) -> (PathBuf, PathBuf) {
     let state = dir.join(format!("state-{name}"));
     let config = dir.join(format!("{name}.yaml"));
     std::fs::write(
         &config,
         format!(
-            "state_dir: {}\naws: {{ endpoint_url: \"{}\" }}\nsources:\n  - {{ type: sqs, queue_url: \"{q_url}\", wait_seconds: 1, visibility_timeout: 4 }}\n",
+            "state_dir: {}\naws: {{ endpoint_url: \"{}\" }}\nsources:\n  - {{ type: sqs, queue_url: \"{q_url}\", wait_seconds: 1, visibility_timeout: {visibility} }}\n",
             state.display(),
             m.url
         ),
@@ -501,7 +508,7 @@ fn sigkill_mid_stream_then_restart_loses_and_repeats_nothing() {
     let q_url = q["url"].as_str().unwrap();
     let expected = fill_queue(&m, q_url, &keys);
     let dir = tempfile::tempdir().unwrap();
-    let (config, state) = worker_config(dir.path(), "a", &m, q_url);
+    let (config, state) = worker_config(dir.path(), "a", &m, q_url, 4);
 
     let mut a = serve(&config);
     let db = state.join("alerts.db");
@@ -548,8 +555,10 @@ fn two_workers_on_one_queue_process_every_file_once() {
     let q_url = q["url"].as_str().unwrap();
     let expected = fill_queue(&m, q_url, &keys);
     let dir = tempfile::tempdir().unwrap();
-    let (cb, sb) = worker_config(dir.path(), "b", &m, q_url);
-    let (cc, sc) = worker_config(dir.path(), "c", &m, q_url);
+    // A long visibility timeout: SQS delivers at least once, and a message whose timeout runs
+    // out while moto is slow under test load would legitimately go to the other worker too.
+    let (cb, sb) = worker_config(dir.path(), "b", &m, q_url, 60);
+    let (cc, sc) = worker_config(dir.path(), "c", &m, q_url, 60);
     let mut b = serve(&cb);
     let mut c = serve(&cc);
     wait_until("the queue to empty", 90, || queue_empty(&m, q_url));
