@@ -267,7 +267,10 @@ fn rule_errors_stop_the_run_and_validate_lists_them_all() {
     let falco = shared("rules/falco");
     let out = run(&["rules", "validate", falco.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("unknown-source"));
+    // Falco's syscall rules that need fields the sensor does not fill are listed, not errors.
+    assert!(text(&out.stderr).contains(
+        "rule 'Linux Kernel Module Injection Detected': missing-field: parsed but not run: needs 'thread.cap_effective'"
+    ));
 }
 
 #[test]

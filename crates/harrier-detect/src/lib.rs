@@ -18,6 +18,7 @@ use harrier_events::cloudtrail::{self, CloudTrailEvent, SkipReason};
 use harrier_events::json::{self, JsonError};
 use harrier_events::k8saudit::K8sAuditEvent;
 use harrier_events::lazy::{Record, Scratch};
+use harrier_events::syscall::{self, SyscallEvent};
 use harrier_events::Event;
 use harrier_rules::RuleSet;
 use harrier_sources::{Input, ReadErrorKind};
@@ -155,8 +156,8 @@ impl<'r> Detector<'r> {
     }
 
     /// Evaluates one record (the bytes of one JSON object) found at `offset` of `input`: a
-    /// CloudTrail record, a Kubernetes audit `Event`, or an `EventList` whose items are each
-    /// evaluated.
+    /// CloudTrail record, a Kubernetes audit `Event`, an `EventList` whose items are each
+    /// evaluated, or a sensor event (`"source": "syscall"`).
     pub fn process_record(
         &mut self,
         bytes: &[u8],
@@ -205,6 +206,10 @@ impl<'r> Detector<'r> {
         // CloudTrail first: its eventName is what its rules need anyway.
         if rec.str_at(&["eventName"]).is_some() {
             let ev = CloudTrailEvent::from_record(rec, self.stats.records);
+            return self.run(&ev, offset, input, sink, on_problem);
+        }
+        if syscall::is_syscall(&rec) {
+            let ev = SyscallEvent::from_record(rec, self.stats.records);
             return self.run(&ev, offset, input, sink, on_problem);
         }
         match rec.str_at(&["kind"]).as_deref() {

@@ -38,6 +38,8 @@ pub enum ArgSpec {
     RequiredPath,
     /// A required free-form key (`ka.uri.param[command]`).
     RequiredKey,
+    /// An optional free-form key (`proc.env[HOME]`, or `proc.env` for all).
+    OptionalKey,
 }
 
 /// How a field's value is read from the event JSON.
@@ -80,6 +82,10 @@ pub struct SourceInfo {
     /// The JSON member the type field reads (`eventName`), so that generic path fields over it
     /// (Sigma's `eventName`) use the same index.
     pub type_path: Option<&'static [&'static str]>,
+    /// Field names this source's upstream (Falco) has but Harrier does not fill yet: a rule
+    /// naming one is loaded but not run, and reported with the field (any other unknown name
+    /// is an error).
+    pub missing: &'static [&'static str],
 }
 
 /// A field resolved against a source's table, with its parsed argument.
@@ -157,7 +163,10 @@ impl SourceInfo {
             source_name: self.name.to_string(),
         })?;
         let arg = match (info.arg, arg) {
-            (ArgSpec::None, None) | (ArgSpec::OptionalIndex, None) => FieldArg::None,
+            (ArgSpec::None, None)
+            | (ArgSpec::OptionalIndex, None)
+            | (ArgSpec::OptionalKey, None) => FieldArg::None,
+            (ArgSpec::OptionalKey, Some(a)) => FieldArg::Key(a.to_string()),
             (ArgSpec::None, Some(_)) => return Err(FieldError::UnexpectedArg(name.into())),
             (ArgSpec::RequiredKey, Some(a)) => FieldArg::Key(a.to_string()),
             (ArgSpec::RequiredPointer | ArgSpec::RequiredPath | ArgSpec::RequiredKey, None) => {

@@ -9,6 +9,8 @@
 //! - [`field`]: field tables ([`SourceInfo`]), resolved field references and values.
 //! - [`event`]: the [`Event`] trait the rules engine evaluates.
 //! - [`cloudtrail`]: the `aws_cloudtrail` source (Falco's CloudTrail plugin fields).
+//! - [`k8saudit`]: the `k8s_audit` source (Falco's k8saudit plugin fields).
+//! - [`syscall`]: the `syscall` source (Falco's syscall fields, from Harrier's sensor).
 #![deny(missing_docs)]
 
 pub mod base64;
@@ -18,6 +20,7 @@ pub mod field;
 pub mod json;
 pub mod k8saudit;
 pub mod lazy;
+pub mod syscall;
 pub mod time;
 
 pub use event::Event;
@@ -25,7 +28,7 @@ pub use field::{FieldArg, FieldError, FieldInfo, FieldRef, FieldType, SourceInfo
 
 /// Every source Harrier can read events from, for looking up a rule's `source`.
 pub fn sources() -> &'static [&'static SourceInfo] {
-    static ALL: [&SourceInfo; 2] = [&cloudtrail::SOURCE, &k8saudit::SOURCE];
+    static ALL: [&SourceInfo; 3] = [&cloudtrail::SOURCE, &k8saudit::SOURCE, &syscall::SOURCE];
     &ALL
 }
 

@@ -25,6 +25,7 @@ fn generated_tables() -> String {
                 ArgSpec::RequiredPointer => format!("`{}[/json/pointer]`", f.name),
                 ArgSpec::RequiredPath => format!("`{}[dotted.path]`", f.name),
                 ArgSpec::RequiredKey => format!("`{}[key]`", f.name),
+                ArgSpec::OptionalKey => format!("`{}`, `{}[key]`", f.name, f.name),
             };
             let from = match f.extract {
                 Extract::Str(p) => format!("`{}` (string)", p.join(".")),
@@ -33,6 +34,12 @@ fn generated_tables() -> String {
                 Extract::Special(_) => "computed".to_string(),
             };
             out.push_str(&format!("| {name} | {} | {from} | {} |\n", f.ty, f.desc));
+        }
+        if !src.missing.is_empty() {
+            out.push_str(&format!(
+                "\nFalco fields not filled yet (a rule naming one is loaded, listed with the field, and not run): {}.\n",
+                src.missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+            ));
         }
         out.push('\n');
     }

@@ -11,6 +11,9 @@ use crate::ast::{Check, Expr, ListModifier, Op, Operand, Rhs, Transformer};
 use crate::glob::Glob;
 use crate::matcher::{Cmp, CompiledCheck, CompiledOperand, FieldOp, Node, Test};
 
+/// How an error about a known but unfilled field starts (the field name follows).
+const MISSING_PREFIX: &str = "missing field '";
+
 /// Deepest chain of macros using macros.
 pub const MAX_MACRO_DEPTH: usize = 64;
 /// Most values a compiled regex may take, in bytes of program.
@@ -25,6 +28,9 @@ pub struct CompileError {
     pub at: Option<usize>,
     /// The macro whose condition holds the error, if not the rule's own.
     pub in_macro: Option<String>,
+    /// Set when the error is a field the source knows of but does not fill yet
+    /// ([`SourceInfo::missing`]).
+    pub missing_field: Option<String>,
 }
 
 /// Macros and lists visible to a condition.
@@ -56,10 +62,14 @@ impl<'a> Compiler<'a> {
     }
 
     fn error(&mut self, message: String, at: Option<usize>) -> Node {
+        let missing_field = message
+            .strip_prefix(MISSING_PREFIX)
+            .map(|f| f.split('\'').next().unwrap_or(f).to_string());
         self.errors.push(CompileError {
             message,
             at,
             in_macro: self.macro_stack.last().cloned(),
+            missing_field,
         });
         Node::Const(false)
     }
@@ -100,8 +110,19 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// Whether `field` is known to the source's upstream but not filled by Harrier.
+    pub fn is_missing(&self, field: &str) -> bool {
+        self.source.missing.contains(&field)
+    }
+
     /// Resolves an operand against the source's field table.
     pub fn operand(&self, o: &Operand) -> Result<CompiledOperand, String> {
+        if self.source.missing.contains(&o.field.as_str()) {
+            return Err(format!(
+                "{MISSING_PREFIX}{}' is not filled by Harrier's '{}' source yet",
+                o.field, self.source.name
+            ));
+        }
         let field = self
             .source
             .resolve(&o.field, o.arg.as_deref())
@@ -218,6 +239,8 @@ impl<'a> Compiler<'a> {
             let set: FxHashSet<Box<str>> = values.iter().map(|v| v.as_str().into()).collect();
             return match op {
                 Op::In => Ok(Test::ListIn(set)),
+                // Falco: a multi-valued field (proc.aname) equals a value when any value does.
+                Op::Eq if values.len() == 1 => Ok(Test::ListIntersects(set)),
                 Op::Intersects => Ok(Test::ListIntersects(set)),
                 _ => Err(format!(
                     "field '{}' holds a list: only 'exists', 'in' and 'intersects' apply, not '{}'",
@@ -287,12 +310,9 @@ fn aho(values: &[String], case_insensitive: bool) -> Result<AhoCorasick, String>
         .map_err(|e| format!("cannot build substring matcher: {e}"))
 }
 
-fn num(v: &str, field: &str) -> Result<u64, String> {
-    let parsed = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => v.parse().ok(),
-    };
-    parsed.ok_or_else(|| format!("field '{field}' is numeric: expected a number, found '{v}'"))
+fn num(v: &str, field: &str) -> Result<i128, String> {
+    crate::matcher::parse_num(v)
+        .ok_or_else(|| format!("field '{field}' is numeric: expected a number, found '{v}'"))
 }
 
 fn hex_bytes(v: &str) -> Result<Vec<u8>, String> {

@@ -87,11 +87,11 @@ pub enum Test {
     /// String comparison (`=`, `!=`, `<`, ...), byte-wise.
     Str(Cmp, Box<str>),
     /// Number comparison.
-    Num(Cmp, u64),
+    Num(Cmp, i128),
     /// Value is one of a set (`in`, `intersects`, `= oneof`).
     Set(FxHashSet<Box<str>>),
     /// Number is one of a set.
-    NumSet(FxHashSet<u64>),
+    NumSet(FxHashSet<i128>),
     /// Substring.
     Contains(Finder<'static>),
     /// Any of several substrings, optionally ASCII case-insensitive (also `icontains`).
@@ -221,8 +221,8 @@ impl Test {
             Value::Str(s) => self.matches_str(s),
             Value::U64(n) => match self {
                 Test::Exists => true,
-                Test::Num(c, x) => c.holds(n.cmp(x)),
-                Test::NumSet(set) => set.contains(n),
+                Test::Num(c, x) => c.holds((*n as i128).cmp(x)),
+                Test::NumSet(set) => set.contains(&(*n as i128)),
                 Test::Any(ts) => ts.iter().any(|t| t.matches(v)),
                 Test::All(ts) => ts.iter().all(|t| t.matches(v)),
                 _ => self.matches_str(&n.to_string()),
@@ -240,9 +240,9 @@ impl Test {
         match self {
             Test::Exists => true,
             Test::Str(c, x) => c.holds(s.as_bytes().cmp(x.as_bytes())),
-            Test::Num(c, x) => parse_u64(s).is_some_and(|n| c.holds(n.cmp(x))),
+            Test::Num(c, x) => parse_num(s).is_some_and(|n| c.holds(n.cmp(x))),
             Test::Set(set) => set.contains(s),
-            Test::NumSet(set) => parse_u64(s).is_some_and(|n| set.contains(&n)),
+            Test::NumSet(set) => parse_num(s).is_some_and(|n| set.contains(&n)),
             Test::Contains(f) | Test::BContains(f) => f.find(s.as_bytes()).is_some(),
             Test::ContainsAny(ac) => ac.is_match(s),
             Test::StartsWith(p) => s.starts_with(&**p),
@@ -334,10 +334,15 @@ fn path_prefix(prefix: &str, s: &str) -> bool {
     s == p || (s.starts_with(p) && s.as_bytes().get(p.len()) == Some(&b'/'))
 }
 
-fn parse_u64(s: &str) -> Option<u64> {
+/// A number as rules compare them: decimal (signed, as `fd.num` and `evt.rawres` are) or `0x` hex.
+pub(crate) fn parse_num(s: &str) -> Option<i128> {
     match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => s.parse().ok(),
+        Some(h) => u64::from_str_radix(h, 16).ok().map(i128::from),
+        None => s
+            .parse::<i64>()
+            .ok()
+            .map(i128::from)
+            .or_else(|| s.parse::<u64>().ok().map(i128::from)),
     }
 }
 

@@ -17,6 +17,8 @@ pub struct OutputTemplate {
 enum Part {
     Lit(String),
     Field(CompiledOperand),
+    /// A field the source knows of but does not fill yet: always `<NA>`.
+    Missing(String),
 }
 
 /// A rendered output: the message and each field's value (`None` when missing).
@@ -80,13 +82,17 @@ impl OutputTemplate {
                 arg,
                 at: 0,
             };
-            let compiled = compiler
-                .operand(&operand)
-                .map_err(|e| format!("output: {e}"))?;
             if !lit.is_empty() {
                 parts.push(Part::Lit(std::mem::take(&mut lit)));
             }
-            parts.push(Part::Field(compiled));
+            if compiler.is_missing(name) {
+                parts.push(Part::Missing(name.to_string()));
+            } else {
+                let compiled = compiler
+                    .operand(&operand)
+                    .map_err(|e| format!("output: {e}"))?;
+                parts.push(Part::Field(compiled));
+            }
             i = j;
             last = j;
         }
@@ -103,6 +109,12 @@ impl OutputTemplate {
         for p in &self.parts {
             match p {
                 Part::Lit(s) => r.text.push_str(s),
+                Part::Missing(name) => {
+                    r.text.push_str("<NA>");
+                    if !r.fields.iter().any(|(n, _)| n == name) {
+                        r.fields.push((name.as_str(), None));
+                    }
+                }
                 Part::Field(op) => {
                     let v = op.value(ev).map(|v| v.to_string());
                     r.text.push_str(v.as_deref().unwrap_or("<NA>"));
@@ -119,7 +131,7 @@ impl OutputTemplate {
     pub fn fields(&self) -> impl Iterator<Item = &CompiledOperand> {
         self.parts.iter().filter_map(|p| match p {
             Part::Field(f) => Some(f),
-            Part::Lit(_) => None,
+            Part::Lit(_) | Part::Missing(_) => None,
         })
     }
 }

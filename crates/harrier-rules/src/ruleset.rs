@@ -219,13 +219,37 @@ impl RuleSet {
             let mut compiler = Compiler::new(source, &scope);
             let node = compiler.compile(&expr);
             let output = OutputTemplate::compile(&def.output, &compiler);
-            let errors = std::mem::take(&mut compiler.errors);
+            let mut errors = std::mem::take(&mut compiler.errors);
+            let mut missing: Vec<String> = errors
+                .iter()
+                .filter_map(|e| e.missing_field.clone())
+                .collect();
+            missing.sort();
+            missing.dedup();
+            if !missing.is_empty() {
+                errors.retain(|e| e.missing_field.is_none());
+            }
             let severity = if def.skip_if_unknown_filter {
                 Severity::Warning
             } else {
                 Severity::Error
             };
-            let failed = !errors.is_empty() || output.is_err();
+            let failed = !errors.is_empty() || output.is_err() || !missing.is_empty();
+            if !missing.is_empty() {
+                diagnostics.push(diag(
+                    Severity::Warning,
+                    def.pos,
+                    format!(
+                        "missing-field: parsed but not run: needs {} (not filled by Harrier's '{}' source yet)",
+                        missing
+                            .iter()
+                            .map(|m| format!("'{m}'"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        def.source
+                    ),
+                ));
+            }
             for e in errors {
                 let (file, pos, what) = match &e.in_macro {
                     Some(m) => {

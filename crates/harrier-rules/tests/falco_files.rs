@@ -38,13 +38,13 @@ fn cloudtrail_rules_load_and_all_22_compile() {
 }
 
 #[test]
-fn syscall_rule_files_parse_unchanged() {
-    for files in [
-        &["falco_rules.yaml"][..],
-        &["falco_rules.yaml", "falco-incubating_rules.yaml"],
-        &["falco_rules.yaml", "falco-sandbox_rules.yaml"],
-        &["falco-incubating_rules.yaml"],
-        &["falco-sandbox_rules.yaml"],
+fn syscall_rule_files_load_each_rule_runs_or_names_the_field_it_lacks() {
+    for (files, runnable) in [
+        (&["falco_rules.yaml"][..], 19),
+        (&["falco_rules.yaml", "falco-incubating_rules.yaml"], 39),
+        (&["falco_rules.yaml", "falco-sandbox_rules.yaml"], 47),
+        (&["falco-incubating_rules.yaml"], 20),
+        (&["falco-sandbox_rules.yaml"], 28),
     ] {
         let (rules, diags) = load(files);
         let errors: Vec<String> = diags
@@ -53,16 +53,29 @@ fn syscall_rule_files_parse_unchanged() {
             .map(|d| d.to_string())
             .collect();
         assert!(errors.is_empty(), "{files:?}: {errors:#?}");
-        // Everything else is the unknown-source report.
         for d in &diags {
             assert_eq!(d.severity, Severity::Warning);
+            assert!(d.message.starts_with("missing-field: "), "{d}");
+        }
+        // Every rule either compiles or is named, with the fields it lacks.
+        for r in rules.rules() {
+            assert_eq!(r.source, "syscall");
+            let listed = diags.iter().any(|d| {
+                d.item.as_deref() == Some(&format!("rule '{}'", r.name))
+                    && d.message.contains("needs '")
+            });
             assert!(
-                d.message.contains("unknown-source") || d.message.contains("plugin"),
-                "{d}"
+                r.is_runnable() != listed,
+                "{}: runnable={} listed={listed}",
+                r.name,
+                r.is_runnable()
             );
         }
-        assert!(!rules.rules().is_empty());
-        assert!(rules.rules().iter().all(|r| !r.is_runnable()));
+        assert_eq!(
+            rules.rules().iter().filter(|r| r.is_runnable()).count(),
+            runnable,
+            "{files:?}"
+        );
     }
 }
 

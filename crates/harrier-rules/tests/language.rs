@@ -393,14 +393,17 @@ fn output_templates_render_fields_and_na() {
 #[test]
 fn priorities_filter_and_rules_for_other_sources_do_not_run() {
     let body = format!(
-        "{}{}- rule: S\n  desc: d\n  condition: proc.name = x\n  output: o\n  priority: EMERGENCY\n",
+        "{}{}- rule: S\n  desc: d\n  condition: proc.name = x\n  output: o\n  priority: EMERGENCY\n\
+         - rule: G\n  desc: d\n  condition: g.name = x\n  output: o\n  priority: EMERGENCY\n  source: gcp_auditlog\n",
         rule("W", "ct.name exists"),
         rule("W2", "ct.name exists").replace("WARNING", "critical")
     );
     let (mut rules, diags) = RuleSet::load([("t.yaml", body.as_str())]);
     assert!(diags
         .iter()
-        .any(|d| d.message.contains("unknown-source") && d.message.contains("'syscall'")));
+        .any(|d| d.message.contains("unknown-source") && d.message.contains("'gcp_auditlog'")));
+    // A rule without `source` is a syscall rule: it compiles, and never runs on CloudTrail.
+    assert!(rules.rules()[2].is_runnable() && rules.rules()[2].source == "syscall");
     rules.set_min_priority(harrier_rules::Priority::Error);
     let scratch = Scratch::default();
     let ev = CloudTrailEvent::new(EVENT.as_bytes(), 1, &scratch);

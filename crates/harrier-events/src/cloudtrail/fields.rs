@@ -594,4 +594,5 @@ pub static SOURCE: SourceInfo = SourceInfo {
     fields: &FIELDS,
     type_field: Some("ct.name"),
     type_path: Some(&["eventName"]),
+    missing: &[],
 };

@@ -187,4 +187,5 @@ pub static SOURCE: SourceInfo = SourceInfo {
     fields: &FIELDS,
     type_field: Some("ka.target.resource"),
     type_path: Some(&["objectRef", "resource"]),
+    missing: &[],
 };

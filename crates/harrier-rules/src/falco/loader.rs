@@ -15,8 +15,11 @@ use crate::yaml::{self, Node, Pos};
 pub const ENGINE_VERSION: (u64, u64, u64) = (0, 63, 0);
 
 /// Plugins whose fields Harrier provides natively, with the version it matches.
-pub const PLUGINS: [(&str, (u64, u64, u64)); 3] = [
+pub const PLUGINS: [(&str, (u64, u64, u64)); 4] = [
     ("cloudtrail", (0, 17, 1)),
+    // The sensor fills container.id, container.name, container.image.repository and the pod's
+    // name and namespace itself; rules needing the plugin's other fields are listed as missing.
+    ("container", (0, 4, 0)),
     ("json", (0, 7, 4)),
     ("k8saudit", (0, 18, 0)),
 ];
