@@ -1,20 +1,17 @@
 //! `harrier detect`
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use harrier_alerts::store::{StoreSink, Throttle};
-use harrier_alerts::{AlertSink, Format, Tee, WriterSink};
 use harrier_detect::{Detector, Options, Problem};
 use harrier_rules::Priority;
 
 use harrier_sources::cloudtrail_keys::KeyFilter;
 
-use crate::{backfill, ruleload, state, OutputFormat};
+use crate::{backfill, ruleload, sinks, state, OutputFormat};
 
 /// How many input problems are printed one by one; the rest are only counted.
 const MAX_PRINTED_PROBLEMS: u64 = 100;
@@ -110,45 +107,14 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         .cloned()
         .partition(|p| p.starts_with("s3://"));
     let walked = harrier_sources::walk(&local);
-    let stdout = std::io::stdout();
-    let tty = stdout.is_terminal();
-    let color = match args.color {
-        Color::Always => true,
-        Color::Never => false,
-        Color::Auto => tty && args.output.is_none() && std::env::var_os("NO_COLOR").is_none(),
-    };
-    let format = match args.format {
-        OutputFormat::Text => Format::Text { color },
-        OutputFormat::Json => Format::Json,
-    };
-    let mut file_sink;
-    let mut out_sink;
-    let primary: &mut dyn AlertSink = match &args.output {
-        Some(p) => {
-            file_sink = WriterSink::append_file(p, format)
-                .with_context(|| format!("cannot open output {}", p.display()))?;
-            &mut file_sink
-        }
-        None => {
-            out_sink = WriterSink::new("stdout", stdout.lock(), format, tty);
-            &mut out_sink
-        }
-    };
-    let mut store_sink = match args.store {
-        true => Some(StoreSink::new(
-            state::alert_store(args.state_dir.as_deref())?,
-            Throttle::default(),
-        )),
-        false => None,
-    };
-    let mut tee;
-    let sink: &mut dyn AlertSink = match &mut store_sink {
-        Some(s) => {
-            tee = Tee(vec![primary, s]);
-            &mut tee
-        }
-        None => primary,
-    };
+    let mut sink = sinks::open(&sinks::AlertOut {
+        output: args.output.clone(),
+        format: args.format,
+        color: args.color,
+        store: args.store,
+        state_dir: args.state_dir.clone(),
+    })?;
+    let sink = sink.as_mut();
 
     let mut detector = Detector::new(
         &rules,

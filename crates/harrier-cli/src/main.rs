@@ -11,8 +11,10 @@ mod metrics;
 mod posture;
 mod ruleload;
 mod rules_cmd;
+mod sensor_cmd;
 mod serve;
 mod serve_live;
+mod sinks;
 mod state;
 
 use std::process::ExitCode;
@@ -57,6 +59,9 @@ enum Command {
         #[command(subcommand)]
         command: alerts_cmd::AlertsCommand,
     },
+    /// Runtime detection: load the eBPF sensor and raise alerts on process, file and network
+    /// activity (Linux, root); or check for hidden processes.
+    Sensor(sensor_cmd::SensorArgs),
     /// Work with rule files.
     Rules {
         #[command(subcommand)]
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Posture { command } => posture::run(command),
         Command::Rules { command } => rules_cmd::run(command),
+        Command::Sensor(args) => sensor_cmd::run(args),
         Command::Alerts { command } => alerts_cmd::run(command),
         Command::Image { command } => image_cmd::run_image(command),
         Command::Db { command } => image_cmd::run_db(command),

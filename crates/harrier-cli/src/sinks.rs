@@ -1,0 +1,72 @@
+//! Where alerts of `detect` and `sensor` go: stdout or a file, and optionally the alert store.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use harrier_alerts::store::{StoreSink, Throttle};
+use harrier_alerts::{Alert, AlertSink, Format, SinkError, WriterSink};
+
+use crate::detect::Color;
+use crate::{state, OutputFormat};
+
+/// The alert destinations a command was given.
+pub struct AlertOut {
+    /// Append to this file instead of printing.
+    pub output: Option<PathBuf>,
+    /// Text or JSON lines.
+    pub format: OutputFormat,
+    /// Colour for text.
+    pub color: Color,
+    /// Also record alerts in the store.
+    pub store: bool,
+    /// The store's state directory.
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Every sink, in order; an alert is delivered when all took it.
+struct All(Vec<Box<dyn AlertSink>>);
+
+impl AlertSink for All {
+    fn send(&mut self, alert: &Alert<'_>) -> Result<(), SinkError> {
+        self.0.iter_mut().try_for_each(|s| s.send(alert))
+    }
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.0.iter_mut().try_for_each(|s| s.flush())
+    }
+}
+
+/// Opens the sinks.
+pub fn open(o: &AlertOut) -> Result<Box<dyn AlertSink>> {
+    let stdout = std::io::stdout();
+    let tty = stdout.is_terminal();
+    let color = match o.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => tty && o.output.is_none() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let format = match o.format {
+        OutputFormat::Text => Format::Text { color },
+        OutputFormat::Json => Format::Json,
+    };
+    let mut all: Vec<Box<dyn AlertSink>> = Vec::new();
+    match &o.output {
+        Some(p) => all
+            .push(Box::new(WriterSink::append_file(p, format).with_context(
+                || format!("cannot open output {}", p.display()),
+            )?)),
+        None => all.push(Box::new(WriterSink::new(
+            "stdout",
+            stdout.lock(),
+            format,
+            tty,
+        ))),
+    }
+    if o.store {
+        all.push(Box::new(StoreSink::new(
+            state::alert_store(o.state_dir.as_deref())?,
+            Throttle::default(),
+        )));
+    }
+    Ok(Box::new(All(all)))
+}

@@ -1,0 +1,34 @@
+//! Harrier's runtime sensor.
+//!
+//! BPF programs (`src/bpf/sensor.bpf.c`, C compiled by clang at build time, CO-RE against the
+//! `vmlinux.h` kept beside them) report process execs and exits, opens for write (and reads of
+//! a few sensitive files), truncations, deletions, renames and IPv4/IPv6 connects. User space
+//! adds what the kernel record lacks (the process tree, the container and pod, user names,
+//! files written inside each container) and renders each record as a `syscall` event, which
+//! the same rules engine as audit logs evaluates (`harrier_events::syscall`).
+//!
+//! - [`raw`]: the kernel record layouts, decoded with bounds checks.
+//! - [`container`]: cgroup id -> container id, runtime and pod.
+//! - [`context`]: the process table and event rendering.
+//! - [`sensor`]: loading, attaching, the ring buffer loop, drop reporting.
+//! - [`hidden`]: the hidden-process check (raw getdents64 and kill probing vs libc readdir).
+#![warn(missing_docs)]
+
+pub mod container;
+pub mod context;
+pub mod hidden;
+pub mod raw;
+pub mod sensor;
+
+#[allow(
+    unsafe_code,
+    missing_docs,
+    clippy::all,
+    clippy::pedantic,
+    unused_imports
+)]
+mod skel {
+    include!(concat!(env!("OUT_DIR"), "/sensor.skel.rs"));
+}
+
+pub use sensor::{check_hidden, run, Options, SensorError, Summary};
