@@ -333,7 +333,7 @@ fn rule_tests_of_a_directory_report_failures() {
 }
 
 #[test]
-fn the_readme_command_tells_both_halves_of_the_story() {
+fn the_readme_command_tells_the_whole_story() {
     let out = run(&["detect", repo("samples").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -343,9 +343,20 @@ fn the_readme_command_tells_both_halves_of_the_story() {
     let exec = stdout
         .find("Warning exec into pod web/nginx-7c9f (container=nginx")
         .expect("Kubernetes side");
-    assert!(stop < exec, "files are read in path order");
+    let miner = stdout
+        .find("Critical Crypto miner started: xmrig -o stratum+tcp://198.51.100.7:4444")
+        .expect("runtime side: the miner in the nginx pod");
+    let botnet = stdout
+        .find("Critical Executable written after the container started was run in 5a1c2b3d4e5f")
+        .expect("runtime side: the botnet in the Fargate task");
     assert!(
-        text(&out.stderr).contains("2 input(s), 21 record(s), 21 evaluated, 15 alert(s)"),
+        stop < exec && exec < miner && miner < botnet,
+        "files are read in path order"
+    );
+    assert!(stdout.contains("/etc/ld.so.preload written by bash"));
+    assert!(stdout.contains("Shell history /root/.bash_history removed"));
+    assert!(
+        text(&out.stderr).contains("3 input(s), 32 record(s), 32 evaluated, 25 alert(s)"),
         "{}",
         text(&out.stderr)
     );

@@ -5,9 +5,10 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 
-use serde_json::{json, Map, Value};
+use std::rc::Rc;
 
 use crate::container::{image_repository, ContainerInfo, Containers};
+use crate::json::Obj;
 use crate::raw::{errno_name, open_flags, FdKind, FileOp, Header, Raw};
 
 /// Environment variables an exec event keeps (the rest is never stored or logged: it may hold
@@ -26,6 +27,8 @@ pub const KEPT_ENV: &[&str] = &[
     "https_proxy",
 ];
 
+/// Bytes of arguments kept per process.
+const MAX_ARGS_BYTES: usize = 1024;
 /// Ancestors kept per event.
 const MAX_ANCESTORS: usize = 8;
 /// Most processes tracked; the oldest entries go first past it.
@@ -48,6 +51,8 @@ pub struct Proc {
     pub args: Vec<String>,
     /// Parent pid.
     pub ppid: u32,
+    /// Changes whenever the entry is replaced (an exec): cached ancestor chains check it.
+    pub version: u64,
 }
 
 /// Files written inside one container since the sensor saw it, oldest first out.
@@ -70,9 +75,25 @@ impl Written {
     }
 }
 
+/// An ancestor chain rendered once, valid while every process in it is unchanged.
+struct Chain {
+    members: Vec<(u32, u64)>,
+    json: Rc<str>,
+}
+
+/// A container's part of every event, rendered once.
+struct Rendered {
+    info: ContainerInfo,
+    container: String,
+    k8s: Option<String>,
+}
+
 /// Turns kernel records into events.
 pub struct Context {
     procs: HashMap<u32, Proc>,
+    next_version: u64,
+    chains: HashMap<u32, Chain>,
+    rendered: HashMap<u64, Rc<Rendered>>,
     proc_order: VecDeque<u32>,
     containers: Containers,
     written: HashMap<String, Written>,
@@ -158,9 +179,30 @@ pub fn proc_from_procfs(pid: u32) -> Option<Proc> {
         name,
         exe,
         exepath,
-        args: argv.collect(),
+        args: cap_args(argv.collect()),
         ppid,
+        version: 0,
     })
+}
+
+/// Keeps arguments up to 1 KiB in all, as the kernel side captures them.
+pub fn cap_args(mut args: Vec<String>) -> Vec<String> {
+    let mut total = 0;
+    let mut keep = args.len();
+    for (i, a) in args.iter_mut().enumerate() {
+        if total + a.len() > MAX_ARGS_BYTES {
+            let mut cut = MAX_ARGS_BYTES.saturating_sub(total);
+            while !a.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            a.truncate(cut);
+            keep = i + 1;
+            break;
+        }
+        total += a.len() + 1;
+    }
+    args.truncate(keep);
+    args
 }
 
 fn fd_type_char(k: FdKind) -> &'static str {
@@ -176,6 +218,9 @@ impl Context {
     pub fn new(containers: Containers) -> Self {
         Context {
             procs: HashMap::new(),
+            next_version: 1,
+            chains: HashMap::new(),
+            rendered: HashMap::new(),
             proc_order: VecDeque::new(),
             containers,
             written: HashMap::new(),
@@ -198,11 +243,13 @@ impl Context {
         self.procs.keys().copied()
     }
 
-    fn remember(&mut self, pid: u32, p: Proc) {
+    fn remember(&mut self, pid: u32, mut p: Proc) -> Proc {
+        p.version = self.next_version;
+        self.next_version += 1;
         if !self.procs.contains_key(&pid) {
             self.proc_order.push_back(pid);
         }
-        self.procs.insert(pid, p);
+        self.procs.insert(pid, p.clone());
         while self.procs.len() > MAX_PROCS {
             match self.proc_order.pop_front() {
                 Some(old) => {
@@ -215,6 +262,10 @@ impl Context {
             let procs = &self.procs;
             self.proc_order.retain(|p| procs.contains_key(p));
         }
+        if self.chains.len() > MAX_PROCS {
+            self.chains.clear();
+        }
+        p
     }
 
     fn proc(&mut self, pid: u32) -> Option<Proc> {
@@ -222,21 +273,51 @@ impl Context {
             return Some(p.clone());
         }
         let p = proc_from_procfs(pid)?;
-        self.remember(pid, p.clone());
-        Some(p)
+        Some(self.remember(pid, p))
     }
 
-    fn ancestors(&mut self, mut ppid: u32) -> Vec<Value> {
-        let mut out = Vec::new();
-        while ppid > 0 && out.len() < MAX_ANCESTORS {
-            let Some(p) = self.proc(ppid) else { break };
-            out.push(json!({"pid": ppid, "name": p.name, "exe": p.exe, "exepath": p.exepath, "args": p.args}));
-            if p.ppid == ppid {
+    /// The ancestors from `ppid` up, as a JSON array (cached while the chain is unchanged).
+    fn ancestors(&mut self, ppid: u32) -> Rc<str> {
+        if let Some(c) = self.chains.get(&ppid) {
+            let procs = &self.procs;
+            if c.members
+                .iter()
+                .all(|(pid, v)| procs.get(pid).is_some_and(|p| p.version == *v))
+            {
+                return Rc::clone(&c.json);
+            }
+        }
+        let mut members = Vec::new();
+        let mut out = String::from("[");
+        let mut cur = ppid;
+        while cur > 0 && members.len() < MAX_ANCESTORS {
+            let Some(p) = self.proc(cur) else { break };
+            if !members.is_empty() {
+                out.push(',');
+            }
+            let mut o = Obj::new(&mut out);
+            o.num("pid", cur)
+                .str("name", &p.name)
+                .str("exe", &p.exe)
+                .str("exepath", &p.exepath)
+                .strs("args", p.args.iter().map(String::as_str));
+            o.end();
+            members.push((cur, p.version));
+            if p.ppid == cur {
                 break;
             }
-            ppid = p.ppid;
+            cur = p.ppid;
         }
-        out
+        out.push(']');
+        let json: Rc<str> = out.into();
+        self.chains.insert(
+            ppid,
+            Chain {
+                members,
+                json: Rc::clone(&json),
+            },
+        );
+        json
     }
 
     fn resolve(&self, pid: u32, dfd: i32, path: &str) -> String {
@@ -264,74 +345,125 @@ impl Context {
         self.written.entry(c.id.clone()).or_default().insert(path);
     }
 
-    fn base(&mut self, h: &Header, ty: &str, c: &ContainerInfo) -> Map<String, Value> {
-        let ts = (h.ts as i128 + self.boot_to_wall).max(0) as u64;
-        let mut m = Map::new();
-        m.insert("source".into(), json!("syscall"));
-        m.insert("ts".into(), json!(ts));
-        m.insert("id".into(), json!(format!("{ts}-{}-{ty}", h.tid)));
-        m.insert("hostname".into(), json!(self.hostname));
-        let user = self
-            .users
-            .get(&h.uid)
-            .cloned()
-            .unwrap_or_else(|| h.uid.to_string());
-        let mut u = json!({"uid": h.uid, "name": user, "loginuid": h.loginuid});
-        if h.loginuid != u32::MAX {
-            if let Some(n) = self.users.get(&h.loginuid) {
-                u["loginname"] = json!(n);
+    /// The container of a cgroup id and its rendered members.
+    fn container(&mut self, cgroup_id: u64) -> Rc<Rendered> {
+        if let Some(r) = self.rendered.get(&cgroup_id) {
+            return Rc::clone(r);
+        }
+        let c = self.containers.lookup(cgroup_id);
+        let mut container = String::new();
+        let mut o = Obj::new(&mut container);
+        o.str("id", &c.id);
+        let mut k8s = None;
+        if c.is_container() {
+            o.str("full_id", &c.full_id)
+                .opt("runtime", c.runtime)
+                .opt("name", c.name.as_deref())
+                .opt("image", c.image.as_deref())
+                .opt("image_repository", c.image.as_deref().map(image_repository));
+            if c.pod_uid.is_some() || c.pod_name.is_some() || c.namespace.is_some() {
+                let mut s = String::new();
+                let mut k = Obj::new(&mut s);
+                if c.pod_uid.is_some() || c.pod_name.is_some() {
+                    k.obj("pod", |p| {
+                        p.opt("name", c.pod_name.as_deref())
+                            .opt("uid", c.pod_uid.as_deref());
+                    });
+                }
+                if let Some(ns) = &c.namespace {
+                    k.obj("ns", |n| {
+                        n.str("name", ns);
+                    });
+                }
+                k.end();
+                k8s = Some(s);
             }
         }
-        m.insert("user".into(), u);
+        o.end();
+        let r = Rc::new(Rendered {
+            info: c,
+            container,
+            k8s,
+        });
+        if self.rendered.len() > MAX_WRITTEN_CONTAINERS {
+            self.rendered.clear();
+        }
+        self.rendered.insert(cgroup_id, Rc::clone(&r));
+        r
+    }
+
+    /// Renders one event: the header, `evt` (written by `evt`), the process (with `extra`
+    /// members), user, group, `fd` (already JSON), container and pod.
+    #[allow(clippy::too_many_arguments)]
+    fn render(
+        &mut self,
+        h: &Header,
+        ty: &str,
+        c: &Rendered,
+        p: &Proc,
+        evt: impl FnOnce(&mut Obj<'_>),
+        extra: impl FnOnce(&mut Obj<'_>),
+        fd: Option<&str>,
+    ) -> Vec<u8> {
+        let anc = self.ancestors(p.ppid);
+        let ts = (h.ts as i128 + self.boot_to_wall).max(0) as u64;
+        let mut out = String::with_capacity(640 + anc.len());
+        let mut o = Obj::new(&mut out);
+        o.str("source", "syscall")
+            .num("ts", ts)
+            .raw("id", &format!("\"{ts}-{}-{ty}\"", h.tid))
+            .str("hostname", &self.hostname);
+        o.obj("evt", |e| {
+            e.str("type", ty);
+            let (res, raw) = (h.ret >= 0)
+                .then(|| "SUCCESS".to_string())
+                .map_or_else(|| (errno_name(-h.ret), h.ret), |s| (s, h.ret));
+            e.str("res", &res).num("rawres", raw);
+            evt(e);
+        });
+        o.obj("proc", |q| {
+            q.num("pid", h.pid)
+                .num("tid", h.tid)
+                .num("vpid", h.vpid)
+                .num("ppid", p.ppid)
+                .str("name", &p.name)
+                .str("exe", &p.exe)
+                .str("exepath", &p.exepath)
+                .strs("args", p.args.iter().map(String::as_str))
+                .num("tty", h.tty);
+            extra(q);
+            q.raw("ancestors", &anc);
+        });
+        let users = &self.users;
+        o.obj("user", |u| {
+            let name = users
+                .get(&h.uid)
+                .cloned()
+                .unwrap_or_else(|| h.uid.to_string());
+            u.num("uid", h.uid)
+                .str("name", &name)
+                .num("loginuid", h.loginuid);
+            if h.loginuid != u32::MAX {
+                u.opt("loginname", users.get(&h.loginuid).map(String::as_str));
+            }
+        });
         let group = self
             .groups
             .get(&h.gid)
             .cloned()
             .unwrap_or_else(|| h.gid.to_string());
-        m.insert("group".into(), json!({"gid": h.gid, "name": group}));
-        let mut cont = json!({"id": c.id});
-        if c.is_container() {
-            cont["full_id"] = json!(c.full_id);
-            if let Some(r) = c.runtime {
-                cont["runtime"] = json!(r);
-            }
-            if let Some(n) = &c.name {
-                cont["name"] = json!(n);
-            }
-            if let Some(i) = &c.image {
-                cont["image"] = json!(i);
-                cont["image_repository"] = json!(image_repository(i));
-            }
-            let mut k8s = Map::new();
-            if c.pod_uid.is_some() || c.pod_name.is_some() {
-                k8s.insert("pod".into(), json!({"name": c.pod_name, "uid": c.pod_uid}));
-            }
-            if let Some(ns) = &c.namespace {
-                k8s.insert("ns".into(), json!({"name": ns}));
-            }
-            if !k8s.is_empty() {
-                m.insert("k8s".into(), Value::Object(k8s));
-            }
+        o.obj("group", |g| {
+            g.num("gid", h.gid).str("name", &group);
+        });
+        if let Some(fd) = fd {
+            o.raw("fd", fd);
         }
-        m.insert("container".into(), cont);
-        m
-    }
-
-    fn proc_json(&mut self, h: &Header, p: &Proc) -> Value {
-        let ancestors = self.ancestors(p.ppid);
-        json!({
-            "pid": h.pid, "tid": h.tid, "vpid": h.vpid, "ppid": p.ppid,
-            "name": p.name, "exe": p.exe, "exepath": p.exepath, "args": p.args,
-            "tty": h.tty, "ancestors": ancestors,
-        })
-    }
-
-    fn res(ret: i32) -> (Value, Value) {
-        if ret >= 0 {
-            (json!("SUCCESS"), json!(ret))
-        } else {
-            (json!(errno_name(-ret)), json!(ret))
+        o.raw("container", &c.container);
+        if let Some(k) = &c.k8s {
+            o.raw("k8s", k);
         }
+        o.end();
+        out.into_bytes()
     }
 
     /// The event for a kernel record, as JSON bytes; `None` for records that only update the
@@ -350,7 +482,7 @@ impl Context {
                 stdin,
                 stdout,
             } => {
-                let c = self.containers.lookup(h.cgroup_id);
+                let c = self.container(h.cgroup_id);
                 let exepath = if filename.starts_with('/') {
                     normalize(filename)
                 } else {
@@ -358,44 +490,52 @@ impl Context {
                         .map(|p| p.display().to_string())
                         .unwrap_or_else(|_| self.resolve(h.pid, -100, filename))
                 };
-                let p = Proc {
-                    name: h.comm.clone(),
-                    exe: argv.first().cloned().unwrap_or_else(|| filename.clone()),
-                    exepath: exepath.clone(),
-                    args: argv.iter().skip(1).cloned().collect(),
-                    ppid: h.ppid,
-                };
-                self.remember(h.pid, p.clone());
-                let upper = c.is_container()
+                let p = self.remember(
+                    h.pid,
+                    Proc {
+                        name: h.comm.clone(),
+                        exe: argv.first().cloned().unwrap_or_else(|| filename.clone()),
+                        exepath: exepath.clone(),
+                        args: argv.iter().skip(1).cloned().collect(),
+                        ppid: h.ppid,
+                        version: 0,
+                    },
+                );
+                let upper = c.info.is_container()
                     && self
                         .written
-                        .get(&c.id)
+                        .get(&c.info.id)
                         .is_some_and(|w| w.set.contains(&exepath));
-                let mut m = self.base(h, "execve", &c);
-                m.insert(
-                    "evt".into(),
-                    json!({"type": "execve", "res": "SUCCESS", "rawres": 0, "args": {"filename": filename}}),
-                );
-                let mut pj = self.proc_json(h, &p);
-                pj["is_exe_upper_layer"] = json!(upper);
-                pj["is_exe_from_memfd"] = json!(exepath.starts_with("/memfd:"));
-                let kept: Map<String, Value> = env
+                let kept: Vec<(&str, &str)> = env
                     .iter()
                     .filter_map(|kv| kv.split_once('='))
                     .filter(|(k, _)| KEPT_ENV.contains(k))
-                    .map(|(k, v)| (k.to_string(), json!(v)))
                     .collect();
-                if !kept.is_empty() {
-                    pj["env"] = Value::Object(kept);
-                }
-                if let Some(t) = stdin.as_str() {
-                    pj["stdin_type"] = json!(t);
-                }
-                if let Some(t) = stdout.as_str() {
-                    pj["stdout_type"] = json!(t);
-                }
-                m.insert("proc".into(), pj);
-                serde_json::to_vec(&Value::Object(m)).ok()
+                Some(self.render(
+                    h,
+                    "execve",
+                    &c,
+                    &p,
+                    |e| {
+                        e.obj("args", |a| {
+                            a.str("filename", filename);
+                        });
+                    },
+                    |q| {
+                        q.bool("is_exe_upper_layer", upper)
+                            .bool("is_exe_from_memfd", exepath.starts_with("/memfd:"))
+                            .opt("stdin_type", stdin.as_str())
+                            .opt("stdout_type", stdout.as_str());
+                        if !kept.is_empty() {
+                            q.obj("env", |o| {
+                                for (k, v) in &kept {
+                                    o.str(k, v);
+                                }
+                            });
+                        }
+                    },
+                    None,
+                ))
             }
             Raw::File {
                 h,
@@ -406,20 +546,8 @@ impl Context {
                 path,
                 path2,
             } => {
-                let c = self.containers.lookup(h.cgroup_id);
+                let c = self.container(h.cgroup_id);
                 let full = self.resolve(h.pid, *dfd, path);
-                let (ty, args) = match op {
-                    FileOp::Open => (
-                        "openat",
-                        json!({"name": path, "flags": open_flags(*flags), "mode": format!("{:o}", mode)}),
-                    ),
-                    FileOp::Unlink => (
-                        "unlinkat",
-                        json!({"name": path, "flags": if flags & 0x200 != 0 { "AT_REMOVEDIR" } else { "0" }}),
-                    ),
-                    FileOp::Rename => ("renameat2", json!({"oldpath": path, "newpath": path2})),
-                    FileOp::Truncate => ("truncate", json!({"name": path})),
-                };
                 let fd_path = if *op == FileOp::Rename {
                     self.resolve(h.pid, *dfd, path2)
                 } else {
@@ -428,42 +556,74 @@ impl Context {
                 if h.ret >= 0 {
                     match op {
                         FileOp::Open if flags & 3 != 0 || flags & 0o1100 != 0 => {
-                            self.mark_written(&c, full.clone())
+                            self.mark_written(&c.info, full)
                         }
-                        FileOp::Rename => self.mark_written(&c, fd_path.clone()),
+                        FileOp::Rename => self.mark_written(&c.info, fd_path.clone()),
                         _ => {}
                     }
                 }
-                let (res, rawres) = Self::res(h.ret);
-                let mut m = self.base(h, ty, &c);
-                let mut evt = json!({"type": ty, "res": res, "rawres": rawres, "args": args});
-                if *op == FileOp::Open {
-                    evt["is_open_write"] = json!(flags & 3 != 0 || flags & 0o1000 != 0);
-                    evt["is_open_read"] = json!(flags & 3 != 1);
-                }
-                m.insert("evt".into(), evt);
+                let ty = match op {
+                    FileOp::Open => "openat",
+                    FileOp::Unlink => "unlinkat",
+                    FileOp::Rename => "renameat2",
+                    FileOp::Truncate => "truncate",
+                };
                 let (dir, file) = split_path(&fd_path);
                 let num = if *op == FileOp::Open && h.ret >= 0 {
                     h.ret
                 } else {
                     -1
                 };
-                m.insert(
-                    "fd".into(),
-                    json!({"num": num, "name": fd_path, "type": "file", "typechar": "f", "directory": dir, "filename": file}),
-                );
-                let p = self.proc(h.pid).unwrap_or_else(|| Proc {
-                    name: h.comm.clone(),
-                    ppid: h.ppid,
-                    ..Default::default()
-                });
-                let pj = self.proc_json(h, &p);
-                m.insert("proc".into(), pj);
-                serde_json::to_vec(&Value::Object(m)).ok()
+                let mut fd = String::with_capacity(64 + 2 * fd_path.len());
+                let mut o = Obj::new(&mut fd);
+                o.num("num", num)
+                    .str("name", &fd_path)
+                    .str("type", "file")
+                    .str("typechar", "f")
+                    .str("directory", &dir)
+                    .str("filename", &file);
+                o.end();
+                let p = self.acting(h);
+                Some(self.render(
+                    h,
+                    ty,
+                    &c,
+                    &p,
+                    |e| {
+                        e.obj("args", |a| match op {
+                            FileOp::Open => {
+                                a.str("name", path)
+                                    .str("flags", &open_flags(*flags))
+                                    .str("mode", &format!("{mode:o}"));
+                            }
+                            FileOp::Unlink => {
+                                a.str("name", path).str(
+                                    "flags",
+                                    if flags & 0x200 != 0 {
+                                        "AT_REMOVEDIR"
+                                    } else {
+                                        "0"
+                                    },
+                                );
+                            }
+                            FileOp::Rename => {
+                                a.str("oldpath", path).str("newpath", path2);
+                            }
+                            FileOp::Truncate => {
+                                a.str("name", path);
+                            }
+                        });
+                        if *op == FileOp::Open {
+                            e.bool("is_open_write", flags & 3 != 0 || flags & 0o1000 != 0)
+                                .bool("is_open_read", flags & 3 != 1);
+                        }
+                    },
+                    |_| {},
+                    Some(&fd),
+                ))
             }
             Raw::Connect { h, fd, addr, port } => {
-                let c = self.containers.lookup(h.cgroup_id);
-                let (res, rawres) = Self::res(h.ret);
+                let c = self.container(h.cgroup_id);
                 let kind = if addr.is_ipv4() {
                     FdKind::Ipv4
                 } else {
@@ -475,31 +635,51 @@ impl Context {
                 } else {
                     format!("[{sip}]:{port}")
                 };
-                let mut m = self.base(h, "connect", &c);
-                m.insert(
-                    "evt".into(),
-                    json!({"type": "connect", "res": res, "rawres": rawres, "args": {"fd": fd.to_string(), "addr": shown}}),
-                );
-                m.insert(
-                    "fd".into(),
-                    json!({"num": fd, "name": format!("->{shown}"), "type": kind.as_str(), "typechar": fd_type_char(kind), "sip": sip, "sport": port}),
-                );
-                let p = self.proc(h.pid).unwrap_or_else(|| Proc {
-                    name: h.comm.clone(),
-                    ppid: h.ppid,
-                    ..Default::default()
-                });
-                let pj = self.proc_json(h, &p);
-                m.insert("proc".into(), pj);
-                serde_json::to_vec(&Value::Object(m)).ok()
+                let mut fdj = String::with_capacity(128);
+                let mut o = Obj::new(&mut fdj);
+                o.num("num", fd)
+                    .str("name", &format!("->{shown}"))
+                    .opt("type", kind.as_str())
+                    .str("typechar", fd_type_char(kind))
+                    .str("sip", &sip)
+                    .num("sport", port);
+                o.end();
+                let p = self.acting(h);
+                Some(self.render(
+                    h,
+                    "connect",
+                    &c,
+                    &p,
+                    |e| {
+                        e.obj("args", |a| {
+                            a.str("fd", &fd.to_string()).str("addr", &shown);
+                        });
+                    },
+                    |_| {},
+                    Some(&fdj),
+                ))
             }
         }
     }
 
-    /// A sensor event of Harrier's own (`harrier_drops`, `harrier_hidden_process`).
-    pub fn sensor_event(&mut self, ty: &str, pid: u32, args: Value) -> Vec<u8> {
+    /// The process of a record: from the table, else /proc, else the record itself.
+    fn acting(&mut self, h: &Header) -> Proc {
+        self.proc(h.pid).unwrap_or_else(|| Proc {
+            name: h.comm.clone(),
+            ppid: h.ppid,
+            ..Default::default()
+        })
+    }
+
+    /// A sensor event of Harrier's own (`harrier_drops`, `harrier_hidden_process`), with
+    /// string arguments.
+    pub fn sensor_event(&mut self, ty: &str, pid: u32, args: &[(&str, String)]) -> Vec<u8> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0);
         let h = Header {
-            ts: 0,
+            ts: (now - self.boot_to_wall).max(0) as u64,
             cgroup_id: 0,
             kind: 0,
             pid,
@@ -515,35 +695,36 @@ impl Context {
             ret: 0,
             comm: String::new(),
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i128)
-            .unwrap_or(0);
-        let boot = (now - self.boot_to_wall).max(0) as u64;
-        let h = Header { ts: boot, ..h };
-        let c = if pid > 0 {
-            cgroup_of(pid)
-                .map(|id| self.containers.lookup(id))
-                .unwrap_or_else(ContainerInfo::host)
-        } else {
-            ContainerInfo::host()
+        let c = match (pid > 0).then(|| cgroup_of(pid)).flatten() {
+            Some(id) => self.container(id),
+            None => Rc::new(Rendered {
+                info: ContainerInfo::host(),
+                container: "{\"id\":\"host\"}".into(),
+                k8s: None,
+            }),
         };
-        let mut m = self.base(&h, ty, &c);
-        m.insert(
-            "evt".into(),
-            json!({"type": ty, "res": "SUCCESS", "rawres": 0, "args": args}),
-        );
-        let p = if pid > 0 {
-            proc_from_procfs(pid).unwrap_or_default()
-        } else {
-            Proc {
+        let p = match (pid > 0).then(|| proc_from_procfs(pid)).flatten() {
+            Some(p) => p,
+            None => Proc {
                 name: "harrier".into(),
                 ..Default::default()
-            }
+            },
         };
-        let pj = self.proc_json(&h, &p);
-        m.insert("proc".into(), pj);
-        serde_json::to_vec(&Value::Object(m)).unwrap_or_default()
+        self.render(
+            &h,
+            ty,
+            &c,
+            &p,
+            |e| {
+                e.obj("args", |a| {
+                    for (k, v) in args {
+                        a.str(k, v);
+                    }
+                });
+            },
+            |_| {},
+            None,
+        )
     }
 
     /// The cgroup v2 root in use.

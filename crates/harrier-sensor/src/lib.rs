@@ -17,6 +17,7 @@
 pub mod container;
 pub mod context;
 pub mod hidden;
+mod json;
 pub mod raw;
 pub mod sensor;
 

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, RingBufferBuilder};
-use serde_json::json;
 
 use crate::container::Containers;
 use crate::context::Context;
@@ -205,7 +204,7 @@ pub fn run(
     let mut last_drops = [0u64; 4];
     let mut last_drop_check = Instant::now();
     let mut last_hidden = Instant::now();
-    let emit = |ty: &str, pid: u32, args: serde_json::Value| -> Result<(), SensorError> {
+    let emit = |ty: &str, pid: u32, args: &[(&str, String)]| -> Result<(), SensorError> {
         let ev = ctx.borrow_mut().sensor_event(ty, pid, args);
         summary.borrow_mut().events += 1;
         (handler.borrow_mut())(&ev).map_err(SensorError::Handler)
@@ -231,7 +230,13 @@ pub fn run(
                 emit(
                     "harrier_drops",
                     0,
-                    json!({"count": total.to_string(), "exec": delta[0].to_string(), "file": delta[1].to_string(), "net": delta[2].to_string(), "exit": delta[3].to_string()}),
+                    &[
+                        ("count", total.to_string()),
+                        ("exec", delta[0].to_string()),
+                        ("file", delta[1].to_string()),
+                        ("net", delta[2].to_string()),
+                        ("exit", delta[3].to_string()),
+                    ],
                 )?;
             }
             last_drops = now;
@@ -248,7 +253,7 @@ pub fn run(
                             emit(
                                 "harrier_hidden_process",
                                 h.pid,
-                                json!({"by": h.missing_from}),
+                                &[("by", h.missing_from.to_string())],
                             )?;
                         }
                     }
@@ -276,7 +281,7 @@ pub fn check_hidden(probe: bool) -> std::io::Result<Vec<Vec<u8>>> {
             ctx.sensor_event(
                 "harrier_hidden_process",
                 h.pid,
-                json!({"by": h.missing_from}),
+                &[("by", h.missing_from.to_string())],
             )
         })
         .collect())
