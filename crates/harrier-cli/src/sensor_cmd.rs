@@ -1,6 +1,7 @@
 //! `harrier sensor`: the eBPF runtime sensor feeding the rules engine.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -128,15 +129,23 @@ pub fn run(args: SensorArgs) -> Result<ExitCode> {
     if let Some(secs) = args.duration {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs_f64(secs.max(0.0)));
+            // Clamped: a NaN, negative or absurd value must not panic.
+            let secs = if secs.is_finite() {
+                secs.clamp(0.0, 1e9)
+            } else {
+                1e9
+            };
+            std::thread::sleep(Duration::from_secs_f64(secs));
             stop.store(true, Ordering::SeqCst);
         });
     }
     let mut events_out = match &args.events_out {
         Some(p) => Some(std::io::BufWriter::new(
+            // Events hold command lines: readable by the owner only.
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
+                .mode(0o600)
                 .open(p)
                 .with_context(|| format!("cannot open {}", p.display()))?,
         )),

@@ -67,22 +67,27 @@ pub fn parse_cgroup_path(path: &str) -> Option<ContainerInfo> {
             }
         }
     }
-    let last = *parts.last()?;
-    let base = last.trim_end_matches(".scope");
-    let (runtime, id) = [
-        ("docker-", "docker"),
-        ("cri-containerd-", "containerd"),
-        ("crio-", "cri-o"),
-        ("libpod-", "podman"),
-    ]
-    .iter()
-    .find_map(|(prefix, rt)| base.strip_prefix(prefix).map(|id| (Some(*rt), id)))
-    .unwrap_or((None, base));
+    // The innermost segment that names a container: a process may sit in a child cgroup of
+    // its container's scope (`.../cri-containerd-<id>.scope/init`), which must not hide it.
     let ecs = parts.first() == Some(&"ecs") && parts.len() >= 3;
-    let id_ok = (is_hex(id) && id.len() == 64) || ecs;
-    if !id_ok {
-        return None;
-    }
+    let found = parts.iter().rev().find_map(|seg| {
+        let base = seg.trim_end_matches(".scope");
+        let (runtime, id) = [
+            ("docker-", "docker"),
+            ("cri-containerd-", "containerd"),
+            ("crio-", "cri-o"),
+            ("libpod-", "podman"),
+        ]
+        .iter()
+        .find_map(|(prefix, rt)| base.strip_prefix(prefix).map(|id| (Some(*rt), id)))
+        .unwrap_or((None, base));
+        (is_hex(id) && id.len() == 64).then_some((runtime, id))
+    });
+    let (runtime, id) = match (found, ecs) {
+        (Some(f), _) => f,
+        (None, true) => (None, parts[2]),
+        (None, false) => return None,
+    };
     let runtime = if ecs {
         Some("ecs")
     } else {
@@ -184,6 +189,11 @@ impl Containers {
         }
     }
 
+    /// Whether a cgroup id has been resolved (and remembered).
+    pub fn knows(&self, cgroup_id: u64) -> bool {
+        self.by_id.contains_key(&cgroup_id)
+    }
+
     /// The cgroup v2 mount point in use.
     pub fn root(&self) -> Option<&Path> {
         self.root.as_deref()
@@ -233,12 +243,24 @@ impl Containers {
         self.paths.get(&cgroup_id).cloned()
     }
 
-    /// The container of a cgroup id (host when the path names none).
-    pub fn lookup(&mut self, cgroup_id: u64) -> ContainerInfo {
+    /// The cgroup path of `pid` from /proc/<pid>/cgroup, if that cgroup's inode is `cgroup_id`
+    /// (no scan needed for a live process).
+    fn path_from_proc(&self, pid: u32, cgroup_id: u64) -> Option<String> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+        let dir = self.root.as_ref()?.join(rel.trim_start_matches('/'));
+        (std::fs::metadata(dir).ok()?.ino() == cgroup_id).then(|| rel.to_string())
+    }
+
+    /// The container of a cgroup id, for a record of `pid` (host when the path names none).
+    /// An id whose path cannot be found yet is reported as the host but not remembered, so the
+    /// next record looks again.
+    pub fn lookup(&mut self, cgroup_id: u64, pid: u32) -> ContainerInfo {
         if let Some(c) = self.by_id.get(&cgroup_id) {
             return c.clone();
         }
-        let Some(path) = self.path_of(cgroup_id) else {
+        let path = self.path_from_proc(pid, cgroup_id);
+        let Some(path) = path.or_else(|| self.path_of(cgroup_id)) else {
             return ContainerInfo::host();
         };
         let mut info = parse_cgroup_path(&path).unwrap_or_else(ContainerInfo::host);
@@ -299,6 +321,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.runtime, Some("ecs"));
         assert_eq!(c.id, "5a1c2b3d4e5f");
+        // A child cgroup of the container's scope is still the container.
+        let c = parse_cgroup_path(&format!("/system.slice/docker-{ID}.scope/init")).unwrap();
+        assert_eq!((c.id.as_str(), c.runtime), ("3f2a6b1c9d0e", Some("docker")));
         // Near misses: ordinary services and short hex names are the host.
         assert_eq!(parse_cgroup_path("/system.slice/ssh.service"), None);
         assert_eq!(

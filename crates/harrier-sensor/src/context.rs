@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use crate::container::{image_repository, ContainerInfo, Containers};
 use crate::json::Obj;
-use crate::raw::{errno_name, open_flags, FdKind, FileOp, Header, Raw};
+use crate::raw::{errno_name, open_flags, opens_for_write, FdKind, FileOp, Header, Raw, O_CREAT};
 
 /// Environment variables an exec event keeps (the rest is never stored or logged: it may hold
 /// secrets).
@@ -34,9 +34,11 @@ const MAX_ANCESTORS: usize = 8;
 /// Most processes tracked; the oldest entries go first past it.
 const MAX_PROCS: usize = 262_144;
 /// Most written paths remembered per container.
-const MAX_WRITTEN: usize = 8192;
+const MAX_WRITTEN: usize = 4096;
+/// Most cgroups whose rendered container part is kept.
+const MAX_CGROUPS_RENDERED: usize = 16384;
 /// Most containers with written paths remembered.
-const MAX_WRITTEN_CONTAINERS: usize = 4096;
+const MAX_WRITTEN_CONTAINERS: usize = 1024;
 
 /// What is known of one process.
 #[derive(Debug, Clone, Default)]
@@ -55,23 +57,45 @@ pub struct Proc {
     pub version: u64,
 }
 
-/// Files written inside one container since the sensor saw it, oldest first out.
+/// Files written inside one container since the sensor saw it (64-bit hashes of their paths,
+/// 16 bytes each), oldest first out.
 #[derive(Default)]
 struct Written {
-    set: HashSet<String>,
-    order: VecDeque<String>,
+    set: HashSet<u64>,
+    order: VecDeque<u64>,
+}
+
+fn path_hash(p: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(p)
 }
 
 impl Written {
-    fn insert(&mut self, p: String) {
-        if self.set.insert(p.clone()) {
-            self.order.push_back(p);
+    fn insert(&mut self, p: &str) {
+        let h = path_hash(p);
+        if self.set.insert(h) {
+            self.order.push_back(h);
             if self.order.len() > MAX_WRITTEN {
                 if let Some(old) = self.order.pop_front() {
                     self.set.remove(&old);
                 }
             }
         }
+    }
+
+    fn contains(&self, p: &str) -> bool {
+        self.set.contains(&path_hash(p))
+    }
+}
+
+/// `scheme://user:password@host` -> `scheme://host`: proxy variables may carry credentials.
+pub fn strip_userinfo(v: &str) -> String {
+    let (scheme, rest) = v.split_once("://").unwrap_or(("", v));
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    if scheme.is_empty() {
+        host.to_string()
+    } else {
+        format!("{scheme}://{host}")
     }
 }
 
@@ -94,7 +118,9 @@ pub struct Context {
     next_version: u64,
     chains: HashMap<u32, Chain>,
     rendered: HashMap<u64, Rc<Rendered>>,
-    proc_order: VecDeque<u32>,
+    /// Pids in the order they were added, with the version added: eviction removes an entry
+    /// only if it is still that version (a reused pid is not evicted for its predecessor).
+    proc_order: VecDeque<(u32, u64)>,
     containers: Containers,
     written: HashMap<String, Written>,
     users: HashMap<u32, String>,
@@ -246,21 +272,23 @@ impl Context {
     fn remember(&mut self, pid: u32, mut p: Proc) -> Proc {
         p.version = self.next_version;
         self.next_version += 1;
-        if !self.procs.contains_key(&pid) {
-            self.proc_order.push_back(pid);
-        }
+        self.proc_order.push_back((pid, p.version));
         self.procs.insert(pid, p.clone());
         while self.procs.len() > MAX_PROCS {
             match self.proc_order.pop_front() {
-                Some(old) => {
-                    self.procs.remove(&old);
+                Some((old, v)) => {
+                    if self.procs.get(&old).is_some_and(|e| e.version == v) {
+                        self.procs.remove(&old);
+                        self.chains.remove(&old);
+                    }
                 }
                 None => break,
             }
         }
         if self.proc_order.len() > 2 * MAX_PROCS {
             let procs = &self.procs;
-            self.proc_order.retain(|p| procs.contains_key(p));
+            self.proc_order
+                .retain(|(p, v)| procs.get(p).is_some_and(|e| e.version == *v));
         }
         if self.chains.len() > MAX_PROCS {
             self.chains.clear();
@@ -335,7 +363,7 @@ impl Context {
         }
     }
 
-    fn mark_written(&mut self, c: &ContainerInfo, path: String) {
+    fn mark_written(&mut self, c: &ContainerInfo, path: &str) {
         if !c.is_container() {
             return;
         }
@@ -346,11 +374,12 @@ impl Context {
     }
 
     /// The container of a cgroup id and its rendered members.
-    fn container(&mut self, cgroup_id: u64) -> Rc<Rendered> {
+    fn container(&mut self, cgroup_id: u64, pid: u32) -> Rc<Rendered> {
         if let Some(r) = self.rendered.get(&cgroup_id) {
             return Rc::clone(r);
         }
-        let c = self.containers.lookup(cgroup_id);
+        let c = self.containers.lookup(cgroup_id, pid);
+        let known = self.containers.knows(cgroup_id);
         let mut container = String::new();
         let mut o = Obj::new(&mut container);
         o.str("id", &c.id);
@@ -385,15 +414,17 @@ impl Context {
             container,
             k8s,
         });
-        if self.rendered.len() > MAX_WRITTEN_CONTAINERS {
-            self.rendered.clear();
+        if known {
+            if self.rendered.len() > MAX_CGROUPS_RENDERED {
+                self.rendered.clear();
+            }
+            self.rendered.insert(cgroup_id, Rc::clone(&r));
         }
-        self.rendered.insert(cgroup_id, Rc::clone(&r));
         r
     }
 
     /// Renders one event: the header, `evt` (written by `evt`), the process (with `extra`
-    /// members), user, group, `fd` (already JSON), container and pod.
+    /// members), user, group, `more` (members already JSON: `fd`, `fs`), container and pod.
     #[allow(clippy::too_many_arguments)]
     fn render(
         &mut self,
@@ -403,7 +434,7 @@ impl Context {
         p: &Proc,
         evt: impl FnOnce(&mut Obj<'_>),
         extra: impl FnOnce(&mut Obj<'_>),
-        fd: Option<&str>,
+        more: &[(&str, &str)],
     ) -> Vec<u8> {
         let anc = self.ancestors(p.ppid);
         let ts = (h.ts as i128 + self.boot_to_wall).max(0) as u64;
@@ -455,8 +486,8 @@ impl Context {
         o.obj("group", |g| {
             g.num("gid", h.gid).str("name", &group);
         });
-        if let Some(fd) = fd {
-            o.raw("fd", fd);
+        for (k, v) in more {
+            o.raw(k, v);
         }
         o.raw("container", &c.container);
         if let Some(k) = &c.k8s {
@@ -472,6 +503,7 @@ impl Context {
         match raw {
             Raw::Exit { h } => {
                 self.procs.remove(&h.pid);
+                self.chains.remove(&h.pid);
                 None
             }
             Raw::Exec {
@@ -482,8 +514,10 @@ impl Context {
                 stdin,
                 stdout,
             } => {
-                let c = self.container(h.cgroup_id);
-                let exepath = if filename.starts_with('/') {
+                let c = self.container(h.cgroup_id, h.pid);
+                // fexecve and execveat(fd, "") report /dev/fd/N: the real file (a memfd,
+                // say) is what /proc/<pid>/exe names.
+                let exepath = if filename.starts_with('/') && !filename.starts_with("/dev/fd/") {
                     normalize(filename)
                 } else {
                     std::fs::read_link(format!("/proc/{}/exe", h.pid))
@@ -505,11 +539,29 @@ impl Context {
                     && self
                         .written
                         .get(&c.info.id)
-                        .is_some_and(|w| w.set.contains(&exepath));
-                let kept: Vec<(&str, &str)> = env
+                        .is_some_and(|w| w.contains(&exepath));
+                let cwd = std::fs::read_link(format!("/proc/{}/cwd", h.pid))
+                    .ok()
+                    .map(|p| {
+                        let s = p.display().to_string();
+                        if s.ends_with('/') {
+                            s
+                        } else {
+                            format!("{s}/")
+                        }
+                    });
+                let kept: Vec<(&str, String)> = env
                     .iter()
                     .filter_map(|kv| kv.split_once('='))
                     .filter(|(k, _)| KEPT_ENV.contains(k))
+                    .map(|(k, v)| {
+                        let v = if k.ends_with("_PROXY") || k.ends_with("_proxy") {
+                            strip_userinfo(v)
+                        } else {
+                            v.to_string()
+                        };
+                        (k, v)
+                    })
                     .collect();
                 Some(self.render(
                     h,
@@ -522,6 +574,9 @@ impl Context {
                         });
                     },
                     |q| {
+                        if let Some(cwd) = &cwd {
+                            q.str("cwd", cwd);
+                        }
                         q.bool("is_exe_upper_layer", upper)
                             .bool("is_exe_from_memfd", exepath.starts_with("/memfd:"))
                             .opt("stdin_type", stdin.as_str())
@@ -534,7 +589,7 @@ impl Context {
                             });
                         }
                     },
-                    None,
+                    &[],
                 ))
             }
             Raw::File {
@@ -546,7 +601,7 @@ impl Context {
                 path,
                 path2,
             } => {
-                let c = self.container(h.cgroup_id);
+                let c = self.container(h.cgroup_id, h.pid);
                 let full = self.resolve(h.pid, *dfd, path);
                 let fd_path = if *op == FileOp::Rename {
                     self.resolve(h.pid, *dfd, path2)
@@ -555,10 +610,10 @@ impl Context {
                 };
                 if h.ret >= 0 {
                     match op {
-                        FileOp::Open if flags & 3 != 0 || flags & 0o1100 != 0 => {
-                            self.mark_written(&c.info, full)
+                        FileOp::Open if opens_for_write(*flags) || flags & O_CREAT != 0 => {
+                            self.mark_written(&c.info, &full)
                         }
-                        FileOp::Rename => self.mark_written(&c.info, fd_path.clone()),
+                        FileOp::Rename => self.mark_written(&c.info, &fd_path),
                         _ => {}
                     }
                 }
@@ -582,6 +637,16 @@ impl Context {
                     .str("typechar", "f")
                     .str("directory", &dir)
                     .str("filename", &file);
+                o.end();
+                let mut fs = String::with_capacity(32 + 2 * fd_path.len());
+                let mut o = Obj::new(&mut fs);
+                o.obj("path", |f| {
+                    if *op == FileOp::Rename {
+                        f.str("source", &full).str("target", &fd_path);
+                    } else {
+                        f.str("name", &full);
+                    }
+                });
                 o.end();
                 let p = self.acting(h);
                 Some(self.render(
@@ -614,16 +679,16 @@ impl Context {
                             }
                         });
                         if *op == FileOp::Open {
-                            e.bool("is_open_write", flags & 3 != 0 || flags & 0o1000 != 0)
+                            e.bool("is_open_write", opens_for_write(*flags))
                                 .bool("is_open_read", flags & 3 != 1);
                         }
                     },
                     |_| {},
-                    Some(&fd),
+                    &[("fd", &fd), ("fs", &fs)],
                 ))
             }
             Raw::Connect { h, fd, addr, port } => {
-                let c = self.container(h.cgroup_id);
+                let c = self.container(h.cgroup_id, h.pid);
                 let kind = if addr.is_ipv4() {
                     FdKind::Ipv4
                 } else {
@@ -656,7 +721,7 @@ impl Context {
                         });
                     },
                     |_| {},
-                    Some(&fdj),
+                    &[("fd", &fdj)],
                 ))
             }
         }
@@ -696,7 +761,7 @@ impl Context {
             comm: String::new(),
         };
         let c = match (pid > 0).then(|| cgroup_of(pid)).flatten() {
-            Some(id) => self.container(id),
+            Some(id) => self.container(id, pid),
             None => Rc::new(Rendered {
                 info: ContainerInfo::host(),
                 container: "{\"id\":\"host\"}".into(),
@@ -723,7 +788,7 @@ impl Context {
                 });
             },
             |_| {},
-            None,
+            &[],
         )
     }
 
@@ -756,6 +821,18 @@ mod tests {
             ("/etc".into(), "ld.so.preload".into())
         );
         assert_eq!(split_path("/x"), ("/".into(), "x".into()));
+    }
+
+    #[test]
+    fn secrets_and_sizes_are_bounded() {
+        assert_eq!(
+            strip_userinfo("http://bob:s3cret@proxy.corp:3128"),
+            "http://proxy.corp:3128"
+        );
+        assert_eq!(strip_userinfo("proxy.corp:3128"), "proxy.corp:3128");
+        let args = cap_args(vec!["a".repeat(600), "é".repeat(300), "c".into()]);
+        assert_eq!(args.len(), 2);
+        assert!(args.iter().map(|a| a.len() + 1).sum::<usize>() <= MAX_ARGS_BYTES + 1);
     }
 
     #[test]

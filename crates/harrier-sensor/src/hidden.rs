@@ -83,7 +83,9 @@ pub fn kernel_pids() -> std::io::Result<BTreeSet<u32>> {
         // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
         while off + 19 <= n {
             let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
-            if reclen == 0 || off + reclen > n {
+            // A record shorter than its fixed part or past the data is malformed: stop there
+            // rather than read out of bounds.
+            if reclen < 19 || off + reclen > n {
                 break;
             }
             let name = &buf[off + 19..off + reclen];
@@ -163,8 +165,9 @@ pub fn check(opts: CheckOptions, sensor_pids: &BTreeSet<u32>) -> std::io::Result
         if k1.contains(&pid) || k2.contains(&pid) || out.iter().any(|h| h.pid == pid) {
             continue;
         }
-        // Threads answer kill() but are not listed at the top of /proc.
-        if pid_alive(pid) && is_process(pid) && !kernel_pids()?.contains(&pid) {
+        // Threads answer kill() but are not listed at the top of /proc; a process that ends
+        // while it is looked at is not hidden (alive again after the fresh listing).
+        if pid_alive(pid) && is_process(pid) && !kernel_pids()?.contains(&pid) && pid_alive(pid) {
             out.push(Hidden {
                 pid,
                 missing_from: "getdents",

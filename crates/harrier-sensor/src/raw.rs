@@ -306,6 +306,17 @@ pub fn decode(b: &[u8]) -> Result<Raw, RawError> {
     })
 }
 
+/// `O_CREAT`.
+pub const O_CREAT: u32 = 0o100;
+const O_TRUNC: u32 = 0o1000;
+const O_ACCMODE: u32 = 3;
+
+/// Whether an open writes the file: write access or `O_TRUNC` (`evt.is_open_write`; the BPF
+/// side also passes `O_CREAT` opens).
+pub fn opens_for_write(flags: u32) -> bool {
+    flags & O_ACCMODE != 0 || flags & O_TRUNC != 0
+}
+
 /// Open flags as Falco prints them: `O_WRONLY|O_CREAT|O_TRUNC`.
 pub fn open_flags(flags: u32) -> String {
     let mut out = vec![match flags & 3 {

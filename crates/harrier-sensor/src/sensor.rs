@@ -223,7 +223,11 @@ pub fn run(
         if stopping || last_drop_check.elapsed() >= opts.drop_report_every {
             last_drop_check = Instant::now();
             let now = read_drops(&skel.maps.drops);
-            let delta: Vec<u64> = now.iter().zip(last_drops).map(|(a, b)| a - b).collect();
+            let delta: Vec<u64> = now
+                .iter()
+                .zip(last_drops)
+                .map(|(a, b)| a.saturating_sub(b))
+                .collect();
             let total: u64 = delta.iter().sum();
             if total > 0 {
                 tracing::warn!("the kernel dropped {total} records (ring buffer full)");

@@ -66,7 +66,7 @@ pub(super) const PEXE: u16 = 12;
 pub(super) const PEXEPATH: u16 = 13;
 
 /// Every field of the `syscall` source.
-pub static FIELDS: [FieldInfo; 79] = [
+pub static FIELDS: [FieldInfo; 72] = [
     s("evt.type", &["evt", "type"], "the system call (execve, openat, connect...) or sensor event"),
     x("evt.dir", FieldType::String, ArgSpec::None, DIR, "always '<': the sensor reports each call once, on its return"),
     s("evt.res", &["evt", "res"], "SUCCESS or the error name (ENOENT...)"),
@@ -80,16 +80,11 @@ pub static FIELDS: [FieldInfo; 79] = [
     s("evt.arg.filename", &["evt", "args", "filename"], "the program path passed to execve"),
     s("evt.arg.oldpath", &["evt", "args", "oldpath"], "rename: the old path"),
     s("evt.arg.newpath", &["evt", "args", "newpath"], "rename: the new path"),
-    s("evt.arg.target", &["evt", "args", "target"], "symlink: the target"),
-    s("evt.arg.linkpath", &["evt", "args", "linkpath"], "symlink: the link's path"),
-    s("evt.arg.request", &["evt", "args", "request"], "ptrace: the request"),
-    s("evt.arg.domain", &["evt", "args", "domain"], "socket: the address family (AF_INET...)"),
-    s("evt.arg.tuple", &["evt", "args", "tuple"], "connect: client ip:port->server ip:port"),
     s("evt.arg.addr", &["evt", "args", "addr"], "connect: the address connected to"),
     s("evt.arg.fd", &["evt", "args", "fd"], "the file descriptor the call acts on"),
     s("evt.arg.count", &["evt", "args", "count"], "harrier_drops: events lost since the last report"),
     s("evt.arg.by", &["evt", "args", "by"], "harrier_hidden_process: which views disagree"),
-    s("proc.stdin.type", &["proc", "stdin_type"], "what the exec's standard input is: ipv4, ipv6, unix, pipe, file, tty..."),
+    s("proc.stdin.type", &["proc", "stdin_type"], "what the exec's standard input is: ipv4, ipv6, unix, socket, pipe, file, char (a terminal or /dev/null)"),
     s("proc.stdout.type", &["proc", "stdout_type"], "what the exec's standard output is, as proc.stdin.type"),
     b("evt.is_open_write", &["evt", "is_open_write"], "true for an open with write access or O_TRUNC"),
     b("evt.is_open_read", &["evt", "is_open_read"], "true for an open with read access"),
@@ -99,15 +94,13 @@ pub static FIELDS: [FieldInfo; 79] = [
     s("proc.exepath", &["proc", "exepath"], "the full path of the executable"),
     x("proc.cmdline", FieldType::String, ArgSpec::None, CMDLINE, "the name and arguments, space separated"),
     x("proc.args", FieldType::String, ArgSpec::None, PROC_ARGS, "the arguments (without argv[0]), space separated"),
-    s("proc.cwd", &["proc", "cwd"], "the working directory, with a trailing slash"),
+    s("proc.cwd", &["proc", "cwd"], "the working directory at exec, with a trailing slash (read from /proc when the event is handled: absent for a process already gone)"),
     n("proc.pid", &["proc", "pid"], "the process id (as the host sees it)"),
     n("proc.tid", &["proc", "tid"], "the thread id"),
     n("thread.tid", &["proc", "tid"], "alias of proc.tid"),
     n("proc.vpid", &["proc", "vpid"], "the process id in its pid namespace (1 for a container's init)"),
     n("proc.ppid", &["proc", "ppid"], "the parent's process id"),
     n("proc.tty", &["proc", "tty"], "the controlling terminal's device number, 0 when none"),
-    n("proc.sid", &["proc", "sid"], "the session id"),
-    s("proc.sname", &["proc", "sname"], "the session leader's name"),
     x("proc.pname", FieldType::String, ArgSpec::None, PNAME, "the parent's name"),
     x("proc.pexe", FieldType::String, ArgSpec::None, PEXE, "the parent's argv[0]"),
     x("proc.pexepath", FieldType::String, ArgSpec::None, PEXEPATH, "the parent's executable path"),
@@ -128,20 +121,20 @@ pub static FIELDS: [FieldInfo; 79] = [
     s("group.name", &["group", "name"], "the group name"),
     n("fd.num", &["fd", "num"], "the file descriptor (-1 when the call failed)"),
     s("fd.name", &["fd", "name"], "the full path, or client->server addresses for a connection"),
-    s("fd.nameraw", &["fd", "name"], "alias of fd.name"),
     s("fd.type", &["fd", "type"], "file, directory, ipv4, ipv6, unix..."),
     s("fd.typechar", &["fd", "typechar"], "f (file), 4 (ipv4), 6 (ipv6), u (unix)..."),
     s("fd.directory", &["fd", "directory"], "the directory of a file path"),
     s("fd.filename", &["fd", "filename"], "the last component of a file path"),
-    s("fd.l4proto", &["fd", "l4proto"], "tcp, udp..."),
     s("fd.sip", &["fd", "sip"], "the server address of a connection"),
     n("fd.sport", &["fd", "sport"], "the server port of a connection"),
-    s("fd.cip", &["fd", "cip"], "the client address of a connection"),
-    n("fd.cport", &["fd", "cport"], "the client port of a connection"),
     s("fd.rip", &["fd", "sip"], "the remote address (connect: the server's)"),
     n("fd.rport", &["fd", "sport"], "the remote port (connect: the server's)"),
     s("container.id", &["container", "id"], "the container id (12 characters), 'host' outside containers"),
     s("container.name", &["container", "name"], "the container name, where the runtime's metadata gives it"),
+    s("container.image", &["container", "image"], "the image, where the runtime's metadata gives it"),
+    s("fs.path.name", &["fs", "path", "name"], "the path an open, unlink or truncate acts on, resolved"),
+    s("fs.path.source", &["fs", "path", "source"], "rename: the old path, resolved"),
+    s("fs.path.target", &["fs", "path", "target"], "rename: the new path, resolved"),
     s("container.image.repository", &["container", "image_repository"], "the image repository, where the runtime's metadata gives it"),
     s("k8s.pod.name", &["k8s", "pod", "name"], "the pod name, where the runtime's metadata gives it"),
     s("k8s.ns.name", &["k8s", "ns", "name"], "the pod's namespace, where the runtime's metadata gives it"),
@@ -149,8 +142,8 @@ pub static FIELDS: [FieldInfo; 79] = [
 ];
 
 /// Every field, with the `evt.*` fields all sources have.
-pub static ALL: [FieldInfo; 86] = {
-    let mut out = [common::FIELDS[0]; 86];
+pub static ALL: [FieldInfo; 79] = {
+    let mut out = [common::FIELDS[0]; 79];
     let mut i = 0;
     while i < FIELDS.len() {
         out[i] = FIELDS[i];
@@ -167,7 +160,6 @@ pub static ALL: [FieldInfo; 86] = {
 /// Falco syscall fields the sensor does not fill yet. A rule that needs one is loaded but not
 /// run, and listed with the field it lacks (a typo stays an error).
 pub static MISSING: &[&str] = &[
-    "container.image",
     "container.image.tag",
     "container.image.digest",
     "container.privileged",
@@ -179,6 +171,17 @@ pub static MISSING: &[&str] = &[
     "container.liveness_probe",
     "container.readiness_probe",
     "container.type",
+    "evt.arg.target",
+    "evt.arg.linkpath",
+    "evt.arg.request",
+    "evt.arg.domain",
+    "evt.arg.tuple",
+    "proc.sid",
+    "proc.sname",
+    "fd.nameraw",
+    "fd.l4proto",
+    "fd.cip",
+    "fd.cport",
     "evt.arg.data",
     "evt.arg.res",
     "evt.arg.uid",
@@ -226,9 +229,6 @@ pub static MISSING: &[&str] = &[
     "fd.snet",
     "fd.sockfamily",
     "fd.types",
-    "fs.path.name",
-    "fs.path.source",
-    "fs.path.target",
     "group.id",
     "k8s.deployment.name",
     "k8s.pod.label",

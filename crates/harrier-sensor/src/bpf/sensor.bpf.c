@@ -186,7 +186,8 @@ static __always_inline void fill_hdr(struct hdr *h, __u32 type)
 	if (tty) {
 		__u32 major = BPF_CORE_READ(tty, driver, major);
 		__u32 minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
-		h->tty = (major << 20) | minor;
+		// The kernel's new_encode_dev, as Falco reports proc.tty (pts/0 = 34816).
+		h->tty = (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
 	}
 	// The process id inside its own pid namespace, and that namespace.
 	struct pid *p = BPF_CORE_READ(task, group_leader, thread_pid);
@@ -307,7 +308,8 @@ static __always_inline struct file_ev *file_start(__u32 type)
 static __always_inline void file_park(struct file_ev *e)
 {
 	__u32 tid = e->h.tid;
-	bpf_map_update_elem(&pending_file, &tid, e, BPF_ANY);
+	if (bpf_map_update_elem(&pending_file, &tid, e, BPF_ANY))
+		count_drop(DROP_FILE);
 }
 
 static __always_inline int file_finish(long ret)
@@ -326,7 +328,7 @@ static __always_inline int file_finish(long ret)
 // Reads of these files are reported too (Falco's sensitive-file rules); other reads are not.
 static __always_inline int sensitive_read(const char *p)
 {
-	// "/etc/shadow", "/etc/sudoers", "/etc/gshadow", "/etc/ld.so.preload"
+	// "/etc/shadow", "/etc/sudoers", "/etc/gshadow" (absolute paths only)
 	if (p[0] != '/' || p[1] != 'e' || p[2] != 't' || p[3] != 'c' || p[4] != '/')
 		return 0;
 	if (p[5] == 's' && p[6] == 'h' && p[7] == 'a' && p[8] == 'd')
@@ -347,8 +349,13 @@ static __always_inline int open_enter(int dfd, const char *name, __u32 flags, __
 		return 0;
 	bpf_probe_read_user_str(e->path, sizeof(e->path), name);
 	int writes = (flags & O_ACCMODE) != 0 || (flags & (O_CREAT | O_TRUNC)) != 0;
-	if (!writes && !sensitive_read(e->path))
-		return 0; // filtered in the kernel: plain reads are the bulk of all opens
+	if (!writes && !sensitive_read(e->path)) {
+		// Filtered in the kernel: plain reads are the bulk of all opens. A call of this
+		// thread left pending (interrupted before its return) must not be reported now.
+		__u32 tid = e->h.tid;
+		bpf_map_delete_elem(&pending_file, &tid);
+		return 0;
+	}
 	e->dfd = dfd;
 	e->flags = flags;
 	e->mode = mode;
@@ -479,7 +486,8 @@ int enter_connect(struct trace_event_raw_sys_enter *ctx)
 		__builtin_memcpy(e.addr, &sa.sin6_addr, 16);
 	}
 	__u32 tid = e.h.tid;
-	bpf_map_update_elem(&pending_net, &tid, &e, BPF_ANY);
+	if (bpf_map_update_elem(&pending_net, &tid, &e, BPF_ANY))
+		count_drop(DROP_NET);
 	return 0;
 }
 
