@@ -39,7 +39,7 @@ impl AlertSink for Capture {
 }
 
 fn pack() -> RuleSet {
-    let mut files: Vec<PathBuf> = ["rules/aws", "rules/k8s"]
+    let mut files: Vec<PathBuf> = ["rules/aws", "rules/k8s", "rules/runtime"]
         .iter()
         .flat_map(|d| {
             std::fs::read_dir(repo(d))
@@ -196,18 +196,30 @@ fn generate() -> (String, Vec<String>) {
     let mut doc = String::new();
 
     // Attack story.
-    doc.push_str("## The attack story (samples/attack-story.json, samples/k8s-audit-story.jsonl)\n\n| step | event | rules that fire |\n|---|---|---|\n");
+    doc.push_str("## The attack story (samples/attack-story.json, samples/k8s-audit-story.jsonl, samples/runtime-story.jsonl)\n\n| step | event | rules that fire |\n|---|---|---|\n");
     let mut story = records(&repo("samples/attack-story.json"));
-    let k8s = std::fs::read_to_string(repo("samples/k8s-audit-story.jsonl")).unwrap();
-    story.extend(
-        k8s.lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()),
-    );
+    for lines in [
+        "samples/k8s-audit-story.jsonl",
+        "samples/runtime-story.jsonl",
+    ] {
+        let text = std::fs::read_to_string(repo(lines)).unwrap();
+        story.extend(
+            text.lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+        );
+    }
     for rec in &story {
         let who = rec["userIdentity"]["type"].as_str().unwrap_or("");
         let hits = fired(&rules, rec);
+        let runtime = rec["source"] == "syscall";
         let what = match rec["eventName"].as_str() {
             Some(n) => n.to_string(),
+            None if runtime => format!(
+                "runtime {} by {} in {}",
+                rec["evt"]["type"].as_str().unwrap_or(""),
+                rec["proc"]["name"].as_str().unwrap_or(""),
+                rec["container"]["id"].as_str().unwrap_or("")
+            ),
             None => format!(
                 "k8s {} {}/{} ({})",
                 rec["verb"].as_str().unwrap_or(""),
@@ -220,8 +232,17 @@ fn generate() -> (String, Vec<String>) {
             || rec["eventName"] == "GetCallerIdentity"
             || (rec["verb"] == "get" && rec["objectRef"]["subresource"].is_null())
             || (rec["stage"] == "ResponseComplete" && rec["objectRef"]["subresource"] == "exec");
+        // A dropped file is flagged when it runs, not when it is written.
+        let setup = runtime
+            && rec["evt"]["type"] == "openat"
+            && !rec["fd"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("/etc/");
         let step = if benign {
             "benign / recon / duplicate record"
+        } else if setup {
+            "attack setup (flagged when the file runs)"
         } else {
             "attack"
         };

@@ -252,13 +252,10 @@ pub fn run(
                 let seen: BTreeSet<u32> = ctx.borrow().live_pids().collect();
                 match hidden::check(hidden::CheckOptions::default(), &seen) {
                     Ok(found) => {
-                        for h in found {
-                            summary.borrow_mut().hidden += 1;
-                            emit(
-                                "harrier_hidden_process",
-                                h.pid,
-                                &[("by", h.missing_from.to_string())],
-                            )?;
+                        summary.borrow_mut().hidden += found.len() as u64;
+                        for ev in hidden_events(&mut ctx.borrow_mut(), &found) {
+                            summary.borrow_mut().events += 1;
+                            (handler.borrow_mut())(&ev).map_err(SensorError::Handler)?;
                         }
                     }
                     Err(e) => tracing::warn!("hidden-process check failed: {e}"),
@@ -275,12 +272,10 @@ pub fn run(
     Ok(s)
 }
 
-/// Runs the hidden-process check once, as events for the rules (`harrier_hidden_process`).
-pub fn check_hidden(probe: bool) -> std::io::Result<Vec<Vec<u8>>> {
-    let found = hidden::check(hidden::CheckOptions { probe }, &BTreeSet::new())?;
-    let mut ctx = Context::new(Containers::new(None, Options::default().runtime_roots));
-    Ok(found
-        .into_iter()
+/// The `harrier_hidden_process` events for what the check found.
+fn hidden_events(ctx: &mut Context, found: &[hidden::Hidden]) -> Vec<Vec<u8>> {
+    found
+        .iter()
         .map(|h| {
             ctx.sensor_event(
                 "harrier_hidden_process",
@@ -288,5 +283,12 @@ pub fn check_hidden(probe: bool) -> std::io::Result<Vec<Vec<u8>>> {
                 &[("by", h.missing_from.to_string())],
             )
         })
-        .collect())
+        .collect()
+}
+
+/// Runs the hidden-process check once, as events for the rules (`harrier_hidden_process`).
+pub fn check_hidden(probe: bool) -> std::io::Result<Vec<Vec<u8>>> {
+    let found = hidden::check(hidden::CheckOptions { probe }, &BTreeSet::new())?;
+    let mut ctx = Context::new(Containers::new(None, Options::default().runtime_roots));
+    Ok(hidden_events(&mut ctx, &found))
 }

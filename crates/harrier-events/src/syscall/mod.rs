@@ -146,8 +146,9 @@ impl<'a> SyscallEvent<'a> {
         }
     }
 
-    fn args_text(&self) -> Option<String> {
-        let r = self.path(&["evt", "args"])?;
+    /// The members of the object at `path` as `name=value`, space separated.
+    fn pairs_text(&self, path: &[&str]) -> Option<String> {
+        let r = self.path(path)?;
         if json::kind_at(self.buf, r.start) != Kind::Object {
             return None;
         }
@@ -168,7 +169,7 @@ impl<'a> SyscallEvent<'a> {
     fn special(&self, code: u16, arg: &FieldArg) -> Option<Value<'a>> {
         let owned = |s: String| Some(Value::Str(Cow::Owned(s)));
         match code {
-            ARGS => self.args_text().and_then(owned),
+            ARGS => self.pairs_text(&["evt", "args"]).and_then(owned),
             DIR => Some(Value::Str(Cow::Borrowed("<"))),
             CMDLINE => self.level(0, "cmdline").map(Value::Str),
             PROC_ARGS => owned(self.joined(None, self.path(&["proc", "args"]))),
@@ -183,22 +184,7 @@ impl<'a> SyscallEvent<'a> {
             ACMDLINE => self.by_level("cmdline", arg),
             ENV => match arg {
                 FieldArg::Key(k) => self.str_at(&["proc", "env", k]).map(Value::Str),
-                _ => {
-                    let r = self.path(&["proc", "env"])?;
-                    if json::kind_at(self.buf, r.start) != Kind::Object {
-                        return None;
-                    }
-                    let mut out = String::new();
-                    for m in json::Members::new(self.buf, r.start).filter_map(|m| self.ok(m)) {
-                        if !out.is_empty() {
-                            out.push(' ');
-                        }
-                        out.push_str(&String::from_utf8_lossy(&self.buf[m.key.clone()]));
-                        out.push('=');
-                        out.push_str(&self.text(m.value.clone())?);
-                    }
-                    owned(out)
-                }
+                _ => self.pairs_text(&["proc", "env"]).and_then(owned),
             },
             common::NUM => Some(Value::U64(self.num)),
             common::RAWTIME => self.timestamp_ns().map(|t| Value::U64(t.max(0) as u64)),
