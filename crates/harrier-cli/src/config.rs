@@ -117,6 +117,15 @@ pub enum SourceConfig {
         tls_cert: Option<PathBuf>,
         tls_key: Option<PathBuf>,
     },
+    /// The eBPF runtime sensor on this host (Linux, root).
+    Sensor {
+        /// Where container runtimes keep per-container metadata (default: containerd's and
+        /// Docker's usual places).
+        #[serde(default)]
+        runtime_roots: Vec<PathBuf>,
+        /// Hidden-process check interval (`5m`; `0s`: never).
+        hidden_every: Option<String>,
+    },
 }
 
 fn default_wait() -> i32 {
@@ -257,7 +266,7 @@ pub fn parse(text: &str) -> Result<Config> {
         }
     }
     if cfg.sources.is_empty() {
-        bail!("no sources: add at least one under `sources:` (sqs, cloudwatch_logs, k8s_audit)");
+        bail!("no sources: add at least one under `sources:` (sqs, cloudwatch_logs, k8s_audit, sensor)");
     }
     Ok(cfg)
 }
@@ -327,7 +336,11 @@ mod tests {
     fn the_documented_example_parses() {
         std::env::set_var("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/x");
         let c = parse(EXAMPLE).unwrap();
-        assert_eq!(c.sources.len(), 3);
+        assert_eq!(c.sources.len(), 4);
+        assert!(matches!(
+            &c.sources[3],
+            SourceConfig::Sensor { hidden_every: Some(h), .. } if h == "5m"
+        ));
         assert!(c.outputs.len() >= 7);
         assert!(c.metrics.is_some());
     }

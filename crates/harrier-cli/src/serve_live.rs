@@ -19,6 +19,7 @@ use harrier_alerts::outputs::{
     StdoutOutput, WebhookOutput,
 };
 use harrier_alerts::store::{Limit, RuleThrottle, Store, StoreSink, Throttle};
+use harrier_alerts::AlertSink;
 use harrier_detect::{Detector, Options};
 use harrier_rules::{Priority, RuleSet};
 use harrier_sources::aws::cwlogs::{CwLogsOptions, CwLogsSource};
@@ -108,6 +109,7 @@ pub fn run(path: &Path, endpoint_url: Option<&str>) -> Result<ExitCode> {
     }
     let mut live: Vec<Box<dyn LiveSource>> = Vec::new();
     let mut hooks = Vec::new();
+    let mut sensors = Vec::new();
     for s in &cfg.sources {
         match s {
             SourceConfig::Sqs {
@@ -178,6 +180,22 @@ pub fn run(path: &Path, endpoint_url: Option<&str>) -> Result<ExitCode> {
                 .map_err(anyhow::Error::msg)?;
                 hooks.push(server);
             }
+            SourceConfig::Sensor {
+                runtime_roots,
+                hidden_every,
+            } => {
+                let mut o = harrier_sensor::Options::default();
+                if !runtime_roots.is_empty() {
+                    o.runtime_roots = runtime_roots.clone();
+                }
+                let every = duration(
+                    hidden_every,
+                    "sensor.hidden_every",
+                    Duration::from_secs(300),
+                )?;
+                o.hidden_every = (!every.is_zero()).then_some(every);
+                sensors.push(o);
+            }
         }
     }
     let metrics_server = match &cfg.metrics {
@@ -206,6 +224,15 @@ pub fn run(path: &Path, endpoint_url: Option<&str>) -> Result<ExitCode> {
             })
         })
         .collect();
+    let sensor_metrics: Vec<Arc<SourceMetrics>> = sensors
+        .iter()
+        .map(|_| {
+            Arc::new(SourceMetrics {
+                name: "sensor".into(),
+                ..SourceMetrics::default()
+            })
+        })
+        .collect();
     let hook_metrics: Vec<Arc<SourceMetrics>> = hooks
         .iter()
         .map(|h| {
@@ -220,6 +247,7 @@ pub fn run(path: &Path, endpoint_url: Option<&str>) -> Result<ExitCode> {
         .collect();
     metrics.sources.extend(live_metrics.iter().cloned());
     metrics.sources.extend(hook_metrics.iter().cloned());
+    metrics.sources.extend(sensor_metrics.iter().cloned());
 
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -231,7 +259,7 @@ pub fn run(path: &Path, endpoint_url: Option<&str>) -> Result<ExitCode> {
     let wake = &wake;
     eprintln!(
         "harrier: serving {} source(s) into {} with {} rules; {} output(s){}",
-        live.len() + hooks.len(),
+        live.len() + hooks.len() + sensors.len(),
         db.display(),
         rules.active_count(),
         outputs.len(),
@@ -265,6 +293,11 @@ pub fn run(path: &Path, endpoint_url: Option<&str>) -> Result<ExitCode> {
             let sink = StoreSink::new(Store::open(db)?, throttle.clone());
             source_threads
                 .push(s.spawn(move || run_hook(rules, &server, sink, &m, metrics, wake, stop_ref)));
+        }
+        for (o, m) in sensors.into_iter().zip(sensor_metrics) {
+            let sink = StoreSink::new(Store::open(db)?, throttle.clone());
+            source_threads
+                .push(s.spawn(move || run_sensor(rules, &o, sink, &m, metrics, wake, stop_ref)));
         }
         for t in source_threads {
             let _ = t.join();
@@ -328,6 +361,53 @@ fn run_live(
         &mut |p| tracing::warn!(source = %name, problem = %p, "bad input"),
         &mut |d, s| publish(d, s, m, metrics, wake),
     );
+    publish(&det, &mut sink, m, metrics, wake);
+}
+
+/// The runtime sensor as a source: its events go through the detector into the store, and a
+/// commit wakes the outputs.
+fn run_sensor(
+    rules: &RuleSet,
+    opts: &harrier_sensor::Options,
+    mut sink: StoreSink,
+    m: &SourceMetrics,
+    metrics: &Metrics,
+    wake: &outputs::Wake,
+    stop: &AtomicBool,
+) {
+    let mut det = Detector::new(rules, harrier_detect::hostname(), Options::default());
+    let mut seq = 0u64;
+    let mut handler = |ev: &[u8]| -> Result<(), String> {
+        seq += 1;
+        let before: u64 = det.stats.alerts.iter().sum();
+        det.process_record(
+            ev,
+            seq,
+            "sensor",
+            &mut sink,
+            &mut |p| tracing::warn!(source = "sensor", problem = %p, "bad event"),
+        )
+        .map_err(|e| format!("storing alerts failed: {e}"))?;
+        if det.stats.alerts.iter().sum::<u64>() > before {
+            sink.flush()
+                .map_err(|e| format!("storing alerts failed: {e}"))?;
+            publish(&det, &mut sink, m, metrics, wake);
+        }
+        Ok(())
+    };
+    let mut ready = || eprintln!("harrier sensor: ready");
+    match harrier_sensor::run(opts, stop, &mut ready, &mut handler) {
+        Ok(s) => eprintln!(
+            "harrier sensor: {} kernel records, {} events, {} dropped by the kernel",
+            s.records,
+            s.events,
+            s.dropped()
+        ),
+        Err(e) => eprintln!("harrier: sensor: {e}"),
+    }
+    if let Err(e) = sink.flush() {
+        eprintln!("harrier: sensor: storing alerts failed: {e}");
+    }
     publish(&det, &mut sink, m, metrics, wake);
 }
 

@@ -474,3 +474,89 @@ fn a_process_hidden_by_a_preload_library_is_found() {
     victim.kill().unwrap();
     victim.wait().unwrap();
 }
+
+#[test]
+fn serve_with_a_sensor_source_stores_and_delivers_runtime_alerts() {
+    if !root_or_skip() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let out = tmp.path().join("alerts.jsonl");
+    let cfg = tmp.path().join("harrier.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "state_dir: {}\nsources:\n  - type: sensor\n    hidden_every: 0s\noutputs:\n  - type: file\n    path: {}\n",
+            state.display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    let mut child = harrier()
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("[serve] {line}");
+            if line.contains("harrier sensor: ready") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the sensor source did not start");
+    // A miner started on this host.
+    let w = tmp.path().join("w");
+    sh(&format!(
+        "mkdir -p {w} && cp /bin/sleep {w}/xmrig && {w}/xmrig 0.01",
+        w = w.display()
+    ));
+    let exe = format!("{}/xmrig", w.display());
+    let delivered = |text: &str| {
+        text.lines().any(|l| {
+            let a: Value = serde_json::from_str(l).unwrap();
+            a["rule"] == "Crypto Miner Started"
+                && field(&a, "proc.cmdline") == "xmrig 0.01"
+                && a["output"].as_str().unwrap().contains(&exe)
+        })
+    };
+    let mut found = false;
+    for _ in 0..100 {
+        if delivered(&std::fs::read_to_string(&out).unwrap_or_default()) {
+            found = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(found, "the file output never got the miner alert");
+    // It is in the store, once.
+    let list = harrier()
+        .args([
+            "alerts",
+            "list",
+            "--format",
+            "json",
+            "--rule",
+            "Crypto Miner Started",
+            "--state-dir",
+        ])
+        .arg(&state)
+        .output()
+        .unwrap();
+    let stored = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter(|l| l.contains(&exe))
+        .count();
+    assert_eq!(stored, 1, "{}", String::from_utf8_lossy(&list.stdout));
+}
