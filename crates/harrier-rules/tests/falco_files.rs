@@ -40,9 +40,9 @@ fn cloudtrail_rules_load_and_all_22_compile() {
 #[test]
 fn syscall_rule_files_load_each_rule_runs_or_names_the_field_it_lacks() {
     for (files, runnable) in [
-        (&["falco_rules.yaml"][..], 14),
-        (&["falco_rules.yaml", "falco-incubating_rules.yaml"], 34),
-        (&["falco_rules.yaml", "falco-sandbox_rules.yaml"], 42),
+        (&["falco_rules.yaml"][..], 18),
+        (&["falco_rules.yaml", "falco-incubating_rules.yaml"], 38),
+        (&["falco_rules.yaml", "falco-sandbox_rules.yaml"], 46),
         (&["falco-incubating_rules.yaml"], 20),
         (&["falco-sandbox_rules.yaml"], 28),
     ] {

@@ -9,7 +9,10 @@ use std::rc::Rc;
 
 use crate::container::{image_repository, ContainerInfo, Containers};
 use crate::json::Obj;
-use crate::raw::{errno_name, open_flags, opens_for_write, FdKind, FileOp, Header, Raw, O_CREAT};
+use crate::raw::{
+    errno_name, open_flags, opens_for_write, ptrace_request, socket_type, FdKind, FileOp, Header,
+    Raw, O_CREAT,
+};
 
 /// Environment variables an exec event keeps (the rest is never stored or logged: it may hold
 /// secrets).
@@ -594,6 +597,44 @@ impl Context {
             }
             Raw::File {
                 h,
+                op: op @ (FileOp::Ptrace | FileOp::Socket),
+                flags,
+                mode,
+                ..
+            } => {
+                let c = self.container(h.cgroup_id, h.pid);
+                let p = self.acting(h);
+                let (ty, fd) = if *op == FileOp::Ptrace {
+                    ("ptrace", None)
+                } else {
+                    (
+                        "socket",
+                        Some(format!("{{\"num\":{},\"type\":\"packet\"}}", h.ret.max(-1))),
+                    )
+                };
+                let more: Vec<(&str, &str)> = fd.iter().map(|f| ("fd", f.as_str())).collect();
+                Some(self.render(
+                    h,
+                    ty,
+                    &c,
+                    &p,
+                    |e| {
+                        e.obj("args", |a| {
+                            if *op == FileOp::Ptrace {
+                                a.str("request", &ptrace_request(*flags))
+                                    .str("pid", &mode.to_string());
+                            } else {
+                                a.str("domain", if *flags == 17 { "AF_PACKET" } else { "?" })
+                                    .str("type", &socket_type(*mode));
+                            }
+                        });
+                    },
+                    |_| {},
+                    &more,
+                ))
+            }
+            Raw::File {
+                h,
                 op,
                 dfd,
                 flags,
@@ -603,7 +644,7 @@ impl Context {
             } => {
                 let c = self.container(h.cgroup_id, h.pid);
                 let full = self.resolve(h.pid, *dfd, path);
-                let fd_path = if *op == FileOp::Rename {
+                let fd_path = if matches!(op, FileOp::Rename | FileOp::Symlink) {
                     self.resolve(h.pid, *dfd, path2)
                 } else {
                     full.clone()
@@ -622,6 +663,8 @@ impl Context {
                     FileOp::Unlink => "unlinkat",
                     FileOp::Rename => "renameat2",
                     FileOp::Truncate => "truncate",
+                    FileOp::Symlink => "symlinkat",
+                    FileOp::Ptrace | FileOp::Socket => unreachable!("handled above"),
                 };
                 let (dir, file) = split_path(&fd_path);
                 let num = if *op == FileOp::Open && h.ret >= 0 {
@@ -641,7 +684,10 @@ impl Context {
                 let mut fs = String::with_capacity(32 + 2 * fd_path.len());
                 let mut o = Obj::new(&mut fs);
                 o.obj("path", |f| {
-                    if *op == FileOp::Rename {
+                    if *op == FileOp::Symlink {
+                        // The target is kept as written: it is resolved from the link's place.
+                        f.str("source", path).str("target", &fd_path);
+                    } else if *op == FileOp::Rename {
                         f.str("source", &full).str("target", &fd_path);
                     } else {
                         f.str("name", &full);
@@ -677,6 +723,10 @@ impl Context {
                             FileOp::Truncate => {
                                 a.str("name", path);
                             }
+                            FileOp::Symlink => {
+                                a.str("target", path).str("linkpath", path2);
+                            }
+                            FileOp::Ptrace | FileOp::Socket => {}
                         });
                         if *op == FileOp::Open {
                             e.bool("is_open_write", opens_for_write(*flags))

@@ -117,6 +117,12 @@ pub enum FileOp {
     Rename,
     /// truncate.
     Truncate,
+    /// symlink, symlinkat: `path` is the target, `path2` the link.
+    Symlink,
+    /// ptrace (injection requests and TRACEME only): `flags` is the request, `mode` the pid.
+    Ptrace,
+    /// socket (packet sockets only): `flags` is the family, `mode` the type.
+    Socket,
 }
 
 /// One decoded kernel record.
@@ -267,13 +273,16 @@ pub fn decode(b: &[u8]) -> Result<Raw, RawError> {
             }
         }
         2 => Raw::Exit { h },
-        3..=6 => {
+        3..=6 | 8..=10 => {
             need(FILE_LEN)?;
             let op = match h.kind {
                 3 => FileOp::Open,
                 4 => FileOp::Unlink,
                 5 => FileOp::Rename,
-                _ => FileOp::Truncate,
+                6 => FileOp::Truncate,
+                8 => FileOp::Symlink,
+                9 => FileOp::Ptrace,
+                _ => FileOp::Socket,
             };
             Raw::File {
                 op,
@@ -340,6 +349,34 @@ pub fn open_flags(flags: u32) -> String {
         }
     }
     out.join("|")
+}
+
+/// A ptrace request's name, as Falco prints `evt.arg.request`.
+pub fn ptrace_request(r: u32) -> String {
+    match r {
+        0 => "PTRACE_TRACEME",
+        4 => "PTRACE_POKETEXT",
+        5 => "PTRACE_POKEDATA",
+        6 => "PTRACE_POKEUSR",
+        13 => "PTRACE_SETREGS",
+        16 => "PTRACE_ATTACH",
+        0x4206 => "PTRACE_SEIZE",
+        _ => return format!("{r}"),
+    }
+    .to_string()
+}
+
+/// A socket type's name (`SOCK_RAW`), flags cut off.
+pub fn socket_type(t: u32) -> String {
+    match t & 0xf {
+        1 => "SOCK_STREAM",
+        2 => "SOCK_DGRAM",
+        3 => "SOCK_RAW",
+        5 => "SOCK_SEQPACKET",
+        10 => "SOCK_PACKET",
+        _ => return format!("{t}"),
+    }
+    .to_string()
 }
 
 /// The name of an errno value (`ENOENT`), for `evt.res`.

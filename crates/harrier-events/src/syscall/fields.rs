@@ -66,7 +66,7 @@ pub(super) const PEXE: u16 = 12;
 pub(super) const PEXEPATH: u16 = 13;
 
 /// Every field of the `syscall` source.
-pub static FIELDS: [FieldInfo; 72] = [
+pub static FIELDS: [FieldInfo; 78] = [
     s("evt.type", &["evt", "type"], "the system call (execve, openat, connect...) or sensor event"),
     x("evt.dir", FieldType::String, ArgSpec::None, DIR, "always '<': the sensor reports each call once, on its return"),
     s("evt.res", &["evt", "res"], "SUCCESS or the error name (ENOENT...)"),
@@ -82,6 +82,12 @@ pub static FIELDS: [FieldInfo; 72] = [
     s("evt.arg.newpath", &["evt", "args", "newpath"], "rename: the new path"),
     s("evt.arg.addr", &["evt", "args", "addr"], "connect: the address connected to"),
     s("evt.arg.fd", &["evt", "args", "fd"], "the file descriptor the call acts on"),
+    s("evt.arg.target", &["evt", "args", "target"], "symlink: what the link points to, as written"),
+    s("evt.arg.linkpath", &["evt", "args", "linkpath"], "symlink: the link's path, as written"),
+    s("evt.arg.request", &["evt", "args", "request"], "ptrace: the request (PTRACE_ATTACH...; only injection requests and PTRACE_TRACEME are reported)"),
+    s("evt.arg.pid", &["evt", "args", "pid"], "ptrace: the target process"),
+    s("evt.arg.domain", &["evt", "args", "domain"], "socket: the address family (only AF_PACKET sockets are reported)"),
+    s("evt.arg.type", &["evt", "args", "type"], "socket: the socket type (SOCK_RAW...)"),
     s("evt.arg.count", &["evt", "args", "count"], "harrier_drops: events lost since the last report"),
     s("evt.arg.by", &["evt", "args", "by"], "harrier_hidden_process: which views disagree"),
     s("proc.stdin.type", &["proc", "stdin_type"], "what the exec's standard input is: ipv4, ipv6, unix, socket, pipe, file, char (a terminal or /dev/null)"),
@@ -142,8 +148,8 @@ pub static FIELDS: [FieldInfo; 72] = [
 ];
 
 /// Every field, with the `evt.*` fields all sources have.
-pub static ALL: [FieldInfo; 79] = {
-    let mut out = [common::FIELDS[0]; 79];
+pub static ALL: [FieldInfo; 85] = {
+    let mut out = [common::FIELDS[0]; 85];
     let mut i = 0;
     while i < FIELDS.len() {
         out[i] = FIELDS[i];
@@ -171,10 +177,6 @@ pub static MISSING: &[&str] = &[
     "container.liveness_probe",
     "container.readiness_probe",
     "container.type",
-    "evt.arg.target",
-    "evt.arg.linkpath",
-    "evt.arg.request",
-    "evt.arg.domain",
     "evt.arg.tuple",
     "proc.sid",
     "proc.sname",
@@ -188,7 +190,6 @@ pub static MISSING: &[&str] = &[
     "evt.arg.cmd",
     "evt.arg.dev",
     "evt.arg.sig",
-    "evt.arg.type",
     "evt.arg.level",
     "evt.arg.optname",
     "evt.arg.ino",

@@ -22,6 +22,9 @@
 #define EV_RENAME 5
 #define EV_TRUNCATE 6
 #define EV_CONNECT 7
+#define EV_SYMLINK 8
+#define EV_PTRACE 9
+#define EV_SOCKET 10
 
 #define DROP_EXEC 0
 #define DROP_FILE 1
@@ -37,6 +40,15 @@
 #define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
+#define AF_PACKET 17
+
+#define PTRACE_TRACEME 0
+#define PTRACE_POKETEXT 4
+#define PTRACE_POKEDATA 5
+#define PTRACE_POKEUSER 6
+#define PTRACE_SETREGS 13
+#define PTRACE_ATTACH 16
+#define PTRACE_SEIZE 0x4206
 
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
@@ -440,6 +452,67 @@ int enter_truncate(struct trace_event_raw_sys_enter *ctx)
 {
 	return path_enter(EV_TRUNCATE, -100, (const char *)ctx->args[0], NULL, 0);
 }
+
+SEC("tp/syscalls/sys_enter_symlinkat")
+int enter_symlinkat(struct trace_event_raw_sys_enter *ctx)
+{
+	// symlinkat(target, newdfd, linkpath): path = target, path2 = the link.
+	return path_enter(EV_SYMLINK, ctx->args[1], (const char *)ctx->args[0],
+			  (const char *)ctx->args[2], 0);
+}
+
+SEC("tp/syscalls/sys_enter_symlink")
+int enter_symlink(struct trace_event_raw_sys_enter *ctx)
+{
+	return path_enter(EV_SYMLINK, -100, (const char *)ctx->args[0], (const char *)ctx->args[1],
+			  0);
+}
+
+// ptrace: only the requests that inject into or take over another process, and TRACEME (the
+// anti-debugging trick); debuggers' reads are filtered in the kernel. flags = request,
+// mode = target pid.
+SEC("tp/syscalls/sys_enter_ptrace")
+int enter_ptrace(struct trace_event_raw_sys_enter *ctx)
+{
+	long req = ctx->args[0];
+	if (is_self())
+		return 0;
+	if (req != PTRACE_TRACEME && req != PTRACE_POKETEXT && req != PTRACE_POKEDATA &&
+	    req != PTRACE_POKEUSER && req != PTRACE_SETREGS && req != PTRACE_ATTACH &&
+	    req != PTRACE_SEIZE)
+		return 0;
+	struct file_ev *e = file_start(EV_PTRACE);
+	if (!e)
+		return 0;
+	e->flags = req;
+	e->mode = ctx->args[1];
+	file_park(e);
+	return 0;
+}
+
+// socket: only packet sockets (layer 2: sniffing, ARP spoofing); flags = family, mode = type.
+SEC("tp/syscalls/sys_enter_socket")
+int enter_socket(struct trace_event_raw_sys_enter *ctx)
+{
+	if (is_self() || ctx->args[0] != AF_PACKET)
+		return 0;
+	struct file_ev *e = file_start(EV_SOCKET);
+	if (!e)
+		return 0;
+	e->flags = ctx->args[0];
+	e->mode = ctx->args[1];
+	file_park(e);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_symlinkat")
+int exit_symlinkat(struct trace_event_raw_sys_exit *ctx) { return file_finish(ctx->ret); }
+SEC("tp/syscalls/sys_exit_symlink")
+int exit_symlink(struct trace_event_raw_sys_exit *ctx) { return file_finish(ctx->ret); }
+SEC("tp/syscalls/sys_exit_ptrace")
+int exit_ptrace(struct trace_event_raw_sys_exit *ctx) { return file_finish(ctx->ret); }
+SEC("tp/syscalls/sys_exit_socket")
+int exit_socket(struct trace_event_raw_sys_exit *ctx) { return file_finish(ctx->ret); }
 
 SEC("tp/syscalls/sys_exit_openat")
 int exit_openat(struct trace_event_raw_sys_exit *ctx) { return file_finish(ctx->ret); }
