@@ -144,6 +144,8 @@ LD_PRELOAD="$W/none-$MARK.so" /bin/true 2>/dev/null || true
 # history removed
 touch "$W/.bash_history"
 rm "$W/.bash_history"
+echo ls > "$W/.zsh_history"
+truncate -s 0 "$W/.zsh_history"
 # anti-debugging, a packet socket, a symlink over a sensitive file (Falco's own rules)
 python3 -c "import ctypes; ctypes.CDLL(None).ptrace(0, 0, 0, 0)  # $MARK"
 python3 -c "import socket; socket.socket(socket.AF_PACKET, socket.SOCK_RAW).close()  # $MARK"
@@ -315,6 +317,11 @@ fn attack_in_a_stand_in_container_raises_each_alert_with_its_container_and_pod()
     assert!(hist
         .iter()
         .any(|a| field(a, "fd.name") == format!("{}/.bash_history", cw.display())));
+    // truncate -s 0: open without O_TRUNC, then ftruncate(fd, 0).
+    assert!(hist.iter().any(
+        |a| field(a, "fd.name") == format!("{}/.zsh_history", cw.display())
+            && a["output"].as_str().unwrap().contains("(ftruncate)")
+    ));
 
     // The host's run: the container-only rules stay silent, the others still fire there.
     let on_host = |rule: &str| -> Vec<&Value> {

@@ -32,6 +32,8 @@ pub const KEPT_ENV: &[&str] = &[
 
 /// Bytes of arguments kept per process.
 const MAX_ARGS_BYTES: usize = 1024;
+/// Most descriptor paths remembered per process.
+const MAX_FDS_PER_PROC: usize = 1024;
 /// Ancestors kept per event.
 const MAX_ANCESTORS: usize = 8;
 /// Most processes tracked; the oldest entries go first past it.
@@ -120,6 +122,9 @@ pub struct Context {
     procs: HashMap<u32, Proc>,
     next_version: u64,
     chains: HashMap<u32, Chain>,
+    /// Paths of the descriptors each process opened for write (from open events), so that an
+    /// ftruncate names its file even after the process is gone.
+    open_fds: HashMap<u32, HashMap<i32, String>>,
     rendered: HashMap<u64, Rc<Rendered>>,
     /// Pids in the order they were added, with the version added: eviction removes an entry
     /// only if it is still that version (a reused pid is not evicted for its predecessor).
@@ -249,6 +254,7 @@ impl Context {
             procs: HashMap::new(),
             next_version: 1,
             chains: HashMap::new(),
+            open_fds: HashMap::new(),
             rendered: HashMap::new(),
             proc_order: VecDeque::new(),
             containers,
@@ -507,6 +513,7 @@ impl Context {
             Raw::Exit { h } => {
                 self.procs.remove(&h.pid);
                 self.chains.remove(&h.pid);
+                self.open_fds.remove(&h.pid);
                 None
             }
             Raw::Exec {
@@ -643,7 +650,21 @@ impl Context {
                 path2,
             } => {
                 let c = self.container(h.cgroup_id, h.pid);
-                let full = self.resolve(h.pid, *dfd, path);
+                let from_fd = *op == FileOp::Truncate && *flags == 1;
+                let full = match self.open_fds.get(&h.pid).and_then(|m| m.get(dfd)) {
+                    Some(p) if from_fd => p.clone(),
+                    _ => self.resolve(h.pid, *dfd, path),
+                };
+                if *op == FileOp::Open && h.ret >= 0 {
+                    if self.open_fds.len() > MAX_PROCS {
+                        self.open_fds.clear();
+                    }
+                    let fds = self.open_fds.entry(h.pid).or_default();
+                    if fds.len() >= MAX_FDS_PER_PROC {
+                        fds.clear();
+                    }
+                    fds.insert(h.ret, full.clone());
+                }
                 let fd_path = if matches!(op, FileOp::Rename | FileOp::Symlink) {
                     self.resolve(h.pid, *dfd, path2)
                 } else {
@@ -662,6 +683,7 @@ impl Context {
                     FileOp::Open => "openat",
                     FileOp::Unlink => "unlinkat",
                     FileOp::Rename => "renameat2",
+                    FileOp::Truncate if *flags == 1 => "ftruncate",
                     FileOp::Truncate => "truncate",
                     FileOp::Symlink => "symlinkat",
                     FileOp::Ptrace | FileOp::Socket => unreachable!("handled above"),
@@ -719,6 +741,9 @@ impl Context {
                             }
                             FileOp::Rename => {
                                 a.str("oldpath", path).str("newpath", path2);
+                            }
+                            FileOp::Truncate if *flags == 1 => {
+                                a.str("fd", &dfd.to_string()).str("length", "0");
                             }
                             FileOp::Truncate => {
                                 a.str("name", path);

@@ -153,6 +153,8 @@ pub fn run(
         ("sys_exit_rename", &p.exit_rename, false),
         ("sys_enter_truncate", &p.enter_truncate, false),
         ("sys_exit_truncate", &p.exit_truncate, false),
+        ("sys_enter_ftruncate", &p.enter_ftruncate, false),
+        ("sys_exit_ftruncate", &p.exit_ftruncate, false),
         ("sys_enter_symlinkat", &p.enter_symlinkat, false),
         ("sys_exit_symlinkat", &p.exit_symlinkat, false),
         ("sys_enter_symlink", &p.enter_symlink, false),

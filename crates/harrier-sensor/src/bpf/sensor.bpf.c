@@ -514,6 +514,25 @@ int exit_ptrace(struct trace_event_raw_sys_exit *ctx) { return file_finish(ctx->
 SEC("tp/syscalls/sys_exit_socket")
 int exit_socket(struct trace_event_raw_sys_exit *ctx) { return file_finish(ctx->ret); }
 
+// ftruncate to zero only (emptying a file; databases resize files all the time): the file is
+// named by its descriptor, which user space resolves. dfd = the descriptor, path empty.
+SEC("tp/syscalls/sys_enter_ftruncate")
+int enter_ftruncate(struct trace_event_raw_sys_enter *ctx)
+{
+	if (is_self() || ctx->args[1] != 0)
+		return 0;
+	struct file_ev *e = file_start(EV_TRUNCATE);
+	if (!e)
+		return 0;
+	e->dfd = ctx->args[0];
+	e->flags = 1; // from ftruncate
+	file_park(e);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_ftruncate")
+int exit_ftruncate(struct trace_event_raw_sys_exit *ctx) { return file_finish(ctx->ret); }
+
 SEC("tp/syscalls/sys_exit_openat")
 int exit_openat(struct trace_event_raw_sys_exit *ctx) { return file_finish(ctx->ret); }
 SEC("tp/syscalls/sys_exit_open")
