@@ -158,7 +158,9 @@ const PRELOAD: &str = r#"
 unshare -m sh -c 'set -e
 mount -t tmpfs harrier-etc /etc
 grep -q " /etc .* - tmpfs harrier-etc " /proc/self/mountinfo
-: > /etc/ld.so.preload'
+: > /etc/ld.so.preload
+cd /etc
+cp /dev/null ld.so.preload'
 "#;
 
 fn listener() -> (TcpListener, u16) {
@@ -313,6 +315,13 @@ fn attack_in_a_stand_in_container_raises_each_alert_with_its_container_and_pod()
     assert!(preload
         .iter()
         .all(|a| a["output"].as_str().unwrap().contains("O_TRUNC")));
+    // A relative path from a short-lived process (cp in /etc) is resolved too.
+    assert!(
+        preload
+            .iter()
+            .any(|a| a["output"].as_str().unwrap().contains("written by cp")),
+        "{preload:#?}"
+    );
     let hist = in_container("Shell History Deleted Or Truncated");
     assert!(hist
         .iter()

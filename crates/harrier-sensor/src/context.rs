@@ -60,6 +60,8 @@ pub struct Proc {
     pub ppid: u32,
     /// Changes whenever the entry is replaced (an exec): cached ancestor chains check it.
     pub version: u64,
+    /// Working directory when the process started (or was first read), with a trailing slash.
+    pub cwd: Option<String>,
 }
 
 /// Files written inside one container since the sensor saw it (64-bit hashes of their paths,
@@ -216,7 +218,17 @@ pub fn proc_from_procfs(pid: u32) -> Option<Proc> {
         args: cap_args(argv.collect()),
         ppid,
         version: 0,
+        cwd: read_cwd(pid),
     })
+}
+
+/// The working directory of a process, with a trailing slash.
+fn read_cwd(pid: u32) -> Option<String> {
+    let s = std::fs::read_link(format!("/proc/{pid}/cwd"))
+        .ok()?
+        .display()
+        .to_string();
+    Some(if s.ends_with('/') { s } else { format!("{s}/") })
 }
 
 /// Keeps arguments up to 1 KiB in all, as the kernel side captures them.
@@ -368,7 +380,11 @@ impl Context {
         };
         match base {
             Ok(b) => normalize(&format!("{}/{path}", b.display())),
-            Err(_) => path.to_string(),
+            // The process is gone: its directory when it started is the best guess left.
+            Err(_) => match self.procs.get(&pid).and_then(|p| p.cwd.as_deref()) {
+                Some(cwd) if dfd == -100 => normalize(&format!("{cwd}{path}")),
+                _ => path.to_string(),
+            },
         }
     }
 
@@ -534,6 +550,7 @@ impl Context {
                         .map(|p| p.display().to_string())
                         .unwrap_or_else(|_| self.resolve(h.pid, -100, filename))
                 };
+                let cwd = read_cwd(h.pid);
                 let p = self.remember(
                     h.pid,
                     Proc {
@@ -543,6 +560,7 @@ impl Context {
                         args: argv.iter().skip(1).cloned().collect(),
                         ppid: h.ppid,
                         version: 0,
+                        cwd: cwd.clone(),
                     },
                 );
                 let upper = c.info.is_container()
@@ -550,16 +568,6 @@ impl Context {
                         .written
                         .get(&c.info.id)
                         .is_some_and(|w| w.contains(&exepath));
-                let cwd = std::fs::read_link(format!("/proc/{}/cwd", h.pid))
-                    .ok()
-                    .map(|p| {
-                        let s = p.display().to_string();
-                        if s.ends_with('/') {
-                            s
-                        } else {
-                            format!("{s}/")
-                        }
-                    });
                 let kept: Vec<(&str, String)> = env
                     .iter()
                     .filter_map(|kv| kv.split_once('='))
@@ -648,12 +656,20 @@ impl Context {
                 mode,
                 path,
                 path2,
+                cwd,
             } => {
                 let c = self.container(h.cgroup_id, h.pid);
                 let from_fd = *op == FileOp::Truncate && *flags == 1;
+                // A relative path against the directory the kernel read at the call, else /proc.
+                let resolve = |this: &Self, p: &str| match cwd {
+                    Some(d) if *dfd == -100 && !p.starts_with('/') => {
+                        normalize(&format!("{d}/{p}"))
+                    }
+                    _ => this.resolve(h.pid, *dfd, p),
+                };
                 let full = match self.open_fds.get(&h.pid).and_then(|m| m.get(dfd)) {
                     Some(p) if from_fd => p.clone(),
-                    _ => self.resolve(h.pid, *dfd, path),
+                    _ => resolve(self, path),
                 };
                 if *op == FileOp::Open && h.ret >= 0 {
                     if self.open_fds.len() > MAX_PROCS {
@@ -666,7 +682,7 @@ impl Context {
                     fds.insert(h.ret, full.clone());
                 }
                 let fd_path = if matches!(op, FileOp::Rename | FileOp::Symlink) {
-                    self.resolve(h.pid, *dfd, path2)
+                    resolve(self, path2)
                 } else {
                     full.clone()
                 };

@@ -9,13 +9,15 @@ pub const HDR_LEN: usize = 80;
 /// Size of an exec record.
 pub const EXEC_LEN: usize = 104 + PATH_LEN + ARGS_LEN + ENV_LEN;
 /// Size of a file record.
-pub const FILE_LEN: usize = 96 + 2 * PATH_LEN;
+pub const FILE_LEN: usize = 96 + 2 * PATH_LEN + 8 + CWD_SLOTS * CWD_SLOT;
 /// Size of a connect record.
 pub const NET_LEN: usize = 104;
 
 const PATH_LEN: usize = 256;
 const ARGS_LEN: usize = 1024;
 const ENV_LEN: usize = 2048;
+const CWD_SLOTS: usize = 8;
+const CWD_SLOT: usize = 64;
 
 /// What every record starts with: who did it, where, when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +166,9 @@ pub enum Raw {
         path: String,
         /// The new path of a rename.
         path2: String,
+        /// The working directory at the call, read by the kernel for a relative path (`None`
+        /// when the path is absolute or the directory is deeper than the kernel reads).
+        cwd: Option<String>,
     },
     /// An IPv4/IPv6 connect, reported on its return.
     Connect {
@@ -220,6 +225,27 @@ fn strings(b: &[u8], len: usize) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(|s| String::from_utf8_lossy(s).into_owned())
         .collect()
+}
+
+/// The working directory from its slots (innermost component first); `None` when unknown.
+fn cwd_of(b: &[u8]) -> Option<String> {
+    let depth = u32_at(b, 0) as usize;
+    if depth == 0 {
+        // Either the root or not read (absolute path): the caller only asks for relative ones.
+        return Some("/".into());
+    }
+    if depth > CWD_SLOTS {
+        return None;
+    }
+    let slots = &b[8..];
+    let mut parts: Vec<String> = (0..depth)
+        .map(|i| cstr(&slots[i * CWD_SLOT..(i + 1) * CWD_SLOT]))
+        .collect();
+    if parts.iter().any(|p| p.is_empty() || p.contains('/')) {
+        return None;
+    }
+    parts.reverse();
+    Some(format!("/{}", parts.join("/")))
 }
 
 fn header(b: &[u8]) -> Header {
@@ -291,6 +317,7 @@ pub fn decode(b: &[u8]) -> Result<Raw, RawError> {
                 mode: u32_at(b, 88),
                 path: cstr(&b[96..96 + PATH_LEN]),
                 path2: cstr(&b[96 + PATH_LEN..96 + 2 * PATH_LEN]),
+                cwd: cwd_of(&b[96 + 2 * PATH_LEN..FILE_LEN]),
                 h,
             }
         }
@@ -455,6 +482,20 @@ mod tests {
         assert_eq!((h.pid, h.ret, h.comm.as_str()), (42, -2, "bash"));
         assert_eq!((op, path.as_str()), (FileOp::Open, "/root/.bash_history"));
         assert_eq!(open_flags(flags), "O_WRONLY|O_CREAT|O_TRUNC");
+        // The working directory the kernel read: innermost component first.
+        let co = 96 + 2 * PATH_LEN;
+        b[co..co + 4].copy_from_slice(&2u32.to_ne_bytes());
+        b[co + 8..co + 9].copy_from_slice(b"b");
+        b[co + 8 + CWD_SLOT..co + 9 + CWD_SLOT].copy_from_slice(b"a");
+        let Raw::File { cwd, .. } = decode(&b).unwrap() else {
+            panic!()
+        };
+        assert_eq!(cwd.as_deref(), Some("/a/b"));
+        b[co..co + 4].copy_from_slice(&9u32.to_ne_bytes());
+        let Raw::File { cwd, .. } = decode(&b).unwrap() else {
+            panic!()
+        };
+        assert_eq!(cwd, None, "deeper than the slots: unknown");
         assert!(decode(&b[..100]).is_err());
         assert!(decode(&hdr(99)).is_err());
         assert!(decode(&[0u8; 10]).is_err());

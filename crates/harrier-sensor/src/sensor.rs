@@ -80,6 +80,18 @@ impl Summary {
     }
 }
 
+/// This process's effective user id, from /proc/self/status.
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 /// Mounts tracefs when the kernel's tracepoints are not visible (tracepoint programs need it).
 pub fn ensure_tracefs() {
     if Path::new("/sys/kernel/tracing/events").exists()
@@ -120,6 +132,11 @@ pub fn run(
     ready: &mut dyn FnMut(),
     handler: &mut dyn FnMut(&[u8]) -> Result<(), String>,
 ) -> Result<Summary, SensorError> {
+    if effective_uid() != Some(0) {
+        return Err(SensorError::Load(
+            "not running as root (loading BPF programs needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN)".into(),
+        ));
+    }
     ensure_tracefs();
     let load = |e: libbpf_rs::Error| SensorError::Load(format!("{e:#}"));
     let mut storage = MaybeUninit::uninit();

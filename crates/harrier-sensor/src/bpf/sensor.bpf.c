@@ -106,6 +106,9 @@ struct exec_ev {
 	char env[ENV_LEN];
 };
 
+#define CWD_SLOTS 8
+#define CWD_SLOT 64
+
 struct file_ev {
 	struct hdr h;
 	__s32 dfd;
@@ -114,6 +117,11 @@ struct file_ev {
 	__u32 pad;
 	char path[PATH_LEN];
 	char path2[PATH_LEN];
+	// For a relative path: the working directory's components, innermost first, one per
+	// 64-byte slot; cwd_depth of them (CWD_SLOTS + 1: deeper than the slots, unknown).
+	__u32 cwd_depth;
+	__u32 pad2;
+	char cwd[CWD_SLOTS * CWD_SLOT];
 };
 
 struct net_ev {
@@ -314,7 +322,49 @@ static __always_inline struct file_ev *file_start(__u32 type)
 	e->mode = 0;
 	e->path[0] = 0;
 	e->path2[0] = 0;
+	e->cwd_depth = 0;
 	return e;
+}
+
+// Reads the task's working directory into e->cwd (mount points crossed, stopping at the
+// task's root), so that relative paths resolve even when the process is gone by the time user
+// space sees the record.
+static __always_inline void read_cwd(struct file_ev *e)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	struct dentry *d = BPF_CORE_READ(fs, pwd.dentry);
+	struct vfsmount *vm = BPF_CORE_READ(fs, pwd.mnt);
+	struct dentry *root = BPF_CORE_READ(fs, root.dentry);
+	struct vfsmount *root_mnt = BPF_CORE_READ(fs, root.mnt);
+	struct mount *mnt = container_of(vm, struct mount, mnt);
+	__u32 n = 0;
+	e->cwd_depth = CWD_SLOTS + 1;
+#pragma unroll
+	for (int i = 0; i < 2 * CWD_SLOTS; i++) {
+		if (d == root && vm == root_mnt) {
+			e->cwd_depth = n;
+			return;
+		}
+		struct dentry *parent = BPF_CORE_READ(d, d_parent);
+		if (d == BPF_CORE_READ(vm, mnt_root) || d == parent) {
+			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+			if (up == mnt) {
+				e->cwd_depth = n; // the namespace's root
+				return;
+			}
+			d = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = up;
+			vm = (struct vfsmount *)((char *)up + bpf_core_field_offset(struct mount, mnt));
+			continue;
+		}
+		if (n >= CWD_SLOTS)
+			return;
+		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+		bpf_probe_read_kernel_str(&e->cwd[(n & (CWD_SLOTS - 1)) * CWD_SLOT], CWD_SLOT, name);
+		n++;
+		d = parent;
+	}
 }
 
 static __always_inline void file_park(struct file_ev *e)
@@ -371,6 +421,8 @@ static __always_inline int open_enter(int dfd, const char *name, __u32 flags, __
 	e->dfd = dfd;
 	e->flags = flags;
 	e->mode = mode;
+	if (dfd == -100 && e->path[0] != '/')
+		read_cwd(e);
 	file_park(e);
 	return 0;
 }
@@ -408,6 +460,8 @@ static __always_inline int path_enter(__u32 type, int dfd, const char *a, const 
 	bpf_probe_read_user_str(e->path, sizeof(e->path), a);
 	if (b)
 		bpf_probe_read_user_str(e->path2, sizeof(e->path2), b);
+	if (dfd == -100 && (e->path[0] != '/' || (b && e->path2[0] != '/')))
+		read_cwd(e);
 	file_park(e);
 	return 0;
 }
