@@ -9,7 +9,9 @@ pub const HDR_LEN: usize = 80;
 /// Size of an exec record.
 pub const EXEC_LEN: usize = 104 + PATH_LEN + ARGS_LEN + ENV_LEN;
 /// Size of a file record.
-pub const FILE_LEN: usize = 96 + 2 * PATH_LEN + 8 + CWD_SLOTS * CWD_SLOT;
+pub const FILE_LEN: usize = FILE_BASE_LEN + CWD_SLOTS * CWD_SLOT;
+/// Size of a file record sent without the working directory (absolute paths).
+pub const FILE_BASE_LEN: usize = 96 + 2 * PATH_LEN + 8;
 /// Size of a connect record.
 pub const NET_LEN: usize = 104;
 
@@ -234,7 +236,7 @@ fn cwd_of(b: &[u8]) -> Option<String> {
         // Either the root or not read (absolute path): the caller only asks for relative ones.
         return Some("/".into());
     }
-    if depth > CWD_SLOTS {
+    if depth > CWD_SLOTS || b.len() < 8 + depth * CWD_SLOT {
         return None;
     }
     let slots = &b[8..];
@@ -300,7 +302,7 @@ pub fn decode(b: &[u8]) -> Result<Raw, RawError> {
         }
         2 => Raw::Exit { h },
         3..=6 | 8..=10 => {
-            need(FILE_LEN)?;
+            need(FILE_BASE_LEN)?;
             let op = match h.kind {
                 3 => FileOp::Open,
                 4 => FileOp::Unlink,
@@ -317,7 +319,7 @@ pub fn decode(b: &[u8]) -> Result<Raw, RawError> {
                 mode: u32_at(b, 88),
                 path: cstr(&b[96..96 + PATH_LEN]),
                 path2: cstr(&b[96 + PATH_LEN..96 + 2 * PATH_LEN]),
-                cwd: cwd_of(&b[96 + 2 * PATH_LEN..FILE_LEN]),
+                cwd: cwd_of(&b[96 + 2 * PATH_LEN..]),
                 h,
             }
         }

@@ -381,7 +381,9 @@ static __always_inline int file_finish(long ret)
 	if (!e)
 		return 0;
 	e->h.ret = ret;
-	if (bpf_ringbuf_output(&events, e, sizeof(*e), wake_flag()))
+	// The working directory is sent only when it was read (relative paths): half the size.
+	__u64 len = e->cwd_depth ? sizeof(*e) : offsetof(struct file_ev, cwd);
+	if (bpf_ringbuf_output(&events, e, len, wake_flag()))
 		count_drop(DROP_FILE);
 	bpf_map_delete_elem(&pending_file, &tid);
 	return 0;
