@@ -166,15 +166,9 @@ pub fn run(args: SensorArgs) -> Result<ExitCode> {
                 .and_then(|_| w.write_all(b"\n"))
                 .map_err(|e| format!("writing events failed: {e}"))?;
         }
-        let before: u64 = detector.stats.alerts.iter().sum();
         detector
-            .process_record(ev, seq, "sensor", sink.as_mut(), &mut on_problem)
+            .process_live_event(ev, seq, "sensor", sink.as_mut(), &mut on_problem)
             .map_err(|e| format!("writing alerts failed: {e}"))?;
-        if detector.stats.alerts.iter().sum::<u64>() > before {
-            // An alert is out as soon as it is raised, not when a buffer fills.
-            sink.flush()
-                .map_err(|e| format!("writing alerts failed: {e}"))?;
-        }
         Ok(())
     };
     let mut ready = || eprintln!("harrier sensor: ready");

@@ -379,18 +379,16 @@ fn run_sensor(
     let mut seq = 0u64;
     let mut handler = |ev: &[u8]| -> Result<(), String> {
         seq += 1;
-        let before: u64 = det.stats.alerts.iter().sum();
-        det.process_record(
-            ev,
-            seq,
-            "sensor",
-            &mut sink,
-            &mut |p| tracing::warn!(source = "sensor", problem = %p, "bad event"),
-        )
-        .map_err(|e| format!("storing alerts failed: {e}"))?;
-        if det.stats.alerts.iter().sum::<u64>() > before {
-            sink.flush()
-                .map_err(|e| format!("storing alerts failed: {e}"))?;
+        let raised = det
+            .process_live_event(
+                ev,
+                seq,
+                "sensor",
+                &mut sink,
+                &mut |p| tracing::warn!(source = "sensor", problem = %p, "bad event"),
+            )
+            .map_err(|e| format!("storing alerts failed: {e}"))?;
+        if raised {
             publish(&det, &mut sink, m, metrics, wake);
         }
         Ok(())

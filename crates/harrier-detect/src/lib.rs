@@ -172,6 +172,26 @@ impl<'r> Detector<'r> {
         r
     }
 
+    /// Evaluates one event of a live stream (the runtime sensor) and, when it raised an alert,
+    /// flushes the sink at once: an alert is out when it is raised, not when a buffer fills.
+    /// Returns whether it raised one.
+    pub fn process_live_event(
+        &mut self,
+        bytes: &[u8],
+        seq: u64,
+        input: &str,
+        sink: &mut dyn AlertSink,
+        on_problem: &mut dyn FnMut(Problem),
+    ) -> Result<bool, SinkError> {
+        let before: u64 = self.stats.alerts.iter().sum();
+        self.process_record(bytes, seq, input, sink, on_problem)?;
+        let raised = self.stats.alerts.iter().sum::<u64>() > before;
+        if raised {
+            sink.flush()?;
+        }
+        Ok(raised)
+    }
+
     fn bad(
         &mut self,
         e: Option<JsonError>,
