@@ -142,6 +142,40 @@ pub enum FieldError {
     },
 }
 
+impl FieldInfo {
+    /// A string field read as JSON text at `path` (strings unescaped).
+    pub const fn json(
+        name: &'static str,
+        path: &'static [&'static str],
+        desc: &'static str,
+    ) -> Self {
+        FieldInfo {
+            name,
+            ty: FieldType::String,
+            arg: ArgSpec::None,
+            extract: Extract::Json(path),
+            desc,
+        }
+    }
+
+    /// A field computed by its source's code `code`.
+    pub const fn special(
+        name: &'static str,
+        ty: FieldType,
+        arg: ArgSpec,
+        code: u16,
+        desc: &'static str,
+    ) -> Self {
+        FieldInfo {
+            name,
+            ty,
+            arg,
+            extract: Extract::Special(code),
+            desc,
+        }
+    }
+}
+
 impl SourceInfo {
     /// Looks a field up by name.
     pub fn field(&self, name: &str) -> Option<(u16, &'static FieldInfo)> {
@@ -331,6 +365,25 @@ pub mod common {
             "one-line summary of the event",
         ),
     ];
+
+    /// The value of a common field (`evt.num`, `evt.time`...) for an event numbered `num` with
+    /// time `ts` (ns) from `source`; `None` for other codes (and for `evt.plugininfo`, which
+    /// each source computes), or when the event has no time.
+    pub fn value(
+        code: u16,
+        num: u64,
+        ts: Option<i64>,
+        source: &'static str,
+    ) -> Option<Value<'static>> {
+        match code {
+            NUM => Some(Value::U64(num)),
+            RAWTIME => ts.map(|t| Value::U64(t.max(0) as u64)),
+            TIME | TIME_ISO => ts.map(|t| Value::Str(Cow::Owned(crate::time::format_iso8601(t)))),
+            DATETIME => ts.map(|t| Value::Str(Cow::Owned(crate::time::format_datetime(t)))),
+            SOURCE => Some(Value::Str(Cow::Borrowed(source))),
+            _ => None,
+        }
+    }
 
     const fn f(name: &'static str, ty: FieldType, code: u16, desc: &'static str) -> FieldInfo {
         FieldInfo {

@@ -361,15 +361,12 @@ impl<'a> CloudTrailEvent<'a> {
             USER_MFA => self
                 .user_mfa()
                 .map(|m| Value::Str(Cow::Borrowed(if m { "true" } else { "false" }))),
-            common::NUM => Some(Value::U64(self.num)),
-            common::RAWTIME => self.timestamp_ns().map(|t| Value::U64(t.max(0) as u64)),
-            common::TIME | common::TIME_ISO => self
-                .timestamp_ns()
-                .map(|t| Value::Str(Cow::Owned(time::format_iso8601(t)))),
-            common::DATETIME => self
-                .timestamp_ns()
-                .map(|t| Value::Str(Cow::Owned(time::format_datetime(t)))),
-            common::SOURCE => Some(Value::Str(Cow::Borrowed(SOURCE.name))),
+            common::NUM
+            | common::RAWTIME
+            | common::TIME
+            | common::TIME_ISO
+            | common::DATETIME
+            | common::SOURCE => common::value(code, self.num, self.timestamp_ns(), SOURCE.name),
             _ => None,
         }
     }

@@ -30,7 +30,6 @@ use crate::event::Event;
 use crate::field::{common, Extract, FieldArg, FieldRef, SourceInfo, Value};
 use crate::json::{self, JsonError, Kind};
 use crate::lazy::{Record, Scratch};
-use crate::time;
 use fields::*;
 pub use fields::{ALL as FIELDS, MISSING};
 
@@ -186,15 +185,12 @@ impl<'a> SyscallEvent<'a> {
                 FieldArg::Key(k) => self.str_at(&["proc", "env", k]).map(Value::Str),
                 _ => self.pairs_text(&["proc", "env"]).and_then(owned),
             },
-            common::NUM => Some(Value::U64(self.num)),
-            common::RAWTIME => self.timestamp_ns().map(|t| Value::U64(t.max(0) as u64)),
-            common::TIME | common::TIME_ISO => self
-                .timestamp_ns()
-                .map(|t| Value::Str(Cow::Owned(time::format_iso8601(t)))),
-            common::DATETIME => self
-                .timestamp_ns()
-                .map(|t| Value::Str(Cow::Owned(time::format_datetime(t)))),
-            common::SOURCE => Some(Value::Str(Cow::Borrowed(SOURCE.name))),
+            common::NUM
+            | common::RAWTIME
+            | common::TIME
+            | common::TIME_ISO
+            | common::DATETIME
+            | common::SOURCE => common::value(code, self.num, self.timestamp_ns(), SOURCE.name),
             common::INFO => {
                 let ty = self.str_at(&["evt", "type"]).unwrap_or(Cow::Borrowed("?"));
                 let name = self.str_at(&["proc", "name"]).unwrap_or(Cow::Borrowed("?"));
