@@ -40,10 +40,10 @@ pub struct DetectArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     format: OutputFormat,
     /// Only run rules at or above this priority.
-    #[arg(long, value_name = "PRIORITY", value_parser = parse_priority)]
+    #[arg(long, value_name = "PRIORITY", value_parser = ruleload::parse_priority)]
     min_priority: Option<Priority>,
     /// Exit with 1 when an alert at or above this priority fired (for CI pipelines).
-    #[arg(long, value_name = "PRIORITY", value_parser = parse_priority)]
+    #[arg(long, value_name = "PRIORITY", value_parser = ruleload::parse_priority)]
     fail_on: Option<Priority>,
     /// Append alerts to this file instead of printing them.
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -86,21 +86,13 @@ pub struct DetectArgs {
     state_dir: Option<PathBuf>,
 }
 
-fn parse_priority(s: &str) -> Result<Priority, String> {
-    s.parse::<Priority>().map_err(|e| e.to_string())
-}
-
 pub fn run(args: DetectArgs) -> Result<ExitCode> {
     let start = Instant::now();
-    let (mut rules, diags) = ruleload::load(&args.rules, args.no_default_rules)?;
-    let errors = ruleload::report(&diags);
-    if errors > 0 {
-        eprintln!("harrier: {errors} error(s) in rule files: nothing was run");
+    let Some(rules) =
+        ruleload::load_runnable(&args.rules, args.no_default_rules, args.min_priority)?
+    else {
         return Ok(ExitCode::from(2));
-    }
-    if let Some(p) = args.min_priority {
-        rules.set_min_priority(p);
-    }
+    };
     let (s3_urls, local): (Vec<String>, Vec<String>) = args
         .paths
         .iter()

@@ -29,7 +29,7 @@ pub struct SensorArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     format: OutputFormat,
     /// Only run rules at or above this priority.
-    #[arg(long, value_name = "PRIORITY", value_parser = parse_priority)]
+    #[arg(long, value_name = "PRIORITY", value_parser = ruleload::parse_priority)]
     min_priority: Option<Priority>,
     /// Append alerts to this file instead of printing them.
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -70,20 +70,12 @@ pub struct SensorArgs {
     probe_pids: bool,
 }
 
-fn parse_priority(s: &str) -> Result<Priority, String> {
-    s.parse::<Priority>().map_err(|e| e.to_string())
-}
-
 pub fn run(args: SensorArgs) -> Result<ExitCode> {
-    let (mut rules, diags) = ruleload::load(&args.rules, args.no_default_rules)?;
-    let errors = ruleload::report(&diags);
-    if errors > 0 {
-        eprintln!("harrier: {errors} error(s) in rule files: nothing was run");
+    let Some(rules) =
+        ruleload::load_runnable(&args.rules, args.no_default_rules, args.min_priority)?
+    else {
         return Ok(ExitCode::from(2));
-    }
-    if let Some(p) = args.min_priority {
-        rules.set_min_priority(p);
-    }
+    };
     let mut sink = sinks::open(&sinks::AlertOut {
         output: args.output.clone(),
         format: args.format,
