@@ -33,7 +33,18 @@ pub trait SyncWrite: Write {
 
 impl SyncWrite for std::fs::File {
     fn sync(&mut self) -> std::io::Result<()> {
-        self.sync_data()
+        sync_file(self)
+    }
+}
+
+/// Makes a file's data durable (`fdatasync`) when it is a regular file. Character devices
+/// (`/dev/null`, a terminal), pipes and sockets have nothing to sync, and `fdatasync` on them
+/// fails with `EINVAL` on Linux.
+pub fn sync_file(f: &std::fs::File) -> std::io::Result<()> {
+    if f.metadata()?.file_type().is_file() {
+        f.sync_data()
+    } else {
+        Ok(())
     }
 }
 impl SyncWrite for std::io::Stdout {}

@@ -93,6 +93,10 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     else {
         return Ok(ExitCode::from(2));
     };
+    if let Some(url) = args.paths.iter().find(|p| unsupported_url(p)) {
+        eprintln!("harrier: {}", unsupported_url_help(url));
+        return Ok(ExitCode::from(2));
+    }
     let (s3_urls, local): (Vec<String>, Vec<String>) = args
         .paths
         .iter()
@@ -172,4 +176,66 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An input that looks like a URL (`scheme://...`) with a scheme `detect` does not read.
+fn unsupported_url(input: &str) -> bool {
+    let Some((scheme, _)) = input.split_once("://") else {
+        return false;
+    };
+    scheme != "s3"
+        && !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && !std::path::Path::new(input).exists()
+}
+
+/// What `detect` reads, and the `serve --config` source that reads the URL given, if any.
+fn unsupported_url_help(url: &str) -> String {
+    let scheme = url.split_once("://").map_or("", |(s, _)| s);
+    let queue = scheme == "sqs" || (scheme.starts_with("http") && url.contains("//sqs."));
+    let source = match scheme {
+        _ if queue => Some(
+            "sources:\n  - { type: sqs, queue_url: \"https://sqs.<region>.amazonaws.com/<account>/<queue>\" }",
+        ),
+        "cwlogs" | "logs" | "cloudwatch" => {
+            Some("sources:\n  - { type: cloudwatch_logs, log_group: <group>, start: 1h }")
+        }
+        _ => None,
+    };
+    let mut msg = format!(
+        "{url}: `detect` does not read {scheme}:// inputs; it reads files, directories, `-` (stdin) \
+         and s3://BUCKET[/PREFIX] (CloudTrail's bucket)"
+    );
+    if let Some(source) = source {
+        msg.push_str(&format!(
+            ". A queue or log group is followed live by `harrier serve --config harrier.yaml` \
+             with, in harrier.yaml:\n{source}\n(see docs/harrier.example.yaml)"
+        ));
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_other_than_s3_are_refused_with_what_detect_reads() {
+        assert!(unsupported_url("sqs://queue"));
+        assert!(unsupported_url("cwlogs://aws-cloudtrail-logs"));
+        assert!(!unsupported_url("s3://bucket/prefix"));
+        assert!(!unsupported_url("logs/2026/11/20.json"));
+        assert!(!unsupported_url("-"));
+        let help = unsupported_url_help("sqs://ct-notes");
+        assert!(help.contains("type: sqs, queue_url"), "{help}");
+        assert!(help.contains("s3://BUCKET"), "{help}");
+        let help = unsupported_url_help("cwlogs://aws-cloudtrail-logs");
+        assert!(help.contains("type: cloudwatch_logs"), "{help}");
+        let help = unsupported_url_help("https://sqs.eu-west-1.amazonaws.com/1/q");
+        assert!(help.contains("type: sqs"), "{help}");
+        let help = unsupported_url_help("ftp://x");
+        assert!(!help.contains("serve --config"), "{help}");
+    }
 }

@@ -290,6 +290,31 @@ fn rules_list_shows_language_source_priority_and_file() {
 }
 
 #[test]
+fn alerts_to_dev_null_and_urls_detect_does_not_read() {
+    // A character device as the output: written, not fsync'd (fdatasync fails with EINVAL).
+    let sample = repo("samples/attack-story.json");
+    let out = run(&["detect", sample.to_str().unwrap(), "-o", "/dev/null"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).contains("16 record(s), 16 evaluated"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A queue URL: a usage error that says what detect reads and the serve source to use.
+    let out = run(&["detect", "sqs://ct-notes"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("s3://BUCKET") && err.contains("type: sqs"),
+        "{err}"
+    );
+    let out = run(&["detect", "cwlogs://aws-cloudtrail-logs-111122223333"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("type: cloudwatch_logs"));
+}
+
+#[test]
 fn missing_input_and_usage_errors_exit_2() {
     let out = run(&["detect", "/nonexistent/path.json"]);
     assert_eq!(out.status.code(), Some(2));

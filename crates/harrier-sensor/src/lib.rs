@@ -1,7 +1,8 @@
 //! Harrier's runtime sensor.
 //!
-//! BPF programs (`src/bpf/sensor.bpf.c`, C compiled by clang at build time, CO-RE against the
-//! `vmlinux.h` kept beside them) report process execs and exits, opens for write (and reads of
+//! BPF programs (`src/bpf/sensor.bpf.c`, C compiled by clang into the committed
+//! `src/bpf/sensor.bpf.o` by `scripts/build-bpf`, CO-RE against the `vmlinux.h` kept beside
+//! them, loaded by the pure-Rust loader aya) report process execs and exits, opens for write (and reads of
 //! a few sensitive files), truncations, deletions, renames and IPv4/IPv6 connects. User space
 //! adds what the kernel record lacks (the process tree, the container and pod, user names,
 //! files written inside each container) and renders each record as a `syscall` event, which
@@ -21,15 +22,7 @@ mod json;
 pub mod raw;
 pub mod sensor;
 
-#[allow(
-    unsafe_code,
-    missing_docs,
-    clippy::all,
-    clippy::pedantic,
-    unused_imports
-)]
-mod skel {
-    include!(concat!(env!("OUT_DIR"), "/sensor.skel.rs"));
-}
+#[cfg(test)]
+mod object_tests;
 
 pub use sensor::{check_hidden, run, Options, SensorError, Summary};

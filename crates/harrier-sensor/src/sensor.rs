@@ -2,19 +2,20 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use libbpf_rs::skel::{OpenSkel, SkelBuilder};
-use libbpf_rs::{Link, MapCore, MapFlags, RingBufferBuilder};
+use std::os::fd::{AsRawFd, RawFd};
+
+use aya::maps::{MapData, PerCpuArray, RingBuf};
+use aya::programs::TracePoint;
+use aya::{Ebpf, EbpfLoader};
 
 use crate::container::Containers;
 use crate::context::Context;
 use crate::hidden;
 use crate::raw;
-use crate::skel::SensorSkelBuilder;
 
 /// Errors that stop the sensor.
 #[derive(Debug, thiserror::Error)]
@@ -108,18 +109,116 @@ pub fn ensure_tracefs() {
     }
 }
 
-fn read_drops(map: &dyn MapCore) -> [u64; 4] {
+fn read_drops(map: &PerCpuArray<MapData, u64>) -> [u64; 4] {
     let mut out = [0u64; 4];
     for (i, slot) in out.iter_mut().enumerate() {
-        if let Ok(Some(per_cpu)) = map.lookup_percpu(&(i as u32).to_ne_bytes(), MapFlags::ANY) {
-            *slot = per_cpu
-                .iter()
-                .filter(|v| v.len() >= 8)
-                .map(|v| u64::from_ne_bytes(v[..8].try_into().unwrap_or([0; 8])))
-                .sum();
+        if let Ok(per_cpu) = map.get(&(i as u32), 0) {
+            *slot = per_cpu.iter().copied().fold(0u64, u64::saturating_add);
         }
     }
     out
+}
+
+/// The BPF object built from `src/bpf/sensor.bpf.c` by `scripts/build-bpf` (committed, so that
+/// building needs no clang or libbpf; a test checks it is current).
+static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!("bpf/sensor.bpf.o");
+
+/// Every program of the object: (function, tracepoint category, tracepoint, required). The
+/// optional ones are calls some kernels or architectures lack (aarch64 has no `open`, `unlink`,
+/// `rename`, `symlink`): the sensor runs without them.
+pub(crate) const PROGRAMS: &[(&str, &str, &str, bool)] = &[
+    ("handle_exec", "sched", "sched_process_exec", true),
+    ("handle_exit", "sched", "sched_process_exit", true),
+    ("enter_openat", "syscalls", "sys_enter_openat", true),
+    ("exit_openat", "syscalls", "sys_exit_openat", true),
+    ("enter_open", "syscalls", "sys_enter_open", false),
+    ("exit_open", "syscalls", "sys_exit_open", false),
+    ("enter_openat2", "syscalls", "sys_enter_openat2", false),
+    ("exit_openat2", "syscalls", "sys_exit_openat2", false),
+    ("enter_unlinkat", "syscalls", "sys_enter_unlinkat", true),
+    ("exit_unlinkat", "syscalls", "sys_exit_unlinkat", true),
+    ("enter_unlink", "syscalls", "sys_enter_unlink", false),
+    ("exit_unlink", "syscalls", "sys_exit_unlink", false),
+    ("enter_renameat2", "syscalls", "sys_enter_renameat2", false),
+    ("exit_renameat2", "syscalls", "sys_exit_renameat2", false),
+    ("enter_renameat", "syscalls", "sys_enter_renameat", false),
+    ("exit_renameat", "syscalls", "sys_exit_renameat", false),
+    ("enter_rename", "syscalls", "sys_enter_rename", false),
+    ("exit_rename", "syscalls", "sys_exit_rename", false),
+    ("enter_truncate", "syscalls", "sys_enter_truncate", false),
+    ("exit_truncate", "syscalls", "sys_exit_truncate", false),
+    ("enter_ftruncate", "syscalls", "sys_enter_ftruncate", false),
+    ("exit_ftruncate", "syscalls", "sys_exit_ftruncate", false),
+    ("enter_symlinkat", "syscalls", "sys_enter_symlinkat", false),
+    ("exit_symlinkat", "syscalls", "sys_exit_symlinkat", false),
+    ("enter_symlink", "syscalls", "sys_enter_symlink", false),
+    ("exit_symlink", "syscalls", "sys_exit_symlink", false),
+    ("enter_ptrace", "syscalls", "sys_enter_ptrace", false),
+    ("exit_ptrace", "syscalls", "sys_exit_ptrace", false),
+    ("enter_socket", "syscalls", "sys_enter_socket", false),
+    ("exit_socket", "syscalls", "sys_exit_socket", false),
+    ("enter_connect", "syscalls", "sys_enter_connect", true),
+    ("exit_connect", "syscalls", "sys_exit_connect", true),
+];
+
+fn load_err(e: impl std::error::Error) -> SensorError {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    SensorError::Load(msg)
+}
+
+/// Loads the object (CO-RE relocations against the running kernel's BTF, the sensor's own
+/// settings written into its read-only data) and attaches every program. The programs stay
+/// attached as long as the returned object lives.
+fn load_programs(opts: &Options) -> Result<Ebpf, SensorError> {
+    let self_tgid: u32 = std::process::id();
+    let wakeup_bytes: u64 = opts.wakeup_bytes;
+    let mut bpf = EbpfLoader::new()
+        .override_global("self_tgid", &self_tgid, true)
+        .override_global("wakeup_bytes", &wakeup_bytes, true)
+        .load(BPF_OBJECT)
+        .map_err(load_err)?;
+    for &(name, category, tracepoint, required) in PROGRAMS {
+        let attached = (|| -> Result<(), SensorError> {
+            let prog: &mut TracePoint = bpf
+                .program_mut(name)
+                .ok_or_else(|| {
+                    SensorError::Load(format!("the BPF object has no program `{name}`"))
+                })?
+                .try_into()
+                .map_err(load_err)?;
+            prog.load().map_err(load_err)?;
+            prog.attach(category, tracepoint).map_err(load_err)?;
+            Ok(())
+        })();
+        match attached {
+            Ok(()) => {}
+            Err(SensorError::Load(e)) if required => {
+                return Err(SensorError::Load(format!("attaching {tracepoint}: {e}")))
+            }
+            Err(e) => tracing::warn!("tracepoint {tracepoint} not attached: {e}"),
+        }
+    }
+    Ok(bpf)
+}
+
+/// Waits until `fd` is readable or `timeout` passes (an interrupted wait returns early; the
+/// caller reads whatever is pending either way).
+fn wait_readable(fd: RawFd, timeout: Duration) {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: `pfd` is one valid pollfd that outlives the call, and the count passed is 1.
+    #[allow(unsafe_code)]
+    let _ = unsafe { libc::poll(&mut pfd, 1, ms) };
 }
 
 /// Runs the sensor until `stop` is set: every event (JSON bytes of a `syscall` event) goes to
@@ -138,94 +237,22 @@ pub fn run(
         ));
     }
     ensure_tracefs();
-    let load = |e: libbpf_rs::Error| SensorError::Load(format!("{e:#}"));
-    let mut storage = MaybeUninit::uninit();
-    let mut open = SensorSkelBuilder::default()
-        .open(&mut storage)
-        .map_err(load)?;
-    if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
-        ro.self_tgid = std::process::id();
-        ro.wakeup_bytes = opts.wakeup_bytes;
-    }
-    let skel = open.load().map_err(load)?;
-    let p = &skel.progs;
-    let progs = [
-        ("sched_process_exec", &p.handle_exec, true),
-        ("sched_process_exit", &p.handle_exit, true),
-        ("sys_enter_openat", &p.enter_openat, true),
-        ("sys_exit_openat", &p.exit_openat, true),
-        ("sys_enter_open", &p.enter_open, false),
-        ("sys_exit_open", &p.exit_open, false),
-        ("sys_enter_openat2", &p.enter_openat2, false),
-        ("sys_exit_openat2", &p.exit_openat2, false),
-        ("sys_enter_unlinkat", &p.enter_unlinkat, true),
-        ("sys_exit_unlinkat", &p.exit_unlinkat, true),
-        ("sys_enter_unlink", &p.enter_unlink, false),
-        ("sys_exit_unlink", &p.exit_unlink, false),
-        ("sys_enter_renameat2", &p.enter_renameat2, false),
-        ("sys_exit_renameat2", &p.exit_renameat2, false),
-        ("sys_enter_renameat", &p.enter_renameat, false),
-        ("sys_exit_renameat", &p.exit_renameat, false),
-        ("sys_enter_rename", &p.enter_rename, false),
-        ("sys_exit_rename", &p.exit_rename, false),
-        ("sys_enter_truncate", &p.enter_truncate, false),
-        ("sys_exit_truncate", &p.exit_truncate, false),
-        ("sys_enter_ftruncate", &p.enter_ftruncate, false),
-        ("sys_exit_ftruncate", &p.exit_ftruncate, false),
-        ("sys_enter_symlinkat", &p.enter_symlinkat, false),
-        ("sys_exit_symlinkat", &p.exit_symlinkat, false),
-        ("sys_enter_symlink", &p.enter_symlink, false),
-        ("sys_exit_symlink", &p.exit_symlink, false),
-        ("sys_enter_ptrace", &p.enter_ptrace, false),
-        ("sys_exit_ptrace", &p.exit_ptrace, false),
-        ("sys_enter_socket", &p.enter_socket, false),
-        ("sys_exit_socket", &p.exit_socket, false),
-        ("sys_enter_connect", &p.enter_connect, true),
-        ("sys_exit_connect", &p.exit_connect, true),
-    ];
-    let mut links: Vec<Link> = Vec::new();
-    for (name, prog, required) in progs {
-        match prog.attach() {
-            Ok(l) => links.push(l),
-            Err(e) if required => {
-                return Err(SensorError::Load(format!("attaching {name}: {e:#}")))
-            }
-            Err(e) => tracing::warn!("tracepoint {name} not attached: {e:#}"),
-        }
-    }
+    let mut bpf = load_programs(opts)?;
+    let drops_map = bpf
+        .take_map("drops")
+        .ok_or_else(|| SensorError::Load("the BPF object has no map `drops`".into()))?;
+    let drops: PerCpuArray<MapData, u64> = PerCpuArray::try_from(drops_map).map_err(load_err)?;
+    let events_map = bpf
+        .take_map("events")
+        .ok_or_else(|| SensorError::Load("the BPF object has no map `events`".into()))?;
+    let mut rb = RingBuf::try_from(events_map).map_err(load_err)?;
 
     let ctx = RefCell::new(Context::new(Containers::new(
         None,
         opts.runtime_roots.clone(),
     )));
     let summary = RefCell::new(Summary::default());
-    let failure: RefCell<Option<String>> = RefCell::new(None);
     let handler = RefCell::new(handler);
-    let mut builder = RingBufferBuilder::new();
-    builder
-        .add(&skel.maps.events, |data: &[u8]| {
-            let mut s = summary.borrow_mut();
-            s.records += 1;
-            match raw::decode(data) {
-                Ok(r) => {
-                    let ev = ctx.borrow_mut().event(&r);
-                    if let Some(ev) = ev {
-                        s.events += 1;
-                        if let Err(e) = (handler.borrow_mut())(&ev) {
-                            *failure.borrow_mut() = Some(e);
-                            return -1;
-                        }
-                    }
-                }
-                Err(e) => {
-                    s.bad_records += 1;
-                    tracing::warn!("skipping a kernel record: {e}");
-                }
-            }
-            0
-        })
-        .map_err(load)?;
-    let rb = builder.build().map_err(load)?;
     ready();
 
     let mut last_drops = [0u64; 4];
@@ -241,15 +268,28 @@ pub fn run(
         // Wake-ups are batched in the kernel: poll for a wake-up, then read what is pending
         // either way.
         if !stopping {
-            let _ = rb.poll(opts.poll);
+            wait_readable(rb.as_raw_fd(), opts.poll);
         }
-        let _ = rb.consume();
-        if let Some(e) = failure.borrow_mut().take() {
-            return Err(SensorError::Handler(e));
+        while let Some(item) = rb.next() {
+            let mut s = summary.borrow_mut();
+            s.records += 1;
+            match raw::decode(&item) {
+                Ok(r) => {
+                    if let Some(ev) = ctx.borrow_mut().event(&r) {
+                        s.events += 1;
+                        drop(s);
+                        (handler.borrow_mut())(&ev).map_err(SensorError::Handler)?;
+                    }
+                }
+                Err(e) => {
+                    s.bad_records += 1;
+                    tracing::warn!("skipping a kernel record: {e}");
+                }
+            }
         }
         if stopping || last_drop_check.elapsed() >= opts.drop_report_every {
             last_drop_check = Instant::now();
-            let now = read_drops(&skel.maps.drops);
+            let now = read_drops(&drops);
             let delta: Vec<u64> = now
                 .iter()
                 .zip(last_drops)
@@ -293,8 +333,9 @@ pub fn run(
             break;
         }
     }
+    // Dropping the loaded object detaches every program.
     drop(rb);
-    drop(links);
+    drop(bpf);
     let s = summary.borrow().clone();
     Ok(s)
 }

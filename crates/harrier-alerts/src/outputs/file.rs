@@ -120,7 +120,7 @@ impl FileOutput {
             written += 1;
         }
         if let Some(f) = &self.file {
-            f.sync_data().map_err(|e| (0, e))?;
+            crate::sink::sync_file(f).map_err(|e| (0, e))?;
         }
         Ok(written)
     }

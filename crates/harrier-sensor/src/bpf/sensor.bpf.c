@@ -9,7 +9,6 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include <bpf/bpf_tracing.h>
 
 #define PATH_LEN 256
 #define ARGS_LEN 1024
@@ -105,6 +104,11 @@ struct exec_ev {
 	char args[ARGS_LEN];
 	char env[ENV_LEN];
 };
+
+// exec_ev reaches user space only through the ring buffer, so clang's BTF (which the test of
+// the other layouts reads) does not describe it: its size is checked here instead.
+_Static_assert(sizeof(struct exec_ev) == 104 + PATH_LEN + ARGS_LEN + ENV_LEN,
+	       "exec_ev's layout is mirrored in src/raw.rs (EXEC_LEN)");
 
 #define CWD_SLOTS 8
 #define CWD_SLOT 64
