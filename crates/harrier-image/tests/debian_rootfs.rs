@@ -1,5 +1,6 @@
 //! A real Debian root filesystem, built by `mmdebstrap` from the Debian archive (installed by
-//! .ci/run), scanned as an image: every installed package must be cataloged with the version
+//! scripts/test; HARRIER_SKIP_ROOTFS_TESTS=1, set by scripts/test when it cannot, skips it and
+//! says so), scanned as an image: every installed package must be cataloged with the version
 //! `dpkg-query` reports for the same database.
 
 use std::collections::BTreeSet;
@@ -10,13 +11,19 @@ use harrier_image::scan::scan;
 
 #[test]
 fn every_package_of_a_debian_rootfs_is_cataloged() {
+    if std::env::var_os("HARRIER_SKIP_ROOTFS_TESTS").is_some() {
+        eprintln!("Debian root filesystem test skipped (HARRIER_SKIP_ROOTFS_TESTS is set)");
+        return;
+    }
     let d = tempfile::tempdir().unwrap();
     let tar = d.path().join("rootfs.tar");
     let st = Command::new("mmdebstrap")
         .args(["--variant=minbase", "--quiet", "bookworm"])
         .arg(&tar)
         .status()
-        .expect("mmdebstrap must be installed (Debian package mmdebstrap; .ci/run installs it)");
+        .expect(
+            "mmdebstrap must be installed (Debian package mmdebstrap; scripts/test installs it)",
+        );
     assert!(
         st.success(),
         "mmdebstrap failed (is the Debian archive reachable?)"
