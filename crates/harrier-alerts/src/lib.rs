@@ -9,6 +9,7 @@
 mod alert;
 pub mod outputs;
 mod sink;
+pub mod state;
 pub mod store;
 
 pub use alert::{alert_id, json_string, Alert, AlertRecord, Format};

@@ -27,12 +27,94 @@ use crate::alert::{AlertRecord, Format};
 #[derive(Debug, thiserror::Error)]
 #[error("alert store {path}: {source}")]
 pub struct StoreError {
-    /// The database file.
+    /// Which store: the database file, or the server for a networked backend.
     pub path: String,
-    /// What SQLite said.
+    /// What the database said.
     #[source]
-    pub source: rusqlite::Error,
+    pub source: Box<dyn std::error::Error + Send + Sync>,
 }
+
+/// The contract of an alert store: what sources, outputs, the CLI and the service need from
+/// it, whatever the database. [`Store`] (SQLite, one machine) implements it; a backend for
+/// several workers implements it too and passes the same suite ([`contract`]).
+///
+/// The guarantees, which every implementation keeps:
+/// - [`AlertStore::insert`] writes the alerts and the checkpoint in one durable transaction:
+///   when it returns `Ok`, the input that produced them may be acknowledged; when it fails,
+///   neither is written;
+/// - an alert id is stored once: a replay or another worker raising it again counts as a
+///   duplicate;
+/// - each output has its own cursor: [`AlertStore::pending`] returns what it has not
+///   delivered, oldest first, suppressed alerts skipped, and [`AlertStore::mark_delivered`]
+///   only moves the cursor forward.
+pub trait AlertStore: Send {
+    /// Stores `alerts` (throttled by `throttle`) and sets `checkpoint`, atomically.
+    fn insert(
+        &mut self,
+        alerts: &[AlertRecord],
+        throttle: &Throttle,
+        checkpoint: Option<(&str, &str)>,
+    ) -> Result<Inserted, StoreError>;
+    /// The checkpoint of `source`, if it has one.
+    fn checkpoint(&self, source: &str) -> Result<Option<String>, StoreError>;
+    /// Alerts matching `filter`, oldest first.
+    fn list(&self, filter: &Filter) -> Result<Vec<StoredAlert>, StoreError>;
+    /// Number of alerts stored (suppressed included).
+    fn count(&self) -> Result<u64, StoreError>;
+    /// Up to `limit` alerts `output` has not delivered, oldest first, suppressed skipped.
+    fn pending(&self, output: &str, limit: u32) -> Result<Vec<StoredAlert>, StoreError>;
+    /// Registers `output` if new: from the first alert stored (`from_start`) or from now.
+    fn register_output(&self, output: &str, from_start: bool) -> Result<(), StoreError>;
+    /// `output` delivered everything up to `seq` (`count` alerts of it).
+    fn mark_delivered(&self, output: &str, seq: i64, count: u64) -> Result<(), StoreError>;
+    /// A failed delivery attempt of `output`.
+    fn record_failure(&self, output: &str, error: &str) -> Result<(), StoreError>;
+    /// Delivery state of every output.
+    fn deliveries(&self) -> Result<Vec<DeliveryState>, StoreError>;
+    /// The highest store position (0 when empty).
+    fn last_seq(&self) -> Result<i64, StoreError>;
+}
+
+impl AlertStore for Store {
+    fn insert(
+        &mut self,
+        alerts: &[AlertRecord],
+        throttle: &Throttle,
+        checkpoint: Option<(&str, &str)>,
+    ) -> Result<Inserted, StoreError> {
+        Store::insert(self, alerts, throttle, checkpoint)
+    }
+    fn checkpoint(&self, source: &str) -> Result<Option<String>, StoreError> {
+        Store::checkpoint(self, source)
+    }
+    fn list(&self, filter: &Filter) -> Result<Vec<StoredAlert>, StoreError> {
+        Store::list(self, filter)
+    }
+    fn count(&self) -> Result<u64, StoreError> {
+        Store::count(self)
+    }
+    fn pending(&self, output: &str, limit: u32) -> Result<Vec<StoredAlert>, StoreError> {
+        Store::pending(self, output, limit)
+    }
+    fn register_output(&self, output: &str, from_start: bool) -> Result<(), StoreError> {
+        Store::register_output(self, output, from_start)
+    }
+    fn mark_delivered(&self, output: &str, seq: i64, count: u64) -> Result<(), StoreError> {
+        Store::mark_delivered(self, output, seq, count)
+    }
+    fn record_failure(&self, output: &str, error: &str) -> Result<(), StoreError> {
+        Store::record_failure(self, output, error)
+    }
+    fn deliveries(&self) -> Result<Vec<DeliveryState>, StoreError> {
+        Store::deliveries(self)
+    }
+    fn last_seq(&self) -> Result<i64, StoreError> {
+        Store::last_seq(self)
+    }
+}
+
+#[path = "store_contract.rs"]
+pub mod contract;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS alerts (
@@ -241,9 +323,9 @@ impl Store {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let p = path.display().to_string();
-        let err = |source| StoreError {
+        let err = |source: rusqlite::Error| StoreError {
             path: p.clone(),
-            source,
+            source: Box::new(source),
         };
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
@@ -258,7 +340,7 @@ impl Store {
     fn err(&self, source: rusqlite::Error) -> StoreError {
         StoreError {
             path: self.path.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -271,9 +353,9 @@ impl Store {
         checkpoint: Option<(&str, &str)>,
     ) -> Result<Inserted, StoreError> {
         let path = self.path.clone();
-        let err = |source| StoreError {
+        let err = |source: rusqlite::Error| StoreError {
             path: path.clone(),
-            source,
+            source: Box::new(source),
         };
         let tx = self
             .conn
@@ -511,7 +593,7 @@ fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredAlert> {
 /// An [`AlertSink`](crate::AlertSink) that stores alerts: `send` collects, `flush` commits them
 /// (with the pending checkpoint, if one was set) in one durable transaction.
 pub struct StoreSink {
-    store: Store,
+    store: Box<dyn AlertStore>,
     throttle: Throttle,
     batch: Vec<AlertRecord>,
     checkpoint: Option<(String, String)>,
@@ -523,9 +605,9 @@ pub struct StoreSink {
 
 impl StoreSink {
     /// A sink into `store`, throttling with `throttle`.
-    pub fn new(store: Store, throttle: Throttle) -> Self {
+    pub fn new(store: impl AlertStore + 'static, throttle: Throttle) -> Self {
         StoreSink {
-            store,
+            store: Box::new(store),
             throttle,
             batch: Vec::new(),
             checkpoint: None,
@@ -540,8 +622,8 @@ impl StoreSink {
     }
 
     /// The store.
-    pub fn store(&self) -> &Store {
-        &self.store
+    pub fn store(&self) -> &dyn AlertStore {
+        self.store.as_ref()
     }
 
     /// Commits what was sent; returns what this flush did.
@@ -581,7 +663,7 @@ impl crate::AlertSink for StoreSink {
     fn flush(&mut self) -> Result<(), crate::SinkError> {
         self.commit().map(|_| ()).map_err(|e| crate::SinkError {
             output: "alert store".into(),
-            source: std::io::Error::other(e.to_string()),
+            source: std::io::Error::other(e),
         })
     }
 }

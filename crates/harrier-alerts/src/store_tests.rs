@@ -199,3 +199,48 @@ fn store_sink_commits_on_flush_only() {
     assert_eq!(other.checkpoint("src").unwrap().as_deref(), Some("7"));
     assert_eq!(sink.totals.new, 1);
 }
+
+#[test]
+fn sqlite_meets_the_store_contract() {
+    let d = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    super::contract::run_all(&mut || {
+        n += 1;
+        Box::new(Store::open(&d.path().join(format!("c{n}.db"))).unwrap())
+    });
+    assert_eq!(n, 5, "every check ran on a fresh store");
+}
+
+#[test]
+fn a_failed_checkpoint_write_rolls_its_alerts_back() {
+    // The checkpoint write fails after the alerts were written (a trigger, set up through a
+    // second connection): with one transaction nothing is stored; with two, the alerts would
+    // be, and their input replayed would not be acknowledged while they sat in the store.
+    let (d, mut s) = store();
+    let db = d.path().join("alerts.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER refuse_checkpoint BEFORE INSERT ON checkpoints \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        )
+        .unwrap();
+    let e = s
+        .insert(
+            &[rec("R", "e1", 1, "a"), rec("R", "e2", 2, "a")],
+            &Throttle::default(),
+            Some(("cw:g", "42")),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("injected failure"), "{e}");
+    assert_eq!(
+        s.count().unwrap(),
+        0,
+        "the alerts were rolled back with the checkpoint"
+    );
+    assert_eq!(s.checkpoint("cw:g").unwrap(), None);
+    // Without a checkpoint the same alerts go in.
+    s.insert(&[rec("R", "e1", 1, "a")], &Throttle::default(), None)
+        .unwrap();
+    assert_eq!(s.count().unwrap(), 1);
+}

@@ -4,16 +4,13 @@
 
 mod alerts_cmd;
 mod backfill;
-mod config;
 mod detect;
 mod image_cmd;
-mod metrics;
 mod posture;
 mod ruleload;
 mod rules_cmd;
 mod sensor_cmd;
 mod serve;
-mod serve_live;
 mod sinks;
 mod state;
 

@@ -1,7 +1,7 @@
 //! `harrier serve`: the Kubernetes audit webhook, evaluated as it arrives.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -11,8 +11,6 @@ use anyhow::{Context, Result};
 use clap::Args;
 use harrier_alerts::{AlertSink, Format, WriterSink};
 use harrier_detect::{Detector, Options};
-use harrier_events::json;
-use harrier_events::lazy::{Record, Scratch};
 use harrier_rules::Priority;
 use harrier_sources::webhook::{Verdict, WebhookConfig, WebhookServer, DEFAULT_MAX_BODY};
 
@@ -65,7 +63,7 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     if let Some(cfg) = &args.config {
-        return crate::serve_live::run(cfg, args.endpoint_url.as_deref());
+        return serve_config(cfg, args.endpoint_url.as_deref());
     }
     let (mut rules, diags) = ruleload::load(&args.rules, args.no_default_rules)?;
     if ruleload::report(&diags) > 0 {
@@ -75,17 +73,16 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     if let Some(p) = args.min_priority {
         rules.set_min_priority(p);
     }
-    let token = match &args.token_file {
-        Some(f) => Some(
-            std::fs::read_to_string(f)
-                .with_context(|| format!("cannot read {}", f.display()))?
-                .trim()
-                .to_string(),
-        ),
-        None => std::env::var("HARRIER_WEBHOOK_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty()),
-    };
+    let token =
+        harrier_serve::audit::webhook_token(args.token_file.as_deref()).with_context(|| {
+            format!(
+                "cannot read {}",
+                args.token_file
+                    .as_deref()
+                    .unwrap_or(Path::new(""))
+                    .display()
+            )
+        })?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => Some((
             std::fs::read(c).with_context(|| format!("cannot read {}", c.display()))?,
@@ -127,8 +124,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     );
     let start = Instant::now();
     let mut detector = Detector::new(&rules, harrier_detect::hostname(), Options::default());
-    let mut handler =
-        |body: &[u8]| -> Verdict { handle_audit_body(&mut detector, body, sink.as_mut()) };
+    let mut handler = |body: &[u8]| -> Verdict {
+        harrier_serve::audit::handle_audit_body(&mut detector, body, sink.as_mut())
+    };
     server.run(&mut handler, &stop);
     sink.flush().context("writing alerts failed")?;
     eprintln!(
@@ -141,40 +139,35 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Checks and evaluates one webhook body (an audit `Event` or `EventList`); answers only once
-/// its alerts are flushed to `sink`.
-pub fn handle_audit_body(
-    detector: &mut Detector<'_>,
-    body: &[u8],
-    sink: &mut dyn AlertSink,
-) -> Verdict {
-    // Check the whole body before evaluating anything from it.
-    let start = json::skip_ws(body, 0);
-    match json::skip_value(body, start) {
-        Err(e) => {
-            return Verdict::BadRequest(format!("invalid JSON at byte {}: {}", e.offset, e.kind))
+/// `serve --config FILE`: the service of harrier-serve.
+fn serve_config(path: &Path, endpoint_url: Option<&str>) -> Result<ExitCode> {
+    let mut cfg = harrier_serve::config::load(path)?;
+    if let Some(u) = endpoint_url {
+        cfg.aws.endpoint_url = Some(u.to_string());
+    }
+    let (rules, diags) = harrier_serve::load_rules(&cfg)?;
+    if ruleload::report(&diags) > 0 {
+        eprintln!("harrier: errors in rule files: not serving");
+        return Ok(ExitCode::from(2));
+    }
+    let report = |s: &harrier_serve::Stopped| {
+        eprintln!("harrier: stopped; {} alert(s) in the store", s.alerts);
+        for (output, n) in &s.behind {
+            eprintln!(
+                "harrier: output {output}: {n} alert(s) not yet delivered (kept for the next start)"
+            );
         }
-        Ok(end) if json::skip_ws(body, end) != body.len() => {
-            return Verdict::BadRequest(format!(
-                "unexpected data after the JSON value at byte {end}"
-            ))
+    };
+    match harrier_serve::run(&cfg, &rules) {
+        Ok(s) => {
+            report(&s);
+            Ok(ExitCode::SUCCESS)
         }
-        Ok(_) => {}
+        Err(harrier_serve::ServeError::Failed(why, s)) => {
+            report(&s);
+            eprintln!("harrier: error: the service stopped: {}", why.join("; "));
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e.into()),
     }
-    let scratch = Scratch::default();
-    let kind = Record::new(body, &scratch)
-        .str_at(&["kind"])
-        .map(|k| k.into_owned());
-    if !matches!(kind.as_deref(), Some("Event" | "EventList")) {
-        return Verdict::BadRequest("expected an audit.k8s.io Event or EventList".into());
-    }
-    let before = detector.stats.records;
-    let written = detector.process_record(body, 0, "webhook", sink, &mut |p| {
-        tracing::warn!(problem = %p, "webhook: bad event");
-    });
-    // Acknowledge only once the alerts are durable.
-    if let Err(e) = written.and_then(|_| sink.flush()) {
-        return Verdict::Unavailable(format!("cannot write alerts: {e}"));
-    }
-    Verdict::Accepted((detector.stats.records - before) as usize)
 }

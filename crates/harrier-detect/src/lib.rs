@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod live;
+pub mod rulefiles;
 pub mod ruletest;
 mod stats;
 

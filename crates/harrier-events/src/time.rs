@@ -53,6 +53,62 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     secs.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 
+/// Nanoseconds since the epoch, now (0 if the clock is before 1970).
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A duration such as `30s`, `10m`, `24h`, `7d` (whole units; `None` for anything else or an
+/// overflow).
+pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86400)?,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(secs))
+}
+
+/// A point in time as a person writes it: RFC 3339 (`2024-07-31T13:06:24Z`), a date
+/// (`2024-07-31`, midnight UTC), or a duration before `now_ns` (`90m`, `24h`, `7d`).
+pub fn parse_when(s: &str, now_ns: i64) -> Result<i64, WhenError> {
+    if let Some(t) = parse_rfc3339(s) {
+        return Ok(t);
+    }
+    if s.len() == 10 {
+        if let Some(t) = parse_rfc3339(&format!("{s}T00:00:00Z")) {
+            return Ok(t);
+        }
+    }
+    if let Some(d) = parse_duration(s) {
+        return Ok(now_ns.saturating_sub(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)));
+    }
+    Err(WhenError(s.to_string()))
+}
+
+/// A time that [`parse_when`] could not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhenError(pub String);
+
+impl std::fmt::Display for WhenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?}: expected an RFC 3339 time, a date (YYYY-MM-DD) or a duration such as 24h or 7d",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for WhenError {}
+
 /// Formats nanoseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
 pub fn format_iso8601(ns: i64) -> String {
     let (date, h, mi, s, frac) = split(ns);
@@ -130,5 +186,30 @@ mod tests {
         ] {
             assert_eq!(parse_rfc3339(s), None, "{s}");
         }
+    }
+}
+
+#[cfg(test)]
+mod when_tests {
+    use super::*;
+
+    #[test]
+    fn when_accepts_times_dates_and_durations() {
+        let now = 1_000_000 * 1_000_000_000;
+        assert_eq!(
+            parse_when("2024-07-31T13:06:24Z", now).unwrap(),
+            1_722_431_184_000_000_000
+        );
+        assert_eq!(
+            parse_when("2024-07-31", now).unwrap(),
+            1_722_384_000_000_000_000
+        );
+        assert_eq!(parse_when("2h", now).unwrap(), now - 7200 * 1_000_000_000);
+        let e = parse_when("yesterday", now).unwrap_err().to_string();
+        assert!(e.contains("expected an RFC 3339 time"), "{e}");
+        assert_eq!(parse_duration("7d").unwrap().as_secs(), 604_800);
+        assert!(parse_duration("7").is_none());
+        assert!(parse_duration("7w").is_none());
+        assert!(parse_duration("99999999999999999999d").is_none());
     }
 }

@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod ast;
+pub mod builtin;
 pub mod compile;
 pub mod diag;
 pub mod falco;

@@ -57,10 +57,18 @@ pub enum Verdict {
     Unavailable(String),
 }
 
-/// A bound webhook server.
+/// The endpoint itself, without a listener: answers requests to its path. A service with one
+/// HTTP layer for several endpoints routes requests here; [`WebhookServer`] is the standalone
+/// server.
+#[derive(Debug, Clone)]
+pub struct WebhookEndpoint {
+    cfg: WebhookConfig,
+}
+
+/// A bound webhook server: the endpoint, `GET /healthz`, and 404 elsewhere.
 pub struct WebhookServer {
     server: Server,
-    cfg: WebhookConfig,
+    endpoint: WebhookEndpoint,
 }
 
 /// Compares two byte strings in time independent of where they differ.
@@ -71,7 +79,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn json_response(code: u16, body: String) -> Response<std::io::Cursor<Vec<u8>>> {
+/// A JSON response with `code`.
+pub fn json_response(code: u16, body: String) -> Response<std::io::Cursor<Vec<u8>>> {
     let mut r = Response::from_string(body).with_status_code(code);
     if let Ok(h) = Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]) {
         r.add_header(h);
@@ -79,7 +88,8 @@ fn json_response(code: u16, body: String) -> Response<std::io::Cursor<Vec<u8>>> 
     r
 }
 
-fn error_body(msg: &str) -> String {
+/// `{"error": msg}`, escaped.
+pub fn error_body(msg: &str) -> String {
     let mut s = String::from("{\"error\":\"");
     for c in msg.chars() {
         match c {
@@ -91,6 +101,13 @@ fn error_body(msg: &str) -> String {
     }
     s.push_str("\"}");
     s
+}
+
+/// Answers `req` with `code` and `body`, logging a client that went away.
+pub fn respond(req: Request, code: u16, body: String) {
+    if let Err(e) = req.respond(json_response(code, body)) {
+        tracing::debug!(error = %e, "webhook: client went away before the response");
+    }
 }
 
 impl WebhookServer {
@@ -107,7 +124,10 @@ impl WebhookServer {
             ),
         }
         .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
-        Ok(WebhookServer { server, cfg })
+        Ok(WebhookServer {
+            server,
+            endpoint: WebhookEndpoint::new(cfg),
+        })
     }
 
     /// The address actually bound (useful with port 0).
@@ -119,26 +139,37 @@ impl WebhookServer {
     pub fn run(&self, handler: &mut dyn FnMut(&[u8]) -> Verdict, stop: &AtomicBool) {
         while !stop.load(Ordering::Relaxed) {
             match self.server.recv_timeout(Duration::from_millis(200)) {
-                Ok(Some(req)) => self.handle(req, handler),
+                Ok(Some(req)) => {
+                    let path = req.url().split('?').next().unwrap_or("").to_string();
+                    if path == "/healthz" && *req.method() == Method::Get {
+                        respond(req, 200, "{\"status\":\"ok\"}".into());
+                    } else if path != self.endpoint.path() {
+                        respond(req, 404, error_body("not found"));
+                    } else {
+                        self.endpoint.handle(req, handler);
+                    }
+                }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "webhook: accept failed"),
             }
         }
     }
+}
 
-    fn handle(&self, mut req: Request, handler: &mut dyn FnMut(&[u8]) -> Verdict) {
-        let path = req.url().split('?').next().unwrap_or("").to_string();
-        let respond = |req: Request, code: u16, body: String| {
-            if let Err(e) = req.respond(json_response(code, body)) {
-                tracing::debug!(error = %e, "webhook: client went away before the response");
-            }
-        };
-        if path == "/healthz" && *req.method() == Method::Get {
-            return respond(req, 200, "{\"status\":\"ok\"}".into());
-        }
-        if path != self.cfg.path {
-            return respond(req, 404, error_body("not found"));
-        }
+impl WebhookEndpoint {
+    /// The endpoint of `cfg` (its `listen` and `tls` are the listener's business).
+    pub fn new(cfg: WebhookConfig) -> Self {
+        WebhookEndpoint { cfg }
+    }
+
+    /// The path it answers.
+    pub fn path(&self) -> &str {
+        &self.cfg.path
+    }
+
+    /// Answers one request to [`WebhookEndpoint::path`]: method, bearer token and body size
+    /// are checked before the body reaches `handler`.
+    pub fn handle(&self, mut req: Request, handler: &mut dyn FnMut(&[u8]) -> Verdict) {
         if *req.method() != Method::Post {
             return respond(req, 405, error_body("use POST"));
         }

@@ -12,6 +12,7 @@ pub mod aws;
 mod file;
 mod formats;
 mod http;
+mod route;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -20,8 +21,9 @@ use std::time::{Duration, Instant};
 pub use file::{FileOutput, FileShape, Rotation};
 pub use formats::{asff_finding, ocsf_detection_finding, slack_message, AlertView};
 pub use http::{SlackOutput, WebhookOutput};
+pub use route::{Route, ACCOUNT_FIELDS, NAMESPACE_FIELDS};
 
-use crate::store::{Store, StoredAlert};
+use crate::store::{AlertStore, StoredAlert};
 
 /// What one delivery attempt achieved: the first `delivered` alerts of the batch went out; when
 /// `error` is set, the rest did not.
@@ -60,6 +62,43 @@ pub trait Output: Send {
     /// Largest batch handed to [`Output::deliver`].
     fn max_batch(&self) -> usize {
         100
+    }
+    /// Which alerts it receives (`None`: all). [`run_output`] passes over the others: they
+    /// are never handed to [`Output::deliver`], and the cursor moves past them.
+    fn route(&self) -> Option<&Route> {
+        None
+    }
+}
+
+/// An output with a [`Route`]: only the alerts the route admits reach it.
+pub struct Routed {
+    inner: Box<dyn Output>,
+    route: Route,
+}
+
+impl Routed {
+    /// `inner`, sent only what `route` admits (an all-admitting route adds no work).
+    pub fn wrap(inner: Box<dyn Output>, route: Route) -> Box<dyn Output> {
+        if route.is_all() {
+            inner
+        } else {
+            Box::new(Routed { inner, route })
+        }
+    }
+}
+
+impl Output for Routed {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn deliver(&mut self, batch: &[StoredAlert]) -> Attempt {
+        self.inner.deliver(batch)
+    }
+    fn max_batch(&self) -> usize {
+        self.inner.max_batch()
+    }
+    fn route(&self) -> Option<&Route> {
+        Some(&self.route)
     }
 }
 
@@ -136,7 +175,7 @@ impl Wake {
 /// Delivers from `store` to `output` until `stop` is set and everything is delivered (or the
 /// drain time is over).
 pub fn run_output(
-    store: Store,
+    store: impl AlertStore,
     mut output: Box<dyn Output>,
     stats: Arc<OutputStats>,
     stop: &AtomicBool,
@@ -179,14 +218,36 @@ pub fn run_output(
             seen = wake.wait(seen, opts.idle);
             continue;
         }
-        let a = output.deliver(&batch);
-        let done = a.delivered.min(batch.len());
-        if done > 0 {
-            let last = &batch[done - 1];
-            if let Err(e) = store.mark_delivered(&name, last.seq, done as u64) {
+        // With a route, only the admitted alerts are sent; `positions` maps them back.
+        let routed: Option<(Vec<StoredAlert>, Vec<usize>)> = output.route().map(|r| {
+            let positions: Vec<usize> = (0..batch.len()).filter(|&i| r.admits(&batch[i])).collect();
+            (
+                positions.iter().map(|&i| batch[i].clone()).collect(),
+                positions,
+            )
+        });
+        let (to_send, positions) = match &routed {
+            Some((sel, pos)) => (&sel[..], Some(&pos[..])),
+            None => (&batch[..], None),
+        };
+        let a = if to_send.is_empty() {
+            Attempt::all(0)
+        } else {
+            output.deliver(to_send)
+        };
+        let sent = a.delivered.min(to_send.len());
+        // The cursor may move past everything before the first alert not sent.
+        let advance = match positions {
+            Some(p) if sent < p.len() => p[sent],
+            Some(_) => batch.len(),
+            None => sent,
+        };
+        if advance > 0 {
+            let last = &batch[advance - 1];
+            if let Err(e) = store.mark_delivered(&name, last.seq, sent as u64) {
                 tracing::error!(output = %name, error = %e, "cannot record a delivery (it will be repeated)");
             }
-            stats.delivered.fetch_add(done as u64, Ordering::Relaxed);
+            stats.delivered.fetch_add(sent as u64, Ordering::Relaxed);
         }
         match a.error {
             None => backoff = opts.backoff,
@@ -216,19 +277,24 @@ fn pause(d: Duration, stop: &AtomicBool, stopping: bool) {
 
 /// Writes alerts to standard output, one per line (JSON, or Falco-style text).
 pub struct StdoutOutput {
+    name: String,
     json: bool,
 }
 
 impl StdoutOutput {
-    /// Text or JSON lines.
-    pub fn new(json: bool) -> Self {
-        StdoutOutput { json }
+    /// Text or JSON lines; `name` keys its delivery cursor (two stdout outputs with different
+    /// names each get every alert).
+    pub fn new(name: &str, json: bool) -> Self {
+        StdoutOutput {
+            name: name.to_string(),
+            json,
+        }
     }
 }
 
 impl Output for StdoutOutput {
     fn name(&self) -> &str {
-        "stdout"
+        &self.name
     }
 
     fn deliver(&mut self, batch: &[StoredAlert]) -> Attempt {

@@ -1,4 +1,5 @@
-//! Embeds the rule pack under `rules/` (every `.yaml` file, sorted) into the binary.
+//! Embeds the rule pack under `rules/` (every `.yaml` rule file and `.json` test file, sorted)
+//! into the crate: [`builtin`](src/builtin.rs) exposes it. Embedding is not I/O at run time.
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,193 @@
+//! The behaviour every [`AlertStore`] must have, as one suite of checks that each backend's
+//! tests run against fresh stores of their own:
+//!
+//! ```ignore
+//! harrier_alerts::store::contract::run_all(&mut || Box::new(my_backend_on_a_fresh_database()));
+//! ```
+//!
+//! Each check panics (with what it expected) when the store breaks the contract.
+
+use std::time::Duration;
+
+use harrier_rules::Priority;
+
+use super::{AlertStore, Filter, Limit, Throttle};
+use crate::alert::AlertRecord;
+
+/// Makes a fresh, empty store; called once per check.
+pub type Factory<'a> = dyn FnMut() -> Box<dyn AlertStore> + 'a;
+
+/// Runs every check of the contract.
+pub fn run_all(fresh: &mut Factory<'_>) {
+    ids_are_stored_once(fresh().as_mut());
+    checkpoints_move_with_their_alerts(fresh().as_mut());
+    each_output_has_its_own_cursor(fresh().as_mut());
+    throttled_alerts_are_kept_but_not_delivered(fresh().as_mut());
+    lists_filter_and_order(fresh().as_mut());
+}
+
+/// An alert of `rule` for event `event` at `t_s` seconds, by `user`.
+pub fn alert(rule: &str, event: &str, t_s: i64, user: &str, p: Priority) -> AlertRecord {
+    AlertRecord {
+        time_ns: t_s * 1_000_000_000,
+        rule: rule.into(),
+        priority: p,
+        source: "aws_cloudtrail".into(),
+        output: format!("{rule} by {user}"),
+        output_fields: vec![("ct.user".into(), Some(user.into()))],
+        tags: vec!["aws".into()],
+        hostname: "h".into(),
+        event_id: Some(event.into()),
+        rule_file: "r.yaml".into(),
+    }
+}
+
+/// A replayed input or a second worker raising the same alert stores it once.
+pub fn ids_are_stored_once(s: &mut dyn AlertStore) {
+    let a = alert("Create Access Key", "e1", 100, "alice", Priority::Warning);
+    let t = Throttle::default();
+    let first = s.insert(std::slice::from_ref(&a), &t, None).unwrap();
+    assert_eq!((first.new, first.duplicates), (1, 0), "first insert");
+    let again = s.insert(&[a.clone(), a], &t, None).unwrap();
+    assert_eq!(
+        (again.new, again.duplicates),
+        (0, 2),
+        "replayed alerts are duplicates"
+    );
+    assert_eq!(s.count().unwrap(), 1, "stored once");
+}
+
+/// A checkpoint is written with its batch of alerts, and read back.
+pub fn checkpoints_move_with_their_alerts(s: &mut dyn AlertStore) {
+    assert_eq!(s.checkpoint("cw:g").unwrap(), None, "no checkpoint yet");
+    let t = Throttle::default();
+    let a = alert("R", "e1", 1, "a", Priority::Warning);
+    s.insert(&[a], &t, Some(("cw:g", "41"))).unwrap();
+    s.insert(&[], &t, Some(("cw:g", "42"))).unwrap();
+    assert_eq!(
+        s.checkpoint("cw:g").unwrap().as_deref(),
+        Some("42"),
+        "latest wins"
+    );
+    assert_eq!(s.checkpoint("other").unwrap(), None, "per source");
+}
+
+/// Outputs read from their own cursors; a new output starts now unless told to start at the
+/// beginning; cursors only move forward.
+pub fn each_output_has_its_own_cursor(s: &mut dyn AlertStore) {
+    let t = Throttle::default();
+    let batch: Vec<_> = (0..3)
+        .map(|i| alert("R", &format!("e{i}"), i, "u", Priority::Warning))
+        .collect();
+    s.register_output("old", true).unwrap();
+    s.insert(&batch[..2], &t, None).unwrap();
+    s.register_output("new", false).unwrap();
+    s.insert(&batch[2..], &t, None).unwrap();
+    let old = s.pending("old", 10).unwrap();
+    assert_eq!(old.len(), 3, "registered from the start");
+    assert!(old.windows(2).all(|w| w[0].seq < w[1].seq), "oldest first");
+    assert_eq!(
+        s.pending("new", 10).unwrap().len(),
+        1,
+        "registered from now"
+    );
+    s.mark_delivered("old", old[1].seq, 2).unwrap();
+    assert_eq!(s.pending("old", 10).unwrap().len(), 1);
+    s.mark_delivered("old", old[0].seq, 0).unwrap();
+    assert_eq!(
+        s.pending("old", 10).unwrap().len(),
+        1,
+        "a cursor never moves back"
+    );
+    assert_eq!(
+        s.pending("new", 10).unwrap().len(),
+        1,
+        "cursors are independent"
+    );
+    s.record_failure("new", "HTTP 500").unwrap();
+    let d = s.deliveries().unwrap();
+    let old_d = d.iter().find(|d| d.output == "old").unwrap();
+    assert_eq!((old_d.delivered, old_d.failures), (2, 0));
+    let new_d = d.iter().find(|d| d.output == "new").unwrap();
+    assert_eq!(new_d.last_error.as_deref(), Some("HTTP 500"));
+    assert_eq!(s.last_seq().unwrap(), old[2].seq);
+}
+
+/// Alerts over their throttle are stored as suppressed: listed with `include_suppressed`,
+/// never pending.
+pub fn throttled_alerts_are_kept_but_not_delivered(s: &mut dyn AlertStore) {
+    let t = Throttle {
+        default: Some(Limit {
+            window: Duration::from_secs(600),
+            max: 1,
+        }),
+        ..Throttle::default()
+    };
+    s.register_output("o", true).unwrap();
+    let d = s
+        .insert(
+            &[
+                alert("Root Account Used", "e1", 10, "root", Priority::Warning),
+                alert("Root Account Used", "e2", 20, "root", Priority::Warning),
+                alert("Root Account Used", "e3", 30, "bob", Priority::Warning),
+            ],
+            &t,
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        (d.new, d.suppressed),
+        (2, 1),
+        "the repeat by root is suppressed"
+    );
+    assert_eq!(s.pending("o", 10).unwrap().len(), 2);
+    assert_eq!(s.list(&Filter::default()).unwrap().len(), 2);
+    let all = Filter {
+        include_suppressed: true,
+        ..Filter::default()
+    };
+    assert_eq!(s.list(&all).unwrap().len(), 3);
+}
+
+/// Listing filters by time, rule and priority, and keeps the most recent `limit`.
+pub fn lists_filter_and_order(s: &mut dyn AlertStore) {
+    let t = Throttle::default();
+    s.insert(
+        &[
+            alert("A", "e1", 100, "u", Priority::Critical),
+            alert("B", "e2", 200, "u", Priority::Notice),
+            alert("A", "e3", 300, "u", Priority::Warning),
+        ],
+        &t,
+        None,
+    )
+    .unwrap();
+    let rules = |f: Filter| -> Vec<String> {
+        s.list(&f)
+            .unwrap()
+            .into_iter()
+            .map(|a| format!("{}@{}", a.rule, a.time_ns / 1_000_000_000))
+            .collect()
+    };
+    assert_eq!(rules(Filter::default()), ["A@100", "B@200", "A@300"]);
+    let since = Filter {
+        since_ns: Some(200_000_000_000),
+        ..Filter::default()
+    };
+    assert_eq!(rules(since), ["B@200", "A@300"]);
+    let rule = Filter {
+        rule: Some("A".into()),
+        ..Filter::default()
+    };
+    assert_eq!(rules(rule), ["A@100", "A@300"]);
+    let prio = Filter {
+        min_priority: Some(Priority::Warning),
+        ..Filter::default()
+    };
+    assert_eq!(rules(prio), ["A@100", "A@300"]);
+    let last = Filter {
+        limit: Some(1),
+        ..Filter::default()
+    };
+    assert_eq!(rules(last), ["A@300"]);
+}

@@ -1,0 +1,446 @@
+//! The service: the configured sources, through the rules, into the alert store, and from
+//! there to every configured output.
+//!
+//! Threads: one per live source and per sensor (each with its own detector and store
+//! connection), one per HTTP listener (the audit webhooks on it have their detectors there),
+//! one per output (its own cursor). SIGTERM or SIGINT: sources finish the deliveries they hold
+//! (evaluated, stored, acknowledged) and stop; then outputs deliver what is pending, for up to
+//! ten seconds, and [`run`] returns. Whatever an output could not deliver stays in the store
+//! for the next start. A component that fails or panics stops the service the same way, and
+//! [`run`] returns [`ServeError::Failed`] naming it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use harrier_alerts::outputs::{self, DriveOptions, OutputStats, Wake};
+use harrier_alerts::store::{Store, StoreSink};
+use harrier_alerts::AlertSink;
+use harrier_detect::{Detector, Options};
+use harrier_rules::RuleSet;
+use harrier_sources::live::LiveSource;
+
+use crate::components::{self, Aws, Webhook};
+use crate::config::Config;
+use crate::http::{Listener, Route};
+use crate::metrics::{Metrics, SourceMetrics};
+use crate::supervise::Supervisor;
+use crate::ServeError;
+
+/// What the service left behind when it stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    /// The store file.
+    pub store: PathBuf,
+    /// Alerts in the store.
+    pub alerts: u64,
+    /// Outputs with alerts not yet delivered (kept for the next start), and how many.
+    pub behind: Vec<(String, usize)>,
+}
+
+/// What a source thread needs to report its work.
+struct Reporter<'a> {
+    m: Arc<SourceMetrics>,
+    metrics: &'a Metrics,
+    wake: &'a Wake,
+}
+
+impl Reporter<'_> {
+    /// Publishes the detector's and sink's counts; wakes the outputs when alerts were added.
+    fn publish(&self, det: &Detector<'_>, sink: &mut StoreSink) {
+        let (m, r) = (&self.m, Ordering::Relaxed);
+        if sink.totals.new > m.stored_new.load(r) {
+            self.wake.notify();
+        }
+        m.events.store(det.stats.records, r);
+        m.bad_records.store(det.stats.bad_input(), r);
+        m.stored_new.store(sink.totals.new, r);
+        m.stored_duplicate.store(sink.totals.duplicates, r);
+        m.stored_suppressed.store(sink.totals.suppressed, r);
+        let mut all = self
+            .metrics
+            .alerts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for ((rule, p), n) in sink.raised.drain() {
+            *all.entry((rule, p.as_str().to_string())).or_default() += n;
+        }
+    }
+}
+
+/// One HTTP listener's work: its webhooks, and whether it serves `/metrics`.
+struct ListenerPlan {
+    addr: SocketAddr,
+    tls: Option<(Vec<u8>, Vec<u8>)>,
+    hooks: Vec<Webhook>,
+    metrics: bool,
+}
+
+/// Groups the webhooks and the metrics endpoint by address: one listener per address.
+fn plan_listeners(
+    hooks: Vec<Webhook>,
+    metrics: Option<SocketAddr>,
+) -> Result<Vec<ListenerPlan>, ServeError> {
+    let mut by_addr: BTreeMap<SocketAddr, ListenerPlan> = BTreeMap::new();
+    for h in hooks {
+        let p = by_addr.entry(h.listen).or_insert_with(|| ListenerPlan {
+            addr: h.listen,
+            tls: h.tls.clone(),
+            hooks: Vec::new(),
+            metrics: false,
+        });
+        if p.tls != h.tls {
+            return Err(ServeError::Conflict(format!(
+                "two k8s_audit sources on {} with different TLS settings",
+                h.listen
+            )));
+        }
+        if p.hooks
+            .iter()
+            .any(|x| x.endpoint.path() == h.endpoint.path())
+        {
+            return Err(ServeError::Conflict(format!(
+                "two k8s_audit sources on {} with the path {}",
+                h.listen,
+                h.endpoint.path()
+            )));
+        }
+        p.hooks.push(h);
+    }
+    if let Some(a) = metrics {
+        by_addr
+            .entry(a)
+            .or_insert_with(|| ListenerPlan {
+                addr: a,
+                tls: None,
+                hooks: Vec::new(),
+                metrics: false,
+            })
+            .metrics = true;
+    }
+    Ok(by_addr.into_values().collect())
+}
+
+/// Runs the service `cfg` describes with `rules` until SIGTERM or SIGINT (or a component
+/// fails).
+pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
+    let throttle = components::throttle(&cfg.noise);
+    let dir = harrier_alerts::state::state_dir(cfg.state_dir.as_deref())?;
+    let db = harrier_alerts::state::alert_store_path(&dir);
+    let store = Store::open(&db)?;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    let aws_opts = harrier_aws::AwsOptions {
+        profile: cfg.aws.profile.clone(),
+        region: cfg.aws.region.clone(),
+        endpoint_url: cfg.aws.endpoint_url.clone(),
+    };
+    // Only a configuration with AWS sources or outputs looks for credentials and a region.
+    let sdk = if cfg.needs_aws() {
+        rt.block_on(harrier_aws::sdk_config(&aws_opts, None))
+    } else {
+        aws_config::SdkConfig::builder().build()
+    };
+    let aws = Aws {
+        rt: &rt,
+        sdk: &sdk,
+        custom_endpoint: aws_opts.custom_endpoint(),
+    };
+
+    let outputs = components::outputs(cfg, &aws)?;
+    for o in &outputs {
+        store.register_output(o.name(), false)?;
+    }
+    let live = components::live_sources(cfg, &aws, &store)?;
+    let sensors = components::sensors(cfg);
+    let plans = plan_listeners(
+        components::webhooks(cfg)?,
+        cfg.metrics.as_ref().map(|m| m.listen),
+    )?;
+    let mut listeners = Vec::new();
+    for p in plans {
+        let what = if p.hooks.is_empty() {
+            "metrics"
+        } else {
+            "k8s_audit"
+        };
+        listeners.push((Listener::bind(p.addr, p.tls.clone(), what)?, p));
+    }
+
+    let mut metrics = Metrics::default();
+    let out_stats: Vec<Arc<OutputStats>> = outputs.iter().map(|_| Arc::default()).collect();
+    for (o, s) in outputs.iter().zip(&out_stats) {
+        metrics.outputs.push((o.name().to_string(), Arc::clone(s)));
+    }
+    let source_metrics = |name: String, stats| {
+        Arc::new(SourceMetrics {
+            name,
+            stats,
+            ..SourceMetrics::default()
+        })
+    };
+    let live_metrics: Vec<_> = live
+        .iter()
+        .map(|s| source_metrics(s.name().to_string(), Some(s.stats())))
+        .collect();
+    let sensor_metrics: Vec<_> = sensors
+        .iter()
+        .map(|_| source_metrics("sensor".into(), None))
+        .collect();
+    let hook_metrics: Vec<Vec<_>> = listeners
+        .iter()
+        .map(|(l, p)| {
+            p.hooks
+                .iter()
+                .map(|_| {
+                    let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                    source_metrics(format!("k8s_audit://{addr}"), None)
+                })
+                .collect()
+        })
+        .collect();
+    metrics.sources.extend(live_metrics.iter().cloned());
+    metrics
+        .sources
+        .extend(hook_metrics.iter().flatten().cloned());
+    metrics.sources.extend(sensor_metrics.iter().cloned());
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(ServeError::Signal)?;
+    }
+    let n_sources = live.len() + sensors.len() + hook_metrics.iter().flatten().count();
+    eprintln!(
+        "harrier: serving {n_sources} source(s) into {} with {} rules; {} output(s){}",
+        db.display(),
+        rules.active_count(),
+        outputs.len(),
+        listeners
+            .iter()
+            .filter(|(_, p)| p.metrics)
+            .map(|(l, _)| format!("; metrics on {}/metrics", l.base_url()))
+            .collect::<String>()
+    );
+    let outputs_stop = AtomicBool::new(false);
+    let wake = Wake::default();
+    let supervisor = Supervisor::new(&stop);
+    let (throttle, db_ref, metrics, wake, sup) = (&throttle, &db, &metrics, &wake, &supervisor);
+    let (stop_ref, outputs_stop): (&AtomicBool, &AtomicBool) = (&stop, &outputs_stop);
+    let sink = || -> Result<StoreSink, ServeError> {
+        Ok(StoreSink::new(Store::open(db_ref)?, throttle.clone()))
+    };
+    let reporter = |m: Arc<SourceMetrics>| Reporter { m, metrics, wake };
+    std::thread::scope(|s| -> Result<(), ServeError> {
+        for (o, st) in outputs.into_iter().zip(out_stats) {
+            let store = Store::open(db_ref)?;
+            let name = format!("output {}", o.name());
+            s.spawn(move || {
+                sup.run(&name, || {
+                    outputs::run_output(store, o, st, outputs_stop, wake, DriveOptions::default());
+                    Ok(())
+                })
+            });
+        }
+        let mut sources = Vec::new();
+        for ((listener, plan), ms) in listeners.into_iter().zip(hook_metrics) {
+            let sinks = plan
+                .hooks
+                .iter()
+                .map(|_| sink())
+                .collect::<Result<Vec<_>, _>>()?;
+            // A listener with webhooks stops with the sources; one with only metrics, with the
+            // outputs.
+            let until = if plan.hooks.is_empty() {
+                outputs_stop
+            } else {
+                stop_ref
+            };
+            let reps: Vec<_> = ms.into_iter().map(reporter).collect();
+            let name = format!("listener {}", listener.base_url());
+            sources.push(s.spawn(move || {
+                sup.run(&name, || {
+                    serve_listener(rules, &listener, plan, sinks, reps, metrics, until);
+                    Ok(())
+                })
+            }));
+        }
+        for (mut src, m) in live.into_iter().zip(live_metrics) {
+            let (mut sink, rep) = (sink()?, reporter(m));
+            let name = format!("source {}", src.name());
+            sources.push(s.spawn(move || {
+                sup.run(&name, || {
+                    run_live(rules, src.as_mut(), &mut sink, &rep, stop_ref);
+                    Ok(())
+                })
+            }));
+        }
+        for (o, m) in sensors.into_iter().zip(sensor_metrics) {
+            let (mut sink, rep) = (sink()?, reporter(m));
+            sources.push(s.spawn(move || {
+                sup.run("source sensor", || {
+                    run_sensor(rules, &o, &mut sink, &rep, stop_ref)
+                })
+            }));
+        }
+        for t in sources {
+            let _ = t.join();
+        }
+        // Sources are done: let the outputs deliver what is left, then stop.
+        outputs_stop.store(true, Ordering::Relaxed);
+        Ok(())
+    })
+    .inspect_err(|_| {
+        stop.store(true, Ordering::Relaxed);
+    })?;
+    let failures = supervisor.failures();
+    let store = Store::open(&db)?;
+    let mut behind = Vec::new();
+    for d in store.deliveries()? {
+        let n = store.pending(&d.output, 1_000_000)?.len();
+        if n > 0 {
+            behind.push((d.output, n));
+        }
+    }
+    let stopped = Stopped {
+        store: db.clone(),
+        alerts: store.count()?,
+        behind,
+    };
+    if !failures.is_empty() {
+        return Err(ServeError::Failed(failures, stopped));
+    }
+    Ok(stopped)
+}
+
+fn serve_listener(
+    rules: &RuleSet,
+    listener: &Listener,
+    plan: ListenerPlan,
+    sinks: Vec<StoreSink>,
+    reporters: Vec<Reporter<'_>>,
+    metrics: &Metrics,
+    until: &AtomicBool,
+) {
+    let mut routes: Vec<Route<'_>> = Vec::new();
+    for ((hook, mut sink), rep) in plan.hooks.into_iter().zip(sinks).zip(reporters) {
+        let mut det = Detector::new(rules, harrier_detect::hostname(), Options::default());
+        let endpoint = hook.endpoint;
+        routes.push(Route {
+            path: endpoint.path().to_string(),
+            handler: Box::new(move |req| {
+                endpoint.handle(req, &mut |body| {
+                    let v = crate::audit::handle_audit_body(&mut det, body, &mut sink);
+                    rep.publish(&det, &mut sink);
+                    v
+                })
+            }),
+        });
+    }
+    if plan.metrics {
+        routes.push(Route {
+            path: "/metrics".into(),
+            handler: Box::new(move |req| metrics.respond(req)),
+        });
+    }
+    listener.serve(&mut routes, until);
+}
+
+fn run_live(
+    rules: &RuleSet,
+    src: &mut dyn LiveSource,
+    sink: &mut StoreSink,
+    rep: &Reporter<'_>,
+    stop: &AtomicBool,
+) {
+    let mut det = Detector::new(rules, harrier_detect::hostname(), Options::default());
+    let name = src.name().to_string();
+    harrier_detect::live::run_source(
+        &mut det,
+        src,
+        sink,
+        stop,
+        &mut |p| tracing::warn!(source = %name, problem = %p, "bad input"),
+        &mut |d, s| rep.publish(d, s),
+    );
+    rep.publish(&det, sink);
+}
+
+/// The runtime sensor as a source: its events go through the detector into the store, and a
+/// commit wakes the outputs. A sensor that cannot load is a failure of the service.
+fn run_sensor(
+    rules: &RuleSet,
+    opts: &harrier_sensor::Options,
+    sink: &mut StoreSink,
+    rep: &Reporter<'_>,
+    stop: &AtomicBool,
+) -> Result<(), String> {
+    let mut det = Detector::new(rules, harrier_detect::hostname(), Options::default());
+    let mut seq = 0u64;
+    let mut handler = |ev: &[u8]| -> Result<(), String> {
+        seq += 1;
+        let raised = det
+            .process_live_event(
+                ev,
+                seq,
+                "sensor",
+                &mut *sink,
+                &mut |p| tracing::warn!(source = "sensor", problem = %p, "bad event"),
+            )
+            .map_err(|e| format!("storing alerts failed: {e}"))?;
+        if raised {
+            rep.publish(&det, sink);
+        }
+        Ok(())
+    };
+    let mut ready = || eprintln!("harrier sensor: ready");
+    let result = harrier_sensor::run(opts, stop, &mut ready, &mut handler);
+    let flushed = sink.flush();
+    rep.publish(&det, sink);
+    let s = result.map_err(|e| e.to_string())?;
+    eprintln!(
+        "harrier sensor: {} kernel records, {} events, {} dropped by the kernel",
+        s.records,
+        s.events,
+        s.dropped()
+    );
+    flushed.map_err(|e| format!("storing alerts failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+
+    #[test]
+    fn endpoints_on_one_address_share_a_listener() {
+        let cfg = config::parse(
+            "sources:\n  - {type: k8s_audit, listen: '127.0.0.1:7001', path: /a}\n  - {type: k8s_audit, listen: '127.0.0.1:7001', path: /b}\n  - {type: k8s_audit, listen: '127.0.0.1:7002'}\nmetrics: {listen: '127.0.0.1:7001'}\n",
+        )
+        .unwrap();
+        let plans = plan_listeners(
+            components::webhooks(&cfg).unwrap(),
+            Some(cfg.metrics.unwrap().listen),
+        )
+        .unwrap();
+        let shape: Vec<(u16, usize, bool)> = plans
+            .iter()
+            .map(|p| (p.addr.port(), p.hooks.len(), p.metrics))
+            .collect();
+        assert_eq!(shape, [(7001, 2, true), (7002, 1, false)]);
+        let dup = config::parse(
+            "sources:\n  - {type: k8s_audit, listen: '127.0.0.1:7001'}\n  - {type: k8s_audit, listen: '127.0.0.1:7001'}\n",
+        )
+        .unwrap();
+        let e = plan_listeners(components::webhooks(&dup).unwrap(), None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("/k8s-audit"), "{e}");
+    }
+}
