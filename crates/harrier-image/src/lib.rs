@@ -14,6 +14,8 @@ pub mod archive;
 pub mod binaries;
 pub mod catalog;
 pub mod convert;
+#[cfg(feature = "aws")]
+pub mod ecr;
 pub mod formats;
 pub mod layers;
 pub mod lint;

@@ -12,7 +12,7 @@ mod json;
 mod regional;
 mod send;
 
-pub use send::{send_to_security_hub, Sent};
+pub use send::{send_findings, send_to_security_hub, Sent};
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

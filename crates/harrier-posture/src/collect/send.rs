@@ -15,6 +15,27 @@ pub struct Sent {
     pub failed: u64,
 }
 
+/// Sends an evaluation's findings to Security Hub in `home`, as findings of the snapshot's
+/// account. A snapshot without an account id is refused before anything is sent: a finding
+/// must name the account it is about, never a placeholder.
+pub fn send_findings(
+    opts: &CollectOptions,
+    snap: &crate::Snapshot,
+    findings: &[crate::Finding],
+    home: &str,
+    now: i64,
+) -> Result<Sent, CollectError> {
+    let account = snap.account_id.as_deref().ok_or_else(|| {
+        CollectError::Send(
+            "the snapshot names no account (sts:GetCallerIdentity failed when it was collected): \
+             not sending findings without the account they are about"
+                .into(),
+        )
+    })?;
+    let asff = crate::export::asff(findings, account, home, now);
+    send_to_security_hub(opts, home, &asff)
+}
+
 /// Imports `asff` documents into Security Hub in `region`. Blocks; runs its own runtime.
 pub fn send_to_security_hub(
     opts: &CollectOptions,
@@ -45,4 +66,27 @@ pub fn send_to_security_hub(
         }
         Ok(sent)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_without_an_account_is_not_sent() {
+        let snap = crate::Snapshot::default();
+        assert!(snap.account_id.is_none());
+        let opts = CollectOptions {
+            regions: super::super::Regions::List(vec!["us-east-1".into()]),
+            profile: None,
+            // Nothing listens here: the refusal must come before any call.
+            endpoint_url: Some("http://127.0.0.1:9".into()),
+            home_region: None,
+            progress: false,
+        };
+        let e = send_findings(&opts, &snap, &[], "us-east-1", 0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("names no account"), "{e}");
+    }
 }

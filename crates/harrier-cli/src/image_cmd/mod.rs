@@ -12,6 +12,12 @@ use harrier_image::vulndb::VulnDb;
 
 use crate::state;
 
+mod db;
+mod lint;
+
+pub use db::run_db;
+use lint::lint;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ImageFormat {
     Table,
@@ -102,7 +108,7 @@ pub enum DbCommand {
     },
 }
 
-fn db_path(db: Option<PathBuf>, state_dir: Option<&std::path::Path>) -> Result<PathBuf> {
+pub(crate) fn db_path(db: Option<PathBuf>, state_dir: Option<&std::path::Path>) -> Result<PathBuf> {
     Ok(match db {
         Some(p) => p,
         None => state::state_dir(state_dir)?.join("vulns.db"),
@@ -207,39 +213,8 @@ fn credentials(
     username: Option<String>,
     endpoint_url: Option<String>,
 ) -> Result<Credentials> {
-    if let Some(region) = r.ecr_region() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let aws = harrier_aws::AwsOptions {
-            region: Some(region.clone()),
-            endpoint_url,
-            ..Default::default()
-        };
-        let token = rt.block_on(async {
-            let cfg = harrier_aws::sdk_config(&aws, Some(&region)).await;
-            aws_sdk_ecr::Client::new(&cfg)
-                .get_authorization_token()
-                .send()
-                .await
-        });
-        let token = token.map_err(|e| {
-            anyhow::anyhow!(
-                "ECR GetAuthorizationToken: {}",
-                harrier_aws::describe_error(&e)
-            )
-        })?;
-        let data = token
-            .authorization_data()
-            .first()
-            .and_then(|d| d.authorization_token())
-            .context("ECR returned no authorization token")?;
-        let decoded = harrier_events::base64::decode(data).context("ECR token is not base64")?;
-        let text = String::from_utf8(decoded).context("ECR token is not text")?;
-        let (u, p) = text
-            .split_once(':')
-            .context("ECR token is not user:password")?;
-        return Ok(Credentials(Some((u.to_string(), p.to_string()))));
+    if let Some(c) = harrier_image::ecr::credentials(r, endpoint_url)? {
+        return Ok(c);
     }
     let user = username.or_else(|| std::env::var("HARRIER_REGISTRY_USERNAME").ok());
     Ok(Credentials(user.map(|u| {
@@ -248,116 +223,4 @@ fn credentials(
             std::env::var("HARRIER_REGISTRY_PASSWORD").unwrap_or_default(),
         )
     })))
-}
-
-fn lint(
-    dockerfile: &std::path::Path,
-    format: ImageFormat,
-    fail_on: Option<Severity>,
-) -> Result<ExitCode> {
-    let meta = std::fs::metadata(dockerfile)
-        .with_context(|| format!("cannot read {}", dockerfile.display()))?;
-    anyhow::ensure!(
-        meta.len() <= 1 << 20,
-        "{}: larger than 1 MiB, not a Dockerfile",
-        dockerfile.display()
-    );
-    let text = std::fs::read_to_string(dockerfile)
-        .with_context(|| format!("cannot read {}", dockerfile.display()))?;
-    let found = harrier_image::lint::lint_dockerfile(&text);
-    match format {
-        ImageFormat::Json => {
-            let v: Vec<serde_json::Value> = found
-                .iter()
-                .map(|f| {
-                    let r = harrier_image::lint::rule(f.id);
-                    serde_json::json!({"id": f.id, "severity": f.severity.as_str(), "location": f.location, "detail": f.detail, "title": r.title, "fix": r.fix})
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&v)?);
-        }
-        _ => {
-            for f in &found {
-                let r = harrier_image::lint::rule(f.id);
-                println!(
-                    "{}:{} {:<8} {:<20} {} ({})\n    fix: {}",
-                    dockerfile.display(),
-                    f.location.trim_start_matches("line "),
-                    f.severity.as_str(),
-                    f.id,
-                    r.title,
-                    f.detail,
-                    r.fix
-                );
-            }
-            eprintln!("harrier: {} finding(s)", found.len());
-        }
-    }
-    Ok(
-        if fail_on.is_some_and(|s| found.iter().any(|f| f.severity <= s)) {
-            ExitCode::from(1)
-        } else {
-            ExitCode::SUCCESS
-        },
-    )
-}
-
-pub fn run_db(cmd: DbCommand) -> Result<ExitCode> {
-    match cmd {
-        DbCommand::Update {
-            base_url,
-            ecosystems,
-            db,
-            state_dir,
-        } => {
-            let dbp = db_path(db, state_dir.as_deref())?;
-            let mut vdb = VulnDb::open(&dbp)?;
-            let ecos: Vec<String> = if ecosystems.is_empty() {
-                harrier_image::vulndb::DEFAULT_ECOSYSTEMS
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect()
-            } else {
-                ecosystems
-            };
-            let n = vdb.update(&base_url, &ecos, &mut |msg| {
-                eprintln!("harrier: skipped {msg}")
-            })?;
-            eprintln!(
-                "harrier: {} advisories imported; {} advisories in {}",
-                n.records,
-                vdb.count()?,
-                dbp.display()
-            );
-            Ok(if n.skipped > 0 {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
-        DbCommand::Import {
-            paths,
-            db,
-            state_dir,
-        } => {
-            let dbp = db_path(db, state_dir.as_deref())?;
-            let mut vdb = VulnDb::open(&dbp)?;
-            let mut skipped = 0;
-            for p in &paths {
-                let n = vdb.import(p, &mut |msg| eprintln!("harrier: skipped {msg}"))?;
-                skipped += n.skipped;
-                eprintln!(
-                    "harrier: {}: {} advisories imported",
-                    p.display(),
-                    n.records
-                );
-            }
-            eprintln!("harrier: {} advisories in {}", vdb.count()?, dbp.display());
-            Ok(if skipped > 0 {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
-    }
 }
