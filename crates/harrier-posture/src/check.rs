@@ -122,6 +122,9 @@ pub struct Check {
     pub remediation: &'static str,
     /// AWS CLI commands that fix it (`<...>` marks what to fill in).
     pub cli: &'static [&'static str],
+    /// Requirement ids per framework ([`crate::frameworks::FRAMEWORKS`]) this check maps to;
+    /// a framework it does not list does not count it.
+    pub frameworks: crate::frameworks::Mapping,
     /// The evaluation.
     pub eval: fn(&Ctx<'_>, &mut Vec<Finding>),
 }
@@ -130,7 +133,7 @@ impl Check {
     /// Framework requirement ids (`cis-5.0`, `pci-4.0`, `nist-800-53-r5`, `nist-800-53-r4`,
     /// `soc2`) this check maps to.
     pub fn frameworks(&self) -> &'static [(&'static str, &'static [&'static str])] {
-        crate::frameworks::of(self.id)
+        self.frameworks
     }
 }
 

@@ -16,6 +16,13 @@ pub static PERMISSIONS_THROUGH_GROUPS: Check = Check {
         "aws iam detach-user-policy --user-name <user> --policy-arn <arn>",
         "aws iam delete-user-policy --user-name <user> --policy-name <name>",
     ],
+    frameworks: &[
+            ("cis-5.0", &["1.14"]),
+            ("pci-4.0", &["7.2.1", "7.2.2"]),
+            ("nist-800-53-r5", &["AC-2", "AC-6"]),
+            ("nist-800-53-r4", &["AC-2", "AC-6"]),
+            ("soc2", &["cc_6_3"]),
+        ],
     eval: |cx, out| {
         let d = match cx.global("iam-get-account-authorization-details") {
             Ok(d) => d,
@@ -50,6 +57,13 @@ pub static EXPIRED_SERVER_CERTIFICATES: Check = Check {
     rationale: "An expired certificate still attached to a load balancer or CloudFront breaks clients or teaches users to click through warnings; stored, it can be deployed by mistake.",
     remediation: "Delete expired server certificates (after moving any listener to a valid certificate, preferably from ACM).",
     cli: &["aws iam delete-server-certificate --server-certificate-name <name>"],
+    frameworks: &[
+            ("cis-5.0", &["1.18"]),
+            ("pci-4.0", &["4.2.1"]),
+            ("nist-800-53-r5", &["SC-12", "SC-17"]),
+            ("nist-800-53-r4", &["SC-12", "SC-17"]),
+            ("soc2", &["cc_6_7"]),
+        ],
     eval: |cx, out| {
         let d = match cx.global("iam-list-server-certificates") {
             Ok(d) => d,
@@ -80,6 +94,12 @@ pub static ACCESS_ANALYZER: Check = Check {
     rationale: "Access Analyzer reports buckets, keys, roles and queues shared outside the account or organisation; without it, a resource policy opened to the world goes unnoticed.",
     remediation: "Create an account (or organisation) analyzer in each region.",
     cli: &["aws accessanalyzer create-analyzer --analyzer-name default --type ACCOUNT --region <region>"],
+    frameworks: &[
+            ("cis-5.0", &["1.19"]),
+            ("nist-800-53-r5", &["AC-3", "AC-6", "CA-7"]),
+            ("nist-800-53-r4", &["AC-3", "AC-6", "CA-7"]),
+            ("soc2", &["cc_6_1", "cc_7_1"]),
+        ],
     eval: |cx, out| {
         for region in cx.snap.regions() {
             match cx.doc(region, "accessanalyzer-list-analyzers") {

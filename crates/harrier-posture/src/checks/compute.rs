@@ -60,6 +60,13 @@ pub static IMDSV2: Check = Check {
         "aws ec2 modify-instance-metadata-options --instance-id <id> --http-tokens required --http-endpoint enabled",
         "aws ec2 modify-instance-metadata-defaults --region <region> --http-tokens required",
     ],
+    frameworks: &[
+            ("cis-5.0", &["5.7"]),
+            ("pci-4.0", &["2.2.1"]),
+            ("nist-800-53-r5", &["AC-3", "CM-6", "SC-7"]),
+            ("nist-800-53-r4", &["AC-3", "CM-6", "SC-7"]),
+            ("soc2", &["cc_6_1"]),
+        ],
     eval: |cx, out| {
         each_item(cx, out, "ec2-describe-instances", INSTANCES, &|i| {
             if !live_instance(i) {
@@ -86,6 +93,12 @@ pub static INSTANCE_PROFILE: Check = Check {
     rationale: "An instance without a role that calls AWS does so with long-lived access keys stored on its disk, where they leak; a role gives short-lived, rotated credentials.",
     remediation: "Attach an instance profile with the permissions the workload needs and remove keys from the instance.",
     cli: &["aws ec2 associate-iam-instance-profile --instance-id <id> --iam-instance-profile Name=<profile>"],
+    frameworks: &[
+            ("cis-5.0", &["1.17"]),
+            ("nist-800-53-r5", &["AC-2", "IA-5"]),
+            ("nist-800-53-r4", &["AC-2", "IA-5"]),
+            ("soc2", &["cc_6_1"]),
+        ],
     eval: |cx, out| {
         each_item(cx, out, "ec2-describe-instances", INSTANCES, &|i| {
             if !live_instance(i) {
@@ -121,6 +134,13 @@ pub static RDS_ENCRYPTED: Check = Check {
         "aws rds copy-db-snapshot --source-db-snapshot-identifier <db>-plain --target-db-snapshot-identifier <db>-enc --kms-key-id <key>",
         "aws rds restore-db-instance-from-db-snapshot --db-instance-identifier <db>-enc --db-snapshot-identifier <db>-enc",
     ],
+    frameworks: &[
+            ("cis-5.0", &["2.2.1"]),
+            ("pci-4.0", &["3.5.1"]),
+            ("nist-800-53-r5", &["SC-28", "SC-13"]),
+            ("nist-800-53-r4", &["SC-28", "SC-13"]),
+            ("soc2", &["cc_6_1", "cc_6_7"]),
+        ],
     eval: |cx, out| {
         each_item(cx, out, "rds-describe-db-instances", &["DBInstances"], &|d| {
             Some(match d["StorageEncrypted"].as_bool() {
@@ -141,6 +161,13 @@ pub static RDS_MINOR_UPGRADE: Check = Check {
     rationale: "Minor versions carry security fixes; without automatic upgrades they wait for someone to remember.",
     remediation: "Turn on auto minor version upgrade (applied in the maintenance window).",
     cli: &["aws rds modify-db-instance --db-instance-identifier <db> --auto-minor-version-upgrade --apply-immediately"],
+    frameworks: &[
+            ("cis-5.0", &["2.2.2"]),
+            ("pci-4.0", &["6.3.3"]),
+            ("nist-800-53-r5", &["SI-2"]),
+            ("nist-800-53-r4", &["SI-2"]),
+            ("soc2", &["cc_7_1"]),
+        ],
     eval: |cx, out| {
         each_item(cx, out, "rds-describe-db-instances", &["DBInstances"], &|d| {
             Some(match d["AutoMinorVersionUpgrade"].as_bool() {
@@ -161,6 +188,13 @@ pub static RDS_NOT_PUBLIC: Check = Check {
     rationale: "A publicly accessible instance gets a public DNS name and address: one security-group mistake away from the internet's password guessers.",
     remediation: "Turn public accessibility off and reach the database from inside the VPC.",
     cli: &["aws rds modify-db-instance --db-instance-identifier <db> --no-publicly-accessible --apply-immediately"],
+    frameworks: &[
+            ("cis-5.0", &["2.2.3"]),
+            ("pci-4.0", &["1.3.1", "1.4.4"]),
+            ("nist-800-53-r5", &["AC-3", "AC-4", "SC-7"]),
+            ("nist-800-53-r4", &["AC-3", "AC-4", "SC-7"]),
+            ("soc2", &["cc_6_1", "cc_6_6"]),
+        ],
     eval: |cx, out| {
         each_item(cx, out, "rds-describe-db-instances", &["DBInstances"], &|d| {
             Some(match d["PubliclyAccessible"].as_bool() {
@@ -181,6 +215,13 @@ pub static EFS_ENCRYPTED: Check = Check {
     rationale: "Unencrypted file systems and their backups expose data to anyone with access to the underlying storage or a copy; encryption is set at creation only.",
     remediation: "Create an encrypted file system, copy the data (AWS DataSync), and delete the old one.",
     cli: &["aws efs create-file-system --encrypted --kms-key-id <key> --creation-token <token>"],
+    frameworks: &[
+            ("cis-5.0", &["2.3.1"]),
+            ("pci-4.0", &["3.5.1"]),
+            ("nist-800-53-r5", &["SC-28", "SC-13"]),
+            ("nist-800-53-r4", &["SC-28", "SC-13"]),
+            ("soc2", &["cc_6_1", "cc_6_7"]),
+        ],
     eval: |cx, out| {
         each_item(cx, out, "efs-describe-file-systems", &["FileSystems"], &|f| {
             let id = f["FileSystemArn"]

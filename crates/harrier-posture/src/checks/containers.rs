@@ -13,6 +13,7 @@ pub static ECR_TAG_IMMUTABILITY: Check = Check {
     rationale: "With mutable tags, anyone who can push can replace what `app:v1.4.2` means, and every deployment picks up the backdoored image.",
     remediation: "Set the repository's tag mutability to IMMUTABLE and deploy by digest.",
     cli: &["aws ecr put-image-tag-mutability --repository-name <repo> --image-tag-mutability IMMUTABLE"],
+    frameworks: &[],
     eval: |cx, out| {
         for region in cx.snap.regions() {
             match cx.doc(region, "ecr-describe-repositories") {
@@ -40,6 +41,7 @@ pub static ECR_SCAN_ON_PUSH: Check = Check {
     rationale: "Scanning on push catches known-vulnerable images before they are deployed.",
     remediation: "Turn on scan on push for the repository, or a registry-wide scanning rule.",
     cli: &["aws ecr put-image-scanning-configuration --repository-name <repo> --image-scanning-configuration scanOnPush=true"],
+    frameworks: &[("pci-4.0", &["11.3.1", "11.3.1.2", "11.3.1.3"])],
     eval: |cx, out| {
         for region in cx.snap.regions() {
             let registry_wide = cx.doc(region, "ecr-get-registry-scanning-configuration").ok().is_some_and(|c| {
@@ -101,6 +103,10 @@ pub static EKS_PUBLIC_ENDPOINT: Check = Check {
     rationale: "A public Kubernetes API endpoint open to 0.0.0.0/0 is one leaked kubeconfig away from an intruder.",
     remediation: "Make the endpoint private, or restrict public access to known CIDRs.",
     cli: &["aws eks update-cluster-config --name <cluster> --resources-vpc-config endpointPublicAccess=false,endpointPrivateAccess=true"],
+    frameworks: &[(
+            "pci-4.0",
+            &["1.2.8", "1.3.1", "1.3.2", "1.4.2", "1.5.1", "A1.1.3"],
+        )],
     eval: |cx, out| {
         each_cluster(cx, out, &|_, c| {
             let cfg = &c["resourcesVpcConfig"];
@@ -126,6 +132,13 @@ pub static EKS_AUDIT_LOGGING: Check = Check {
     rationale: "The Kubernetes audit log is the only record of kubectl exec, secret reads and RBAC changes.",
     remediation: "Enable the audit (and authenticator) control-plane log types.",
     cli: &["aws eks update-cluster-config --name <cluster> --logging '{\"clusterLogging\":[{\"types\":[\"audit\",\"authenticator\"],\"enabled\":true}]}'"],
+    frameworks: &[(
+            "pci-4.0",
+            &[
+                "10.2.1", "10.2.1.1", "10.2.1.2", "10.2.1.3", "10.2.1.4", "10.2.1.5", "10.2.1.6",
+                "10.2.1.7", "10.2.2", "10.3.1", "10.6.3", "5.3.4", "A1.2.1",
+            ],
+        )],
     eval: |cx, out| {
         each_cluster(cx, out, &|_, c| {
             let on = c["logging"]["clusterLogging"].as_array().into_iter().flatten().any(|l| {
@@ -145,6 +158,11 @@ pub static ECS_PRIVILEGED: Check = Check {
     rationale: "A privileged container has every capability and the host's devices: whoever gets a shell in it (ECS Exec, an exploited app) owns the instance.",
     remediation: "Register a new revision without `privileged: true` (add only the capabilities the app needs) and deregister the old one.",
     cli: &["aws ecs register-task-definition --cli-input-json file://taskdef-without-privileged.json", "aws ecs deregister-task-definition --task-definition <family>:<revision>"],
+    frameworks: &[
+            ("nist-800-53-r5", &["AC-6", "CM-7"]),
+            ("nist-800-53-r4", &["AC-6", "CM-7"]),
+            ("soc2", &["cc_6_1"]),
+        ],
     eval: |cx, out| {
         for region in cx.snap.regions() {
             let list = match cx.doc(region, "ecs-list-task-definitions") {
@@ -187,6 +205,11 @@ pub static ECS_EXEC: Check = Check {
     rationale: "ECS Exec gives an interactive shell in running tasks to anyone allowed ecs:ExecuteCommand; attackers with stolen keys use it to install tools in Fargate tasks. Enable it only while debugging.",
     remediation: "Turn ECS Exec off on the service (and force a new deployment so running tasks lose it); restrict ecs:ExecuteCommand to break-glass roles.",
     cli: &["aws ecs update-service --cluster <cluster> --service <service> --disable-execute-command --force-new-deployment"],
+    frameworks: &[
+            ("nist-800-53-r5", &["AC-6", "AC-17"]),
+            ("nist-800-53-r4", &["AC-6", "AC-17"]),
+            ("soc2", &["cc_6_1"]),
+        ],
     eval: |cx, out| {
         for region in cx.snap.regions() {
             let clusters = match cx.doc(region, "ecs-list-clusters") {

@@ -129,6 +129,13 @@ pub static S3_WRITE_EVENTS: Check = Check {
     rationale: "Management events do not show who put, overwrote or deleted an object; after a bucket is opened or a backdoored artifact uploaded, only data events tell what changed.",
     remediation: "Add a data event selector for S3 objects (all buckets, write) to a logging trail.",
     cli: &["aws cloudtrail put-event-selectors --trail-name <trail> --event-selectors '[{\"ReadWriteType\":\"WriteOnly\",\"IncludeManagementEvents\":true,\"DataResources\":[{\"Type\":\"AWS::S3::Object\",\"Values\":[\"arn:aws:s3\"]}]}]'"],
+    frameworks: &[
+            ("cis-5.0", &["3.8"]),
+            ("pci-4.0", &["10.2.1"]),
+            ("nist-800-53-r5", &["AU-2", "AU-12"]),
+            ("nist-800-53-r4", &["AU-2", "AU-12"]),
+            ("soc2", &["cc_7_2"]),
+        ],
     eval: |cx, out| eval(cx, out, Access::Write),
 };
 
@@ -141,6 +148,13 @@ pub static S3_READ_EVENTS: Check = Check {
     rationale: "Without read data events, data exfiltration from a bucket (GetObject by leaked keys) leaves no trace.",
     remediation: "Add a data event selector for S3 objects (all buckets, read) to a logging trail.",
     cli: &["aws cloudtrail put-event-selectors --trail-name <trail> --event-selectors '[{\"ReadWriteType\":\"All\",\"IncludeManagementEvents\":true,\"DataResources\":[{\"Type\":\"AWS::S3::Object\",\"Values\":[\"arn:aws:s3\"]}]}]'"],
+    frameworks: &[
+            ("cis-5.0", &["3.9"]),
+            ("pci-4.0", &["10.2.1"]),
+            ("nist-800-53-r5", &["AU-2", "AU-12"]),
+            ("nist-800-53-r4", &["AU-2", "AU-12"]),
+            ("soc2", &["cc_7_2"]),
+        ],
     eval: |cx, out| eval(cx, out, Access::Read),
 };
 

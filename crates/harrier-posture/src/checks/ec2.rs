@@ -69,6 +69,16 @@ pub static SG_WORLD_ADMIN_PORTS: Check = Check {
     rationale: "SSH, RDP, WinRM, Docker and Kubernetes API ports open to 0.0.0.0/0 or ::/0 are scanned and brute-forced within minutes.",
     remediation: "Remove the rule, or narrow it to known addresses; reach instances through SSM Session Manager or a bastion.",
     cli: &["aws ec2 revoke-security-group-ingress --group-id <sg> --protocol tcp --port 22 --cidr 0.0.0.0/0"],
+    frameworks: &[
+            ("cis-5.0", &["5.3", "5.4"]),
+            (
+                "pci-4.0",
+                &["1.2.8", "1.3.1", "1.3.2", "1.4.2", "1.5.1", "A1.1.3"],
+            ),
+            ("nist-800-53-r5", &["AC-17", "CM-9", "SC-7"]),
+            ("nist-800-53-r4", &["AC-4", "SC-7"]),
+            ("soc2", &["cc_6_6", "cc_7_2"]),
+        ],
     eval: |cx, out| {
         each_region(cx, out, "ec2-describe-security-groups", &|region, d, out| {
             for sg in d["SecurityGroups"].as_array().into_iter().flatten() {
@@ -106,6 +116,13 @@ pub static SG_WORLD_CIFS: Check = Check {
     rationale: "SMB (445, 139) exposed to the internet is how worms such as WannaCry spread and how file shares leak.",
     remediation: "Remove the rule, or narrow it to the networks that mount the share.",
     cli: &["aws ec2 revoke-security-group-ingress --group-id <sg> --protocol tcp --port 445 --cidr 0.0.0.0/0"],
+    frameworks: &[
+            ("cis-5.0", &["5.1.2"]),
+            ("pci-4.0", &["1.3.1", "1.4.1"]),
+            ("nist-800-53-r5", &["SC-7", "AC-4"]),
+            ("nist-800-53-r4", &["SC-7", "AC-4"]),
+            ("soc2", &["cc_6_6"]),
+        ],
     eval: |cx, out| {
         each_region(cx, out, "ec2-describe-security-groups", &|region, d, out| {
             for sg in d["SecurityGroups"].as_array().into_iter().flatten() {
@@ -130,6 +147,11 @@ pub static DEFAULT_SG: Check = Check {
     rationale: "Resources launched without a chosen group land in the default one; it should let nothing through.",
     remediation: "Remove every inbound and outbound rule of each VPC's default security group.",
     cli: &["aws ec2 revoke-security-group-ingress --group-id <default sg> --ip-permissions '<rules>'", "aws ec2 revoke-security-group-egress --group-id <default sg> --ip-permissions '<rules>'"],
+    frameworks: &[
+            ("cis-5.0", &["5.5"]),
+            ("nist-800-53-r5", &["AC-17", "AC-4", "CM-6", "CM-9", "SC-7"]),
+            ("nist-800-53-r4", &["AC-4", "SC-7"]),
+        ],
     eval: |cx, out| {
         each_region(cx, out, "ec2-describe-security-groups", &|region, d, out| {
             for sg in d["SecurityGroups"].as_array().into_iter().flatten().filter(|s| s["GroupName"] == "default") {
@@ -154,6 +176,18 @@ pub static EBS_DEFAULT_ENCRYPTION: Check = Check {
     rationale: "Unencrypted volumes and snapshots leak data when copied or shared.",
     remediation: "Turn on EBS encryption by default in each region.",
     cli: &["aws ec2 enable-ebs-encryption-by-default --region <region>"],
+    frameworks: &[
+        ("cis-5.0", &["5.1.1"]),
+        ("pci-4.0", &["3.5.1", "8.3.2"]),
+        (
+            "nist-800-53-r5",
+            &[
+                "AU-9", "CM-6", "CM-9", "CP-9", "SC-13", "SC-28", "SC-8", "SI-19",
+            ],
+        ),
+        ("nist-800-53-r4", &["SC-28"]),
+        ("soc2", &["pi_1_5"]),
+    ],
     eval: |cx, out| {
         each_region(
             cx,
@@ -184,6 +218,25 @@ pub static VPC_FLOW_LOGS: Check = Check {
     rationale: "Without flow logs there is no record of what talked to what during an incident.",
     remediation: "Create a flow log for the VPC (REJECT at least, ALL preferably).",
     cli: &["aws ec2 create-flow-logs --resource-type VPC --resource-ids <vpc> --traffic-type ALL --log-destination-type s3 --log-destination <bucket arn>"],
+    frameworks: &[
+            ("cis-5.0", &["3.7"]),
+            (
+                "pci-4.0",
+                &[
+                    "10.2.1", "10.2.1.1", "10.2.1.2", "10.2.1.3", "10.2.1.4", "10.2.1.5",
+                    "10.2.1.6", "10.2.1.7", "10.2.2", "10.3.1", "10.6.3", "5.3.4", "A1.2.1",
+                ],
+            ),
+            (
+                "nist-800-53-r5",
+                &[
+                    "AC-4", "AU-12", "AU-14", "AU-2", "AU-3", "AU-6", "AU-8", "CA-7", "CM-5",
+                    "CM-6", "CM-9", "IA-3", "MA-4", "PM-14", "PM-31", "SI-4", "SI-7",
+                ],
+            ),
+            ("nist-800-53-r4", &["AU-12", "AU-2", "AU-3"]),
+            ("soc2", &["cc_7_2", "cc_7_3"]),
+        ],
     eval: |cx, out| {
         for region in cx.snap.regions() {
             let (vpcs, logs) = match (cx.doc(region, "ec2-describe-vpcs"), cx.doc(region, "ec2-describe-flow-logs")) {
@@ -247,6 +300,13 @@ pub static NACL_WORLD_ADMIN_PORTS: Check = Check {
     rationale: "Network ACLs are the subnet-wide layer under security groups: one that admits SSH or RDP from anywhere leaves a single security-group mistake between the internet and the host.",
     remediation: "Add a deny entry for 0.0.0.0/0 and ::/0 on ports 22 and 3389 with a rule number below the allow entries, or narrow the allow entries to known ranges.",
     cli: &["aws ec2 create-network-acl-entry --network-acl-id <acl> --ingress --rule-number 50 --protocol tcp --port-range From=22,To=22 --cidr-block 0.0.0.0/0 --rule-action deny"],
+    frameworks: &[
+            ("cis-5.0", &["5.2"]),
+            ("pci-4.0", &["1.2.8", "1.3.1", "1.3.2", "1.4.2"]),
+            ("nist-800-53-r5", &["AC-4", "SC-7"]),
+            ("nist-800-53-r4", &["AC-4", "SC-7"]),
+            ("soc2", &["cc_6_6"]),
+        ],
     eval: |cx, out| {
         each_region(cx, out, "ec2-describe-network-acls", &|region, d, out| {
             for acl in d["NetworkAcls"].as_array().into_iter().flatten() {

@@ -116,6 +116,23 @@ pub static ROOT_ACCESS_KEYS: Check = Check {
     rationale: "Root access keys cannot be restricted by any policy; a leaked one is the whole account.",
     remediation: "Sign in as root, open Security credentials, and delete every access key. Use IAM roles or users instead.",
     cli: &["aws iam delete-access-key --access-key-id <root key id>   # run with root credentials"],
+    frameworks: &[
+            ("cis-5.0", &["1.3"]),
+            (
+                "pci-4.0",
+                &[
+                    "7.2.1", "7.2.2", "7.2.3", "8.2.1", "8.2.2", "8.2.4", "8.2.5", "8.3.11",
+                ],
+            ),
+            (
+                "nist-800-53-r5",
+                &[
+                    "AC-2", "AC-24", "AC-3", "AC-4", "AC-6", "CM-5", "CM-6", "CM-9", "IA-2",
+                    "IA-4", "IA-5", "MP-2", "SC-23", "SC-25",
+                ],
+            ),
+            ("nist-800-53-r4", &["AC-2", "AC-3", "AC-6"]),
+        ],
     eval: |cx, out| {
         if let Some(r) = root_row(cx, out) {
             let active = is_true(&r, "access_key_1_active") || is_true(&r, "access_key_2_active");
@@ -134,6 +151,17 @@ pub static ROOT_MFA: Check = Check {
     rationale: "Without MFA the root password alone opens the account.",
     remediation: "Sign in as root and assign an MFA device (preferably hardware) under Security credentials.",
     cli: &["aws iam create-virtual-mfa-device --virtual-mfa-device-name root-mfa --outfile qr.png --bootstrap-method QRCodePNG", "aws iam enable-mfa-device --user-name <root> --serial-number <arn> --authentication-code1 <c1> --authentication-code2 <c2>"],
+    frameworks: &[
+            ("cis-5.0", &["1.4"]),
+            ("pci-4.0", &["8.4.1", "8.4.2", "8.4.3"]),
+            (
+                "nist-800-53-r5",
+                &[
+                    "AC-2", "AC-24", "AC-3", "AC-4", "AC-7", "CM-6", "CM-9", "IA-2", "SC-23",
+                ],
+            ),
+            ("nist-800-53-r4", &["AC-2", "IA-2"]),
+        ],
     eval: |cx, out| {
         if let Some(r) = root_row(cx, out) {
             let (s, why) = if is_true(&r, "mfa_active") { (Status::Pass, "root MFA is active") } else { (Status::Fail, "root has no MFA") };
@@ -151,6 +179,13 @@ pub static ROOT_HARDWARE_MFA: Check = Check {
     rationale: "A virtual MFA lives on a phone or laptop that can be lost, cloned or phished along with the password; a hardware key or FIDO token cannot be copied.",
     remediation: "Sign in as root, register a hardware MFA or FIDO security key, then deactivate and delete the virtual device.",
     cli: &["aws iam list-virtual-mfa-devices --assignment-status Assigned", "aws iam deactivate-mfa-device --user-name <root> --serial-number <virtual-mfa-arn>"],
+    frameworks: &[
+            ("cis-5.0", &["1.5"]),
+            ("pci-4.0", &["8.4.1"]),
+            ("nist-800-53-r5", &["IA-2"]),
+            ("nist-800-53-r4", &["IA-2"]),
+            ("soc2", &["cc_6_1"]),
+        ],
     eval: |cx, out| {
         let Some(r) = root_row(cx, out) else { return };
         let arn = field(&r, "arn").to_string();
@@ -185,6 +220,7 @@ pub static SUPPORT_ROLE: Check = Check {
     rationale: "During an incident someone must be able to open AWS Support cases without using root or an administrator: a dedicated role with AWSSupportAccess.",
     remediation: "Create a role for the incident responders and attach the AWSSupportAccess managed policy.",
     cli: &["aws iam create-role --role-name aws-support --assume-role-policy-document file://trust.json", "aws iam attach-role-policy --role-name aws-support --policy-arn arn:aws:iam::aws:policy/AWSSupportAccess"],
+    frameworks: &[("cis-5.0", &["1.16"])],
     eval: |cx, out| match cx.global("iam-get-account-authorization-details") {
         Err(e) => out.push(cx.unknown(GLOBAL, e)),
         Ok(d) => {
@@ -210,6 +246,7 @@ pub static ROOT_RECENT_USE: Check = Check {
     rationale: "Daily work as root bypasses every guardrail; its use should be rare and deliberate.",
     remediation: "Create administrative IAM roles or users for daily work and keep root credentials locked away.",
     cli: &[],
+    frameworks: &[("cis-5.0", &["1.6"])],
     eval: |cx, out| {
         if let Some(r) = root_row(cx, out) {
             let last = ["password_last_used", "access_key_1_last_used_date", "access_key_2_last_used_date"]
@@ -251,6 +288,16 @@ pub static PASSWORD_LENGTH: Check = Check {
     rationale: "Short passwords fall to guessing and cracking.",
     remediation: "Set the account password policy's minimum length to 14 or more.",
     cli: &["aws iam update-account-password-policy --minimum-password-length 14"],
+    frameworks: &[
+        ("cis-5.0", &["1.7"]),
+        (
+            "nist-800-53-r5",
+            &[
+                "AC-2", "AC-24", "AC-3", "AC-4", "AC-7", "CM-12", "CM-5", "CM-6", "CM-9", "IA-4",
+                "IA-5", "IA-8", "MA-4", "SC-23",
+            ],
+        ),
+    ],
     eval: |cx, out| {
         if let Some(p) = password_policy(cx, out) {
             let len = p.and_then(|p| p["MinimumPasswordLength"].as_u64());
@@ -276,6 +323,10 @@ pub static PASSWORD_REUSE: Check = Check {
     rationale: "Reused passwords keep leaked credentials valid.",
     remediation: "Set password reuse prevention to 24.",
     cli: &["aws iam update-account-password-policy --password-reuse-prevention 24"],
+    frameworks: &[
+        ("cis-5.0", &["1.8"]),
+        ("nist-800-53-r4", &["AC-2", "IA-2", "IA-5"]),
+    ],
     eval: |cx, out| {
         if let Some(p) = password_policy(cx, out) {
             let n = p.and_then(|p| p["PasswordReusePrevention"].as_u64());
@@ -298,6 +349,18 @@ pub static CONSOLE_MFA: Check = Check {
     rationale: "A phished or reused password is enough to sign in to a console user without MFA.",
     remediation: "Assign an MFA device to the user, or remove the console password if the user does not need it.",
     cli: &["aws iam enable-mfa-device --user-name <user> --serial-number <arn> --authentication-code1 <c1> --authentication-code2 <c2>", "aws iam delete-login-profile --user-name <user>"],
+    frameworks: &[
+            ("cis-5.0", &["1.9"]),
+            ("pci-4.0", &["8.4.1", "8.4.2", "8.4.3"]),
+            (
+                "nist-800-53-r5",
+                &[
+                    "AC-2", "AC-24", "AC-3", "AC-4", "AC-7", "CM-5", "CM-6", "CM-9", "IA-2",
+                    "SC-23",
+                ],
+            ),
+            ("nist-800-53-r4", &["IA-2"]),
+        ],
     eval: |cx, out| {
         each_user(cx, out, |r| {
             if !is_true(r, "password_enabled") {
@@ -321,6 +384,18 @@ pub static KEYS_WITHOUT_MFA: Check = Check {
     rationale: "Keys of users without MFA are long-lived secrets nothing else protects; leaked CLI keys are how most account takeovers start.",
     remediation: "Give the user an MFA device and require it for sensitive actions (aws:MultiFactorAuthPresent), or replace the keys with role-based access.",
     cli: &["aws iam enable-mfa-device --user-name <user> --serial-number <arn> --authentication-code1 <c1> --authentication-code2 <c2>"],
+    frameworks: &[
+            ("cis-5.0", &["1.9"]),
+            ("pci-4.0", &["8.4.1", "8.4.2", "8.4.3"]),
+            (
+                "nist-800-53-r5",
+                &[
+                    "AC-2", "AC-24", "AC-3", "AC-4", "AC-7", "CM-5", "CM-6", "CM-9", "IA-2",
+                    "SC-23",
+                ],
+            ),
+            ("nist-800-53-r4", &["IA-2"]),
+        ],
     eval: |cx, out| {
         each_user(cx, out, |r| {
             if !(is_true(r, "access_key_1_active") || is_true(r, "access_key_2_active")) {
@@ -347,6 +422,7 @@ pub static ONE_ACTIVE_KEY: Check = Check {
         "aws iam update-access-key --user-name <user> --access-key-id <id> --status Inactive",
         "aws iam delete-access-key --user-name <user> --access-key-id <id>",
     ],
+    frameworks: &[("cis-5.0", &["1.12"])],
     eval: |cx, out| {
         each_user(cx, out, |r| {
             let n =
@@ -372,6 +448,17 @@ pub static KEY_ROTATION: Check = Check {
     cli: &[
         "aws iam create-access-key --user-name <user>",
         "aws iam update-access-key --user-name <user> --access-key-id <old id> --status Inactive",
+    ],
+    frameworks: &[
+        ("cis-5.0", &["1.13"]),
+        ("pci-4.0", &["8.3.10.1", "8.3.5", "8.3.7", "8.3.9", "8.6.3"]),
+        (
+            "nist-800-53-r5",
+            &[
+                "AC-2", "AC-24", "AC-3", "AC-4", "CM-5", "CM-6", "CM-9", "SC-23",
+            ],
+        ),
+        ("nist-800-53-r4", &["AC-2"]),
     ],
     eval: |cx, out| {
         each_user(cx, out, |r| {
@@ -408,6 +495,18 @@ pub static UNUSED_CREDENTIALS: Check = Check {
     cli: &[
         "aws iam delete-login-profile --user-name <user>",
         "aws iam update-access-key --user-name <user> --access-key-id <id> --status Inactive",
+    ],
+    frameworks: &[
+        ("cis-5.0", &["1.11"]),
+        ("pci-4.0", &["7.2.4", "7.2.5.1", "8.2.6", "A3.4.1"]),
+        (
+            "nist-800-53-r5",
+            &[
+                "AC-2", "AC-24", "AC-3", "AC-4", "AC-6", "CM-5", "CM-6", "CM-9", "MP-2", "SC-23",
+            ],
+        ),
+        ("nist-800-53-r4", &["AC-2", "AC-3", "AC-6"]),
+        ("soc2", &["cc_1_3"]),
     ],
     eval: |cx, out| {
         each_user(cx, out, |r| {
@@ -618,6 +717,18 @@ pub static ADMIN_POLICIES: Check = Check {
     rationale: "A principal allowed every action on every resource is an account takeover waiting for one leaked credential.",
     remediation: "Replace the policy with one that grants only the actions needed (least privilege); keep full admin to a break-glass role with MFA.",
     cli: &["aws iam detach-user-policy --user-name <user> --policy-arn <arn>", "aws iam delete-user-policy --user-name <user> --policy-name <name>"],
+    frameworks: &[
+            ("cis-5.0", &["1.15"]),
+            (
+                "nist-800-53-r5",
+                &[
+                    "AC-2", "AC-24", "AC-3", "AC-4", "AC-5", "AC-6", "CM-5", "CM-6", "CM-9",
+                    "MP-2", "SC-23", "SC-25",
+                ],
+            ),
+            ("nist-800-53-r4", &["AC-2", "AC-3", "AC-5", "AC-6", "SC-2"]),
+            ("soc2", &["cc_1_3", "cc_6_3"]),
+        ],
     eval: |cx, out| grants_check(cx, out, &[Grant::Admin], "*:*"),
 };
 
@@ -630,6 +741,18 @@ pub static IAM_FULL_POLICIES: Check = Check {
     rationale: "iam:* lets its holder grant itself anything: it is administrator access by another name.",
     remediation: "Remove iam:* (and IAMFullAccess) from the policy; grant only the IAM actions the principal needs.",
     cli: &["aws iam delete-user-policy --user-name <user> --policy-name <name>", "aws iam detach-user-policy --user-name <user> --policy-arn arn:aws:iam::aws:policy/IAMFullAccess"],
+    frameworks: &[
+            ("cis-5.0", &["1.15"]),
+            (
+                "nist-800-53-r5",
+                &[
+                    "AC-2", "AC-24", "AC-3", "AC-4", "AC-5", "AC-6", "CM-5", "CM-6", "CM-9",
+                    "MP-2", "SC-23", "SC-25",
+                ],
+            ),
+            ("nist-800-53-r4", &["AC-2", "AC-3", "AC-5", "AC-6", "SC-2"]),
+            ("soc2", &["cc_1_3", "cc_6_3"]),
+        ],
     eval: |cx, out| grants_check(cx, out, &[Grant::IamFull], "iam:*"),
 };
 

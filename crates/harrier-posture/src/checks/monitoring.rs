@@ -188,6 +188,13 @@ macro_rules! monitoring {
                 "aws logs put-metric-filter --log-group-name <trail-log-group> --filter-name <name> --metric-transformations metricName=<name>,metricNamespace=CISBenchmark,metricValue=1 --filter-pattern '<pattern>'",
                 "aws cloudwatch put-metric-alarm --alarm-name <name> --metric-name <name> --namespace CISBenchmark --statistic Sum --period 300 --threshold 1 --comparison-operator GreaterThanOrEqualToThreshold --evaluation-periods 1 --alarm-actions <sns-topic-arn>",
             ],
+            frameworks: &[
+                ("cis-5.0", &[$cis]),
+                ("pci-4.0", &["10.2.1", "10.4.1.1"]),
+                ("nist-800-53-r5", &["AU-6", "SI-4"]),
+                ("nist-800-53-r4", &["AU-6", "SI-4"]),
+                ("soc2", &["cc_7_2"]),
+            ],
             eval: |cx, out| metric_alarm(cx, out, $terms),
         };
     };

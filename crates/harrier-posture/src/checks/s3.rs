@@ -55,6 +55,24 @@ pub static ACCOUNT_PUBLIC_ACCESS_BLOCK: Check = Check {
     rationale: "The account-level block stops any bucket ACL or policy, present or future, from making data public.",
     remediation: "Turn on all four Block Public Access settings for the account.",
     cli: &["aws s3control put-public-access-block --account-id <account> --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true"],
+    frameworks: &[
+            ("cis-5.0", &["2.1.4"]),
+            (
+                "pci-4.0",
+                &[
+                    "1.2.8", "1.3.1", "1.3.2", "1.4.2", "1.5.1", "10.3.2", "3.5.1.3", "A1.1.2",
+                    "A1.1.3", "A3.4.1",
+                ],
+            ),
+            (
+                "nist-800-53-r5",
+                &[
+                    "AC-17", "AC-2", "AC-3", "AC-4", "AC-6", "CM-6", "CM-9", "MP-2", "SC-25",
+                    "SC-7",
+                ],
+            ),
+            ("nist-800-53-r4", &["SC-7"]),
+        ],
     eval: |cx, out| match account_block(cx) {
         Err(e) => out.push(cx.unknown(GLOBAL, e)),
         Ok(weak) if weak.is_empty() => out.push(cx.finding(GLOBAL, cx.account(), Status::Pass, "all four settings on")),
@@ -71,6 +89,7 @@ pub static BUCKET_PUBLIC_ACCESS_BLOCK: Check = Check {
     rationale: "Without the block, one ACL or policy change makes the bucket's data public.",
     remediation: "Turn on Block Public Access for the bucket (or for the whole account).",
     cli: &["aws s3api put-public-access-block --bucket <bucket> --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true"],
+    frameworks: &[("cis-5.0", &["2.1.4"])],
     eval: |cx, out| {
         let Some(names) = buckets(cx, out) else { return };
         let account = account_block(cx).ok();
@@ -143,6 +162,7 @@ pub static BUCKET_PUBLIC_WRITE: Check = Check {
     rationale: "A publicly writable bucket lets anyone plant malware or replace files others trust, and run up the bill.",
     remediation: "Remove the AllUsers/AuthenticatedUsers write grants and the Principal * write statements; turn on Block Public Access.",
     cli: &["aws s3api put-bucket-acl --bucket <bucket> --acl private", "aws s3api delete-bucket-policy --bucket <bucket>"],
+    frameworks: &[],
     eval: |cx, out| {
         let Some(names) = buckets(cx, out) else { return };
         for b in names {
@@ -208,6 +228,13 @@ pub static BUCKET_SECURE_TRANSPORT: Check = Check {
     rationale: "S3 accepts plain HTTP unless the bucket policy refuses it; data and signed requests then cross networks readable and replayable.",
     remediation: "Add a statement denying s3:* to Principal * when aws:SecureTransport is false, for the bucket and its objects.",
     cli: &["aws s3api put-bucket-policy --bucket <bucket> --policy '{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"s3:*\",\"Resource\":[\"arn:aws:s3:::<bucket>\",\"arn:aws:s3:::<bucket>/*\"],\"Condition\":{\"Bool\":{\"aws:SecureTransport\":\"false\"}}}]}'"],
+    frameworks: &[
+            ("cis-5.0", &["2.1.1"]),
+            ("pci-4.0", &["4.2.1"]),
+            ("nist-800-53-r5", &["SC-8"]),
+            ("nist-800-53-r4", &["SC-8"]),
+            ("soc2", &["cc_6_7"]),
+        ],
     eval: |cx, out| {
         let Some(names) = buckets(cx, out) else { return };
         for b in names {
