@@ -58,16 +58,54 @@ pub async fn sdk_config(opts: &AwsOptions, region: Option<&str>) -> SdkConfig {
     cfg
 }
 
+/// A failed AWS call: which operation, and what the service (or the connection) said, with
+/// the SDK's error kept as the source.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation}: {message}")]
+pub struct CallError {
+    /// The operation (`sts GetCallerIdentity`, `listing s3://bucket/prefix`).
+    pub operation: String,
+    /// [`describe_error`]'s line.
+    pub message: String,
+    /// The SDK's error, when there is one.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl CallError {
+    /// Wraps an SDK error of `operation`.
+    pub fn new<E>(operation: impl Into<String>, err: E) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        CallError {
+            operation: operation.into(),
+            message: describe_error(&err),
+            source: Some(Box::new(err)),
+        }
+    }
+
+    /// A call that answered, but not usefully.
+    pub fn answer(operation: impl Into<String>, message: impl Into<String>) -> Self {
+        CallError {
+            operation: operation.into(),
+            message: message.into(),
+            source: None,
+        }
+    }
+}
+
 /// The account of the credentials in use (STS GetCallerIdentity).
-pub async fn caller_account(cfg: &SdkConfig) -> Result<String, String> {
+pub async fn caller_account(cfg: &SdkConfig) -> Result<String, CallError> {
+    const OP: &str = "sts GetCallerIdentity";
     let out = aws_sdk_sts::Client::new(cfg)
         .get_caller_identity()
         .send()
         .await
-        .map_err(|e| format!("sts GetCallerIdentity: {}", describe_error(&e)))?;
+        .map_err(|e| CallError::new(OP, e))?;
     out.account()
         .map(str::to_string)
-        .ok_or_else(|| "sts GetCallerIdentity returned no account".to_string())
+        .ok_or_else(|| CallError::answer(OP, "returned no account"))
 }
 
 /// An S3 client for `cfg`, path-style when the endpoint is not AWS's own.

@@ -70,9 +70,7 @@ pub fn run(
         .build()?;
     let cfg = rt.block_on(harrier_aws::sdk_config(&b.aws, None));
     let client = harrier_aws::s3_client(&cfg, b.aws.custom_endpoint());
-    let listing = rt
-        .block_on(s3::list(&client, &loc, &b.filter))
-        .map_err(anyhow::Error::msg)?;
+    let listing = rt.block_on(s3::list(&client, &loc, &b.filter))?;
     eprintln!(
         "harrier: {url}: {} keys listed, {} log files to read, {} left out by --since/--until/--account/--region, {} not event logs (digests, other files)",
         listing.listed,

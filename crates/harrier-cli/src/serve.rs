@@ -97,8 +97,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         tls,
         token,
         max_body: args.max_body,
-    })
-    .map_err(anyhow::Error::msg)?;
+    })?;
     let addr = server.local_addr().unwrap_or(args.listen);
     let format = match args.format {
         OutputFormat::Text => Format::Text { color: false },

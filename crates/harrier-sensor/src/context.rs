@@ -610,42 +610,49 @@ impl Context {
                     &[],
                 ))
             }
-            Raw::File {
+            Raw::Ptrace {
                 h,
-                op: op @ (FileOp::Ptrace | FileOp::Socket),
-                flags,
-                mode,
-                ..
+                request,
+                target_pid,
             } => {
                 let c = self.container(h.cgroup_id, h.pid);
                 let p = self.acting(h);
-                let (ty, fd) = if *op == FileOp::Ptrace {
-                    ("ptrace", None)
-                } else {
-                    (
-                        "socket",
-                        Some(format!("{{\"num\":{},\"type\":\"packet\"}}", h.ret.max(-1))),
-                    )
-                };
-                let more: Vec<(&str, &str)> = fd.iter().map(|f| ("fd", f.as_str())).collect();
                 Some(self.render(
                     h,
-                    ty,
+                    "ptrace",
                     &c,
                     &p,
                     |e| {
                         e.obj("args", |a| {
-                            if *op == FileOp::Ptrace {
-                                a.str("request", &ptrace_request(*flags))
-                                    .str("pid", &mode.to_string());
-                            } else {
-                                a.str("domain", if *flags == 17 { "AF_PACKET" } else { "?" })
-                                    .str("type", &socket_type(*mode));
-                            }
+                            a.str("request", &ptrace_request(*request))
+                                .str("pid", &target_pid.to_string());
                         });
                     },
                     |_| {},
-                    &more,
+                    &[],
+                ))
+            }
+            Raw::PacketSocket {
+                h,
+                family,
+                sock_type,
+            } => {
+                let c = self.container(h.cgroup_id, h.pid);
+                let p = self.acting(h);
+                let fd = format!("{{\"num\":{},\"type\":\"packet\"}}", h.ret.max(-1));
+                Some(self.render(
+                    h,
+                    "socket",
+                    &c,
+                    &p,
+                    |e| {
+                        e.obj("args", |a| {
+                            a.str("domain", if *family == 17 { "AF_PACKET" } else { "?" })
+                                .str("type", &socket_type(*sock_type));
+                        });
+                    },
+                    |_| {},
+                    &[("fd", fd.as_str())],
                 ))
             }
             Raw::File {
@@ -659,7 +666,7 @@ impl Context {
                 cwd,
             } => {
                 let c = self.container(h.cgroup_id, h.pid);
-                let from_fd = *op == FileOp::Truncate && *flags == 1;
+                let from_fd = *op == FileOp::Ftruncate;
                 // A relative path against the directory the kernel read at the call, else /proc.
                 let resolve = |this: &Self, p: &str| match cwd {
                     Some(d) if *dfd == -100 && !p.starts_with('/') => {
@@ -699,10 +706,9 @@ impl Context {
                     FileOp::Open => "openat",
                     FileOp::Unlink => "unlinkat",
                     FileOp::Rename => "renameat2",
-                    FileOp::Truncate if *flags == 1 => "ftruncate",
+                    FileOp::Ftruncate => "ftruncate",
                     FileOp::Truncate => "truncate",
                     FileOp::Symlink => "symlinkat",
-                    FileOp::Ptrace | FileOp::Socket => unreachable!("handled above"),
                 };
                 let (dir, file) = split_path(&fd_path);
                 let num = if *op == FileOp::Open && h.ret >= 0 {
@@ -758,7 +764,7 @@ impl Context {
                             FileOp::Rename => {
                                 a.str("oldpath", path).str("newpath", path2);
                             }
-                            FileOp::Truncate if *flags == 1 => {
+                            FileOp::Ftruncate => {
                                 a.str("fd", &dfd.to_string()).str("length", "0");
                             }
                             FileOp::Truncate => {
@@ -767,7 +773,6 @@ impl Context {
                             FileOp::Symlink => {
                                 a.str("target", path).str("linkpath", path2);
                             }
-                            FileOp::Ptrace | FileOp::Socket => {}
                         });
                         if *op == FileOp::Open {
                             e.bool("is_open_write", opens_for_write(*flags))

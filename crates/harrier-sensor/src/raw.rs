@@ -119,14 +119,12 @@ pub enum FileOp {
     Unlink,
     /// rename, renameat, renameat2.
     Rename,
-    /// truncate.
+    /// truncate (by path).
     Truncate,
+    /// ftruncate: `dfd` is the file descriptor (the kernel record marks it with flags = 1).
+    Ftruncate,
     /// symlink, symlinkat: `path` is the target, `path2` the link.
     Symlink,
-    /// ptrace (injection requests and TRACEME only): `flags` is the request, `mode` the pid.
-    Ptrace,
-    /// socket (packet sockets only): `flags` is the family, `mode` the type.
-    Socket,
 }
 
 /// One decoded kernel record.
@@ -171,6 +169,25 @@ pub enum Raw {
         /// The working directory at the call, read by the kernel for a relative path (`None`
         /// when the path is absolute or the directory is deeper than the kernel reads).
         cwd: Option<String>,
+    },
+    /// A ptrace call that injects or attaches (PTRACE_TRACEME, POKE*, SETREGS, ATTACH,
+    /// SEIZE), reported on its return.
+    Ptrace {
+        /// Who, where, when, and the return value.
+        h: Header,
+        /// The ptrace request number.
+        request: u32,
+        /// The target process.
+        target_pid: u32,
+    },
+    /// A packet socket created (AF_PACKET: raw sniffing), reported on its return (the fd).
+    PacketSocket {
+        /// Who, where, when, and the return value.
+        h: Header,
+        /// The address family (17, AF_PACKET).
+        family: u32,
+        /// The socket type (SOCK_RAW, SOCK_DGRAM), flags included.
+        sock_type: u32,
     },
     /// An IPv4/IPv6 connect, reported on its return.
     Connect {
@@ -301,21 +318,39 @@ pub fn decode(b: &[u8]) -> Result<Raw, RawError> {
             }
         }
         2 => Raw::Exit { h },
-        3..=6 | 8..=10 => {
+        // ptrace and socket records share the file record's layout: the request or family
+        // where a file record has its flags, the pid or type where it has its mode.
+        9 => {
             need(FILE_BASE_LEN)?;
+            Raw::Ptrace {
+                request: u32_at(b, 84),
+                target_pid: u32_at(b, 88),
+                h,
+            }
+        }
+        10 => {
+            need(FILE_BASE_LEN)?;
+            Raw::PacketSocket {
+                family: u32_at(b, 84),
+                sock_type: u32_at(b, 88),
+                h,
+            }
+        }
+        3..=6 | 8 => {
+            need(FILE_BASE_LEN)?;
+            let flags = u32_at(b, 84);
             let op = match h.kind {
                 3 => FileOp::Open,
                 4 => FileOp::Unlink,
                 5 => FileOp::Rename,
+                6 if flags == 1 => FileOp::Ftruncate,
                 6 => FileOp::Truncate,
-                8 => FileOp::Symlink,
-                9 => FileOp::Ptrace,
-                _ => FileOp::Socket,
+                _ => FileOp::Symlink,
             };
             Raw::File {
                 op,
                 dfd: u32_at(b, 80) as i32,
-                flags: u32_at(b, 84),
+                flags,
                 mode: u32_at(b, 88),
                 path: cstr(&b[96..96 + PATH_LEN]),
                 path2: cstr(&b[96 + PATH_LEN..96 + 2 * PATH_LEN]),
@@ -459,6 +494,56 @@ mod tests {
         b[60..64].copy_from_slice(&(-2i32).to_ne_bytes());
         b[64..68].copy_from_slice(b"bash");
         b
+    }
+
+    #[test]
+    fn overloaded_kernel_fields_come_out_named() {
+        // ptrace: the request where a file record has flags, the target pid where it has mode.
+        let mut b = hdr(9);
+        b.resize(FILE_LEN, 0);
+        b[84..88].copy_from_slice(&16u32.to_ne_bytes());
+        b[88..92].copy_from_slice(&4242u32.to_ne_bytes());
+        assert!(matches!(
+            decode(&b).unwrap(),
+            Raw::Ptrace {
+                request: 16,
+                target_pid: 4242,
+                ..
+            }
+        ));
+        // socket: family and type.
+        let mut b = hdr(10);
+        b.resize(FILE_LEN, 0);
+        b[84..88].copy_from_slice(&17u32.to_ne_bytes());
+        b[88..92].copy_from_slice(&3u32.to_ne_bytes());
+        assert!(matches!(
+            decode(&b).unwrap(),
+            Raw::PacketSocket {
+                family: 17,
+                sock_type: 3,
+                ..
+            }
+        ));
+        // truncate with flags 1 is ftruncate (the fd in dfd); without, truncate by path.
+        let mut b = hdr(6);
+        b.resize(FILE_LEN, 0);
+        b[84..88].copy_from_slice(&1u32.to_ne_bytes());
+        assert!(matches!(
+            decode(&b).unwrap(),
+            Raw::File {
+                op: FileOp::Ftruncate,
+                ..
+            }
+        ));
+        b[84..88].copy_from_slice(&0u32.to_ne_bytes());
+        assert!(matches!(
+            decode(&b).unwrap(),
+            Raw::File {
+                op: FileOp::Truncate,
+                ..
+            }
+        ));
+        assert!(decode(&hdr(9)).is_err(), "a short ptrace record is refused");
     }
 
     #[test]

@@ -278,7 +278,10 @@ pub fn outputs(cfg: &Config, aws: &Aws<'_>) -> Result<Vec<Box<dyn Output>>, Serv
                         let a = aws
                             .rt
                             .block_on(harrier_aws::caller_account(aws.sdk))
-                            .map_err(|e| ServeError::Aws(format!("output {name}: {e}")))?;
+                            .map_err(|source| ServeError::Aws {
+                                what: format!("output {name}"),
+                                source,
+                            })?;
                         account = Some(a.clone());
                         a
                     }

@@ -15,14 +15,15 @@ use tiny_http::{Method, Request, Server, SslConfig};
 
 /// A listening socket could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot listen on {addr} ({what}): {message}")]
+#[error("cannot listen on {addr} ({what}): {source}")]
 pub struct BindError {
     /// The address.
     pub addr: SocketAddr,
     /// What wanted it (`k8s_audit`, `metrics`).
     pub what: String,
-    /// What the system said.
-    pub message: String,
+    /// What the server said.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 /// A route: requests whose path (without the query) is `path` go to `handler`.
@@ -57,10 +58,10 @@ impl Listener {
                 },
             ),
         }
-        .map_err(|e| BindError {
+        .map_err(|source| BindError {
             addr,
             what: what.to_string(),
-            message: e.to_string(),
+            source,
         })?;
         Ok(Listener { server, https })
     }

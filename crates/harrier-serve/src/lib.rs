@@ -61,8 +61,14 @@ pub enum ServeError {
     #[error("{0}")]
     Conflict(String),
     /// An AWS call the setup needs failed.
-    #[error("{0}")]
-    Aws(String),
+    #[error("{what}: {source}")]
+    Aws {
+        /// What needed it.
+        what: String,
+        /// The call.
+        #[source]
+        source: harrier_aws::CallError,
+    },
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),

@@ -46,6 +46,17 @@ impl std::fmt::Debug for WebhookConfig {
     }
 }
 
+/// The webhook's socket could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct BindError {
+    /// The address.
+    pub addr: SocketAddr,
+    /// What the server said.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
 /// What the handler made of a body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -112,7 +123,7 @@ pub fn respond(req: Request, code: u16, body: String) {
 
 impl WebhookServer {
     /// Binds the listening socket (plain HTTP, or HTTPS when `tls` is set).
-    pub fn bind(cfg: WebhookConfig) -> Result<Self, String> {
+    pub fn bind(cfg: WebhookConfig) -> Result<Self, BindError> {
         let server = match &cfg.tls {
             None => Server::http(cfg.listen),
             Some((cert, key)) => Server::https(
@@ -123,7 +134,10 @@ impl WebhookServer {
                 },
             ),
         }
-        .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+        .map_err(|source| BindError {
+            addr: cfg.listen,
+            source,
+        })?;
         Ok(WebhookServer {
             server,
             endpoint: WebhookEndpoint::new(cfg),

@@ -24,9 +24,28 @@ pub struct AlertView {
 }
 
 impl AlertView {
-    /// Reads the view from the alert's JSON (fields missing from it are empty).
+    /// Reads the view from the alert's JSON (fields missing from it are empty). A row whose
+    /// JSON cannot be read (a damaged store) is not sent as an empty alert: its output says
+    /// which alert it is and what is wrong, from the store's own columns, and a warning is
+    /// logged.
     pub fn parse(a: &StoredAlert) -> AlertView {
-        let v: Value = serde_json::from_str(&a.json).unwrap_or(Value::Null);
+        let v: Value = match serde_json::from_str(&a.json) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(alert = %a.id, seq = a.seq, error = %e, "stored alert JSON is unreadable");
+                return AlertView {
+                    time: harrier_events::time::format_iso8601(a.time_ns),
+                    output: format!(
+                        "{} ({}): alert {} is unreadable in the store: {e}",
+                        a.rule, a.priority, a.id
+                    ),
+                    tags: Vec::new(),
+                    fields: Map::new(),
+                    event_id: None,
+                    hostname: String::new(),
+                };
+            }
+        };
         let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         AlertView {
             time: s("time"),
@@ -245,4 +264,32 @@ pub fn slack_message(a: &StoredAlert) -> Value {
             {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(&context, 3000)}]},
         ],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_row_is_named_not_sent_empty() {
+        let a = StoredAlert {
+            seq: 7,
+            id: "abc".into(),
+            time_ns: 1_722_431_184_000_000_000,
+            stored_ns: 0,
+            rule: "Stop Logging".into(),
+            priority: harrier_rules::Priority::Critical,
+            source: "aws_cloudtrail".into(),
+            suppressed: false,
+            json: "{\"rule\": \"Stop Lo".into(),
+        };
+        let v = AlertView::parse(&a);
+        assert!(
+            v.output
+                .starts_with("Stop Logging (Critical): alert abc is unreadable"),
+            "{}",
+            v.output
+        );
+        assert_eq!(v.time, "2024-07-31T13:06:24.000000000Z");
+    }
 }

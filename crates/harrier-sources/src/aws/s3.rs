@@ -78,7 +78,11 @@ pub struct Listing {
 }
 
 /// Lists `url` and keeps the keys `filter` accepts, in reading order.
-pub async fn list(client: &Client, url: &S3Url, filter: &KeyFilter) -> Result<Listing, String> {
+pub async fn list(
+    client: &Client,
+    url: &S3Url,
+    filter: &KeyFilter,
+) -> Result<Listing, harrier_aws::CallError> {
     let mut out = Listing::default();
     let mut items = Vec::new();
     let mut token: Option<String> = None;
@@ -91,11 +95,9 @@ pub async fn list(client: &Client, url: &S3Url, filter: &KeyFilter) -> Result<Li
             .send()
             .await
             .map_err(|e| {
-                format!(
-                    "listing s3://{}/{}: {}",
-                    url.bucket,
-                    url.prefix,
-                    harrier_aws::describe_error(&e)
+                harrier_aws::CallError::new(
+                    format!("listing s3://{}/{}", url.bucket, url.prefix),
+                    e,
                 )
             })?;
         for o in page.contents() {
