@@ -90,12 +90,12 @@ pub fn sarif(r: &Report) -> Value {
             "Upgrade the package to the fixed version.",
             &mut rules,
         );
-        let sev: Option<Severity> = v.severity.parse().ok();
+        let sev = v.severity;
         results.push(json!({
             "ruleId": v.id, "level": sev.map(level).unwrap_or("warning"),
             "message": {"text": format!("{} {} is affected by {}; fixed in {}", v.package, v.installed, v.id, v.fixed.as_deref().unwrap_or("no release yet"))},
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": r.packages.iter().find(|p| p.name == v.package).map(|p| p.location.as_str()).unwrap_or("")}}}],
-            "properties": {"severity": v.severity, "package": v.package, "installed": v.installed, "fixed": v.fixed},
+            "properties": {"severity": v.severity_name(), "package": v.package, "installed": v.installed, "fixed": v.fixed},
         }));
     }
     json!({
@@ -121,7 +121,7 @@ pub fn cyclonedx(r: &Report) -> Value {
         .iter()
         .map(|v| {
             let p = r.packages.iter().find(|p| p.name == v.package);
-            json!({"id": v.id, "source": {"name": "OSV"}, "ratings": [{"severity": v.severity}],
+            json!({"id": v.id, "source": {"name": "OSV"}, "ratings": [{"severity": v.severity_name()}],
                    "description": v.summary, "affects": [{"ref": p.map(|p| purl(p, os)).unwrap_or_default()}]})
         })
         .collect();

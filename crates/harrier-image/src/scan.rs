@@ -116,10 +116,6 @@ pub fn scan_with(
     })
 }
 
-fn vuln_severity(s: &str) -> Option<Severity> {
-    s.parse().ok()
-}
-
 impl Report {
     /// Whether anything at or above `min` was found (malware, or vulnerabilities of known
     /// severity).
@@ -129,7 +125,7 @@ impl Report {
             || self
                 .vulnerabilities
                 .iter()
-                .any(|v| vuln_severity(&v.severity).is_some_and(|s| s <= min))
+                .any(|v| v.severity.is_some_and(|s| s <= min))
     }
 
     /// The JSON form.
@@ -149,7 +145,7 @@ impl Report {
             "vulnerability_database": self.db_used,
             "vulnerabilities": self.vulnerabilities.iter().map(|v| json!({
                 "id": v.id, "aliases": v.aliases, "package": v.package, "advisory_package": v.advisory_package,
-                "installed": v.installed, "fixed": v.fixed, "severity": v.severity, "summary": v.summary, "layer": layer(v.layer),
+                "installed": v.installed, "fixed": v.fixed, "severity": v.severity_name(), "summary": v.summary, "layer": layer(v.layer),
             })).collect::<Vec<_>>(),
             "malware": self.malware.iter().map(|m| json!({
                 "id": m.id, "severity": m.severity.as_str(), "path": format!("/{}", m.path), "detail": m.detail, "layer": layer(m.layer),
@@ -225,7 +221,7 @@ impl Report {
             for v in &self.vulnerabilities {
                 s.push_str(&format!(
                     "  {:<9} {:<20} {} {} -> {}\n",
-                    v.severity,
+                    v.severity_name(),
                     v.id,
                     v.package,
                     v.installed,

@@ -8,6 +8,7 @@ use rusqlite::{params, Connection};
 use serde_json::Value;
 
 use crate::catalog::Package;
+use crate::malware::Severity;
 use crate::version::Scheme;
 
 /// Largest OSV record read.
@@ -91,8 +92,8 @@ pub struct Match {
     pub installed: String,
     /// First fixed version, when one exists.
     pub fixed: Option<String>,
-    /// Severity (`critical`, `high`, `medium`, `low`, `unknown`).
-    pub severity: String,
+    /// The advisory's severity; `None` when it gives none (shown as `unknown`).
+    pub severity: Option<Severity>,
     /// One line.
     pub summary: String,
     /// The layer that installed the package.
@@ -109,6 +110,13 @@ fn severity_of(v: &Value) -> String {
         _ => "unknown",
     }
     .to_string()
+}
+
+impl Match {
+    /// The severity's name, `unknown` when the advisory gives none.
+    pub fn severity_name(&self) -> &'static str {
+        self.severity.map_or("unknown", Severity::as_str)
+    }
 }
 
 impl VulnDb {
@@ -362,7 +370,7 @@ impl VulnDb {
                         advisory_package: name.to_string(),
                         installed: p.version.clone(),
                         fixed,
-                        severity,
+                        severity: severity.parse().ok(),
                         summary,
                         layer: p.layer,
                     });
