@@ -78,6 +78,14 @@ pub struct DetectArgs {
     /// Endpoint URL for AWS (moto, LocalStack); AWS_ENDPOINT_URL also works.
     #[arg(long, help_heading = "S3 backfill")]
     endpoint_url: Option<String>,
+    /// After the alerts, the incidents they make: alerts that share an attacker's key,
+    /// principal, address, pod, container, ECS task or image within --window, with their
+    /// timeline and ATT&CK tactics (text, or one JSON object per incident).
+    #[arg(long)]
+    incidents: bool,
+    /// How far apart two alerts sharing an entity may be to join one incident.
+    #[arg(long, default_value = "24h", value_parser = parse_window, requires = "incidents")]
+    window: std::time::Duration,
     /// Also record alerts in the alert store (`harrier alerts list`), once each.
     #[arg(long)]
     store: bool,
@@ -119,6 +127,12 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
             validate_all: args.validate_all,
         },
     );
+    if args.incidents {
+        detector.enable_incidents(harrier_incidents::Options {
+            window_ns: i64::try_from(args.window.as_nanos()).unwrap_or(i64::MAX),
+            ..harrier_incidents::Options::default()
+        });
+    }
     let mut printed = 0u64;
     let mut on_problem = |p: Problem| {
         printed += 1;
@@ -164,6 +178,9 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         }
     }
     sink.flush().context("writing alerts failed")?;
+    if args.incidents {
+        print_incidents(&detector.incidents(), args.format, args.output.as_deref())?;
+    }
     let stats = &detector.stats;
     eprintln!(
         "harrier: {}",
@@ -176,6 +193,46 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_window(s: &str) -> Result<std::time::Duration, String> {
+    harrier_events::time::parse_duration(s)
+        .ok_or_else(|| format!("{s:?}: expected a duration such as 30m, 24h or 7d"))
+}
+
+/// Prints incidents where the alerts went: a timeline each, or one JSON object per line.
+fn print_incidents(
+    incidents: &[harrier_incidents::Incident],
+    format: OutputFormat,
+    output: Option<&std::path::Path>,
+) -> Result<()> {
+    use std::io::Write;
+    let mut text = String::new();
+    for i in incidents {
+        match format {
+            OutputFormat::Json => {
+                text.push_str(&i.to_json().to_string());
+                text.push('\n');
+            }
+            OutputFormat::Text => {
+                text.push('\n');
+                text.push_str(&i.to_text());
+            }
+        }
+    }
+    match output {
+        Some(p) => std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(p)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .with_context(|| format!("cannot write incidents to {}", p.display()))?,
+        None => std::io::stdout()
+            .write_all(text.as_bytes())
+            .context("cannot write incidents")?,
+    }
+    eprintln!("harrier: {} incident(s)", incidents.len());
+    Ok(())
 }
 
 /// An input that looks like a URL (`scheme://...`) with a scheme `detect` does not read.

@@ -53,8 +53,20 @@ fn exec_event(id: &str) -> String {
     )
 }
 
+/// A running `serve`, killed if a test fails before stopping it.
+struct Served(Option<Child>);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// Starts `serve --config` and waits for its "serving" line.
-fn serve(config: &Path, env: &[(&str, &str)]) -> Child {
+fn serve(config: &Path, env: &[(&str, &str)]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_harrier"))
         .args(["serve", "--config", config.to_str().unwrap()])
         .env_remove("HARRIER_WEBHOOK_TOKEN")
@@ -68,16 +80,28 @@ fn serve(config: &Path, env: &[(&str, &str)]) -> Child {
         .read_line(&mut line)
         .unwrap();
     assert!(line.contains("harrier: serving"), "{line}");
-    child
+    Served(Some(child))
 }
 
-fn stop(mut child: Child) -> (String, String) {
+/// SIGTERM, then the process must exit 0 within 20 s (no thread left waiting for another).
+fn stop(mut served: Served) -> (String, String) {
+    let mut child = served.0.take().unwrap();
     assert!(Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap()
         .success());
-    let status = child.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve did not stop within 20 s of SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
     let (mut out, mut err) = (String::new(), String::new());
     child
         .stdout
@@ -96,11 +120,20 @@ fn stop(mut child: Child) -> (String, String) {
 }
 
 fn write_config(dir: &Path, port: u16, outputs: &str) -> std::path::PathBuf {
+    write_config_with_metrics(dir, port, port, outputs)
+}
+
+fn write_config_with_metrics(
+    dir: &Path,
+    port: u16,
+    metrics: u16,
+    outputs: &str,
+) -> std::path::PathBuf {
     let config = dir.join("harrier.yaml");
     std::fs::write(
         &config,
         format!(
-            "state_dir: {state}\nsources:\n  - type: k8s_audit\n    listen: 127.0.0.1:{port}\nmetrics:\n  listen: 127.0.0.1:{port}\noutputs:\n{outputs}",
+            "state_dir: {state}\nsources:\n  - type: k8s_audit\n    listen: 127.0.0.1:{port}\nmetrics:\n  listen: 127.0.0.1:{metrics}\noutputs:\n{outputs}",
             state = dir.join("state").display()
         ),
     )
@@ -154,6 +187,40 @@ fn every_output_gets_what_its_name_and_filter_say() {
         "a Warning passed a min_priority: critical filter"
     );
     assert!(!err.contains("not yet delivered"), "{err}");
+}
+
+#[test]
+fn metrics_on_their_own_address_stop_with_the_outputs() {
+    // The metrics listener outlives the sources (it stops with the outputs): SIGTERM must
+    // still end the process, with the alert delivered.
+    let dir = tempfile::tempdir().unwrap();
+    let (port, metrics) = (free_port(), free_port());
+    let file = dir.path().join("all.jsonl");
+    let config = write_config_with_metrics(
+        dir.path(),
+        port,
+        metrics,
+        &format!("  - {{type: file, path: {}}}\n", file.display()),
+    );
+    let child = serve(&config, &[]);
+    assert_eq!(
+        http(port, "POST", "/k8s-audit", &[], exec_event("m1").as_bytes()).0,
+        200
+    );
+    let (code, text) = http(metrics, "GET", "/metrics", &[], b"");
+    assert_eq!(code, 200);
+    assert!(
+        text.contains("harrier_output_delivered_total{output=\"file\"}"),
+        "{text}"
+    );
+    assert_eq!(
+        http(port, "GET", "/metrics", &[], b"").0,
+        404,
+        "metrics are not on the webhook's address"
+    );
+    let (_, err) = stop(child);
+    assert!(!err.contains("not yet delivered"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 1);
 }
 
 #[test]

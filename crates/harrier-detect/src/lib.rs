@@ -60,6 +60,8 @@ pub struct Detector<'r> {
     options: Options,
     scratch: Scratch,
     matches: Vec<u32>,
+    /// Entities and correlation, when incidents are on.
+    incidents: Option<Box<(harrier_incidents::Extractor, harrier_incidents::Correlator)>>,
     /// Counts so far.
     pub stats: Stats,
 }
@@ -73,8 +75,26 @@ impl<'r> Detector<'r> {
             options,
             scratch: Scratch::default(),
             matches: Vec::new(),
+            incidents: None,
             stats: Stats::default(),
         }
+    }
+
+    /// Turns incidents on: every alert's event is read for its entities and the alert
+    /// correlated ([`harrier_incidents`]); [`Detector::incidents`] gives the result.
+    pub fn enable_incidents(&mut self, opts: harrier_incidents::Options) {
+        self.incidents = Some(Box::new((
+            harrier_incidents::Extractor::new(),
+            harrier_incidents::Correlator::new(opts),
+        )));
+    }
+
+    /// The incidents so far (empty when they are off), oldest first.
+    pub fn incidents(&self) -> Vec<harrier_incidents::Incident> {
+        self.incidents
+            .as_ref()
+            .map(|b| b.1.incidents())
+            .unwrap_or_default()
     }
 
     /// Reads one input to its end. Problems go to `on_problem`; the only error returned is a
@@ -350,6 +370,7 @@ impl<'r> Detector<'r> {
         }
         let time_ns = ev.timestamp_ns().unwrap_or(0);
         let event_id = ev.event_id();
+        let entities = self.incidents.as_ref().map(|b| b.0.entities(ev));
         for &m in &self.matches {
             let rule = self.rules.rule(m);
             let rendered = self.rules.render(m, ev);
@@ -367,6 +388,9 @@ impl<'r> Detector<'r> {
             };
             sink.send(&alert)?;
             self.stats.alert(rule.priority);
+            if let (Some(b), Some(e)) = (self.incidents.as_mut(), entities.as_ref()) {
+                b.1.observe(&alert.to_record(), e.clone());
+            }
         }
         Ok(())
     }

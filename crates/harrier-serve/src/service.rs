@@ -263,12 +263,17 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
             };
             let reps: Vec<_> = ms.into_iter().map(reporter).collect();
             let name = format!("listener {}", listener.base_url());
-            sources.push(s.spawn(move || {
+            let has_sources = !plan.hooks.is_empty();
+            let t = s.spawn(move || {
                 sup.run(&name, || {
                     serve_listener(rules, &listener, plan, sinks, reps, metrics, until);
                     Ok(())
                 })
-            }));
+            });
+            // A metrics-only listener runs until the outputs stop: not a source to wait for.
+            if has_sources {
+                sources.push(t);
+            }
         }
         for (mut src, m) in live.into_iter().zip(live_metrics) {
             let (mut sink, rep) = (sink()?, reporter(m));

@@ -40,7 +40,7 @@ pub(super) const PEXE: u16 = 12;
 pub(super) const PEXEPATH: u16 = 13;
 
 /// Every field of the `syscall` source.
-pub static FIELDS: [FieldInfo; 78] = [
+pub static FIELDS: [FieldInfo; 79] = [
     FieldInfo::json("evt.type", &["evt", "type"], "the system call (execve, openat, connect...) or sensor event"),
     FieldInfo::special("evt.dir", FieldType::String, ArgSpec::None, DIR, "always '<': the sensor reports each call once, on its return"),
     FieldInfo::json("evt.res", &["evt", "res"], "SUCCESS or the error name (ENOENT...)"),
@@ -110,6 +110,7 @@ pub static FIELDS: [FieldInfo; 78] = [
     FieldInfo::json("fd.rip", &["fd", "sip"], "the remote address (connect: the server's)"),
     n("fd.rport", &["fd", "sport"], "the remote port (connect: the server's)"),
     FieldInfo::json("container.id", &["container", "id"], "the container id (12 characters), 'host' outside containers"),
+    FieldInfo::json("container.full_id", &["container", "full_id"], "the container's full runtime id (64 hex; on ECS/Fargate `<task id>-<digits>`)"),
     FieldInfo::json("container.name", &["container", "name"], "the container name, where the runtime's metadata gives it"),
     FieldInfo::json("container.image", &["container", "image"], "the image, where the runtime's metadata gives it"),
     FieldInfo::json("fs.path.name", &["fs", "path", "name"], "the path an open, unlink or truncate acts on, resolved"),
@@ -122,8 +123,8 @@ pub static FIELDS: [FieldInfo; 78] = [
 ];
 
 /// Every field, with the `evt.*` fields all sources have.
-pub static ALL: [FieldInfo; 85] = {
-    let mut out = [common::FIELDS[0]; 85];
+pub static ALL: [FieldInfo; 86] = {
+    let mut out = [common::FIELDS[0]; 86];
     let mut i = 0;
     while i < FIELDS.len() {
         out[i] = FIELDS[i];

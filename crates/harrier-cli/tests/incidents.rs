@@ -1,0 +1,111 @@
+//! `harrier detect --incidents` on the README's story: one incident across CloudTrail,
+//! Kubernetes audit and the runtime sensor.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn samples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples")
+}
+
+fn detect(args: &[&str]) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_harrier"))
+        .args(["detect", "--format", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_story_is_one_incident_with_every_alert_and_the_tactics_in_order() {
+    let s = samples();
+    let all = detect(&[s.to_str().unwrap(), "--incidents"]);
+    let (incidents, alerts): (Vec<&Value>, Vec<&Value>) =
+        all.iter().partition(|v| v["type"] == "incident");
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    let inc = incidents[0];
+    // Every alert of the three sources is in it.
+    let mut ids: Vec<&str> = alerts.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    let mut held: Vec<&str> = inc["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    held.sort();
+    assert_eq!(ids, held);
+    let sources: std::collections::BTreeSet<&str> = inc["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sources.into_iter().collect::<Vec<_>>(),
+        ["aws_cloudtrail", "k8s_audit", "syscall"]
+    );
+    // It names the leaked key's user, and the key.
+    let principals: Vec<&str> = inc["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        principals.contains(&"arn:aws:iam::111122223333:user/alice"),
+        "{principals:?}"
+    );
+    assert!(inc["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "access_key" && e["value"] == "AKIAEXAMPLEALICE0001"));
+    // Tactics in the order they happened: persistence first, the miner's execution after the
+    // cloud steps, impact later.
+    let tactics: Vec<&str> = inc["tactics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tactic"].as_str().unwrap())
+        .collect();
+    let at = |t: &str| {
+        tactics
+            .iter()
+            .position(|x| *x == t)
+            .unwrap_or_else(|| panic!("{t} missing: {tactics:?}"))
+    };
+    assert_eq!(tactics[0], "Persistence");
+    assert!(at("Persistence") < at("Defense Evasion") && at("Defense Evasion") < at("Execution"));
+    assert!(at("Execution") < at("Impact"));
+    let times: Vec<&str> = inc["tactics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["first_seen"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    assert_eq!(inc["severity"], "Critical");
+}
+
+#[test]
+fn the_runtime_file_alone_is_two_stories_the_pod_and_the_fargate_task() {
+    // Without the CloudTrail and audit records that tie them to alice, the nginx pod and the
+    // Fargate task share nothing (different containers, hosts and images): two incidents.
+    let f = samples().join("runtime-story.jsonl");
+    let all = detect(&[f.to_str().unwrap(), "--incidents"]);
+    let incidents: Vec<&Value> = all.iter().filter(|v| v["type"] == "incident").collect();
+    assert_eq!(incidents.len(), 2, "{incidents:#?}");
+}

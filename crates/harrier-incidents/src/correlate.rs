@@ -1,0 +1,182 @@
+//! Correlation: alerts that share a linking entity within a window are one incident.
+//!
+//! Each alert brings its entities ([`crate::extract`]). Those that link ([`Entity::is_fan_out`]
+//! is false, and a source IP not yet seen with many principals) are looked up in an index of
+//! the entities of open incidents: none found opens an incident; one found joins it; several
+//! found merge them (the attacker's key, then the pod it exec'd into, then the container's
+//! miner: one story). An index entry is good for the window after the entity was last seen,
+//! measured on event time in both directions, so input read out of order (three files of one
+//! story) still joins; entries older than the window behind the newest event are dropped, so
+//! memory follows the window, not the input.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use harrier_alerts::AlertRecord;
+
+use crate::entity::{Entity, Kind};
+use crate::incident::{AlertEntry, Incident};
+
+/// Correlation settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// How far apart in event time two alerts sharing an entity may be, ns (default 24 h).
+    pub window_ns: i64,
+    /// A source IP seen with more distinct principals than this is a shared address (a NAT
+    /// gateway, a VPN) and stops linking.
+    pub max_principals_per_ip: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            window_ns: 24 * 3600 * 1_000_000_000,
+            max_principals_per_ip: 3,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Building {
+    alerts: Vec<AlertEntry>,
+    entities: BTreeSet<Entity>,
+}
+
+/// Builds incidents from alerts, in any order.
+pub struct Correlator {
+    opts: Options,
+    /// Incidents by number; a merged one is emptied and points to its survivor in `parent`.
+    building: Vec<Building>,
+    parent: Vec<usize>,
+    /// Linking entity -> (incident, last seen ns).
+    index: HashMap<Entity, (usize, i64)>,
+    /// Distinct principals seen per source IP.
+    ip_principals: HashMap<String, HashSet<String>>,
+    newest_ns: i64,
+    since_sweep: usize,
+}
+
+impl Correlator {
+    /// A correlator with `opts`.
+    pub fn new(opts: Options) -> Self {
+        Correlator {
+            opts,
+            building: Vec::new(),
+            parent: Vec::new(),
+            index: HashMap::new(),
+            ip_principals: HashMap::new(),
+            newest_ns: i64::MIN,
+            since_sweep: 0,
+        }
+    }
+
+    fn root(&mut self, mut i: usize) -> usize {
+        while self.parent[i] != i {
+            self.parent[i] = self.parent[self.parent[i]];
+            i = self.parent[i];
+        }
+        i
+    }
+
+    fn links(&self, e: &Entity) -> bool {
+        if e.is_fan_out() {
+            return false;
+        }
+        e.kind != Kind::SourceIp
+            || self
+                .ip_principals
+                .get(&e.value)
+                .is_none_or(|p| p.len() <= self.opts.max_principals_per_ip)
+    }
+
+    /// Adds an alert and the entities of its event.
+    pub fn observe(&mut self, alert: &AlertRecord, entities: Vec<Entity>) {
+        let t = alert.time_ns;
+        self.newest_ns = self.newest_ns.max(t);
+        // Shared addresses: count the principals behind each IP before deciding links.
+        let principals: Vec<&Entity> = entities
+            .iter()
+            .filter(|e| matches!(e.kind, Kind::Principal | Kind::K8sUser))
+            .collect();
+        for ip in entities.iter().filter(|e| e.kind == Kind::SourceIp) {
+            let seen = self.ip_principals.entry(ip.value.clone()).or_default();
+            for p in &principals {
+                seen.insert(p.value.clone());
+            }
+        }
+        let linking: Vec<Entity> = entities
+            .iter()
+            .filter(|e| self.links(e))
+            .map(Entity::link_key)
+            .collect();
+        let mut found: Vec<usize> = Vec::new();
+        for e in &linking {
+            if let Some(&(inc, last)) = self.index.get(e) {
+                if (t - last).abs() <= self.opts.window_ns {
+                    let r = self.root(inc);
+                    if !found.contains(&r) {
+                        found.push(r);
+                    }
+                }
+            }
+        }
+        let target = match found.first() {
+            None => {
+                self.building.push(Building::default());
+                self.parent.push(self.building.len() - 1);
+                self.building.len() - 1
+            }
+            Some(&first) => {
+                // Merge every other incident into the one with the most alerts.
+                let keep = *found
+                    .iter()
+                    .max_by_key(|&&i| (self.building[i].alerts.len(), std::cmp::Reverse(i)))
+                    .unwrap_or(&first);
+                for &other in found.iter().filter(|&&i| i != keep) {
+                    let moved = std::mem::take(&mut self.building[other]);
+                    self.building[keep].alerts.extend(moved.alerts);
+                    self.building[keep].entities.extend(moved.entities);
+                    self.parent[other] = keep;
+                }
+                keep
+            }
+        };
+        for e in linking {
+            let last = self.index.get(&e).map_or(t, |&(_, l)| l.max(t));
+            self.index.insert(e, (target, last));
+        }
+        let b = &mut self.building[target];
+        b.entities.extend(entities);
+        b.alerts.push(AlertEntry::of(alert));
+        self.since_sweep += 1;
+        if self.since_sweep >= 4096 {
+            self.sweep();
+        }
+    }
+
+    /// Drops index entries older than the window behind the newest event.
+    fn sweep(&mut self) {
+        self.since_sweep = 0;
+        let horizon = self.newest_ns.saturating_sub(self.opts.window_ns);
+        self.index.retain(|_, (_, last)| *last >= horizon);
+        if self.ip_principals.len() > 100_000 {
+            self.ip_principals.clear();
+        }
+    }
+
+    /// Entities in the index now (for tests of the memory bound).
+    pub fn indexed(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The incidents, oldest first.
+    pub fn incidents(&self) -> Vec<Incident> {
+        let mut out: Vec<Incident> = self
+            .building
+            .iter()
+            .filter(|b| !b.alerts.is_empty())
+            .map(|b| Incident::build(b.alerts.clone(), b.entities.iter().cloned().collect()))
+            .collect();
+        out.sort_by(|a, b| (a.first_ns, &a.id).cmp(&(b.first_ns, &b.id)));
+        out
+    }
+}

@@ -1,0 +1,297 @@
+//! Entities: the things an alert is about (who, from where, on what), in one vocabulary for
+//! every source, so that a CloudTrail call, a Kubernetes exec and a process in a container can
+//! be seen to share one.
+
+use std::fmt;
+
+/// What kind of thing an entity is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// An AWS account id.
+    Account,
+    /// An AWS principal: an IAM user's ARN, or a role session's ARN (never the role alone: the
+    /// sessions of one role are different actors).
+    Principal,
+    /// A principal an IAM call acts on (`CreateAccessKey` for bob): it links like a
+    /// [`Kind::Principal`] (bob's later calls join the story) but is not one of the actors.
+    TargetPrincipal,
+    /// An AWS access key id.
+    AccessKey,
+    /// A source IP address.
+    SourceIp,
+    /// A user agent, as its family (`aws-cli`, `Boto3`, `console`, `kubectl`, ...).
+    UserAgent,
+    /// An AWS region.
+    Region,
+    /// A Kubernetes user name.
+    K8sUser,
+    /// A pod, as `namespace/name`.
+    Pod,
+    /// A Kubernetes namespace.
+    Namespace,
+    /// A container runtime id (12-hex short form; ECS/Fargate ids keep their task prefix).
+    Container,
+    /// An ECS task id (32 hex).
+    EcsTask,
+    /// An image as `repository:tag`, the registry host left out.
+    Image,
+    /// An image digest (`sha256:...`).
+    ImageDigest,
+    /// A host name.
+    Host,
+    /// An S3 bucket.
+    Bucket,
+    /// An EC2 security group id.
+    SecurityGroup,
+}
+
+impl Kind {
+    /// Lower-case name, as the JSON form shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Account => "account",
+            Kind::Principal => "principal",
+            Kind::TargetPrincipal => "target_principal",
+            Kind::AccessKey => "access_key",
+            Kind::SourceIp => "source_ip",
+            Kind::UserAgent => "user_agent",
+            Kind::Region => "region",
+            Kind::K8sUser => "k8s_user",
+            Kind::Pod => "pod",
+            Kind::Namespace => "namespace",
+            Kind::Container => "container",
+            Kind::EcsTask => "ecs_task",
+            Kind::Image => "image",
+            Kind::ImageDigest => "image_digest",
+            Kind::Host => "host",
+            Kind::Bucket => "bucket",
+            Kind::SecurityGroup => "security_group",
+        }
+    }
+
+    /// Whether two alerts that share an entity of this kind are one story. Accounts, regions,
+    /// user agents, namespaces and hosts are shared by everyone working there: they describe
+    /// an incident but never join one.
+    pub fn links(self) -> bool {
+        !matches!(
+            self,
+            Kind::Account | Kind::Region | Kind::UserAgent | Kind::Namespace | Kind::Host
+        )
+    }
+}
+
+/// One entity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Entity {
+    /// Its kind.
+    pub kind: Kind,
+    /// Its value, normalised (see each [`Kind`]).
+    pub value: String,
+}
+
+impl Entity {
+    /// An entity; `None` for an empty value.
+    pub fn new(kind: Kind, value: impl Into<String>) -> Option<Entity> {
+        let value = value.into();
+        let v = value.trim();
+        (!v.is_empty() && v != "null").then(|| Entity {
+            kind,
+            value: v.to_string(),
+        })
+    }
+
+    /// Whether this entity is shared by too many unrelated actors to link alerts: AWS
+    /// service principals and their "IP addresses" (`ec2.amazonaws.com`), `AWS Internal`,
+    /// private and loopback addresses, Kubernetes system users, and anything of a kind that
+    /// never links ([`Kind::links`]).
+    pub fn is_fan_out(&self) -> bool {
+        if !self.kind.links() {
+            return true;
+        }
+        let v = self.value.as_str();
+        match self.kind {
+            Kind::Principal | Kind::TargetPrincipal => {
+                v.ends_with(".amazonaws.com")
+                    || v.contains(":root")
+                    || v.starts_with("arn:aws:iam::aws:")
+                    || v == "AWS Internal"
+            }
+            Kind::SourceIp => {
+                v.ends_with(".amazonaws.com") || v == "AWS Internal" || is_private_ip(v)
+            }
+            Kind::K8sUser => {
+                // System users, except service accounts outside kube-system (a workload's
+                // identity, which an attacker may steal).
+                v.starts_with("system:")
+                    && v
+                        .strip_prefix("system:serviceaccount:")
+                        .is_none_or(|r| r.starts_with("kube-system:"))
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Entity {
+    /// The entity as the correlation index keys it: a target principal is the principal.
+    pub fn link_key(&self) -> Entity {
+        match self.kind {
+            Kind::TargetPrincipal => Entity {
+                kind: Kind::Principal,
+                value: self.value.clone(),
+            },
+            _ => self.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.kind.as_str(), self.value)
+    }
+}
+
+/// Private, loopback, link-local and carrier-grade NAT addresses: shared by whole networks.
+fn is_private_ip(v: &str) -> bool {
+    match v.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => {
+            let o = a.octets();
+            a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+        }
+        Ok(std::net::IpAddr::V6(a)) => {
+            a.is_loopback()
+                || (a.segments()[0] & 0xfe00) == 0xfc00
+                || (a.segments()[0] & 0xffc0) == 0xfe80
+        }
+        Err(_) => false,
+    }
+}
+
+/// The family of a user agent: what kind of client made the call.
+pub fn user_agent_family(ua: &str) -> &'static str {
+    let l = ua.to_ascii_lowercase();
+    if l.starts_with("aws-cli/") {
+        "aws-cli"
+    } else if l.contains("boto3") || l.contains("botocore") {
+        "boto3"
+    } else if l.starts_with("kubectl/") {
+        "kubectl"
+    } else if l.contains("terraform") {
+        "terraform"
+    } else if l.starts_with("aws-sdk-") || l.contains("aws-sdk-") {
+        "aws-sdk"
+    } else if l.contains("console.amazonaws.com")
+        || l.contains("signin.amazonaws.com")
+        || l.starts_with("mozilla/")
+    {
+        "console"
+    } else if l.ends_with(".amazonaws.com") {
+        "aws-service"
+    } else {
+        "other"
+    }
+}
+
+/// The repository (registry host left out) and tag of an image reference, as `repo:tag`;
+/// `repo:latest` when it has no tag; `None` for a digest-only reference.
+pub fn image_key(image: &str) -> Option<String> {
+    let image = image.split('@').next().unwrap_or(image);
+    let (path, tag) = match image.rsplit_once(':') {
+        Some((p, t)) if !t.contains('/') => (p, t),
+        _ => (image, "latest"),
+    };
+    let mut parts: Vec<&str> = path.split('/').collect();
+    if parts.len() > 1
+        && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost")
+    {
+        parts.remove(0);
+    }
+    let repo = parts.join("/");
+    (!repo.is_empty()).then(|| format!("{repo}:{tag}"))
+}
+
+/// The ECS task id of a Fargate container runtime id (`<32 hex>-<digits>`), or of a task ARN
+/// (`arn:aws:ecs:region:acct:task/cluster/<id>`) or a bare id.
+pub fn ecs_task_id(v: &str) -> Option<String> {
+    let last = v.rsplit('/').next().unwrap_or(v);
+    let id = last.split('-').next().unwrap_or(last);
+    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(kind: Kind, v: &str) -> Entity {
+        Entity::new(kind, v).unwrap()
+    }
+
+    #[test]
+    fn fan_out_entities_never_link() {
+        assert!(e(Kind::Principal, "ec2.amazonaws.com").is_fan_out());
+        assert!(e(Kind::Principal, "arn:aws:iam::111122223333:root").is_fan_out());
+        assert!(e(Kind::SourceIp, "AWS Internal").is_fan_out());
+        assert!(e(Kind::SourceIp, "10.0.3.7").is_fan_out());
+        assert!(e(Kind::SourceIp, "100.64.1.1").is_fan_out());
+        assert!(e(Kind::Account, "111122223333").is_fan_out());
+        assert!(e(Kind::Namespace, "web").is_fan_out());
+        assert!(e(Kind::K8sUser, "system:node:ip-10-0-1-2").is_fan_out());
+        assert!(e(
+            Kind::K8sUser,
+            "system:serviceaccount:kube-system:replicaset-controller"
+        )
+        .is_fan_out());
+        // Near misses: these do link.
+        assert!(!e(Kind::SourceIp, "198.51.100.23").is_fan_out());
+        assert!(!e(Kind::Principal, "arn:aws:iam::111122223333:user/alice").is_fan_out());
+        assert!(!e(Kind::K8sUser, "system:serviceaccount:web:deployer").is_fan_out());
+        assert!(!e(Kind::K8sUser, "alice@example.com").is_fan_out());
+        assert!(Entity::new(Kind::Bucket, " ").is_none());
+    }
+
+    #[test]
+    fn images_tasks_and_agents_normalise() {
+        assert_eq!(
+            image_key("111122223333.dkr.ecr.eu-west-1.amazonaws.com/web:v1.4.2").as_deref(),
+            Some("web:v1.4.2")
+        );
+        assert_eq!(image_key("nginx").as_deref(), Some("nginx:latest"));
+        assert_eq!(
+            image_key("localhost:5000/shop/nginx").as_deref(),
+            Some("shop/nginx:latest")
+        );
+        assert_eq!(
+            image_key("ghcr.io/a/b:1@sha256:ab").as_deref(),
+            Some("a/b:1")
+        );
+        let task = "5a1c2b3d4e5f60718293a4b5c6d7e8f9";
+        assert_eq!(
+            ecs_task_id(&format!("{task}-1527013210")).as_deref(),
+            Some(task)
+        );
+        assert_eq!(
+            ecs_task_id(&format!(
+                "arn:aws:ecs:eu-west-1:111122223333:task/prod/{task}"
+            ))
+            .as_deref(),
+            Some(task)
+        );
+        assert_eq!(
+            ecs_task_id("3f2a6b1c9d0e"),
+            None,
+            "a containerd id is not a task"
+        );
+        assert_eq!(user_agent_family("aws-cli/2.15.0 Python/3.11"), "aws-cli");
+        assert_eq!(
+            user_agent_family("Boto3/1.34.0 md/Botocore#1.34.0"),
+            "boto3"
+        );
+        assert_eq!(
+            user_agent_family("kubectl/v1.29.2 (linux/amd64)"),
+            "kubectl"
+        );
+    }
+}

@@ -1,0 +1,281 @@
+//! An incident: the alerts of one story, its ATT&CK tactics in the order they happened, who is
+//! behind it, what it touched, and how bad it is.
+
+use std::fmt::Write as _;
+
+use harrier_alerts::AlertRecord;
+use harrier_rules::Priority;
+use serde_json::{json, Value};
+
+use crate::entity::{Entity, Kind};
+
+/// An ATT&CK tactic, from a rule's `mitre_*` tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum Tactic {
+    Reconnaissance,
+    ResourceDevelopment,
+    InitialAccess,
+    Execution,
+    Persistence,
+    PrivilegeEscalation,
+    DefenseEvasion,
+    CredentialAccess,
+    Discovery,
+    LateralMovement,
+    Collection,
+    CommandAndControl,
+    Exfiltration,
+    Impact,
+}
+
+impl Tactic {
+    /// The tactic a tag names (`mitre_defense_evasion`), if any.
+    pub fn from_tag(tag: &str) -> Option<Tactic> {
+        Some(match tag.strip_prefix("mitre_")? {
+            "reconnaissance" => Tactic::Reconnaissance,
+            "resource_development" => Tactic::ResourceDevelopment,
+            "initial_access" => Tactic::InitialAccess,
+            "execution" => Tactic::Execution,
+            "persistence" => Tactic::Persistence,
+            "privilege_escalation" => Tactic::PrivilegeEscalation,
+            "defense_evasion" => Tactic::DefenseEvasion,
+            "credential_access" => Tactic::CredentialAccess,
+            "discovery" => Tactic::Discovery,
+            "lateral_movement" => Tactic::LateralMovement,
+            "collection" => Tactic::Collection,
+            "command_and_control" => Tactic::CommandAndControl,
+            "exfiltration" => Tactic::Exfiltration,
+            "impact" => Tactic::Impact,
+            _ => return None,
+        })
+    }
+
+    /// Its name, as ATT&CK writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tactic::Reconnaissance => "Reconnaissance",
+            Tactic::ResourceDevelopment => "Resource Development",
+            Tactic::InitialAccess => "Initial Access",
+            Tactic::Execution => "Execution",
+            Tactic::Persistence => "Persistence",
+            Tactic::PrivilegeEscalation => "Privilege Escalation",
+            Tactic::DefenseEvasion => "Defense Evasion",
+            Tactic::CredentialAccess => "Credential Access",
+            Tactic::Discovery => "Discovery",
+            Tactic::LateralMovement => "Lateral Movement",
+            Tactic::Collection => "Collection",
+            Tactic::CommandAndControl => "Command and Control",
+            Tactic::Exfiltration => "Exfiltration",
+            Tactic::Impact => "Impact",
+        }
+    }
+}
+
+/// One alert of an incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertEntry {
+    /// The alert id.
+    pub id: String,
+    /// Event time, ns.
+    pub time_ns: i64,
+    /// Rule.
+    pub rule: String,
+    /// Priority.
+    pub priority: Priority,
+    /// Event source.
+    pub source: String,
+    /// Rendered output.
+    pub output: String,
+    /// Tactics of its rule's tags.
+    pub tactics: Vec<Tactic>,
+}
+
+impl AlertEntry {
+    /// The entry of `a`.
+    pub fn of(a: &AlertRecord) -> AlertEntry {
+        AlertEntry {
+            id: a.id(),
+            time_ns: a.time_ns,
+            rule: a.rule.clone(),
+            priority: a.priority,
+            source: a.source.clone(),
+            output: a.output.clone(),
+            tactics: a.tags.iter().filter_map(|t| Tactic::from_tag(t)).collect(),
+        }
+    }
+}
+
+/// One incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incident {
+    /// Stable id: from its first alert.
+    pub id: String,
+    /// One line.
+    pub title: String,
+    /// The highest alert priority, raised by the chain: three tactics or more from the same
+    /// story is Critical, two at least Error, whatever each alert says.
+    pub severity: Priority,
+    /// AWS principals and Kubernetes users behind it.
+    pub principals: Vec<String>,
+    /// Tactics in the order they first happened, with when.
+    pub tactics: Vec<(Tactic, i64)>,
+    /// First event, ns.
+    pub first_ns: i64,
+    /// Last event, ns.
+    pub last_ns: i64,
+    /// Every alert, in event-time order.
+    pub alerts: Vec<AlertEntry>,
+    /// Every entity its events named.
+    pub entities: Vec<Entity>,
+}
+
+fn short_principal(p: &str) -> &str {
+    p.rsplit_once(':').map_or(p, |(_, r)| r)
+}
+
+impl Incident {
+    /// Builds the incident of `alerts` and their `entities`.
+    pub fn build(mut alerts: Vec<AlertEntry>, entities: Vec<Entity>) -> Incident {
+        alerts.sort_by(|a, b| (a.time_ns, &a.id).cmp(&(b.time_ns, &b.id)));
+        alerts.dedup_by(|a, b| a.id == b.id);
+        let mut tactics: Vec<(Tactic, i64)> = Vec::new();
+        for a in &alerts {
+            for &t in &a.tactics {
+                if !tactics.iter().any(|(x, _)| *x == t) {
+                    tactics.push((t, a.time_ns));
+                }
+            }
+        }
+        let worst = alerts
+            .iter()
+            .map(|a| a.priority)
+            .min()
+            .unwrap_or(Priority::Debug);
+        let severity = match tactics.len() {
+            n if n >= 3 => worst.min(Priority::Critical),
+            2 => worst.min(Priority::Error),
+            _ => worst,
+        };
+        let principals: Vec<String> = entities
+            .iter()
+            .filter(|e| matches!(e.kind, Kind::Principal | Kind::K8sUser) && !e.is_fan_out())
+            .map(|e| e.value.clone())
+            .collect();
+        let first_ns = alerts.first().map_or(0, |a| a.time_ns);
+        let last_ns = alerts.last().map_or(0, |a| a.time_ns);
+        let id = format!(
+            "inc-{}",
+            alerts.first().map_or("", |a| &a.id[..a.id.len().min(16)])
+        );
+        let mut sources: Vec<&str> = alerts
+            .iter()
+            .map(|a| match a.source.as_str() {
+                "aws_cloudtrail" => "AWS",
+                "k8s_audit" => "Kubernetes",
+                "syscall" => "containers",
+                other => other,
+            })
+            .collect();
+        sources.dedup();
+        let mut seen = Vec::new();
+        sources.retain(|s| {
+            let new = !seen.contains(s);
+            seen.push(s);
+            new
+        });
+        let who = principals
+            .iter()
+            .find(|p| p.starts_with("arn:"))
+            .or(principals.first())
+            .map_or("an unknown actor", |p| short_principal(p));
+        let chain = match (tactics.first(), tactics.last()) {
+            (Some(f), Some(l)) if tactics.len() > 1 => {
+                format!(": {} to {}", f.0.name(), l.0.name())
+            }
+            (Some(f), _) => format!(": {}", f.0.name()),
+            _ => String::new(),
+        };
+        let title = format!(
+            "{} alert(s) by {who}{chain}, across {}",
+            alerts.len(),
+            sources.join(", ")
+        );
+        Incident {
+            id,
+            title,
+            severity,
+            principals,
+            tactics,
+            first_ns,
+            last_ns,
+            alerts,
+            entities,
+        }
+    }
+
+    /// The JSON form (`"type": "incident"`).
+    pub fn to_json(&self) -> Value {
+        let time = harrier_events::time::format_iso8601;
+        json!({
+            "type": "incident",
+            "id": self.id,
+            "title": self.title,
+            "severity": self.severity.as_str(),
+            "first_seen": time(self.first_ns),
+            "last_seen": time(self.last_ns),
+            "principals": self.principals,
+            "tactics": self.tactics.iter().map(|(t, at)| json!({"tactic": t.name(), "first_seen": time(*at)})).collect::<Vec<_>>(),
+            "entities": self.entities.iter().map(|e| json!({"kind": e.kind.as_str(), "value": e.value})).collect::<Vec<_>>(),
+            "alerts": self.alerts.iter().map(|a| json!({
+                "id": a.id, "time": time(a.time_ns), "rule": a.rule, "priority": a.priority.as_str(),
+                "source": a.source, "output": a.output,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// A readable timeline.
+    pub fn to_text(&self) -> String {
+        let mut o = String::new();
+        let dt = harrier_events::time::format_datetime;
+        let _ = writeln!(
+            o,
+            "INCIDENT {} {} {}\n  {} .. {} ({} alerts)",
+            self.id,
+            self.severity,
+            self.title,
+            dt(self.first_ns),
+            dt(self.last_ns),
+            self.alerts.len()
+        );
+        if !self.principals.is_empty() {
+            let _ = writeln!(o, "  who:      {}", self.principals.join(", "));
+        }
+        if !self.tactics.is_empty() {
+            let chain: Vec<&str> = self.tactics.iter().map(|(t, _)| t.name()).collect();
+            let _ = writeln!(o, "  tactics:  {}", chain.join(" -> "));
+        }
+        let touched: Vec<String> = self
+            .entities
+            .iter()
+            .filter(|e| !matches!(e.kind, Kind::Principal | Kind::K8sUser))
+            .map(Entity::to_string)
+            .collect();
+        if !touched.is_empty() {
+            let _ = writeln!(o, "  entities: {}", touched.join(", "));
+        }
+        let _ = writeln!(o, "  timeline:");
+        for a in &self.alerts {
+            let _ = writeln!(
+                o,
+                "    {} {:<13} {:<14} {}: {}",
+                dt(a.time_ns),
+                a.priority.as_str(),
+                a.source,
+                a.rule,
+                a.output
+            );
+        }
+        o
+    }
+}

@@ -1,0 +1,306 @@
+//! One test per link, per exclusion, and for the window.
+
+use harrier_alerts::AlertRecord;
+use harrier_events::cloudtrail::CloudTrailEvent;
+use harrier_events::k8saudit::K8sAuditEvent;
+use harrier_events::lazy::Scratch;
+use harrier_events::syscall::SyscallEvent;
+use harrier_rules::Priority;
+
+use crate::{Correlator, Entity, Extractor, Kind, Options, Tactic};
+
+const H: i64 = 3600 * 1_000_000_000;
+
+fn ct(json: &str) -> Vec<Entity> {
+    let s = Scratch::default();
+    Extractor::new().entities(&CloudTrailEvent::new(json.as_bytes(), 0, &s))
+}
+
+fn k8s(json: &str) -> Vec<Entity> {
+    let s = Scratch::default();
+    Extractor::new().entities(&K8sAuditEvent::new(json.as_bytes(), 0, &s))
+}
+
+fn sys(json: &str) -> Vec<Entity> {
+    let s = Scratch::default();
+    Extractor::new().entities(&SyscallEvent::new(json.as_bytes(), 0, &s))
+}
+
+fn alert(rule: &str, t: i64, tags: &[&str]) -> AlertRecord {
+    AlertRecord {
+        time_ns: t,
+        rule: rule.into(),
+        priority: Priority::Warning,
+        source: "aws_cloudtrail".into(),
+        output: rule.into(),
+        output_fields: vec![],
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        hostname: "h".into(),
+        event_id: Some(format!("{rule}-{t}")),
+        rule_file: "r".into(),
+    }
+}
+
+fn has(es: &[Entity], kind: Kind, v: &str) -> bool {
+    es.iter().any(|e| e.kind == kind && e.value == v)
+}
+
+fn incidents(pairs: Vec<(AlertRecord, Vec<Entity>)>) -> Vec<Vec<String>> {
+    let mut c = Correlator::new(Options::default());
+    for (a, e) in pairs {
+        c.observe(&a, e);
+    }
+    c.incidents()
+        .into_iter()
+        .map(|i| i.alerts.into_iter().map(|a| a.rule).collect())
+        .collect()
+}
+
+const ALICE_KEY: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAALICE","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","accessKeyId":"AKIAEXAMPLEALICE0001","userName":"alice"},"eventTime":"2026-11-20T10:04:28Z","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.23","userAgent":"aws-cli/2.15.0","requestParameters":{"userName":"bob"},"responseElements":{"accessKey":{"accessKeyId":"AKIAEXAMPLEBOB000002","userName":"bob"}},"eventID":"e1","recipientAccountId":"111122223333"}"#;
+
+#[test]
+fn cloudtrail_names_principal_key_ip_and_the_key_made_for_another_user() {
+    let e = ct(ALICE_KEY);
+    assert!(has(
+        &e,
+        Kind::Principal,
+        "arn:aws:iam::111122223333:user/alice"
+    ));
+    assert!(has(&e, Kind::AccessKey, "AKIAEXAMPLEALICE0001"));
+    assert!(has(&e, Kind::SourceIp, "198.51.100.23"));
+    assert!(has(&e, Kind::UserAgent, "aws-cli"));
+    assert!(has(&e, Kind::Account, "111122223333"));
+    // CreateAccessKey's response links the new key to the user it was made for.
+    assert!(has(&e, Kind::AccessKey, "AKIAEXAMPLEBOB000002"));
+    assert!(has(
+        &e,
+        Kind::TargetPrincipal,
+        "arn:aws:iam::111122223333:user/bob"
+    ));
+    assert!(
+        !has(&e, Kind::Principal, "arn:aws:iam::111122223333:user/bob"),
+        "bob is not an actor"
+    );
+    // Later, the new key used from elsewhere joins the same incident.
+    let bob_use = ct(
+        r#"{"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/bob","accountId":"111122223333","accessKeyId":"AKIAEXAMPLEBOB000002"},"eventTime":"2026-11-20T12:00:00Z","eventName":"StopLogging","sourceIPAddress":"203.0.113.50","eventID":"e2"}"#,
+    );
+    let got = incidents(vec![
+        (alert("Key For Another User", 0, &[]), e),
+        (alert("Trail Stopped", H, &[]), bob_use),
+    ]);
+    assert_eq!(got.len(), 1, "{got:?}");
+}
+
+#[test]
+fn eks_identity_links_a_kubectl_exec_to_the_iam_key() {
+    let exec = k8s(
+        r#"{"kind":"Event","auditID":"a1","stage":"ResponseStarted","verb":"create","user":{"username":"kubernetes-admin","extra":{"accessKeyId":["AKIAEXAMPLEALICE0001"],"arn":["arn:aws:iam::111122223333:user/alice"]}},"sourceIPs":["192.0.2.77"],"objectRef":{"resource":"pods","namespace":"web","name":"nginx-7c9f","subresource":"exec"},"stageTimestamp":"2026-11-20T11:01:00Z"}"#,
+    );
+    assert!(has(&exec, Kind::AccessKey, "AKIAEXAMPLEALICE0001"));
+    assert!(has(&exec, Kind::Pod, "web/nginx-7c9f"));
+    assert!(has(&exec, Kind::K8sUser, "kubernetes-admin"));
+    // A different source IP: only the EKS identity links them.
+    let got = incidents(vec![
+        (alert("Key Created", 0, &[]), ct(ALICE_KEY)),
+        (alert("Exec Into Pod", H, &[]), exec.clone()),
+    ]);
+    assert_eq!(got.len(), 1, "{got:?}");
+    // Near miss: without the extra identity, nothing links.
+    let plain = k8s(
+        r#"{"kind":"Event","auditID":"a2","user":{"username":"dev@example.com"},"sourceIPs":["192.0.2.77"],"objectRef":{"resource":"pods","namespace":"web","name":"api-1","subresource":"exec"},"stageTimestamp":"2026-11-20T11:01:00Z"}"#,
+    );
+    let got = incidents(vec![
+        (alert("Key Created", 0, &[]), ct(ALICE_KEY)),
+        (alert("Exec Into Pod", H, &[]), plain),
+    ]);
+    assert_eq!(got.len(), 2, "{got:?}");
+}
+
+const NGINX_PROC: &str = r#"{"source":"syscall","ts":1732100472000000000,"hostname":"node-1","evt":{"type":"execve"},"proc":{"name":"xmrig"},"container":{"id":"3f2a6b1c9d0e","full_id":"3f2a6b1c9d0e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a","image":"111122223333.dkr.ecr.eu-west-1.amazonaws.com/web:v1.4.2"},"k8s":{"pod":{"name":"nginx-7c9f"},"ns":{"name":"web"}}}"#;
+
+#[test]
+fn a_pod_links_the_exec_to_the_process_in_its_container() {
+    let proc = sys(NGINX_PROC);
+    assert!(has(&proc, Kind::Pod, "web/nginx-7c9f"));
+    assert!(has(&proc, Kind::Container, "3f2a6b1c9d0e"));
+    assert!(has(&proc, Kind::Image, "web:v1.4.2"));
+    assert!(has(&proc, Kind::Host, "node-1"));
+    let exec = k8s(
+        r#"{"kind":"Event","auditID":"a1","user":{"username":"alice@example.com"},"objectRef":{"resource":"pods","namespace":"web","name":"nginx-7c9f","subresource":"exec"}}"#,
+    );
+    assert_eq!(
+        incidents(vec![
+            (alert("Exec", 0, &[]), exec),
+            (alert("Miner", 60, &[]), proc)
+        ])
+        .len(),
+        1
+    );
+    // Near miss: another pod of the same namespace and host stays apart.
+    let other = sys(&NGINX_PROC
+        .replace("nginx-7c9f", "api-55d")
+        .replace("3f2a6b1c9d0e", "aaaaaaaaaaaa")
+        .replace(
+            "ecr.eu-west-1.amazonaws.com/web",
+            "ecr.eu-west-1.amazonaws.com/api",
+        ));
+    let exec = k8s(
+        r#"{"kind":"Event","auditID":"a1","user":{"username":"alice@example.com"},"objectRef":{"resource":"pods","namespace":"web","name":"nginx-7c9f","subresource":"exec"}}"#,
+    );
+    assert_eq!(
+        incidents(vec![
+            (alert("Exec", 0, &[]), exec),
+            (alert("Miner", 60, &[]), other)
+        ])
+        .len(),
+        2
+    );
+}
+
+#[test]
+fn an_ecs_task_links_execute_command_to_its_fargate_container() {
+    let task = "5a1c2b3d4e5f60718293a4b5c6d7e8f9";
+    let exec = ct(&format!(
+        r#"{{"userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"}},"eventName":"ExecuteCommand","sourceIPAddress":"198.51.100.23","requestParameters":{{"cluster":"prod","task":"arn:aws:ecs:eu-west-1:111122223333:task/prod/{task}"}},"eventID":"x"}}"#
+    ));
+    assert!(has(&exec, Kind::EcsTask, task));
+    let fargate = sys(&format!(
+        r#"{{"source":"syscall","evt":{{"type":"execve"}},"container":{{"id":"5a1c2b3d4e5f","full_id":"{task}-1527013210","runtime":"ecs"}}}}"#
+    ));
+    assert!(has(&fargate, Kind::EcsTask, task));
+    assert_eq!(
+        incidents(vec![
+            (alert("ECS Exec", 0, &[]), exec),
+            (alert("Botnet", 60, &[]), fargate)
+        ])
+        .len(),
+        1
+    );
+}
+
+#[test]
+fn an_ecr_push_links_the_pusher_to_containers_running_that_image() {
+    let push = ct(
+        r#"{"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"},"eventName":"PutImage","sourceIPAddress":"198.51.100.23","requestParameters":{"repositoryName":"web","imageTag":"v1.4.2"},"responseElements":{"image":{"imageId":{"imageDigest":"sha256:bbbb","imageTag":"v1.4.2"}}},"eventID":"p"}"#,
+    );
+    assert!(has(&push, Kind::Image, "web:v1.4.2"));
+    assert!(has(&push, Kind::ImageDigest, "sha256:bbbb"));
+    let proc = sys(&NGINX_PROC.replace("nginx-7c9f", "web-2"));
+    assert_eq!(
+        incidents(vec![
+            (alert("Pushed By A Person", 0, &[]), push),
+            (alert("Miner", 60, &[]), proc)
+        ])
+        .len(),
+        1
+    );
+    // Public images link nothing: every cluster runs nginx.
+    let public = sys(&NGINX_PROC.replace(
+        "111122223333.dkr.ecr.eu-west-1.amazonaws.com/web:v1.4.2",
+        "nginx:1.25",
+    ));
+    assert!(!public.iter().any(|e| e.kind == Kind::Image));
+}
+
+#[test]
+fn shared_things_do_not_join_two_actors() {
+    let by = |user: &str, ip: &str| {
+        ct(&format!(
+            r#"{{"userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/{user}","accountId":"111122223333","accessKeyId":"AKIA{user}"}},"eventName":"CreateUser","awsRegion":"us-east-1","sourceIPAddress":"{ip}","userAgent":"aws-cli/2","eventID":"{user}"}}"#
+        ))
+    };
+    // Same account, region, user agent; service and private addresses: apart.
+    for ip in ["AWS Internal", "10.1.2.3", "cloudformation.amazonaws.com"] {
+        let got = incidents(vec![
+            (alert("A", 0, &[]), by("carol", ip)),
+            (alert("B", 60, &[]), by("dave", ip)),
+        ]);
+        assert_eq!(got.len(), 2, "{ip}: {got:?}");
+    }
+    // A public IP shared by two people links them (one office, one attacker's box)...
+    let got = incidents(vec![
+        (alert("A", 0, &[]), by("carol", "203.0.113.9")),
+        (alert("B", 60, &[]), by("dave", "203.0.113.9")),
+    ]);
+    assert_eq!(got.len(), 1);
+    // ...but one seen with more than three principals is a shared gateway and stops linking.
+    let mut pairs: Vec<_> = ["u1", "u2", "u3", "u4"]
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            (
+                alert(&format!("R{i}"), i as i64, &[]),
+                by(u, "203.0.113.10"),
+            )
+        })
+        .collect();
+    pairs.push((alert("Late", 100, &[]), by("u5", "203.0.113.10")));
+    let got = incidents(pairs);
+    assert!(got.iter().any(|i| i == &["Late".to_string()]), "{got:?}");
+}
+
+#[test]
+fn the_window_bounds_links_and_memory() {
+    let key = || vec![Entity::new(Kind::AccessKey, "AKIAEXAMPLE").unwrap()];
+    assert_eq!(
+        incidents(vec![
+            (alert("A", 0, &[]), key()),
+            (alert("B", 23 * H, &[]), key())
+        ])
+        .len(),
+        1
+    );
+    assert_eq!(
+        incidents(vec![
+            (alert("A", 0, &[]), key()),
+            (alert("B", 25 * H, &[]), key())
+        ])
+        .len(),
+        2
+    );
+    // Out of order within the window still joins.
+    assert_eq!(
+        incidents(vec![
+            (alert("B", 5 * H, &[]), key()),
+            (alert("A", 0, &[]), key())
+        ])
+        .len(),
+        1
+    );
+    // The index forgets what the window left behind.
+    let mut c = Correlator::new(Options::default());
+    for i in 0..10_000i64 {
+        let e = vec![Entity::new(Kind::AccessKey, format!("AKIA{i}")).unwrap()];
+        c.observe(&alert("R", i * H / 100, &[]), e);
+    }
+    assert!(c.indexed() < 4_096 + 2_500, "{} entries kept", c.indexed());
+}
+
+#[test]
+fn a_chain_of_tactics_raises_the_severity() {
+    let key = || vec![Entity::new(Kind::AccessKey, "AKIAEXAMPLE").unwrap()];
+    let mut c = Correlator::new(Options::default());
+    c.observe(&alert("Key Created", 0, &["mitre_persistence"]), key());
+    c.observe(
+        &alert("Logs Deleted", 60, &["mitre_defense_evasion"]),
+        key(),
+    );
+    let two = c.incidents().remove(0);
+    assert_eq!(two.severity, Priority::Error, "two tactics: at least Error");
+    c.observe(&alert("Bucket Public", 120, &["mitre_impact"]), key());
+    let three = c.incidents().remove(0);
+    assert_eq!(three.severity, Priority::Critical);
+    assert_eq!(
+        three.tactics.iter().map(|t| t.0).collect::<Vec<_>>(),
+        [Tactic::Persistence, Tactic::DefenseEvasion, Tactic::Impact]
+    );
+    let json = three.to_json();
+    assert_eq!(json["type"], "incident");
+    assert_eq!(json["alerts"].as_array().unwrap().len(), 3);
+    // Near miss: one tactic, warnings stay warnings.
+    let mut c = Correlator::new(Options::default());
+    c.observe(&alert("Key Created", 0, &["mitre_persistence"]), key());
+    c.observe(&alert("Key Created 2", 60, &["mitre_persistence"]), key());
+    assert_eq!(c.incidents()[0].severity, Priority::Warning);
+}
