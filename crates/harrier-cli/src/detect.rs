@@ -83,6 +83,13 @@ pub struct DetectArgs {
     /// timeline and ATT&CK tactics (text, or one JSON object per incident).
     #[arg(long)]
     incidents: bool,
+    /// Learn each AWS principal's and key's normal networks, clients and services from the
+    /// CloudTrail records read (history counts), and alert what stands out: a new network and
+    /// client at once, a sweep of never-used services, a burst of AccessDenied, a new key used
+    /// from elsewhere minutes after it was made. Nothing is raised for a principal in its first
+    /// 7 days of records (the learning period) but the last two.
+    #[arg(long)]
+    anomalies: bool,
     /// How far apart two alerts sharing an entity may be to join one incident.
     #[arg(long, default_value = "24h", value_parser = parse_window, requires = "incidents")]
     window: std::time::Duration,
@@ -132,6 +139,9 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
             window_ns: i64::try_from(args.window.as_nanos()).unwrap_or(i64::MAX),
             ..harrier_incidents::Options::default()
         });
+    }
+    if args.anomalies {
+        detector.enable_anomalies(harrier_incidents::BaselineOptions::default());
     }
     let mut printed = 0u64;
     let mut on_problem = |p: Problem| {

@@ -44,12 +44,18 @@ fn main() {
         memchr::memmem::find_iter(&input, b"\"eventName\"").count() as u64
     });
 
-    let detect = |rules: &RuleSet, options: Options| {
+    let detect = |rules: &RuleSet, options: Options, incidents: bool, anomalies: bool| {
         let mut sink = NullSink {
             buf: String::new(),
             alerts: 0,
         };
         let mut d = Detector::new(rules, "bench", options);
+        if incidents {
+            d.enable_incidents(harrier_incidents::Options::default());
+        }
+        if anomalies {
+            d.enable_anomalies(harrier_incidents::BaselineOptions::default());
+        }
         let mut reader = RecordReader::new(&input[..]);
         while let Some(item) = reader.next_record() {
             let rec = item.unwrap();
@@ -59,10 +65,17 @@ fn main() {
             .unwrap();
         }
         assert_eq!(d.stats.evaluated, records);
+        if incidents {
+            assert!(!d.incidents().is_empty());
+        }
         sink.alerts
     };
-    let (t_detect, alerts) = best_of(3, || detect(&rules, Options::default()));
-    let (t_strict, _) = best_of(3, || detect(&rules, Options { validate_all: true }));
+    let (t_detect, alerts) = best_of(3, || detect(&rules, Options::default(), false, false));
+    let (t_strict, _) = best_of(3, || {
+        detect(&rules, Options { validate_all: true }, false, false)
+    });
+    let (t_incidents, _) = best_of(3, || detect(&rules, Options::default(), true, false));
+    let (t_anomalies, _) = best_of(3, || detect(&rules, Options::default(), true, true));
     let rss_after = peak_rss_kb();
     assert_eq!(n_serde, records);
     assert_eq!(n_sonic, records);
@@ -94,6 +107,14 @@ fn main() {
     row(
         "harrier detect --validate-all (every record fully syntax-checked)",
         t_strict,
+    );
+    row(
+        "harrier detect --incidents (entities of every alert's event, correlated)",
+        t_incidents,
+    );
+    row(
+        "harrier detect --incidents --anomalies (and every record teaches the baselines)",
+        t_anomalies,
     );
     println!(
         "\nAlerts per pass: {alerts}. Peak RSS: {} MiB before the runs (input held in memory), {} MiB after.",

@@ -62,6 +62,8 @@ pub struct Detector<'r> {
     matches: Vec<u32>,
     /// Entities and correlation, when incidents are on.
     incidents: Option<Box<(harrier_incidents::Extractor, harrier_incidents::Correlator)>>,
+    /// Per-principal baselines, when anomalies are on.
+    baselines: Option<Box<harrier_incidents::Baselines>>,
     /// Counts so far.
     pub stats: Stats,
 }
@@ -76,6 +78,7 @@ impl<'r> Detector<'r> {
             scratch: Scratch::default(),
             matches: Vec::new(),
             incidents: None,
+            baselines: None,
             stats: Stats::default(),
         }
     }
@@ -87,6 +90,13 @@ impl<'r> Detector<'r> {
             harrier_incidents::Extractor::new(),
             harrier_incidents::Correlator::new(opts),
         )));
+    }
+
+    /// Turns anomalies on: every CloudTrail event teaches the baselines of its principal and
+    /// key, and what stands out from them is alerted like a rule's match
+    /// ([`harrier_incidents::baseline`]), and correlated when incidents are on too.
+    pub fn enable_anomalies(&mut self, opts: harrier_incidents::BaselineOptions) {
+        self.baselines = Some(Box::new(harrier_incidents::Baselines::new(opts)));
     }
 
     /// The incidents so far (empty when they are off), oldest first.
@@ -365,6 +375,9 @@ impl<'r> Detector<'r> {
             return Ok(());
         }
         self.stats.evaluated += 1;
+        if self.baselines.is_some() {
+            self.anomalies(ev, sink)?;
+        }
         if self.matches.is_empty() {
             return Ok(());
         }
@@ -390,6 +403,43 @@ impl<'r> Detector<'r> {
             self.stats.alert(rule.priority);
             if let (Some(b), Some(e)) = (self.incidents.as_mut(), entities.as_ref()) {
                 b.1.observe(&alert.to_record(), e.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Detector<'_> {
+    /// Feeds the baselines; alerts what stands out (never from a malformed record).
+    fn anomalies<E: Event>(&mut self, ev: &E, sink: &mut dyn AlertSink) -> Result<(), SinkError> {
+        let Some(b) = self.baselines.as_mut() else {
+            return Ok(());
+        };
+        let found = b.observe(ev);
+        if found.is_empty() || ev_validate(ev).is_some() {
+            return Ok(());
+        }
+        let time_ns = ev.timestamp_ns().unwrap_or(0);
+        let event = ev.type_key().map(|k| k.into_owned()).unwrap_or_default();
+        let entities = self.incidents.as_ref().map(|i| i.0.entities(ev));
+        for (a, principal, ip) in found {
+            let tags: Vec<String> = a.tags().iter().map(|t| t.to_string()).collect();
+            let alert = Alert {
+                time_ns,
+                rule: a.rule(),
+                priority: a.priority(),
+                source: "aws_cloudtrail",
+                output: a.describe(&principal, &ip, &event),
+                output_fields: vec![("ct.user.arn", Some(principal)), ("ct.srcip", Some(ip))],
+                tags: &tags,
+                hostname: &self.hostname,
+                event_id: ev.event_id(),
+                rule_file: "<baselines>",
+            };
+            sink.send(&alert)?;
+            self.stats.alert(alert.priority);
+            if let (Some(i), Some(e)) = (self.incidents.as_mut(), entities.as_ref()) {
+                i.1.observe(&alert.to_record(), e.clone());
             }
         }
         Ok(())

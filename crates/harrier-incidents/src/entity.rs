@@ -123,8 +123,7 @@ impl Entity {
                 // System users, except service accounts outside kube-system (a workload's
                 // identity, which an attacker may steal).
                 v.starts_with("system:")
-                    && v
-                        .strip_prefix("system:serviceaccount:")
+                    && v.strip_prefix("system:serviceaccount:")
                         .is_none_or(|r| r.starts_with("kube-system:"))
             }
             _ => false,

@@ -22,11 +22,13 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod baseline;
 pub mod correlate;
 pub mod entity;
 pub mod extract;
 pub mod incident;
 
+pub use baseline::{Anomaly, BaselineOptions, Baselines};
 pub use correlate::{Correlator, Options};
 pub use entity::{Entity, Kind};
 pub use extract::Extractor;

@@ -304,3 +304,187 @@ fn a_chain_of_tactics_raises_the_severity() {
     c.observe(&alert("Key Created 2", 60, &["mitre_persistence"]), key());
     assert_eq!(c.incidents()[0].severity, Priority::Warning);
 }
+
+mod baselines {
+    use super::*;
+    use crate::{Anomaly, BaselineOptions, Baselines};
+
+    const DAY: i64 = 24 * H;
+
+    fn time(ns: i64) -> String {
+        harrier_events::time::format_iso8601(ns)
+    }
+
+    /// A call by alice at `t` ns from `ip` with `ua`.
+    fn call(t: i64, ip: &str, ua: &str, service: &str, extra: &str) -> String {
+        format!(
+            r#"{{"userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","accessKeyId":"AKIAALICE"}},"eventTime":"{}","eventSource":"{service}","eventName":"ListThings","sourceIPAddress":"{ip}","userAgent":"{ua}","eventID":"{t}"{extra}}}"#,
+            time(t)
+        )
+    }
+
+    fn observe(b: &mut Baselines, json: &str) -> Vec<Anomaly> {
+        let s = Scratch::default();
+        b.observe(&CloudTrailEvent::new(json.as_bytes(), 0, &s))
+            .into_iter()
+            .map(|(a, _, _)| a)
+            .collect()
+    }
+
+    const OFFICE_A: &str = "198.51.100.10";
+    const OFFICE_B: &str = "203.0.113.20";
+    const CLI: &str = "aws-cli/2.15.0 Python/3.11";
+    const BOTO: &str = "Boto3/1.34.0 Python/3.12 Botocore/1.34.0";
+
+    #[test]
+    fn a_new_network_and_client_after_learning_stands_out_and_not_before() {
+        let mut b = Baselines::new(BaselineOptions::default());
+        // During the learning period, even a strange call only teaches.
+        assert!(observe(&mut b, &call(0, OFFICE_A, CLI, "s3.amazonaws.com", "")).is_empty());
+        assert!(observe(
+            &mut b,
+            &call(DAY, "192.0.2.99", BOTO, "s3.amazonaws.com", "")
+        )
+        .is_empty());
+        // After it: a new network with a known client is not enough...
+        assert!(observe(
+            &mut b,
+            &call(8 * DAY, "100.24.5.6", CLI, "s3.amazonaws.com", "")
+        )
+        .is_empty());
+        // ...a new network and a new client at once is.
+        let a = observe(
+            &mut b,
+            &call(9 * DAY, "45.9.20.1", "Mozilla/5.0", "s3.amazonaws.com", ""),
+        );
+        assert!(
+            matches!(&a[..], [Anomaly::NewNetworkAndClient { client, .. }] if client == "console"),
+            "{a:?}"
+        );
+    }
+
+    #[test]
+    fn two_offices_are_both_normal() {
+        let mut b = Baselines::new(BaselineOptions::default());
+        for d in 0..8 {
+            assert!(observe(
+                &mut b,
+                &call(d * DAY, OFFICE_A, CLI, "s3.amazonaws.com", "")
+            )
+            .is_empty());
+            assert!(observe(
+                &mut b,
+                &call(d * DAY + H, OFFICE_B, BOTO, "s3.amazonaws.com", "")
+            )
+            .is_empty());
+        }
+        // Office B with the CLI, office A with boto3: known networks, known clients.
+        assert!(observe(
+            &mut b,
+            &call(10 * DAY, "203.0.113.77", CLI, "s3.amazonaws.com", "")
+        )
+        .is_empty());
+        assert!(observe(
+            &mut b,
+            &call(10 * DAY + H, OFFICE_A, BOTO, "s3.amazonaws.com", "")
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn a_key_created_minutes_ago_used_from_elsewhere() {
+        let create = |t: i64| {
+            call(
+                t,
+                OFFICE_A,
+                CLI,
+                "iam.amazonaws.com",
+                r#","responseElements":{"accessKey":{"accessKeyId":"AKIANEW"}}"#,
+            )
+            .replace("ListThings", "CreateAccessKey")
+        };
+        let use_new = |t: i64, ip: &str| {
+            call(t, ip, BOTO, "s3.amazonaws.com", "").replace("AKIAALICE", "AKIANEW")
+        };
+        let mut b = Baselines::new(BaselineOptions::default());
+        assert!(observe(&mut b, &create(0)).is_empty());
+        let a = observe(&mut b, &use_new(10 * 60 * 1_000_000_000, "45.9.20.1"));
+        assert!(
+            matches!(&a[..], [Anomaly::NewKeyUsedElsewhere { key, .. }] if key == "AKIANEW"),
+            "{a:?}"
+        );
+        // Near misses: used from the network that made it; or first used hours later.
+        let mut b = Baselines::new(BaselineOptions::default());
+        observe(&mut b, &create(0));
+        assert!(observe(&mut b, &use_new(600_000_000_000, "198.51.100.200")).is_empty());
+        let mut b = Baselines::new(BaselineOptions::default());
+        observe(&mut b, &create(0));
+        assert!(observe(&mut b, &use_new(3 * H, "45.9.20.1")).is_empty());
+    }
+
+    #[test]
+    fn bursts_of_denials_and_sweeps_of_new_services() {
+        let denied = r#","errorCode":"AccessDenied""#;
+        let mut b = Baselines::new(BaselineOptions::default());
+        let mut raised = 0;
+        for i in 0..9 {
+            raised += observe(
+                &mut b,
+                &call(
+                    i * 1_000_000_000,
+                    OFFICE_A,
+                    CLI,
+                    "iam.amazonaws.com",
+                    denied,
+                ),
+            )
+            .len();
+        }
+        assert_eq!(raised, 0, "nine denials: not a burst");
+        let a = observe(
+            &mut b,
+            &call(10_000_000_000, OFFICE_A, CLI, "iam.amazonaws.com", denied),
+        );
+        assert!(
+            matches!(&a[..], [Anomaly::AccessDeniedBurst { errors: 10 }]),
+            "{a:?}"
+        );
+        assert!(
+            observe(
+                &mut b,
+                &call(11_000_000_000, OFFICE_A, CLI, "iam.amazonaws.com", denied)
+            )
+            .is_empty(),
+            "once per burst"
+        );
+
+        let mut b = Baselines::new(BaselineOptions::default());
+        observe(&mut b, &call(0, OFFICE_A, CLI, "s3.amazonaws.com", ""));
+        let mut found = Vec::new();
+        for (i, svc) in [
+            "ec2", "iam", "kms", "rds", "lambda", "sns", "sqs", "ecr", "eks", "ssm",
+        ]
+        .iter()
+        .enumerate()
+        {
+            found.extend(observe(
+                &mut b,
+                &call(
+                    8 * DAY + i as i64 * 60_000_000_000,
+                    OFFICE_A,
+                    CLI,
+                    &format!("{svc}.amazonaws.com"),
+                    "",
+                ),
+            ));
+        }
+        assert!(
+            matches!(&found[..], [Anomaly::ServiceSweep { services: 10 }]),
+            "{found:?}"
+        );
+        assert!(
+            b.remembered() <= 3,
+            "state per principal and key, not per event"
+        );
+    }
+}

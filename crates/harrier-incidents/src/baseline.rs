@@ -1,0 +1,338 @@
+//! Baselines: what is normal for each AWS principal and access key, learned from every
+//! CloudTrail event (a backfill counts), and the anomalies that stand out from it.
+//!
+//! | anomaly | when | needs the learning period |
+//! |---|---|---|
+//! | [`Anomaly::NewNetworkAndClient`] | a key is used from a network (/24, /48) and a client family (aws-cli, boto3, console...) it never used, both at once | yes |
+//! | [`Anomaly::ServiceSweep`] | a principal calls many services it never used within an hour (reconnaissance) | yes |
+//! | [`Anomaly::AccessDeniedBurst`] | a principal collects a burst of AccessDenied errors within ten minutes | no |
+//! | [`Anomaly::NewKeyUsedElsewhere`] | a key created minutes ago is first used from another network than the one that created it | no |
+//!
+//! A principal's baseline is learned once its first event is at least the learning period
+//! (7 days by default) behind the current one; before that it only learns, so a first run over
+//! fresh history is not a flood. Two offices are two networks: both become normal.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use harrier_events::{Event, FieldRef, Value};
+use harrier_rules::Priority;
+
+use crate::entity::user_agent_family;
+
+/// Baseline settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BaselineOptions {
+    /// How long a principal is watched before its anomalies are raised, ns.
+    pub learning_ns: i64,
+    /// New services within an hour that make a sweep.
+    pub sweep_services: usize,
+    /// AccessDenied errors within ten minutes that make a burst.
+    pub denied_burst: usize,
+    /// How soon after its creation a key's first use from elsewhere is an anomaly, ns.
+    pub new_key_ns: i64,
+}
+
+const MIN: i64 = 60 * 1_000_000_000;
+
+impl Default for BaselineOptions {
+    fn default() -> Self {
+        BaselineOptions {
+            learning_ns: 7 * 24 * 60 * MIN,
+            sweep_services: 10,
+            denied_burst: 10,
+            new_key_ns: 60 * MIN,
+        }
+    }
+}
+
+/// What stood out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Anomaly {
+    /// A key used from a new network and a new client at once.
+    NewNetworkAndClient {
+        /// The key.
+        key: String,
+        /// The new network.
+        network: String,
+        /// The new client family.
+        client: String,
+    },
+    /// Many never-used services called within an hour.
+    ServiceSweep {
+        /// How many new services.
+        services: usize,
+    },
+    /// A burst of AccessDenied errors.
+    AccessDeniedBurst {
+        /// How many within ten minutes.
+        errors: usize,
+    },
+    /// A key created minutes ago, first used from another network.
+    NewKeyUsedElsewhere {
+        /// The key.
+        key: String,
+        /// Where it was created.
+        created_from: String,
+        /// Where it is used.
+        used_from: String,
+    },
+}
+
+impl Anomaly {
+    /// The rule name its alert carries.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Anomaly::NewNetworkAndClient { .. } => {
+                "Anomaly: Access Key Used From A New Network And Client"
+            }
+            Anomaly::ServiceSweep { .. } => "Anomaly: Principal Calls Many Services It Never Used",
+            Anomaly::AccessDeniedBurst { .. } => "Anomaly: Burst Of Access Denied Errors",
+            Anomaly::NewKeyUsedElsewhere { .. } => "Anomaly: New Access Key Used From Elsewhere",
+        }
+    }
+
+    /// Its priority.
+    pub fn priority(&self) -> Priority {
+        match self {
+            Anomaly::NewKeyUsedElsewhere { .. } => Priority::Critical,
+            Anomaly::NewNetworkAndClient { .. } => Priority::Error,
+            Anomaly::ServiceSweep { .. } | Anomaly::AccessDeniedBurst { .. } => Priority::Warning,
+        }
+    }
+
+    /// ATT&CK tags, as rules write them.
+    pub fn tags(&self) -> &'static [&'static str] {
+        match self {
+            Anomaly::NewNetworkAndClient { .. } | Anomaly::NewKeyUsedElsewhere { .. } => {
+                &["aws", "anomaly", "mitre_initial_access", "T1078.004"]
+            }
+            Anomaly::ServiceSweep { .. } | Anomaly::AccessDeniedBurst { .. } => {
+                &["aws", "anomaly", "mitre_discovery", "T1526"]
+            }
+        }
+    }
+
+    /// One line: what, who, from where.
+    pub fn describe(&self, principal: &str, ip: &str, event: &str) -> String {
+        match self {
+            Anomaly::NewNetworkAndClient { key, network, client } => format!(
+                "{key} of {principal} used from a new network {network} ({ip}) with a new client {client} ({event})"
+            ),
+            Anomaly::ServiceSweep { services } => format!(
+                "{principal} called {services} services it never used within an hour, from {ip} (latest: {event})"
+            ),
+            Anomaly::AccessDeniedBurst { errors } => format!(
+                "{principal} was denied {errors} calls within ten minutes, from {ip} (latest: {event})"
+            ),
+            Anomaly::NewKeyUsedElsewhere { key, created_from, used_from } => format!(
+                "{key} of {principal}, created from {created_from} minutes ago, first used from {used_from} ({event})"
+            ),
+        }
+    }
+}
+
+/// The network of an address: its /24 (IPv4) or /48 (IPv6); the text itself otherwise
+/// (`AWS Internal`, a service name).
+pub fn network_of(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => {
+            let o = a.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        Ok(std::net::IpAddr::V6(a)) => {
+            let s = a.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+        Err(_) => ip.to_string(),
+    }
+}
+
+#[derive(Default)]
+struct Normal {
+    first_ns: i64,
+    networks: HashSet<String>,
+    clients: HashSet<String>,
+    services: HashSet<String>,
+    /// New services first called, with when (the last hour).
+    new_services: VecDeque<i64>,
+    /// AccessDenied errors (the last ten minutes).
+    denied: VecDeque<i64>,
+    /// Whether a sweep or burst was raised in the current spell (raised once per spell).
+    swept: bool,
+    burst: bool,
+}
+
+/// Per principal and key: what is normal.
+pub struct Baselines {
+    opts: BaselineOptions,
+    principals: HashMap<String, Normal>,
+    keys: HashMap<String, Normal>,
+    /// Keys made by CreateAccessKey: (created ns, network it was created from).
+    created: HashMap<String, (i64, String)>,
+    fields: Vec<FieldRef>,
+}
+
+const F_ARN: usize = 0;
+const F_KEY: usize = 1;
+const F_IP: usize = 2;
+const F_UA: usize = 3;
+const F_SRC: usize = 4;
+const F_ERR: usize = 5;
+const F_NAME: usize = 6;
+const F_NEWKEY: usize = 7;
+
+impl Baselines {
+    /// Empty baselines.
+    pub fn new(opts: BaselineOptions) -> Self {
+        let src = &harrier_events::cloudtrail::SOURCE;
+        let r = |n: &str, a: Option<&str>| src.resolve(n, a).expect("a CloudTrail field");
+        Baselines {
+            opts,
+            principals: HashMap::new(),
+            keys: HashMap::new(),
+            created: HashMap::new(),
+            fields: vec![
+                r("ct.user.arn", None),
+                r("json.value", Some("/userIdentity/accessKeyId")),
+                r("ct.srcip", None),
+                r("ct.useragent", None),
+                r("ct.src", None),
+                r("ct.error", None),
+                r("ct.name", None),
+                r(
+                    "json.value",
+                    Some("/responseElements/accessKey/accessKeyId"),
+                ),
+            ],
+        }
+    }
+
+    fn get(&self, ev: &dyn Event, i: usize) -> Option<String> {
+        match ev.extract(&self.fields[i])? {
+            Value::Str(s) => Some(s.into_owned()),
+            Value::Multi(m) => m.into_iter().flatten().next().map(|s| s.into_owned()),
+            _ => None,
+        }
+        .filter(|s| !s.is_empty())
+    }
+
+    /// Principals and keys remembered (the memory bound: not the number of events).
+    pub fn remembered(&self) -> usize {
+        self.principals.len() + self.keys.len() + self.created.len()
+    }
+
+    /// Learns from one CloudTrail event; returns what stood out, with the principal and
+    /// source IP to describe it.
+    pub fn observe(&mut self, ev: &dyn Event) -> Vec<(Anomaly, String, String)> {
+        let mut out: Vec<Anomaly> = Vec::new();
+        if ev.source().name != "aws_cloudtrail" {
+            return Vec::new();
+        }
+        let Some(t) = ev.timestamp_ns() else {
+            return Vec::new();
+        };
+        let Some(principal) = self.get(ev, F_ARN) else {
+            return Vec::new();
+        };
+        if principal.ends_with(".amazonaws.com") {
+            return Vec::new();
+        }
+        let ip = self.get(ev, F_IP).unwrap_or_default();
+        let network = network_of(&ip);
+        let client = user_agent_family(&self.get(ev, F_UA).unwrap_or_default()).to_string();
+        let service = self.get(ev, F_SRC).unwrap_or_default();
+        let denied = self
+            .get(ev, F_ERR)
+            .is_some_and(|e| e.contains("AccessDenied") || e.contains("Unauthorized"));
+        let key = self.get(ev, F_KEY);
+        let opts = self.opts;
+        let learned = |n: &Normal| t - n.first_ns >= opts.learning_ns;
+
+        // A key made minutes ago, first used from another network.
+        if let Some(k) = &key {
+            if let Some((made, from)) = self.created.remove(k) {
+                if t - made <= opts.new_key_ns && from != network && !ip.is_empty() {
+                    out.push(Anomaly::NewKeyUsedElsewhere {
+                        key: k.clone(),
+                        created_from: from,
+                        used_from: ip.clone(),
+                    });
+                }
+            }
+        }
+        if self.get(ev, F_NAME).as_deref() == Some("CreateAccessKey") {
+            if let Some(new) = self.get(ev, F_NEWKEY) {
+                self.created.insert(new, (t, network.clone()));
+            }
+        }
+        // A key from a new network and a new client at once.
+        if let Some(k) = &key {
+            let n = self.keys.entry(k.clone()).or_insert_with(|| Normal {
+                first_ns: t,
+                ..Normal::default()
+            });
+            let (new_net, new_client) =
+                (!n.networks.contains(&network), !n.clients.contains(&client));
+            if learned(n) && new_net && new_client && !ip.is_empty() {
+                out.push(Anomaly::NewNetworkAndClient {
+                    key: k.clone(),
+                    network: network.clone(),
+                    client: client.clone(),
+                });
+            }
+            n.first_ns = n.first_ns.min(t);
+            n.networks.insert(network.clone());
+            n.clients.insert(client.clone());
+        }
+        let p = self
+            .principals
+            .entry(principal.clone())
+            .or_insert_with(|| Normal {
+                first_ns: t,
+                ..Normal::default()
+            });
+        p.first_ns = p.first_ns.min(t);
+        // A sweep of services never used.
+        if !service.is_empty() && p.services.insert(service) && learned(p) {
+            p.new_services.push_back(t);
+        }
+        while p.new_services.front().is_some_and(|&x| t - x > 60 * MIN) {
+            p.new_services.pop_front();
+        }
+        if p.new_services.len() >= opts.sweep_services {
+            if !p.swept {
+                p.swept = true;
+                out.push(Anomaly::ServiceSweep {
+                    services: p.new_services.len(),
+                });
+            }
+        } else {
+            p.swept = false;
+        }
+        // A burst of denials.
+        if denied {
+            p.denied.push_back(t);
+        }
+        while p.denied.front().is_some_and(|&x| t - x > 10 * MIN) {
+            p.denied.pop_front();
+        }
+        if p.denied.len() >= opts.denied_burst {
+            if !p.burst {
+                p.burst = true;
+                out.push(Anomaly::AccessDeniedBurst {
+                    errors: p.denied.len(),
+                });
+            }
+        } else {
+            p.burst = false;
+        }
+        // Keys created long ago and never used are forgotten.
+        if self.created.len() > 10_000 {
+            self.created
+                .retain(|_, (made, _)| t - *made <= opts.new_key_ns);
+        }
+        out.into_iter()
+            .map(|a| (a, principal.clone(), ip.clone()))
+            .collect()
+    }
+}
