@@ -402,7 +402,10 @@ impl<'r> Detector<'r> {
             sink.send(&alert)?;
             self.stats.alert(rule.priority);
             if let (Some(b), Some(e)) = (self.incidents.as_mut(), entities.as_ref()) {
-                b.1.observe(&alert.to_record(), e.clone());
+                b.1.observe_entry(
+                    harrier_incidents::incident::AlertEntry::from_alert(&alert),
+                    e.clone(),
+                );
             }
         }
         Ok(())
@@ -439,7 +442,10 @@ impl Detector<'_> {
             sink.send(&alert)?;
             self.stats.alert(alert.priority);
             if let (Some(i), Some(e)) = (self.incidents.as_mut(), entities.as_ref()) {
-                i.1.observe(&alert.to_record(), e.clone());
+                i.1.observe_entry(
+                    harrier_incidents::incident::AlertEntry::from_alert(&alert),
+                    e.clone(),
+                );
             }
         }
         Ok(())

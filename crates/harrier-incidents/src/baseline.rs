@@ -12,6 +12,7 @@
 //! (7 days by default) behind the current one; before that it only learns, so a first run over
 //! fresh history is not a flood. Two offices are two networks: both become normal.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use harrier_events::{Event, FieldRef, Value};
@@ -147,11 +148,33 @@ pub fn network_of(ip: &str) -> String {
     }
 }
 
+/// A network as a number: an IPv4 /24 or an IPv6 /48, else a hash of the text (`AWS
+/// Internal`, a service name). Compared for every record: no string is made.
+fn network_key(ip: &str) -> u64 {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => {
+            let o = a.octets();
+            (1 << 62) | (u64::from(o[0]) << 16) | (u64::from(o[1]) << 8) | u64::from(o[2])
+        }
+        Ok(std::net::IpAddr::V6(a)) => {
+            let s = a.segments();
+            (2 << 62) | (u64::from(s[0]) << 32) | (u64::from(s[1]) << 16) | u64::from(s[2])
+        }
+        Err(_) => {
+            let mut h: u64 = 0xcbf29ce484222325;
+            for b in ip.bytes() {
+                h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+            }
+            (3 << 62) | (h >> 2)
+        }
+    }
+}
+
 #[derive(Default)]
 struct Normal {
     first_ns: i64,
-    networks: HashSet<String>,
-    clients: HashSet<String>,
+    networks: HashSet<u64>,
+    clients: HashSet<&'static str>,
     services: HashSet<String>,
     /// New services first called, with when (the last hour).
     new_services: VecDeque<i64>,
@@ -167,8 +190,8 @@ pub struct Baselines {
     opts: BaselineOptions,
     principals: HashMap<String, Normal>,
     keys: HashMap<String, Normal>,
-    /// Keys made by CreateAccessKey: (created ns, network it was created from).
-    created: HashMap<String, (i64, String)>,
+    /// Keys made by CreateAccessKey: (created ns, network it was created from, as text).
+    created: HashMap<String, (i64, u64, String)>,
     fields: Vec<FieldRef>,
 }
 
@@ -180,6 +203,21 @@ const F_SRC: usize = 4;
 const F_ERR: usize = 5;
 const F_NAME: usize = 6;
 const F_NEWKEY: usize = 7;
+
+fn normal<'m>(map: &'m mut HashMap<String, Normal>, key: &str, t: i64) -> &'m mut Normal {
+    if !map.contains_key(key) {
+        map.insert(
+            key.to_string(),
+            Normal {
+                first_ns: t,
+                ..Normal::default()
+            },
+        );
+    }
+    let n = map.get_mut(key).expect("inserted above");
+    n.first_ns = n.first_ns.min(t);
+    n
+}
 
 impl Baselines {
     /// Empty baselines.
@@ -207,10 +245,10 @@ impl Baselines {
         }
     }
 
-    fn get(&self, ev: &dyn Event, i: usize) -> Option<String> {
+    fn get<'e>(&self, ev: &'e dyn Event, i: usize) -> Option<Cow<'e, str>> {
         match ev.extract(&self.fields[i])? {
-            Value::Str(s) => Some(s.into_owned()),
-            Value::Multi(m) => m.into_iter().flatten().next().map(|s| s.into_owned()),
+            Value::Str(s) => Some(s),
+            Value::Multi(m) => m.into_iter().flatten().next(),
             _ => None,
         }
         .filter(|s| !s.is_empty())
@@ -224,7 +262,6 @@ impl Baselines {
     /// Learns from one CloudTrail event; returns what stood out, with the principal and
     /// source IP to describe it.
     pub fn observe(&mut self, ev: &dyn Event) -> Vec<(Anomaly, String, String)> {
-        let mut out: Vec<Anomaly> = Vec::new();
         if ev.source().name != "aws_cloudtrail" {
             return Vec::new();
         }
@@ -237,9 +274,10 @@ impl Baselines {
         if principal.ends_with(".amazonaws.com") {
             return Vec::new();
         }
+        let mut out: Vec<Anomaly> = Vec::new();
         let ip = self.get(ev, F_IP).unwrap_or_default();
-        let network = network_of(&ip);
-        let client = user_agent_family(&self.get(ev, F_UA).unwrap_or_default()).to_string();
+        let net = network_key(&ip);
+        let client = user_agent_family(&self.get(ev, F_UA).unwrap_or_default());
         let service = self.get(ev, F_SRC).unwrap_or_default();
         let denied = self
             .get(ev, F_ERR)
@@ -250,51 +288,45 @@ impl Baselines {
 
         // A key made minutes ago, first used from another network.
         if let Some(k) = &key {
-            if let Some((made, from)) = self.created.remove(k) {
-                if t - made <= opts.new_key_ns && from != network && !ip.is_empty() {
-                    out.push(Anomaly::NewKeyUsedElsewhere {
-                        key: k.clone(),
-                        created_from: from,
-                        used_from: ip.clone(),
-                    });
+            if !self.created.is_empty() {
+                if let Some((made, from_net, from)) = self.created.remove(k.as_ref()) {
+                    if t - made <= opts.new_key_ns && from_net != net && !ip.is_empty() {
+                        out.push(Anomaly::NewKeyUsedElsewhere {
+                            key: k.to_string(),
+                            created_from: from,
+                            used_from: ip.to_string(),
+                        });
+                    }
                 }
             }
         }
         if self.get(ev, F_NAME).as_deref() == Some("CreateAccessKey") {
             if let Some(new) = self.get(ev, F_NEWKEY) {
-                self.created.insert(new, (t, network.clone()));
+                self.created
+                    .insert(new.into_owned(), (t, net, network_of(&ip)));
             }
         }
         // A key from a new network and a new client at once.
         if let Some(k) = &key {
-            let n = self.keys.entry(k.clone()).or_insert_with(|| Normal {
-                first_ns: t,
-                ..Normal::default()
-            });
-            let (new_net, new_client) =
-                (!n.networks.contains(&network), !n.clients.contains(&client));
+            let n = normal(&mut self.keys, k, t);
+            let (new_net, new_client) = (!n.networks.contains(&net), !n.clients.contains(client));
             if learned(n) && new_net && new_client && !ip.is_empty() {
                 out.push(Anomaly::NewNetworkAndClient {
-                    key: k.clone(),
-                    network: network.clone(),
-                    client: client.clone(),
+                    key: k.to_string(),
+                    network: network_of(&ip),
+                    client: client.to_string(),
                 });
             }
-            n.first_ns = n.first_ns.min(t);
-            n.networks.insert(network.clone());
-            n.clients.insert(client.clone());
+            n.networks.insert(net);
+            n.clients.insert(client);
         }
-        let p = self
-            .principals
-            .entry(principal.clone())
-            .or_insert_with(|| Normal {
-                first_ns: t,
-                ..Normal::default()
-            });
-        p.first_ns = p.first_ns.min(t);
+        let p = normal(&mut self.principals, &principal, t);
         // A sweep of services never used.
-        if !service.is_empty() && p.services.insert(service) && learned(p) {
-            p.new_services.push_back(t);
+        if !service.is_empty() && !p.services.contains(service.as_ref()) {
+            p.services.insert(service.into_owned());
+            if learned(p) {
+                p.new_services.push_back(t);
+            }
         }
         while p.new_services.front().is_some_and(|&x| t - x > 60 * MIN) {
             p.new_services.pop_front();
@@ -329,10 +361,10 @@ impl Baselines {
         // Keys created long ago and never used are forgotten.
         if self.created.len() > 10_000 {
             self.created
-                .retain(|_, (made, _)| t - *made <= opts.new_key_ns);
+                .retain(|_, (made, _, _)| t - *made <= opts.new_key_ns);
         }
         out.into_iter()
-            .map(|a| (a, principal.clone(), ip.clone()))
+            .map(|a| (a, principal.to_string(), ip.to_string()))
             .collect()
     }
 }

@@ -9,7 +9,9 @@
 //! story) still joins; entries older than the window behind the newest event are dropped, so
 //! memory follows the window, not the input.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use harrier_alerts::AlertRecord;
 
@@ -62,8 +64,8 @@ impl Correlator {
             opts,
             building: Vec::new(),
             parent: Vec::new(),
-            index: HashMap::new(),
-            ip_principals: HashMap::new(),
+            index: HashMap::default(),
+            ip_principals: HashMap::default(),
             newest_ns: i64::MIN,
             since_sweep: 0,
         }
@@ -90,6 +92,11 @@ impl Correlator {
 
     /// Adds an alert and the entities of its event.
     pub fn observe(&mut self, alert: &AlertRecord, entities: Vec<Entity>) {
+        self.observe_entry(AlertEntry::of(alert), entities);
+    }
+
+    /// Adds an alert's entry and the entities of its event.
+    pub fn observe_entry(&mut self, alert: AlertEntry, entities: Vec<Entity>) {
         let t = alert.time_ns;
         self.newest_ns = self.newest_ns.max(t);
         // Shared addresses: count the principals behind each IP before deciding links.
@@ -98,9 +105,18 @@ impl Correlator {
             .filter(|e| matches!(e.kind, Kind::Principal | Kind::K8sUser))
             .collect();
         for ip in entities.iter().filter(|e| e.kind == Kind::SourceIp) {
-            let seen = self.ip_principals.entry(ip.value.clone()).or_default();
+            if !self.ip_principals.contains_key(&ip.value) {
+                self.ip_principals
+                    .insert(ip.value.clone(), HashSet::default());
+            }
+            let seen = self
+                .ip_principals
+                .get_mut(&ip.value)
+                .expect("inserted above");
             for p in &principals {
-                seen.insert(p.value.clone());
+                if seen.len() <= self.opts.max_principals_per_ip && !seen.contains(&p.value) {
+                    seen.insert(p.value.clone());
+                }
             }
         }
         let linking: Vec<Entity> = entities
@@ -146,7 +162,7 @@ impl Correlator {
         }
         let b = &mut self.building[target];
         b.entities.extend(entities);
-        b.alerts.push(AlertEntry::of(alert));
+        b.alerts.push(alert);
         self.since_sweep += 1;
         if self.since_sweep >= 4096 {
             self.sweep();

@@ -92,12 +92,11 @@ pub struct Entity {
 impl Entity {
     /// An entity; `None` for an empty value.
     pub fn new(kind: Kind, value: impl Into<String>) -> Option<Entity> {
-        let value = value.into();
-        let v = value.trim();
-        (!v.is_empty() && v != "null").then(|| Entity {
-            kind,
-            value: v.to_string(),
-        })
+        let mut value = value.into();
+        if value.trim().len() != value.len() {
+            value = value.trim().to_string();
+        }
+        (!value.is_empty() && value != "null").then_some(Entity { kind, value })
     }
 
     /// Whether this entity is shared by too many unrelated actors to link alerts: AWS
@@ -171,23 +170,28 @@ fn is_private_ip(v: &str) -> bool {
 
 /// The family of a user agent: what kind of client made the call.
 pub fn user_agent_family(ua: &str) -> &'static str {
-    let l = ua.to_ascii_lowercase();
-    if l.starts_with("aws-cli/") {
+    // Case-insensitive, without allocating: this runs for every record with --anomalies.
+    let b = ua.as_bytes();
+    let starts = |p: &str| b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p.as_bytes());
+    let ends =
+        |p: &str| b.len() >= p.len() && b[b.len() - p.len()..].eq_ignore_ascii_case(p.as_bytes());
+    let has = |p: &str| {
+        let p = p.as_bytes();
+        b.len() >= p.len() && b.windows(p.len()).any(|w| w.eq_ignore_ascii_case(p))
+    };
+    if starts("aws-cli/") {
         "aws-cli"
-    } else if l.contains("boto3") || l.contains("botocore") {
+    } else if has("boto3") || has("botocore") {
         "boto3"
-    } else if l.starts_with("kubectl/") {
+    } else if starts("kubectl/") {
         "kubectl"
-    } else if l.contains("terraform") {
+    } else if has("terraform") {
         "terraform"
-    } else if l.starts_with("aws-sdk-") || l.contains("aws-sdk-") {
+    } else if has("aws-sdk-") {
         "aws-sdk"
-    } else if l.contains("console.amazonaws.com")
-        || l.contains("signin.amazonaws.com")
-        || l.starts_with("mozilla/")
-    {
+    } else if has("console.amazonaws.com") || has("signin.amazonaws.com") || starts("mozilla/") {
         "console"
-    } else if l.ends_with(".amazonaws.com") {
+    } else if ends(".amazonaws.com") {
         "aws-service"
     } else {
         "other"

@@ -27,7 +27,12 @@ impl Fields {
     }
 
     fn get<'e>(&self, ev: &'e dyn Event, key: &str) -> Option<Value<'e>> {
-        let r = &self.refs.iter().find(|(k, _)| *k == key)?.1;
+        // A dozen entries, compared by pointer first: the keys are the same literals.
+        let r = &self
+            .refs
+            .iter()
+            .find(|(k, _)| std::ptr::eq(*k, key) || *k == key)?
+            .1;
         ev.extract(r)
     }
 
@@ -166,18 +171,27 @@ impl Extractor {
             s("ua").map(|u| user_agent_family(&u).to_string()),
         );
         push(Kind::Region, s("region"));
-        push(Kind::Bucket, s("bucket"));
-        push(Kind::SecurityGroup, s("sg"));
-        // The user an IAM call acts on, as the ARN CloudTrail would show for them, and the
-        // key CreateAccessKey made for that user.
-        if let (Some(user), Some(acct)) = (s("target_user"), account.as_ref()) {
-            push(
-                Kind::TargetPrincipal,
-                Some(format!("arn:aws:iam::{acct}:user/{user}")),
-            );
+        // The rest only where the call has it: reading a nested member costs a walk of the
+        // record, and this runs for every alert.
+        let name = ev.type_key().map(|n| n.into_owned()).unwrap_or_default();
+        let has = |p: &str| name.contains(p);
+        if has("Bucket") || has("Object") {
+            push(Kind::Bucket, s("bucket"));
         }
-        push(Kind::AccessKey, s("new_key"));
-        let name = s("name").unwrap_or_default();
+        if has("SecurityGroup") {
+            push(Kind::SecurityGroup, s("sg"));
+        }
+        if has("User") || has("AccessKey") || has("LoginProfile") || has("MFA") || has("Group") {
+            // The user an IAM call acts on, as the ARN CloudTrail would show for them, and
+            // the key CreateAccessKey made for that user.
+            if let (Some(user), Some(acct)) = (s("target_user"), account.as_ref()) {
+                push(
+                    Kind::TargetPrincipal,
+                    Some(format!("arn:aws:iam::{acct}:user/{user}")),
+                );
+            }
+            push(Kind::AccessKey, s("new_key"));
+        }
         if name == "PutImage" {
             if let Some(repo) = s("repo") {
                 let tag = s("tag").unwrap_or_else(|| "latest".into());

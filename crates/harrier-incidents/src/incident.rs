@@ -75,8 +75,11 @@ impl Tactic {
 /// One alert of an incident.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertEntry {
-    /// The alert id.
+    /// The alert id (filled in when the incident is built: hashing it for every alert as it
+    /// is raised would cost more than the rest of the correlation).
     pub id: String,
+    /// The event's id.
+    pub event_id: Option<String>,
     /// Event time, ns.
     pub time_ns: i64,
     /// Rule.
@@ -92,10 +95,25 @@ pub struct AlertEntry {
 }
 
 impl AlertEntry {
+    /// The entry of an alert as it is raised (no copy of its fields).
+    pub fn from_alert(a: &harrier_alerts::Alert<'_>) -> AlertEntry {
+        AlertEntry {
+            id: String::new(),
+            event_id: a.event_id.as_deref().map(str::to_string),
+            time_ns: a.time_ns,
+            rule: a.rule.to_string(),
+            priority: a.priority,
+            source: a.source.to_string(),
+            output: a.output.clone(),
+            tactics: a.tags.iter().filter_map(|t| Tactic::from_tag(t)).collect(),
+        }
+    }
+
     /// The entry of `a`.
     pub fn of(a: &AlertRecord) -> AlertEntry {
         AlertEntry {
             id: a.id(),
+            event_id: a.event_id.clone(),
             time_ns: a.time_ns,
             rule: a.rule.clone(),
             priority: a.priority,
@@ -137,6 +155,9 @@ fn short_principal(p: &str) -> &str {
 impl Incident {
     /// Builds the incident of `alerts` and their `entities`.
     pub fn build(mut alerts: Vec<AlertEntry>, entities: Vec<Entity>) -> Incident {
+        for a in alerts.iter_mut().filter(|a| a.id.is_empty()) {
+            a.id = harrier_alerts::alert_id(&a.rule, a.event_id.as_deref(), a.time_ns, &a.output);
+        }
         alerts.sort_by(|a, b| (a.time_ns, &a.id).cmp(&(b.time_ns, &b.id)));
         alerts.dedup_by(|a, b| a.id == b.id);
         let mut tactics: Vec<(Tactic, i64)> = Vec::new();
