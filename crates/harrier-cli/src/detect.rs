@@ -189,7 +189,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     }
     sink.flush().context("writing alerts failed")?;
     if args.incidents {
-        print_incidents(&detector.incidents(), args.format, args.output.as_deref())?;
+        sinks::print_incidents(&detector.incidents(), args.format, args.output.as_deref())?;
     }
     let stats = &detector.stats;
     eprintln!(
@@ -208,41 +208,6 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
 fn parse_window(s: &str) -> Result<std::time::Duration, String> {
     harrier_events::time::parse_duration(s)
         .ok_or_else(|| format!("{s:?}: expected a duration such as 30m, 24h or 7d"))
-}
-
-/// Prints incidents where the alerts went: a timeline each, or one JSON object per line.
-fn print_incidents(
-    incidents: &[harrier_incidents::Incident],
-    format: OutputFormat,
-    output: Option<&std::path::Path>,
-) -> Result<()> {
-    use std::io::Write;
-    let mut text = String::new();
-    for i in incidents {
-        match format {
-            OutputFormat::Json => {
-                text.push_str(&i.to_json().to_string());
-                text.push('\n');
-            }
-            OutputFormat::Text => {
-                text.push('\n');
-                text.push_str(&i.to_text());
-            }
-        }
-    }
-    match output {
-        Some(p) => std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(p)
-            .and_then(|mut f| f.write_all(text.as_bytes()))
-            .with_context(|| format!("cannot write incidents to {}", p.display()))?,
-        None => std::io::stdout()
-            .write_all(text.as_bytes())
-            .context("cannot write incidents")?,
-    }
-    eprintln!("harrier: {} incident(s)", incidents.len());
-    Ok(())
 }
 
 /// An input that looks like a URL (`scheme://...`) with a scheme `detect` does not read.

@@ -70,3 +70,38 @@ pub fn open(o: &AlertOut) -> Result<Box<dyn AlertSink>> {
     }
     Ok(Box::new(All(all)))
 }
+
+/// Prints incidents where the alerts went: a timeline each, or one JSON object per line.
+pub fn print_incidents(
+    incidents: &[harrier_incidents::Incident],
+    format: OutputFormat,
+    output: Option<&std::path::Path>,
+) -> Result<()> {
+    use std::io::Write;
+    let mut text = String::new();
+    for i in incidents {
+        match format {
+            OutputFormat::Json => {
+                text.push_str(&i.to_json().to_string());
+                text.push('\n');
+            }
+            OutputFormat::Text => {
+                text.push('\n');
+                text.push_str(&i.to_text());
+            }
+        }
+    }
+    match output {
+        Some(p) => std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(p)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .with_context(|| format!("cannot write incidents to {}", p.display()))?,
+        None => std::io::stdout()
+            .write_all(text.as_bytes())
+            .context("cannot write incidents")?,
+    }
+    eprintln!("harrier: {} incident(s)", incidents.len());
+    Ok(())
+}

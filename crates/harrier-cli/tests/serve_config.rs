@@ -282,3 +282,67 @@ fn a_config_mistake_names_the_file_line_and_key() {
         "{err}"
     );
 }
+
+#[test]
+fn incidents_are_announced_to_the_outputs_once_opened_and_as_they_escalate() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(
+        dir.path(),
+        port,
+        "  - {type: stdout}\nincidents: {window: 24h}\n",
+    );
+    let child = serve(&config, &[]);
+    // The story's Kubernetes audit events (exec, secrets listed, events deleted by alice),
+    // one batch.
+    let story = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../samples/k8s-audit-story.jsonl"),
+    )
+    .unwrap();
+    let items: Vec<&str> = story.lines().filter(|l| !l.trim().is_empty()).collect();
+    let batch = format!(
+        r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{}]}}"#,
+        items.join(",")
+    );
+    assert_eq!(
+        http(port, "POST", "/k8s-audit", &[], batch.as_bytes()).0,
+        200
+    );
+    // The same batch again (the API server retried): nothing new, no new notice.
+    assert_eq!(
+        http(port, "POST", "/k8s-audit", &[], batch.as_bytes()).0,
+        200
+    );
+    let (out, err) = stop(child);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let rules = |name: &str| {
+        lines
+            .iter()
+            .filter(|a| a["rule"] == name)
+            .collect::<Vec<_>>()
+    };
+    let opened = rules("Incident Opened");
+    let escalated = rules("Incident Escalated");
+    assert_eq!(opened.len(), 1, "{out}\n{err}");
+    assert!(!escalated.is_empty(), "{out}");
+    let id = opened[0]["output_fields"]["incident.id"].as_str().unwrap();
+    assert!(id.starts_with("inc-"));
+    assert!(
+        escalated
+            .iter()
+            .all(|e| e["output_fields"]["incident.id"] == id),
+        "one story: {out}"
+    );
+    assert_eq!(
+        escalated.last().unwrap()["priority"],
+        "Critical",
+        "three tactics: {out}"
+    );
+    assert_eq!(opened[0]["source"], "incident");
+    // Each rule alert once, notices besides.
+    assert_eq!(rules("K8s Exec Or Attach Into Pod").len(), 1);
+}

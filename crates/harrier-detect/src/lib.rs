@@ -13,6 +13,7 @@ pub mod ruletest;
 mod stats;
 
 use std::io::BufReader;
+use std::sync::{Arc, Mutex};
 
 use harrier_alerts::{Alert, AlertSink, SinkError};
 use harrier_events::cloudtrail::{self, CloudTrailEvent, SkipReason};
@@ -61,7 +62,7 @@ pub struct Detector<'r> {
     scratch: Scratch,
     matches: Vec<u32>,
     /// Entities and correlation, when incidents are on.
-    incidents: Option<Box<(harrier_incidents::Extractor, harrier_incidents::Correlator)>>,
+    incidents: Option<Box<Incidents>>,
     /// Per-principal baselines, when anomalies are on.
     baselines: Option<Box<harrier_incidents::Baselines>>,
     /// Counts so far.
@@ -86,10 +87,25 @@ impl<'r> Detector<'r> {
     /// Turns incidents on: every alert's event is read for its entities and the alert
     /// correlated ([`harrier_incidents`]); [`Detector::incidents`] gives the result.
     pub fn enable_incidents(&mut self, opts: harrier_incidents::Options) {
-        self.incidents = Some(Box::new((
-            harrier_incidents::Extractor::new(),
-            harrier_incidents::Correlator::new(opts),
-        )));
+        let c = harrier_incidents::Correlator::new(opts);
+        self.enable_shared_incidents(Arc::new(Mutex::new(c)), false);
+    }
+
+    /// Turns incidents on with a correlator shared with other detectors (a service's sources:
+    /// the cloud, the cluster and the hosts make one story). With `notices`, an alert that
+    /// opens an incident or raises its severity is followed by an "Incident Opened" or
+    /// "Incident Escalated" alert to the same sink (source `incident`, the incident id in
+    /// `incident.id`, a deterministic id so a replay or another worker does not repeat it).
+    pub fn enable_shared_incidents(
+        &mut self,
+        correlator: Arc<Mutex<harrier_incidents::Correlator>>,
+        notices: bool,
+    ) {
+        self.incidents = Some(Box::new(Incidents {
+            extractor: harrier_incidents::Extractor::new(),
+            correlator,
+            notices,
+        }));
     }
 
     /// Turns anomalies on: every CloudTrail event teaches the baselines of its principal and
@@ -103,7 +119,12 @@ impl<'r> Detector<'r> {
     pub fn incidents(&self) -> Vec<harrier_incidents::Incident> {
         self.incidents
             .as_ref()
-            .map(|b| b.1.incidents())
+            .map(|b| {
+                b.correlator
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .incidents()
+            })
             .unwrap_or_default()
     }
 
@@ -383,7 +404,7 @@ impl<'r> Detector<'r> {
         }
         let time_ns = ev.timestamp_ns().unwrap_or(0);
         let event_id = ev.event_id();
-        let entities = self.incidents.as_ref().map(|b| b.0.entities(ev));
+        let entities = self.incidents.as_ref().map(|b| b.extractor.entities(ev));
         for &m in &self.matches {
             let rule = self.rules.rule(m);
             let rendered = self.rules.render(m, ev);
@@ -401,11 +422,8 @@ impl<'r> Detector<'r> {
             };
             sink.send(&alert)?;
             self.stats.alert(rule.priority);
-            if let (Some(b), Some(e)) = (self.incidents.as_mut(), entities.as_ref()) {
-                b.1.observe_entry(
-                    harrier_incidents::incident::AlertEntry::from_alert(&alert),
-                    e.clone(),
-                );
+            if let (Some(b), Some(e)) = (self.incidents.as_deref(), entities.as_ref()) {
+                b.correlate(&alert, e, &self.hostname, sink)?;
             }
         }
         Ok(())
@@ -424,7 +442,7 @@ impl Detector<'_> {
         }
         let time_ns = ev.timestamp_ns().unwrap_or(0);
         let event = ev.type_key().map(|k| k.into_owned()).unwrap_or_default();
-        let entities = self.incidents.as_ref().map(|i| i.0.entities(ev));
+        let entities = self.incidents.as_ref().map(|i| i.extractor.entities(ev));
         for (a, principal, ip) in found {
             let tags: Vec<String> = a.tags().iter().map(|t| t.to_string()).collect();
             let alert = Alert {
@@ -441,14 +459,86 @@ impl Detector<'_> {
             };
             sink.send(&alert)?;
             self.stats.alert(alert.priority);
-            if let (Some(i), Some(e)) = (self.incidents.as_mut(), entities.as_ref()) {
-                i.1.observe_entry(
-                    harrier_incidents::incident::AlertEntry::from_alert(&alert),
-                    e.clone(),
-                );
+            if let (Some(i), Some(e)) = (self.incidents.as_deref(), entities.as_ref()) {
+                i.correlate(&alert, e, &self.hostname, sink)?;
             }
         }
         Ok(())
+    }
+}
+
+/// A detector's part in the incidents: its entity reader and the (possibly shared)
+/// correlator.
+struct Incidents {
+    extractor: harrier_incidents::Extractor,
+    correlator: Arc<Mutex<harrier_incidents::Correlator>>,
+    notices: bool,
+}
+
+impl Incidents {
+    /// Correlates `alert`; with notices on, announces what it did to the incidents.
+    fn correlate(
+        &self,
+        alert: &Alert<'_>,
+        entities: &[harrier_incidents::Entity],
+        hostname: &str,
+        sink: &mut dyn AlertSink,
+    ) -> Result<(), SinkError> {
+        let entry = harrier_incidents::incident::AlertEntry::from_alert(alert);
+        let notice = self
+            .correlator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .observe_entry(entry, entities.to_vec());
+        let (Some(notice), true) = (notice, self.notices) else {
+            return Ok(());
+        };
+        use harrier_incidents::Notice;
+        let (rule, priority, id, output, key) = match notice {
+            Notice::Opened { id, severity } => (
+                "Incident Opened",
+                severity,
+                id.clone(),
+                format!(
+                    "Incident {id} opened ({severity}) by {}: {}",
+                    alert.rule, alert.output
+                ),
+                format!("{id}/opened"),
+            ),
+            Notice::Escalated {
+                id,
+                from,
+                to,
+                tactics,
+                alerts,
+            } => {
+                let chain: Vec<&str> = tactics.iter().map(|t| t.name()).collect();
+                (
+                    "Incident Escalated",
+                    to,
+                    id.clone(),
+                    format!(
+                        "Incident {id} escalated from {from} to {to}: {alerts} alerts, tactics {} (latest: {})",
+                        chain.join(" -> "),
+                        alert.rule
+                    ),
+                    format!("{id}/escalated/{to}"),
+                )
+            }
+        };
+        let tags = vec!["incident".to_string()];
+        sink.send(&Alert {
+            time_ns: alert.time_ns,
+            rule,
+            priority,
+            source: "incident",
+            output,
+            output_fields: vec![("incident.id", Some(id))],
+            tags: &tags,
+            hostname,
+            event_id: Some(key.into()),
+            rule_file: "<incidents>",
+        })
     }
 }
 

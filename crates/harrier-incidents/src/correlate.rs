@@ -16,7 +16,8 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use harrier_alerts::AlertRecord;
 
 use crate::entity::{Entity, Kind};
-use crate::incident::{AlertEntry, Incident};
+use crate::incident::{chain_severity, AlertEntry, Incident, Tactic};
+use harrier_rules::Priority;
 
 /// Correlation settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +40,39 @@ impl Default for Options {
 
 #[derive(Default)]
 struct Building {
+    /// The id it was opened with (kept through merges by the incident that absorbs others).
+    id: String,
     alerts: Vec<AlertEntry>,
     entities: BTreeSet<Entity>,
+    /// Tactics seen, and the severity last announced.
+    tactics: Vec<Tactic>,
+    worst: Option<Priority>,
+    severity: Option<Priority>,
+}
+
+/// What an alert did to the incidents, for a service to announce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// It opened an incident.
+    Opened {
+        /// The incident id.
+        id: String,
+        /// Its severity.
+        severity: Priority,
+    },
+    /// It raised an incident's severity (its chain of tactics grew, or a worse alert joined).
+    Escalated {
+        /// The incident id.
+        id: String,
+        /// The severity before.
+        from: Priority,
+        /// The severity now.
+        to: Priority,
+        /// Its tactics so far, in order.
+        tactics: Vec<Tactic>,
+        /// Alerts in it.
+        alerts: usize,
+    },
 }
 
 /// Builds incidents from alerts, in any order.
@@ -91,12 +123,13 @@ impl Correlator {
     }
 
     /// Adds an alert and the entities of its event.
-    pub fn observe(&mut self, alert: &AlertRecord, entities: Vec<Entity>) {
-        self.observe_entry(AlertEntry::of(alert), entities);
+    pub fn observe(&mut self, alert: &AlertRecord, entities: Vec<Entity>) -> Option<Notice> {
+        self.observe_entry(AlertEntry::of(alert), entities)
     }
 
-    /// Adds an alert's entry and the entities of its event.
-    pub fn observe_entry(&mut self, alert: AlertEntry, entities: Vec<Entity>) {
+    /// Adds an alert's entry and the entities of its event; says whether that opened an
+    /// incident or raised one's severity.
+    pub fn observe_entry(&mut self, alert: AlertEntry, entities: Vec<Entity>) -> Option<Notice> {
         let t = alert.time_ns;
         self.newest_ns = self.newest_ns.max(t);
         // Shared addresses: count the principals behind each IP before deciding links.
@@ -137,7 +170,19 @@ impl Correlator {
         }
         let target = match found.first() {
             None => {
-                self.building.push(Building::default());
+                let id = format!(
+                    "inc-{}",
+                    &harrier_alerts::alert_id(
+                        &alert.rule,
+                        alert.event_id.as_deref(),
+                        alert.time_ns,
+                        &alert.output
+                    )[..16]
+                );
+                self.building.push(Building {
+                    id,
+                    ..Building::default()
+                });
                 self.parent.push(self.building.len() - 1);
                 self.building.len() - 1
             }
@@ -149,8 +194,22 @@ impl Correlator {
                     .unwrap_or(&first);
                 for &other in found.iter().filter(|&&i| i != keep) {
                     let moved = std::mem::take(&mut self.building[other]);
-                    self.building[keep].alerts.extend(moved.alerts);
-                    self.building[keep].entities.extend(moved.entities);
+                    let k = &mut self.building[keep];
+                    k.alerts.extend(moved.alerts);
+                    k.entities.extend(moved.entities);
+                    for t in moved.tactics {
+                        if !k.tactics.contains(&t) {
+                            k.tactics.push(t);
+                        }
+                    }
+                    k.worst = match (k.worst, moved.worst) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    k.severity = match (k.severity, moved.severity) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
                     self.parent[other] = keep;
                 }
                 keep
@@ -162,11 +221,35 @@ impl Correlator {
         }
         let b = &mut self.building[target];
         b.entities.extend(entities);
+        for &t in &alert.tactics {
+            if !b.tactics.contains(&t) {
+                b.tactics.push(t);
+            }
+        }
+        let worst = b.worst.map_or(alert.priority, |w| w.min(alert.priority));
+        b.worst = Some(worst);
+        let now = chain_severity(worst, b.tactics.len());
         b.alerts.push(alert);
+        let notice = match b.severity {
+            None => Some(Notice::Opened {
+                id: b.id.clone(),
+                severity: now,
+            }),
+            Some(before) if now < before => Some(Notice::Escalated {
+                id: b.id.clone(),
+                from: before,
+                to: now,
+                tactics: b.tactics.clone(),
+                alerts: b.alerts.len(),
+            }),
+            Some(_) => None,
+        };
+        b.severity = Some(b.severity.map_or(now, |s| s.min(now)));
         self.since_sweep += 1;
         if self.since_sweep >= 4096 {
             self.sweep();
         }
+        notice
     }
 
     /// Drops index entries older than the window behind the newest event.
@@ -190,7 +273,11 @@ impl Correlator {
             .building
             .iter()
             .filter(|b| !b.alerts.is_empty())
-            .map(|b| Incident::build(b.alerts.clone(), b.entities.iter().cloned().collect()))
+            .map(|b| {
+                let mut i = Incident::build(b.alerts.clone(), b.entities.iter().cloned().collect());
+                i.id = b.id.clone();
+                i
+            })
             .collect();
         out.sort_by(|a, b| (a.first_ns, &a.id).cmp(&(b.first_ns, &b.id)));
         out

@@ -148,6 +148,16 @@ pub struct Incident {
     pub entities: Vec<Entity>,
 }
 
+/// The severity of an incident whose worst alert is `worst` and which shows `tactics`
+/// distinct tactics: three or more is Critical, two at least Error.
+pub fn chain_severity(worst: Priority, tactics: usize) -> Priority {
+    match tactics {
+        n if n >= 3 => worst.min(Priority::Critical),
+        2 => worst.min(Priority::Error),
+        _ => worst,
+    }
+}
+
 fn short_principal(p: &str) -> &str {
     p.rsplit_once(':').map_or(p, |(_, r)| r)
 }

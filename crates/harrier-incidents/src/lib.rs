@@ -29,7 +29,7 @@ pub mod extract;
 pub mod incident;
 
 pub use baseline::{Anomaly, BaselineOptions, Baselines};
-pub use correlate::{Correlator, Options};
+pub use correlate::{Correlator, Notice, Options};
 pub use entity::{Entity, Kind};
 pub use extract::Extractor;
 pub use incident::{Incident, Tactic};

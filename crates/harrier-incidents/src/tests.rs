@@ -305,6 +305,47 @@ fn a_chain_of_tactics_raises_the_severity() {
     assert_eq!(c.incidents()[0].severity, Priority::Warning);
 }
 
+#[test]
+fn opening_and_escalation_are_announced_once() {
+    let key = || vec![Entity::new(Kind::AccessKey, "AKIAEXAMPLE").unwrap()];
+    let mut c = Correlator::new(Options::default());
+    let opened = c.observe(&alert("Key Created", 0, &["mitre_persistence"]), key());
+    let Some(crate::Notice::Opened {
+        id,
+        severity: Priority::Warning,
+    }) = opened
+    else {
+        panic!("{opened:?}")
+    };
+    let esc = c.observe(
+        &alert("Logs Deleted", 60, &["mitre_defense_evasion"]),
+        key(),
+    );
+    assert!(
+        matches!(&esc, Some(crate::Notice::Escalated { id: i, from: Priority::Warning, to: Priority::Error, .. }) if *i == id),
+        "{esc:?}"
+    );
+    assert_eq!(c.incidents()[0].id, id, "the id it was opened with");
+    assert!(matches!(
+        c.observe(&alert("Bucket Public", 120, &["mitre_impact"]), key()),
+        Some(crate::Notice::Escalated {
+            to: Priority::Critical,
+            alerts: 3,
+            ..
+        })
+    ));
+    // Nothing new: no notice. Another actor: a notice of its own.
+    assert_eq!(
+        c.observe(&alert("Key Created 2", 130, &["mitre_persistence"]), key()),
+        None
+    );
+    let other = vec![Entity::new(Kind::AccessKey, "AKIAOTHER").unwrap()];
+    assert!(matches!(
+        c.observe(&alert("Key Created", 140, &[]), other),
+        Some(crate::Notice::Opened { .. })
+    ));
+}
+
 mod baselines {
     use super::*;
     use crate::{Anomaly, BaselineOptions, Baselines};

@@ -143,6 +143,19 @@ pub struct Config {
     pub outputs: Vec<OutputConfig>,
     /// Prometheus metrics and health.
     pub metrics: Option<MetricsConfig>,
+    /// Correlate alerts of every source into incidents (off unless present).
+    pub incidents: Option<IncidentsConfig>,
+}
+
+/// Incidents in the service: one correlator for every source, and notices to the outputs.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentsConfig {
+    /// How far apart two alerts sharing an entity may be (`24h`).
+    pub window: Option<Dur>,
+    /// Deliver "Incident Opened" and "Incident Escalated" alerts (source `incident`).
+    #[serde(default = "yes")]
+    pub notices: bool,
 }
 
 /// How to reach AWS.

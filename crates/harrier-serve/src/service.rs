@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use harrier_alerts::outputs::{self, DriveOptions, OutputStats, Wake};
 use harrier_alerts::store::{Store, StoreSink};
@@ -38,6 +38,23 @@ pub struct Stopped {
     pub alerts: u64,
     /// Outputs with alerts not yet delivered (kept for the next start), and how many.
     pub behind: Vec<(String, usize)>,
+}
+
+/// What every detector of the service shares: the rules, and the incident correlator.
+#[derive(Clone, Copy)]
+struct Detection<'a> {
+    rules: &'a RuleSet,
+    incidents: Option<(&'a Arc<Mutex<harrier_incidents::Correlator>>, bool)>,
+}
+
+impl<'a> Detection<'a> {
+    fn detector(&self) -> Detector<'a> {
+        let mut d = Detector::new(self.rules, harrier_detect::hostname(), Options::default());
+        if let Some((c, notices)) = self.incidents {
+            d.enable_shared_incidents(Arc::clone(c), notices);
+        }
+        d
+    }
 }
 
 /// What a source thread needs to report its work.
@@ -227,6 +244,20 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
             .map(|(l, _)| format!("; metrics on {}/metrics", l.base_url()))
             .collect::<String>()
     );
+    let correlator = cfg.incidents.as_ref().map(|i| {
+        let mut o = harrier_incidents::Options::default();
+        if let Some(w) = i.window {
+            o.window_ns = i64::try_from(w.0.as_nanos()).unwrap_or(i64::MAX);
+        }
+        (
+            Arc::new(Mutex::new(harrier_incidents::Correlator::new(o))),
+            i.notices,
+        )
+    });
+    let detection = Detection {
+        rules,
+        incidents: correlator.as_ref().map(|(c, n)| (c, *n)),
+    };
     let outputs_stop = AtomicBool::new(false);
     let wake = Wake::default();
     let supervisor = Supervisor::new(&stop);
@@ -266,7 +297,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
             let has_sources = !plan.hooks.is_empty();
             let t = s.spawn(move || {
                 sup.run(&name, || {
-                    serve_listener(rules, &listener, plan, sinks, reps, metrics, until);
+                    serve_listener(detection, &listener, plan, sinks, reps, metrics, until);
                     Ok(())
                 })
             });
@@ -280,7 +311,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
             let name = format!("source {}", src.name());
             sources.push(s.spawn(move || {
                 sup.run(&name, || {
-                    run_live(rules, src.as_mut(), &mut sink, &rep, stop_ref);
+                    run_live(detection, src.as_mut(), &mut sink, &rep, stop_ref);
                     Ok(())
                 })
             }));
@@ -289,7 +320,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
             let (mut sink, rep) = (sink()?, reporter(m));
             sources.push(s.spawn(move || {
                 sup.run("source sensor", || {
-                    run_sensor(rules, &o, &mut sink, &rep, stop_ref)
+                    run_sensor(detection, &o, &mut sink, &rep, stop_ref)
                 })
             }));
         }
@@ -324,7 +355,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
 }
 
 fn serve_listener(
-    rules: &RuleSet,
+    detection: Detection<'_>,
     listener: &Listener,
     plan: ListenerPlan,
     sinks: Vec<StoreSink>,
@@ -334,7 +365,7 @@ fn serve_listener(
 ) {
     let mut routes: Vec<Route<'_>> = Vec::new();
     for ((hook, mut sink), rep) in plan.hooks.into_iter().zip(sinks).zip(reporters) {
-        let mut det = Detector::new(rules, harrier_detect::hostname(), Options::default());
+        let mut det = detection.detector();
         let endpoint = hook.endpoint;
         routes.push(Route {
             path: endpoint.path().to_string(),
@@ -357,13 +388,13 @@ fn serve_listener(
 }
 
 fn run_live(
-    rules: &RuleSet,
+    detection: Detection<'_>,
     src: &mut dyn LiveSource,
     sink: &mut StoreSink,
     rep: &Reporter<'_>,
     stop: &AtomicBool,
 ) {
-    let mut det = Detector::new(rules, harrier_detect::hostname(), Options::default());
+    let mut det = detection.detector();
     let name = src.name().to_string();
     harrier_detect::live::run_source(
         &mut det,
@@ -379,13 +410,13 @@ fn run_live(
 /// The runtime sensor as a source: its events go through the detector into the store, and a
 /// commit wakes the outputs. A sensor that cannot load is a failure of the service.
 fn run_sensor(
-    rules: &RuleSet,
+    detection: Detection<'_>,
     opts: &harrier_sensor::Options,
     sink: &mut StoreSink,
     rep: &Reporter<'_>,
     stop: &AtomicBool,
 ) -> Result<(), String> {
-    let mut det = Detector::new(rules, harrier_detect::hostname(), Options::default());
+    let mut det = detection.detector();
     let mut seq = 0u64;
     let mut handler = |ev: &[u8]| -> Result<(), String> {
         seq += 1;
