@@ -73,6 +73,12 @@ pub trait AlertStore: Send {
     fn deliveries(&self) -> Result<Vec<DeliveryState>, StoreError>;
     /// The highest store position (0 when empty).
     fn last_seq(&self) -> Result<i64, StoreError>;
+    /// Writes an incident as it is now (replacing what was stored under its id).
+    fn put_incident(&mut self, incident: &StoredIncident) -> Result<(), StoreError>;
+    /// The `limit` incidents seen most recently, most recent first.
+    fn incidents(&self, limit: u64) -> Result<Vec<StoredIncident>, StoreError>;
+    /// One incident, by id.
+    fn incident(&self, id: &str) -> Result<Option<StoredIncident>, StoreError>;
 }
 
 impl AlertStore for Store {
@@ -111,7 +117,20 @@ impl AlertStore for Store {
     fn last_seq(&self) -> Result<i64, StoreError> {
         Store::last_seq(self)
     }
+    fn put_incident(&mut self, incident: &StoredIncident) -> Result<(), StoreError> {
+        Store::put_incident(self, incident)
+    }
+    fn incidents(&self, limit: u64) -> Result<Vec<StoredIncident>, StoreError> {
+        Store::incidents(self, limit)
+    }
+    fn incident(&self, id: &str) -> Result<Option<StoredIncident>, StoreError> {
+        Store::incident(self, id)
+    }
 }
+
+#[path = "store_incidents.rs"]
+mod incidents;
+pub use incidents::StoredIncident;
 
 #[path = "store_contract.rs"]
 pub mod contract;
@@ -143,6 +162,18 @@ CREATE TABLE IF NOT EXISTS deliveries (
     failures INTEGER NOT NULL,
     last_error TEXT
 );
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    first_ns INTEGER NOT NULL,
+    last_ns INTEGER NOT NULL,
+    updated_ns INTEGER NOT NULL,
+    severity INTEGER NOT NULL,
+    alerts INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_last ON incidents(last_ns);
 ";
 
 /// A limit on how many alerts with the same key are delivered within a window.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use harrier_rules::Priority;
 
-use super::{AlertStore, Filter, Limit, Throttle};
+use super::{AlertStore, Filter, Limit, StoredIncident, Throttle};
 use crate::alert::AlertRecord;
 
 /// Makes a fresh, empty store; called once per check.
@@ -24,6 +24,7 @@ pub fn run_all(fresh: &mut Factory<'_>) {
     each_output_has_its_own_cursor(fresh().as_mut());
     throttled_alerts_are_kept_but_not_delivered(fresh().as_mut());
     lists_filter_and_order(fresh().as_mut());
+    incidents_are_replaced_as_they_grow(fresh().as_mut());
 }
 
 /// An alert of `rule` for event `event` at `t_s` seconds, by `user`.
@@ -190,4 +191,36 @@ pub fn lists_filter_and_order(s: &mut dyn AlertStore) {
         ..Filter::default()
     };
     assert_eq!(rules(last), ["A@300"]);
+}
+
+/// An incident is stored under its id and replaced as it grows; listed most recent first.
+pub fn incidents_are_replaced_as_they_grow(s: &mut dyn AlertStore) {
+    let inc = |id: &str, last: i64, alerts: u64, p: Priority| StoredIncident {
+        id: id.into(),
+        first_ns: 0,
+        last_ns: last,
+        severity: p,
+        alerts,
+        title: format!("{alerts} alerts"),
+        text: "timeline".into(),
+        json: format!("{{\"id\":\"{id}\"}}"),
+    };
+    assert!(s.incidents(10).unwrap().is_empty());
+    s.put_incident(&inc("inc-a", 10, 1, Priority::Warning))
+        .unwrap();
+    s.put_incident(&inc("inc-b", 20, 1, Priority::Notice))
+        .unwrap();
+    s.put_incident(&inc("inc-a", 30, 3, Priority::Critical))
+        .unwrap();
+    let all = s.incidents(10).unwrap();
+    let ids: Vec<&str> = all.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["inc-a", "inc-b"], "most recent first, each once");
+    assert_eq!(
+        (all[0].alerts, all[0].severity),
+        (3, Priority::Critical),
+        "replaced"
+    );
+    assert_eq!(s.incident("inc-b").unwrap().unwrap().title, "1 alerts");
+    assert_eq!(s.incident("inc-zz").unwrap(), None);
+    assert_eq!(s.incidents(1).unwrap().len(), 1);
 }

@@ -189,7 +189,14 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     }
     sink.flush().context("writing alerts failed")?;
     if args.incidents {
-        sinks::print_incidents(&detector.incidents(), args.format, args.output.as_deref())?;
+        let incidents = detector.incidents();
+        sinks::print_incidents(&incidents, args.format, args.output.as_deref())?;
+        if args.store {
+            let mut store = state::alert_store(args.state_dir.as_deref())?;
+            for i in &incidents {
+                store.put_incident(&i.to_stored())?;
+            }
+        }
     }
     let stats = &detector.stats;
     eprintln!(

@@ -6,6 +6,7 @@ mod alerts_cmd;
 mod backfill;
 mod detect;
 mod image_cmd;
+mod incidents_cmd;
 mod posture;
 mod ruleload;
 mod rules_cmd;
@@ -56,6 +57,11 @@ enum Command {
         #[command(subcommand)]
         command: alerts_cmd::AlertsCommand,
     },
+    /// Incidents: the alerts of one attacker, correlated across sources.
+    Incidents {
+        #[command(subcommand)]
+        command: incidents_cmd::IncidentsCommand,
+    },
     /// Runtime detection: load the eBPF sensor and raise alerts on process, file and network
     /// activity (Linux, root); or check for hidden processes.
     Sensor(sensor_cmd::SensorArgs),
@@ -91,6 +97,7 @@ fn main() -> ExitCode {
         Command::Rules { command } => rules_cmd::run(command),
         Command::Sensor(args) => sensor_cmd::run(args),
         Command::Alerts { command } => alerts_cmd::run(command),
+        Command::Incidents { command } => incidents_cmd::run(command),
         Command::Image { command } => image_cmd::run_image(command),
         Command::Db { command } => image_cmd::run_db(command),
     };

@@ -109,3 +109,58 @@ fn the_runtime_file_alone_is_two_stories_the_pod_and_the_fargate_task() {
     let incidents: Vec<&Value> = all.iter().filter(|v| v["type"] == "incident").collect();
     assert_eq!(incidents.len(), 2, "{incidents:#?}");
 }
+
+#[test]
+fn stored_incidents_are_listed_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_str().unwrap();
+    let s = samples();
+    let all = detect(&[
+        s.to_str().unwrap(),
+        "--incidents",
+        "--store",
+        "--state-dir",
+        state,
+    ]);
+    let id = all.iter().find(|v| v["type"] == "incident").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let harrier = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_harrier"))
+            .args(args)
+            .args(["--state-dir", state])
+            .output()
+            .unwrap()
+    };
+    let list = harrier(&["incidents", "list", "--format", "json"]);
+    assert!(list.status.success());
+    let listed: Vec<Value> = String::from_utf8(list.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(listed[0]["alerts"].as_array().unwrap().len(), 25);
+    let show = harrier(&["incidents", "show", &id]);
+    assert!(show.status.success());
+    let text = String::from_utf8(show.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!("INCIDENT {id} Critical")) && text.contains("timeline:"),
+        "{text}"
+    );
+    // Storing again (a second run over the same files) keeps one incident.
+    detect(&[
+        s.to_str().unwrap(),
+        "--incidents",
+        "--store",
+        "--state-dir",
+        state,
+    ]);
+    let list = harrier(&["incidents", "list"]);
+    assert_eq!(String::from_utf8(list.stdout).unwrap().lines().count(), 1);
+    let missing = harrier(&["incidents", "show", "inc-nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("inc-nope"));
+}

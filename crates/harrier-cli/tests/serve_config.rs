@@ -345,4 +345,18 @@ fn incidents_are_announced_to_the_outputs_once_opened_and_as_they_escalate() {
     assert_eq!(opened[0]["source"], "incident");
     // Each rule alert once, notices besides.
     assert_eq!(rules("K8s Exec Or Attach Into Pod").len(), 1);
+    // The incident is in the store, as it ended.
+    let list = Command::new(env!("CARGO_BIN_EXE_harrier"))
+        .args(["incidents", "list", "--format", "json", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    let stored: Vec<serde_json::Value> = String::from_utf8(list.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0]["id"], id);
+    assert_eq!(stored[0]["severity"], "Critical");
 }

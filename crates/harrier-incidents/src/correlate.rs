@@ -87,6 +87,8 @@ pub struct Correlator {
     ip_principals: HashMap<String, HashSet<String>>,
     newest_ns: i64,
     since_sweep: usize,
+    /// Incidents changed since the last [`Correlator::take_changed`].
+    changed: HashSet<usize>,
 }
 
 impl Correlator {
@@ -100,6 +102,7 @@ impl Correlator {
             ip_principals: HashMap::default(),
             newest_ns: i64::MIN,
             since_sweep: 0,
+            changed: HashSet::default(),
         }
     }
 
@@ -245,6 +248,7 @@ impl Correlator {
             Some(_) => None,
         };
         b.severity = Some(b.severity.map_or(now, |s| s.min(now)));
+        self.changed.insert(target);
         self.since_sweep += 1;
         if self.since_sweep >= 4096 {
             self.sweep();
@@ -265,6 +269,24 @@ impl Correlator {
     /// Entities in the index now (for tests of the memory bound).
     pub fn indexed(&self) -> usize {
         self.index.len()
+    }
+
+    /// The incidents that changed since the last call (a service stores them), oldest first.
+    pub fn take_changed(&mut self) -> Vec<Incident> {
+        let changed: Vec<usize> = self.changed.drain().collect();
+        let mut roots: Vec<usize> = changed.into_iter().map(|i| self.root(i)).collect();
+        roots.sort_unstable();
+        roots.dedup();
+        let mut out: Vec<Incident> = roots.into_iter().map(|i| self.build(i)).collect();
+        out.sort_by(|a, b| (a.first_ns, &a.id).cmp(&(b.first_ns, &b.id)));
+        out
+    }
+
+    fn build(&self, i: usize) -> Incident {
+        let b = &self.building[i];
+        let mut inc = Incident::build(b.alerts.clone(), b.entities.iter().cloned().collect());
+        inc.id = b.id.clone();
+        inc
     }
 
     /// The incidents, oldest first.

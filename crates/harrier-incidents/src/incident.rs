@@ -245,6 +245,20 @@ impl Incident {
         }
     }
 
+    /// The form the alert store keeps.
+    pub fn to_stored(&self) -> harrier_alerts::store::StoredIncident {
+        harrier_alerts::store::StoredIncident {
+            id: self.id.clone(),
+            first_ns: self.first_ns,
+            last_ns: self.last_ns,
+            severity: self.severity,
+            alerts: self.alerts.len() as u64,
+            title: self.title.clone(),
+            text: self.to_text(),
+            json: self.to_json().to_string(),
+        }
+    }
+
     /// The JSON form (`"type": "incident"`).
     pub fn to_json(&self) -> Value {
         let time = harrier_events::time::format_iso8601;

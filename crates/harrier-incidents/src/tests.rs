@@ -334,6 +334,10 @@ fn opening_and_escalation_are_announced_once() {
             ..
         })
     ));
+    let changed = c.take_changed();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].alerts.len(), 3);
+    assert!(c.take_changed().is_empty(), "nothing changed since");
     // Nothing new: no notice. Another actor: a notice of its own.
     assert_eq!(
         c.observe(&alert("Key Created 2", 130, &["mitre_persistence"]), key()),

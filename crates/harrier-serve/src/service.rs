@@ -278,6 +278,15 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
                 })
             });
         }
+        if let Some((c, _)) = &correlator {
+            // Incidents as they are now, into the store every second and once more at the end.
+            let store = Store::open(db_ref)?;
+            s.spawn(move || {
+                sup.run("incident writer", || {
+                    write_incidents(c, store, outputs_stop)
+                })
+            });
+        }
         let mut sources = Vec::new();
         for ((listener, plan), ms) in listeners.into_iter().zip(hook_metrics) {
             let sinks = plan
@@ -352,6 +361,36 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         return Err(ServeError::Failed(failures, stopped));
     }
     Ok(stopped)
+}
+
+/// Stores the incidents that changed, every second, until `stop` (then once more).
+fn write_incidents(
+    correlator: &Mutex<harrier_incidents::Correlator>,
+    mut store: Store,
+    stop: &AtomicBool,
+) -> Result<(), String> {
+    loop {
+        let last = stop.load(Ordering::Relaxed);
+        let changed = correlator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take_changed();
+        for i in changed {
+            if let Err(e) = store.put_incident(&i.to_stored()) {
+                // The store is down for a moment: the next change writes it again.
+                tracing::warn!(incident = %i.id, error = %e, "cannot store an incident");
+            }
+        }
+        if last {
+            return Ok(());
+        }
+        for _ in 0..10 {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
 }
 
 fn serve_listener(
