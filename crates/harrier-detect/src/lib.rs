@@ -65,6 +65,9 @@ pub struct Detector<'r> {
     incidents: Option<Box<Incidents>>,
     /// Per-principal baselines, when anomalies are on.
     baselines: Option<Box<harrier_incidents::Baselines>>,
+    /// (rule, audit id) of recent Kubernetes alerts: a request logged at several stages
+    /// (ResponseStarted and ResponseComplete) is one action and alerts once.
+    k8s_alerted: RecentKeys,
     /// Counts so far.
     pub stats: Stats,
 }
@@ -80,6 +83,7 @@ impl<'r> Detector<'r> {
             matches: Vec::new(),
             incidents: None,
             baselines: None,
+            k8s_alerted: RecentKeys::new(4096),
             stats: Stats::default(),
         }
     }
@@ -405,8 +409,17 @@ impl<'r> Detector<'r> {
         let time_ns = ev.timestamp_ns().unwrap_or(0);
         let event_id = ev.event_id();
         let entities = self.incidents.as_ref().map(|b| b.extractor.entities(ev));
+        let k8s = ev.source().name == "k8s_audit";
         for &m in &self.matches {
             let rule = self.rules.rule(m);
+            if k8s {
+                if let Some(id) = event_id.as_deref() {
+                    if !self.k8s_alerted.insert(m, id) {
+                        self.stats.k8s_repeated_stages += 1;
+                        continue;
+                    }
+                }
+            }
             let rendered = self.rules.render(m, ev);
             let alert = Alert {
                 time_ns,
@@ -464,6 +477,39 @@ impl Detector<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// A bounded set of (rule, event id) pairs, oldest forgotten first.
+struct RecentKeys {
+    set: std::collections::HashSet<(u32, String)>,
+    order: std::collections::VecDeque<(u32, String)>,
+    cap: usize,
+}
+
+impl RecentKeys {
+    fn new(cap: usize) -> Self {
+        RecentKeys {
+            set: Default::default(),
+            order: Default::default(),
+            cap,
+        }
+    }
+
+    /// Adds the pair; false when it was there already.
+    fn insert(&mut self, rule: u32, id: &str) -> bool {
+        let key = (rule, id.to_string());
+        if self.set.contains(&key) {
+            return false;
+        }
+        if self.order.len() == self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        self.order.push_back(key.clone());
+        self.set.insert(key);
+        true
     }
 }
 

@@ -68,6 +68,8 @@ pub struct Stats {
     pub evaluated: u64,
     /// Alerts by priority, most severe first (index = position in [`Priority::ALL`]).
     pub alerts: [u64; 8],
+    /// Kubernetes matches not alerted again: the same request (audit id) at a later stage.
+    pub k8s_repeated_stages: u64,
     skipped: [u64; 7],
 }
 
@@ -149,6 +151,12 @@ impl Stats {
         }
         if self.unreadable_inputs > 0 {
             s.push_str(&format!("\nunreadable inputs: {}", self.unreadable_inputs));
+        }
+        if self.k8s_repeated_stages > 0 {
+            s.push_str(&format!(
+                "\nnot alerted twice: {} Kubernetes request(s) matched again at a later audit stage",
+                self.k8s_repeated_stages
+            ));
         }
         s
     }
