@@ -160,7 +160,12 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
             message: e.message.clone(),
         });
     }
-    detector.stats.skipped_files += walked.skipped.len() as u64;
+    for (_, why) in &walked.skipped {
+        match why {
+            harrier_sources::Skipped::Digest => detector.stats.skipped_files += 1,
+            harrier_sources::Skipped::NotJson => detector.stats.skipped_not_json += 1,
+        }
+    }
     for input in &walked.inputs {
         detector
             .process_input(input, sink, &mut on_problem)

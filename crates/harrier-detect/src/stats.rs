@@ -62,6 +62,8 @@ pub struct Stats {
     pub unreadable_inputs: u64,
     /// Files skipped by name (digest files).
     pub skipped_files: u64,
+    /// Files in a directory skipped because their content is not JSON.
+    pub skipped_not_json: u64,
     /// Records read (including bad and skipped ones).
     pub records: u64,
     /// Records evaluated against the rules.
@@ -143,11 +145,16 @@ impl Stats {
         if !skipped.is_empty() {
             s.push_str(&format!("\nskipped records: {}", skipped.join(", ")));
         }
-        if self.skipped_files > 0 {
-            s.push_str(&format!(
-                "\nskipped files: {} CloudTrail digest file(s)",
-                self.skipped_files
-            ));
+        let files: Vec<String> = [
+            (self.skipped_files, "CloudTrail digest file(s)"),
+            (self.skipped_not_json, "file(s) whose content is not JSON"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        if !files.is_empty() {
+            s.push_str(&format!("\nskipped files: {}", files.join(", ")));
         }
         if self.unreadable_inputs > 0 {
             s.push_str(&format!("\nunreadable inputs: {}", self.unreadable_inputs));

@@ -31,11 +31,23 @@ pub struct WalkError {
     pub message: String,
 }
 
-/// Files whose names mark them as something other than log records.
+/// Files found in a directory and not read, by reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skipped {
     /// A CloudTrail digest file (`..._CloudTrail-Digest_...`).
     Digest,
+    /// A file without a log name whose first bytes (after gzip, if gzipped) are not JSON.
+    NotJson,
+}
+
+impl Skipped {
+    /// What the summary says of such files.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Skipped::Digest => "CloudTrail digest file(s)",
+            Skipped::NotJson => "file(s) whose content is not JSON",
+        }
+    }
 }
 
 /// What walking the inputs produced.
@@ -49,11 +61,51 @@ pub struct Walked {
     pub errors: Vec<WalkError>,
 }
 
-/// Whether a file found inside a directory is read: `.json`, `.jsonl`, `.ndjson`, optionally
-/// followed by `.gz`. Files named directly are always read.
+/// Whether a file found inside a directory is read by its name alone: `.json`, `.jsonl`,
+/// `.ndjson`, optionally followed by `.gz`. Other files (the API server's `audit.log` and its
+/// rotations `audit-2026-11-16T22-20-01.000.log[.gz]`, anything else) are read when their
+/// content starts as JSON ([`looks_like_json`]). Files named directly are always read.
 pub fn is_log_name(name: &str) -> bool {
     let n = name.strip_suffix(".gz").unwrap_or(name);
     n.ends_with(".json") || n.ends_with(".jsonl") || n.ends_with(".ndjson")
+}
+
+/// Whether a file's first bytes (decompressed when it is gzipped) are JSON: an object or an
+/// array after optional whitespace and byte-order mark. Reads at most 4 KiB.
+pub fn looks_like_json(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut head = Vec::with_capacity(4096);
+    if f.take(4096).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(4096);
+        let mut gz = flate2::read::MultiGzDecoder::new(&head[..]);
+        // A truncated stream still yields its first bytes.
+        let mut buf = [0u8; 4096];
+        loop {
+            match gz.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    out.extend_from_slice(&buf[..n]);
+                    if out.len() >= 4096 {
+                        break;
+                    }
+                }
+            }
+        }
+        head = out;
+    }
+    let body = head
+        .strip_prefix(b"\xef\xbb\xbf".as_slice())
+        .unwrap_or(&head);
+    matches!(
+        body.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    )
 }
 
 fn is_digest(p: &Path) -> bool {
@@ -122,12 +174,16 @@ fn walk_dir(root: &Path, w: &mut Walked) {
             };
             if ft.is_dir() {
                 stack.push(path);
+            } else if ft.is_symlink() && path.is_dir() {
+                // Links to directories are not followed (no loops).
+                continue;
             } else if is_log_name(&entry.file_name().to_string_lossy()) {
-                // Files (and links to files) with a log name.
-                if ft.is_symlink() && path.is_dir() {
-                    continue;
-                }
                 files.push(path);
+            } else if looks_like_json(&path) {
+                // audit.log, its rotations, JSON under any other name.
+                files.push(path);
+            } else {
+                w.skipped.push((path, Skipped::NotJson));
             }
         }
     }
@@ -138,5 +194,55 @@ fn walk_dir(root: &Path, w: &mut Walked) {
         } else {
             w.inputs.push(Input::File(f));
         }
+    }
+}
+
+#[cfg(test)]
+mod content_tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn files_without_a_log_name_are_read_by_content() {
+        let d = tempfile::tempdir().unwrap();
+        let p = |n: &str| d.path().join(n);
+        std::fs::write(p("audit.log"), "\u{feff}  {\"kind\":\"Event\"}\n").unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"[{\"eventName\":\"x\"}]").unwrap();
+        std::fs::write(
+            p("audit-2026-11-16T22-20-01.000.log.gz"),
+            gz.finish().unwrap(),
+        )
+        .unwrap();
+        std::fs::write(p("notes.txt"), "hello {").unwrap();
+        std::fs::write(p("empty.log"), "").unwrap();
+        std::fs::write(p("pic.png"), b"\x89PNG\r\n\x1a\n").unwrap();
+        std::fs::write(p("trail.json"), "not even json").unwrap();
+        let w = walk(&[d.path().display().to_string()]);
+        let read: Vec<String> = w
+            .inputs
+            .iter()
+            .map(|i| i.display().rsplit('/').next().unwrap().to_string())
+            .collect();
+        // Log names are read whatever they hold (the reader reports bad content); others by
+        // their first bytes.
+        assert_eq!(
+            read,
+            [
+                "audit-2026-11-16T22-20-01.000.log.gz",
+                "audit.log",
+                "trail.json"
+            ]
+        );
+        let mut skipped: Vec<String> = w
+            .skipped
+            .iter()
+            .map(|(p, why)| format!("{}:{why:?}", p.file_name().unwrap().to_string_lossy()))
+            .collect();
+        skipped.sort();
+        assert_eq!(
+            skipped,
+            ["empty.log:NotJson", "notes.txt:NotJson", "pic.png:NotJson"]
+        );
     }
 }
