@@ -145,6 +145,16 @@ pub struct Config {
     pub metrics: Option<MetricsConfig>,
     /// Correlate alerts of every source into incidents (off unless present).
     pub incidents: Option<IncidentsConfig>,
+    /// Learn each AWS principal's normal use and alert what stands out (off unless present).
+    pub anomalies: Option<AnomaliesConfig>,
+}
+
+/// Baselines in the service: each CloudTrail source learns from what it reads.
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AnomaliesConfig {
+    /// How long a principal is only learned before its anomalies are raised (`7d`).
+    pub learning: Option<Dur>,
 }
 
 /// Incidents in the service: one correlator for every source, and notices to the outputs.

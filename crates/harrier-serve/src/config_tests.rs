@@ -137,3 +137,20 @@ fn output_filters_are_read_per_output() {
         "{e}"
     );
 }
+
+#[test]
+fn incidents_and_anomalies_are_off_unless_configured() {
+    let c = parse("sources: [{type: sqs, queue_url: q}]\n").unwrap();
+    assert!(c.incidents.is_none() && c.anomalies.is_none());
+    let c =
+        parse("sources: [{type: sqs, queue_url: q}]\nincidents: {}\nanomalies: {learning: 3d}\n")
+            .unwrap();
+    assert!(c
+        .incidents
+        .as_ref()
+        .is_some_and(|i| i.notices && i.window.is_none()));
+    assert_eq!(
+        c.anomalies.unwrap().learning,
+        Some(Dur(Duration::from_secs(3 * 86400)))
+    );
+}

@@ -45,6 +45,7 @@ pub struct Stopped {
 struct Detection<'a> {
     rules: &'a RuleSet,
     incidents: Option<(&'a Arc<Mutex<harrier_incidents::Correlator>>, bool)>,
+    anomalies: Option<harrier_incidents::BaselineOptions>,
 }
 
 impl<'a> Detection<'a> {
@@ -52,6 +53,9 @@ impl<'a> Detection<'a> {
         let mut d = Detector::new(self.rules, harrier_detect::hostname(), Options::default());
         if let Some((c, notices)) = self.incidents {
             d.enable_shared_incidents(Arc::clone(c), notices);
+        }
+        if let Some(o) = self.anomalies {
+            d.enable_anomalies(o);
         }
         d
     }
@@ -257,6 +261,13 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
     let detection = Detection {
         rules,
         incidents: correlator.as_ref().map(|(c, n)| (c, *n)),
+        anomalies: cfg.anomalies.as_ref().map(|a| {
+            let mut o = harrier_incidents::BaselineOptions::default();
+            if let Some(l) = a.learning {
+                o.learning_ns = i64::try_from(l.0.as_nanos()).unwrap_or(i64::MAX);
+            }
+            o
+        }),
     };
     let outputs_stop = AtomicBool::new(false);
     let wake = Wake::default();
