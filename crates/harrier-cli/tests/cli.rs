@@ -359,7 +359,7 @@ fn rule_tests_of_a_directory_report_failures() {
 
 #[test]
 fn the_readme_command_tells_the_whole_story() {
-    let out = run(&["detect", repo("samples").to_str().unwrap()]);
+    let out = run(&["detect", repo("samples").to_str().unwrap(), "--incidents"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let stop = stdout
@@ -385,4 +385,12 @@ fn the_readme_command_tells_the_whole_story() {
         "{}",
         text(&out.stderr)
     );
+    // After the alerts, the one incident they make.
+    let incident = stdout.find("INCIDENT inc-").expect("the incident");
+    assert!(botnet < incident, "the incident comes after the alerts");
+    assert!(
+        stdout[incident..].contains("Critical 25 alert(s) by user/alice"),
+        "{stdout}"
+    );
+    assert!(text(&out.stderr).contains("harrier: 1 incident(s)"));
 }
