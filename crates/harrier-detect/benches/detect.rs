@@ -15,6 +15,8 @@ use harrier_sources::RecordReader;
 
 fn main() {
     let (input, records, distinct) = input(target_mb());
+    // HARRIER_BENCH_ONLY=plain|incidents runs that variant alone (for profilers).
+    let only = std::env::var("HARRIER_BENCH_ONLY").ok();
     let mb = input.len() as f64 / (1 << 20) as f64;
     eprintln!("input: {distinct} distinct records, {records} records, {mb:.1} MiB");
 
@@ -24,6 +26,35 @@ fn main() {
     assert!(diags.iter().all(|d| !d.is_error()));
     let rss_before = peak_rss_kb();
 
+    if let Some(which) = only.as_deref() {
+        let rules_text =
+            std::fs::read_to_string(shared("rules/falco/aws_cloudtrail_rules.yaml")).unwrap();
+        let (rules, _) = RuleSet::load([("r.yaml", rules_text.as_str())]);
+        let mut sink = NullSink {
+            buf: String::new(),
+            alerts: 0,
+        };
+        let mut d = Detector::new(&rules, "bench", Options::default());
+        if which == "incidents" {
+            d.enable_incidents(harrier_incidents::Options::default());
+        }
+        let t = std::time::Instant::now();
+        let mut reader = RecordReader::new(&input[..]);
+        while let Some(item) = reader.next_record() {
+            let rec = item.unwrap();
+            d.process_record(rec.bytes, rec.offset, "bench", &mut sink, &mut |p| {
+                panic!("{p}")
+            })
+            .unwrap();
+        }
+        let n = d.incidents().len();
+        eprintln!(
+            "{which}: {} alerts, {n} incidents, {:?}",
+            sink.alerts,
+            t.elapsed()
+        );
+        return;
+    }
     let (t_serde, n_serde) = best_of(3, || {
         let mut n = 0;
         for l in lines_of(&input) {

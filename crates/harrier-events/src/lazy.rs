@@ -273,13 +273,20 @@ impl<'a> Record<'a> {
         self.scratch.error.get()
     }
 
-    /// Follows a JSON pointer from the record's root; the first token through the cached index.
+    /// Follows a JSON pointer from the record's root: objects on the way through the cached
+    /// indexes (several pointers into `userIdentity` scan it once), the generic walk from the
+    /// first array on.
     pub fn pointer(&self, tokens: &[String]) -> Option<Range<usize>> {
         let Some((first, rest)) = tokens.split_first() else {
             return Some(json::skip_ws(self.buf, 0)..self.buf.len());
         };
-        let r = self.top(first)?;
-        self.ok(json::pointer(self.buf, r, rest))?
+        let mut r = self.top(first)?;
+        let mut i = 0;
+        while i < rest.len() && json::kind_at(self.buf, r.start) == json::Kind::Object {
+            r = self.member_of(r.start, &rest[i])?;
+            i += 1;
+        }
+        self.ok(json::pointer(self.buf, r, &rest[i..]))?
     }
 
     /// Every value at a dotted path (through arrays), as a field value.

@@ -161,7 +161,9 @@ impl Extractor {
         let s = |k: &str| f.str(ev, k);
         let mut push =
             |kind: Kind, v: Option<String>| out.extend(v.and_then(|v| Entity::new(kind, v)));
-        let account = s("account").or_else(|| s("recipient"));
+        // The account whose trail logged the call: a top-level member (cheap), and the one
+        // the call and the user it acts on belong to.
+        let account = s("recipient");
         push(Kind::Account, account.clone());
         push(Kind::Principal, s("arn"));
         push(Kind::AccessKey, s("key"));
