@@ -27,6 +27,10 @@ pub struct Options {
     /// A source IP seen with more distinct principals than this is a shared address (a NAT
     /// gateway, a VPN) and stops linking.
     pub max_principals_per_ip: usize,
+    /// Forget incidents once nothing can join them any more (their last alert is a window
+    /// behind the newest): a long-running service stores them as they change and must not
+    /// keep them all in memory. `detect` keeps them to print at the end.
+    pub forget_closed: bool,
 }
 
 impl Default for Options {
@@ -34,6 +38,7 @@ impl Default for Options {
         Options {
             window_ns: 24 * 3600 * 1_000_000_000,
             max_principals_per_ip: 3,
+            forget_closed: false,
         }
     }
 }
@@ -48,6 +53,8 @@ struct Building {
     tactics: Vec<Tactic>,
     worst: Option<Priority>,
     severity: Option<Priority>,
+    /// Event time of its newest alert.
+    last_ns: i64,
 }
 
 /// What an alert did to the incidents, for a service to announce.
@@ -205,6 +212,7 @@ impl Correlator {
                             k.tactics.push(t);
                         }
                     }
+                    k.last_ns = k.last_ns.max(moved.last_ns);
                     k.worst = match (k.worst, moved.worst) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
@@ -248,6 +256,7 @@ impl Correlator {
             Some(_) => None,
         };
         b.severity = Some(b.severity.map_or(now, |s| s.min(now)));
+        b.last_ns = b.last_ns.max(t);
         self.changed.insert(target);
         self.since_sweep += 1;
         if self.since_sweep >= 4096 {
@@ -264,6 +273,22 @@ impl Correlator {
         if self.ip_principals.len() > 100_000 {
             self.ip_principals.clear();
         }
+        if self.opts.forget_closed {
+            for (i, b) in self.building.iter_mut().enumerate() {
+                // Closed: no entity of it is in the index any more, and the service has had
+                // it (it is not waiting in `changed`).
+                if !b.alerts.is_empty() && b.last_ns < horizon && !self.changed.contains(&i) {
+                    b.alerts = Vec::new();
+                    b.entities = BTreeSet::new();
+                    b.tactics = Vec::new();
+                }
+            }
+        }
+    }
+
+    /// Alerts held in memory (for tests of the memory bound).
+    pub fn retained_alerts(&self) -> usize {
+        self.building.iter().map(|b| b.alerts.len()).sum()
     }
 
     /// Entities in the index now (for tests of the memory bound).

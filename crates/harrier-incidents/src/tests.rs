@@ -278,6 +278,35 @@ fn the_window_bounds_links_and_memory() {
 }
 
 #[test]
+fn a_service_forgets_closed_incidents() {
+    let opts = Options {
+        forget_closed: true,
+        ..Options::default()
+    };
+    let mut c = Correlator::new(opts);
+    for i in 0..20_000i64 {
+        let e = vec![Entity::new(Kind::AccessKey, format!("AKIA{i}")).unwrap()];
+        c.observe(&alert("R", i * H / 10, &[]), e);
+        if i % 1000 == 0 {
+            c.take_changed();
+        }
+    }
+    // A day of alerts is 240 at this pace; what is kept stays near that, not 20,000.
+    assert!(
+        c.retained_alerts() < 4_096 + 1_000,
+        "{} alerts kept",
+        c.retained_alerts()
+    );
+    // detect's default keeps everything.
+    let mut keep = Correlator::new(Options::default());
+    for i in 0..5_000i64 {
+        let e = vec![Entity::new(Kind::AccessKey, format!("AKIA{i}")).unwrap()];
+        keep.observe(&alert("R", i * H / 10, &[]), e);
+    }
+    assert_eq!(keep.retained_alerts(), 5_000);
+}
+
+#[test]
 fn a_chain_of_tactics_raises_the_severity() {
     let key = || vec![Entity::new(Kind::AccessKey, "AKIAEXAMPLE").unwrap()];
     let mut c = Correlator::new(Options::default());

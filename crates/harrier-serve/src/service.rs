@@ -249,7 +249,10 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
             .collect::<String>()
     );
     let correlator = cfg.incidents.as_ref().map(|i| {
-        let mut o = harrier_incidents::Options::default();
+        let mut o = harrier_incidents::Options {
+            forget_closed: true,
+            ..harrier_incidents::Options::default()
+        };
         if let Some(w) = i.window {
             o.window_ns = i64::try_from(w.0.as_nanos()).unwrap_or(i64::MAX);
         }
