@@ -347,6 +347,39 @@ mod tests {
     }
 
     #[test]
+    fn the_example_folds_root_use_into_one_alert_per_session() {
+        std::env::set_var("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/x");
+        let cfg = config::parse(include_str!("../../../docs/harrier.example.yaml")).unwrap();
+        let t = throttle(&cfg.noise);
+        let d = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&d.path().join("alerts.db")).unwrap();
+        let root = |i: i64, ip: &str| harrier_alerts::AlertRecord {
+            time_ns: i * 10_000_000_000,
+            rule: "Root Account Used".into(),
+            priority: harrier_rules::Priority::Error,
+            source: "aws_cloudtrail".into(),
+            output: format!("Root account call {i}"),
+            output_fields: vec![
+                ("ct.srcip".into(), Some(ip.into())),
+                ("ct.useragent".into(), Some("Mozilla/5.0".into())),
+            ],
+            tags: vec![],
+            hostname: "h".into(),
+            event_id: Some(format!("e{i}")),
+            rule_file: "r".into(),
+        };
+        // An afternoon of root work from one browser: 680 calls, one alert.
+        let calls: Vec<_> = (0..680).map(|i| root(i, "203.0.113.7")).collect();
+        let done = store.insert(&calls, &t, None).unwrap();
+        assert_eq!((done.new, done.suppressed), (1, 679));
+        // The same browser from another address is another session.
+        let other = store
+            .insert(&[root(700, "198.51.100.9")], &t, None)
+            .unwrap();
+        assert_eq!(other.new, 1);
+    }
+
+    #[test]
     fn the_webhook_token_comes_from_the_environment_when_no_file_is_named() {
         // `serve --config` honours HARRIER_WEBHOOK_TOKEN as plain `serve` does.
         std::env::set_var("HARRIER_WEBHOOK_TOKEN", "s3cret");

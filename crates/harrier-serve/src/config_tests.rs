@@ -13,6 +13,13 @@ fn the_documented_example_parses() {
     ));
     assert!(c.outputs.len() >= 7);
     assert!(c.metrics.is_some());
+    // Root use folds per session (address and client), not per call.
+    let root = &c.noise.rules["Root Account Used"];
+    assert_eq!(
+        root.key.as_deref(),
+        Some(&["ct.srcip".to_string(), "ct.useragent".to_string()][..])
+    );
+    assert_eq!(root.window, Some(Dur(Duration::from_secs(4 * 3600))));
     // The example routes Critical identity alerts to Slack.
     let slack = c.outputs.iter().find(|o| o.name() == "oncall").unwrap();
     assert_eq!(slack.filter().min_priority, Some(Prio(Priority::Critical)));
