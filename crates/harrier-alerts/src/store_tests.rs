@@ -2,18 +2,7 @@ use super::*;
 use crate::AlertSink;
 
 fn rec(rule: &str, event: &str, t_s: i64, user: &str) -> AlertRecord {
-    AlertRecord {
-        time_ns: t_s * 1_000_000_000,
-        rule: rule.into(),
-        priority: Priority::Warning,
-        source: "aws_cloudtrail".into(),
-        output: format!("{rule} by {user}"),
-        output_fields: vec![("ct.user".into(), Some(user.into()))],
-        tags: vec!["aws".into()],
-        hostname: "h".into(),
-        event_id: Some(event.into()),
-        rule_file: "r.yaml".into(),
-    }
+    super::contract::alert(rule, event, t_s, user, Priority::Warning)
 }
 
 fn store() -> (tempfile::TempDir, Store) {

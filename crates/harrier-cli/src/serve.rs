@@ -12,7 +12,8 @@ use clap::Args;
 use harrier_alerts::{AlertSink, Format, WriterSink};
 use harrier_detect::{Detector, Options};
 use harrier_rules::Priority;
-use harrier_sources::webhook::{Verdict, WebhookConfig, WebhookServer, DEFAULT_MAX_BODY};
+use harrier_serve::http::{Listener, Route};
+use harrier_sources::webhook::{WebhookConfig, WebhookEndpoint, DEFAULT_MAX_BODY};
 
 use crate::{ruleload, OutputFormat};
 
@@ -90,15 +91,12 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         )),
         _ => None,
     };
-    let https = tls.is_some();
-    let server = WebhookServer::bind(WebhookConfig {
-        listen: args.listen,
+    let listener = Listener::bind(args.listen, tls, "k8s_audit")?;
+    let endpoint = WebhookEndpoint::new(WebhookConfig {
         path: args.path.clone(),
-        tls,
         token,
         max_body: args.max_body,
-    })?;
-    let addr = server.local_addr().unwrap_or(args.listen);
+    });
     let format = match args.format {
         OutputFormat::Text => Format::Text { color: false },
         OutputFormat::Json => Format::Json,
@@ -116,17 +114,23 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             .context("cannot install signal handler")?;
     }
     eprintln!(
-        "harrier: serving the Kubernetes audit webhook on {}://{addr}{} ({} rules)",
-        if https { "https" } else { "http" },
+        "harrier: serving the Kubernetes audit webhook on {}{} ({} rules)",
+        listener.base_url(),
         args.path,
         rules.active_count()
     );
     let start = Instant::now();
     let mut detector = Detector::new(&rules, harrier_detect::hostname(), Options::default());
-    let mut handler = |body: &[u8]| -> Verdict {
-        harrier_serve::audit::handle_audit_body(&mut detector, body, sink.as_mut())
-    };
-    server.run(&mut handler, &stop);
+    let mut routes = vec![Route {
+        path: args.path.clone(),
+        handler: Box::new(|req| {
+            endpoint.handle(req, &mut |body| {
+                harrier_serve::audit::handle_audit_body(&mut detector, body, sink.as_mut())
+            })
+        }),
+    }];
+    listener.serve(&mut routes, &stop);
+    drop(routes);
     sink.flush().context("writing alerts failed")?;
     eprintln!(
         "harrier: stopped; {}",

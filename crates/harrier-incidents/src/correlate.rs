@@ -309,22 +309,18 @@ impl Correlator {
 
     fn build(&self, i: usize) -> Incident {
         let b = &self.building[i];
-        let mut inc = Incident::build(b.alerts.clone(), b.entities.iter().cloned().collect());
-        inc.id = b.id.clone();
-        inc
+        Incident::build(
+            b.id.clone(),
+            b.alerts.clone(),
+            b.entities.iter().cloned().collect(),
+        )
     }
 
     /// The incidents, oldest first.
     pub fn incidents(&self) -> Vec<Incident> {
-        let mut out: Vec<Incident> = self
-            .building
-            .iter()
-            .filter(|b| !b.alerts.is_empty())
-            .map(|b| {
-                let mut i = Incident::build(b.alerts.clone(), b.entities.iter().cloned().collect());
-                i.id = b.id.clone();
-                i
-            })
+        let mut out: Vec<Incident> = (0..self.building.len())
+            .filter(|&i| !self.building[i].alerts.is_empty())
+            .map(|i| self.build(i))
             .collect();
         out.sort_by(|a, b| (a.first_ns, &a.id).cmp(&(b.first_ns, &b.id)));
         out

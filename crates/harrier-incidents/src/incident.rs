@@ -163,8 +163,8 @@ fn short_principal(p: &str) -> &str {
 }
 
 impl Incident {
-    /// Builds the incident of `alerts` and their `entities`.
-    pub fn build(mut alerts: Vec<AlertEntry>, entities: Vec<Entity>) -> Incident {
+    /// Builds incident `id` from its `alerts` and their `entities`.
+    pub fn build(id: String, mut alerts: Vec<AlertEntry>, entities: Vec<Entity>) -> Incident {
         for a in alerts.iter_mut().filter(|a| a.id.is_empty()) {
             a.id = harrier_alerts::alert_id(&a.rule, a.event_id.as_deref(), a.time_ns, &a.output);
         }
@@ -195,26 +195,18 @@ impl Incident {
             .collect();
         let first_ns = alerts.first().map_or(0, |a| a.time_ns);
         let last_ns = alerts.last().map_or(0, |a| a.time_ns);
-        let id = format!(
-            "inc-{}",
-            alerts.first().map_or("", |a| &a.id[..a.id.len().min(16)])
-        );
-        let mut sources: Vec<&str> = alerts
-            .iter()
-            .map(|a| match a.source.as_str() {
+        let mut sources: Vec<&str> = Vec::new();
+        for a in &alerts {
+            let s = match a.source.as_str() {
                 "aws_cloudtrail" => "AWS",
                 "k8s_audit" => "Kubernetes",
                 "syscall" => "containers",
                 other => other,
-            })
-            .collect();
-        sources.dedup();
-        let mut seen = Vec::new();
-        sources.retain(|s| {
-            let new = !seen.contains(s);
-            seen.push(s);
-            new
-        });
+            };
+            if !sources.contains(&s) {
+                sources.push(s);
+            }
+        }
         let who = principals
             .iter()
             .find(|p| p.starts_with("arn:"))

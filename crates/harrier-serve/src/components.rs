@@ -162,9 +162,7 @@ pub fn webhooks(cfg: &Config) -> Result<Vec<Webhook>, ServeError> {
                 }
             })?;
             let endpoint = WebhookEndpoint::new(WebhookConfig {
-                listen: *listen,
                 path: path.clone(),
-                tls: None,
                 token,
                 max_body: DEFAULT_MAX_BODY,
             });

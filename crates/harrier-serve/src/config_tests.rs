@@ -161,3 +161,15 @@ fn incidents_and_anomalies_are_off_unless_configured() {
         Some(Dur(Duration::from_secs(3 * 86400)))
     );
 }
+
+#[test]
+fn a_certificate_without_its_key_is_refused_at_load() {
+    let e =
+        parse("sources:\n  - type: k8s_audit\n    listen: 127.0.0.1:0\n    tls_cert: /etc/c.pem\n")
+            .unwrap_err()
+            .to_string();
+    assert!(
+        e.starts_with("line 2, column 9: sources[0]: tls_cert and tls_key go together"),
+        "{e}"
+    );
+}

@@ -5,15 +5,13 @@
 //! a handler, which must make its alerts durable before it returns: the API server is answered
 //! 200 only then, so a batch is never acknowledged and lost. Hostile input is bounded: bodies
 //! over the size limit get 413 without being buffered, a missing or wrong bearer token gets 401
-//! (compared in constant time, never logged), malformed bodies get 400, other methods 405, other
-//! paths 404. `GET /healthz` answers 200.
+//! (compared in constant time, never logged), malformed bodies get 400, other methods 405. The
+//! listener (harrier-serve's HTTP layer) routes the endpoint's path here, and answers 404 and
+//! `GET /healthz` itself.
 
 use std::io::Read;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-use tiny_http::{Header, Method, Request, Response, Server, SslConfig};
+use tiny_http::{Header, Method, Request, Response};
 
 /// Default largest body accepted (the API server's own batch limit is smaller).
 pub const DEFAULT_MAX_BODY: usize = 12 << 20;
@@ -21,12 +19,8 @@ pub const DEFAULT_MAX_BODY: usize = 12 << 20;
 /// Webhook settings.
 #[derive(Clone)]
 pub struct WebhookConfig {
-    /// Address to listen on.
-    pub listen: SocketAddr,
     /// Path of the endpoint (`/k8s-audit`).
     pub path: String,
-    /// PEM certificate chain and private key, for HTTPS.
-    pub tls: Option<(Vec<u8>, Vec<u8>)>,
     /// Bearer token callers must present, if any.
     pub token: Option<String>,
     /// Largest body accepted, in bytes.
@@ -37,24 +31,11 @@ impl std::fmt::Debug for WebhookConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The token and the key never appear in logs.
         f.debug_struct("WebhookConfig")
-            .field("listen", &self.listen)
             .field("path", &self.path)
-            .field("tls", &self.tls.is_some())
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("max_body", &self.max_body)
             .finish()
     }
-}
-
-/// The webhook's socket could not be opened.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot listen on {addr}: {source}")]
-pub struct BindError {
-    /// The address.
-    pub addr: SocketAddr,
-    /// What the server said.
-    #[source]
-    pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 /// What the handler made of a body.
@@ -68,18 +49,10 @@ pub enum Verdict {
     Unavailable(String),
 }
 
-/// The endpoint itself, without a listener: answers requests to its path. A service with one
-/// HTTP layer for several endpoints routes requests here; [`WebhookServer`] is the standalone
-/// server.
+/// The endpoint: answers the requests an HTTP listener routes to its path.
 #[derive(Debug, Clone)]
 pub struct WebhookEndpoint {
     cfg: WebhookConfig,
-}
-
-/// A bound webhook server: the endpoint, `GET /healthz`, and 404 elsewhere.
-pub struct WebhookServer {
-    server: Server,
-    endpoint: WebhookEndpoint,
 }
 
 /// Compares two byte strings in time independent of where they differ.
@@ -121,57 +94,8 @@ pub fn respond(req: Request, code: u16, body: String) {
     }
 }
 
-impl WebhookServer {
-    /// Binds the listening socket (plain HTTP, or HTTPS when `tls` is set).
-    pub fn bind(cfg: WebhookConfig) -> Result<Self, BindError> {
-        let server = match &cfg.tls {
-            None => Server::http(cfg.listen),
-            Some((cert, key)) => Server::https(
-                cfg.listen,
-                SslConfig {
-                    certificate: cert.clone(),
-                    private_key: key.clone(),
-                },
-            ),
-        }
-        .map_err(|source| BindError {
-            addr: cfg.listen,
-            source,
-        })?;
-        Ok(WebhookServer {
-            server,
-            endpoint: WebhookEndpoint::new(cfg),
-        })
-    }
-
-    /// The address actually bound (useful with port 0).
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.server.server_addr().to_ip()
-    }
-
-    /// Serves until `stop` is set; each accepted body goes to `handler`.
-    pub fn run(&self, handler: &mut dyn FnMut(&[u8]) -> Verdict, stop: &AtomicBool) {
-        while !stop.load(Ordering::Relaxed) {
-            match self.server.recv_timeout(Duration::from_millis(200)) {
-                Ok(Some(req)) => {
-                    let path = req.url().split('?').next().unwrap_or("").to_string();
-                    if path == "/healthz" && *req.method() == Method::Get {
-                        respond(req, 200, "{\"status\":\"ok\"}".into());
-                    } else if path != self.endpoint.path() {
-                        respond(req, 404, error_body("not found"));
-                    } else {
-                        self.endpoint.handle(req, handler);
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "webhook: accept failed"),
-            }
-        }
-    }
-}
-
 impl WebhookEndpoint {
-    /// The endpoint of `cfg` (its `listen` and `tls` are the listener's business).
+    /// The endpoint of `cfg`.
     pub fn new(cfg: WebhookConfig) -> Self {
         WebhookEndpoint { cfg }
     }
