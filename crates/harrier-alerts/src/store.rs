@@ -79,6 +79,11 @@ pub trait AlertStore: Send {
     fn incidents(&self, limit: u64) -> Result<Vec<StoredIncident>, StoreError>;
     /// One incident, by id.
     fn incident(&self, id: &str) -> Result<Option<StoredIncident>, StoreError>;
+    /// Writes baseline profiles (`subject`, opaque profile text), replacing those stored under
+    /// the same subjects, in one transaction.
+    fn put_baselines(&mut self, profiles: &[(String, String)]) -> Result<(), StoreError>;
+    /// Every stored baseline profile, by subject.
+    fn baselines(&self) -> Result<Vec<(String, String)>, StoreError>;
 }
 
 impl AlertStore for Store {
@@ -125,6 +130,12 @@ impl AlertStore for Store {
     }
     fn incident(&self, id: &str) -> Result<Option<StoredIncident>, StoreError> {
         Store::incident(self, id)
+    }
+    fn put_baselines(&mut self, profiles: &[(String, String)]) -> Result<(), StoreError> {
+        Store::put_baselines(self, profiles)
+    }
+    fn baselines(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Store::baselines(self)
     }
 }
 
@@ -174,6 +185,11 @@ CREATE TABLE IF NOT EXISTS incidents (
     json TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS incidents_last ON incidents(last_ns);
+CREATE TABLE IF NOT EXISTS baselines (
+    subject TEXT PRIMARY KEY,
+    profile TEXT NOT NULL,
+    updated_ns INTEGER NOT NULL
+);
 ";
 
 /// A limit on how many alerts with the same key are delivered within a window.
@@ -628,6 +644,8 @@ pub struct StoreSink {
     throttle: Throttle,
     batch: Vec<AlertRecord>,
     checkpoint: Option<(String, String)>,
+    /// Baseline profiles written after the next successful commit.
+    baselines: Vec<(String, String)>,
     /// What the flushes so far did.
     pub totals: Inserted,
     /// Alerts raised per rule and priority (before de-duplication and throttling).
@@ -642,6 +660,7 @@ impl StoreSink {
             throttle,
             batch: Vec::new(),
             checkpoint: None,
+            baselines: Vec::new(),
             totals: Inserted::default(),
             raised: HashMap::new(),
         }
@@ -650,6 +669,13 @@ impl StoreSink {
     /// Sets the checkpoint committed with the next flush.
     pub fn set_checkpoint(&mut self, source: &str, value: &str) {
         self.checkpoint = Some((source.to_string(), value.to_string()));
+    }
+
+    /// Baseline profiles (`harrier_incidents::Baselines::take_changed_profiles`) to write
+    /// with the next commit, after its alerts: learning state, so a failure to write them
+    /// keeps them for the commit after and does not fail the alerts'.
+    pub fn save_baselines(&mut self, profiles: Vec<(String, String)>) {
+        self.baselines.extend(profiles);
     }
 
     /// The store.
@@ -674,6 +700,14 @@ impl StoreSink {
             }
         };
         self.batch.clear();
+        if !self.baselines.is_empty() {
+            match self.store.put_baselines(&self.baselines) {
+                Ok(()) => self.baselines.clear(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot store baselines; kept for the next commit")
+                }
+            }
+        }
         self.totals.new += done.new;
         self.totals.duplicates += done.duplicates;
         self.totals.suppressed += done.suppressed;

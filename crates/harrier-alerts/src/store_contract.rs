@@ -25,6 +25,7 @@ pub fn run_all(fresh: &mut Factory<'_>) {
     throttled_alerts_are_kept_but_not_delivered(fresh().as_mut());
     lists_filter_and_order(fresh().as_mut());
     incidents_are_replaced_as_they_grow(fresh().as_mut());
+    baselines_are_replaced_by_subject(fresh().as_mut());
 }
 
 /// An alert of `rule` for event `event` at `t_s` seconds, by `user`.
@@ -223,4 +224,32 @@ pub fn incidents_are_replaced_as_they_grow(s: &mut dyn AlertStore) {
     assert_eq!(s.incident("inc-b").unwrap().unwrap().title, "1 alerts");
     assert_eq!(s.incident("inc-zz").unwrap(), None);
     assert_eq!(s.incidents(1).unwrap().len(), 1);
+}
+
+/// Baseline profiles are kept per subject, the newest write winning, and read back whole.
+pub fn baselines_are_replaced_by_subject(s: &mut dyn AlertStore) {
+    assert_eq!(s.baselines().unwrap(), vec![], "empty store");
+    let p = |a: &str, b: &str| vec![(a.to_string(), b.to_string())];
+    s.put_baselines(&p("key:AKIA1", "{\"v\":1}")).unwrap();
+    s.put_baselines(&[
+        (
+            "principal:arn:aws:iam::1:user/alice".to_string(),
+            "{}".to_string(),
+        ),
+        ("key:AKIA1".to_string(), "{\"v\":2}".to_string()),
+    ])
+    .unwrap();
+    s.put_baselines(&[]).unwrap();
+    let mut got = s.baselines().unwrap();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("key:AKIA1".to_string(), "{\"v\":2}".to_string()),
+            (
+                "principal:arn:aws:iam::1:user/alice".to_string(),
+                "{}".to_string()
+            ),
+        ]
+    );
 }

@@ -1,5 +1,6 @@
 //! Incidents in the store: each incident as it is now, replaced as it grows, so the CLI and
-//! (later) the console read what the service correlated.
+//! (later) the console read what the service correlated; and the baselines the anomalies
+//! learned, so a restart does not start learning again.
 
 use harrier_rules::Priority;
 use rusqlite::{params, OptionalExtension};
@@ -90,5 +91,40 @@ impl Store {
             )
             .optional()
             .map_err(|e| self.err(e))
+    }
+
+    /// Writes baseline profiles, replacing those stored under the same subjects.
+    pub fn put_baselines(&mut self, profiles: &[(String, String)]) -> Result<(), StoreError> {
+        let now = now_ns();
+        let path = self.path.clone();
+        let err = |source: rusqlite::Error| StoreError {
+            path: path.clone(),
+            source: Box::new(source),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        for (subject, profile) in profiles {
+            tx.execute(
+                "INSERT INTO baselines (subject, profile, updated_ns) VALUES (?1,?2,?3) \
+                 ON CONFLICT(subject) DO UPDATE SET profile = ?2, updated_ns = ?3",
+                params![subject, profile, now],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Every stored baseline profile, by subject.
+    pub fn baselines(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT subject, profile FROM baselines ORDER BY subject")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 }

@@ -142,6 +142,13 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     }
     if args.anomalies {
         detector.enable_anomalies(harrier_incidents::BaselineOptions::default());
+        if args.store {
+            // What earlier runs learned (a backfill counts): the learning period goes on.
+            let store = state::alert_store(args.state_dir.as_deref())?;
+            for e in detector.restore_baselines(&store.baselines()?) {
+                eprintln!("harrier: a stored baseline cannot be read, it is learned again: {e}");
+            }
+        }
     }
     let mut printed = 0u64;
     let mut on_problem = |p: Problem| {
@@ -193,6 +200,12 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         }
     }
     sink.flush().context("writing alerts failed")?;
+    if args.anomalies && args.store {
+        let changed = detector.take_baseline_changes();
+        state::alert_store(args.state_dir.as_deref())?
+            .put_baselines(&changed)
+            .context("writing baselines failed")?;
+    }
     if args.incidents {
         let incidents = detector.incidents();
         sinks::print_incidents(&incidents, args.format, args.output.as_deref())?;

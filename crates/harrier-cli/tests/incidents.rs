@@ -164,3 +164,134 @@ fn stored_incidents_are_listed_and_shown() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("inc-nope"));
 }
+
+fn shared_corpus(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/cloudtrail")
+        .join(rel)
+}
+
+fn runs_of(inc: &Value) -> Vec<String> {
+    inc["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "tool_run")
+        .map(|e| e["value"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn each_recorded_stratus_technique_is_its_own_incident() {
+    // 35 techniques, each recorded in its own account: one incident per technique file.
+    let all = detect(&[
+        shared_corpus("stratus-red-team").to_str().unwrap(),
+        "--incidents",
+    ]);
+    let incidents: Vec<&Value> = all.iter().filter(|v| v["type"] == "incident").collect();
+    assert_eq!(incidents.len(), 35);
+    let mut accounts: Vec<&str> = incidents
+        .iter()
+        .map(|i| {
+            let acct: Vec<&Value> = i["entities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["kind"] == "account")
+                .collect();
+            assert_eq!(acct.len(), 1, "{i:#}");
+            acct[0]["value"].as_str().unwrap()
+        })
+        .collect();
+    accounts.sort();
+    accounts.dedup();
+    assert_eq!(accounts.len(), 35);
+}
+
+#[test]
+fn one_operator_key_running_many_techniques_gives_one_incident_per_run() {
+    // Invictus's recording: one operator's IAM user and key ran the techniques minutes apart;
+    // each run's calls carry `stratus-red-team_<uuid>` in the user agent. Every incident
+    // holds exactly one run, and no run is split. The one incident without a run is the
+    // Terraform clean-up deleting two trails and a log group (Critical: a trail deleted).
+    let all = detect(&[
+        shared_corpus("invictus-ir").to_str().unwrap(),
+        "--incidents",
+    ]);
+    let incidents: Vec<&Value> = all.iter().filter(|v| v["type"] == "incident").collect();
+    let mut runs = Vec::new();
+    let mut without = Vec::new();
+    for i in &incidents {
+        let r = runs_of(i);
+        assert!(r.len() <= 1, "{i:#}");
+        match r.into_iter().next() {
+            Some(r) => runs.push(r),
+            None => without.push(i),
+        }
+    }
+    let n = runs.len();
+    runs.sort();
+    runs.dedup();
+    assert_eq!(runs.len(), n, "a run split over incidents");
+    assert_eq!(n, 23);
+    assert_eq!(without.len(), 1);
+    let rules: Vec<&str> = without[0]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["rule"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules
+            .iter()
+            .all(|r| r.contains("Trail Stopped Or Deleted") || r.contains("Log Group")),
+        "{rules:?}"
+    );
+}
+
+#[test]
+fn baselines_learned_by_one_run_are_used_by_the_next() {
+    // Run 1 learns eight days of alice's key from her office with the CLI; run 2 (a new
+    // process) sees the key from a new network with a new client: raised, because the
+    // learning period was stored with the baseline. Without the store, run 2 alone is
+    // still learning and raises nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let call = |day: u32, ip: &str, ua: &str| {
+        format!(
+            r#"{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","accessKeyId":"AKIAALICE","userName":"alice"}},"eventTime":"2026-11-{day:02}T09:00:00Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":"us-east-1","sourceIPAddress":"{ip}","userAgent":"{ua}","eventID":"e{day}{ip}","recipientAccountId":"111122223333"}}"#
+        )
+    };
+    let history: Vec<String> = (1..=9)
+        .map(|d| call(d, "198.51.100.7", "aws-cli/2.15.0 Python/3.11"))
+        .collect();
+    let h = dir.path().join("history.json");
+    std::fs::write(&h, format!("{{\"Records\":[{}]}}", history.join(","))).unwrap();
+    let leak = dir.path().join("leak.json");
+    std::fs::write(
+        &leak,
+        format!(
+            "{{\"Records\":[{}]}}",
+            call(10, "45.9.20.1", "Mozilla/5.0 (X11)")
+        ),
+    )
+    .unwrap();
+    let anomaly = "Anomaly: Access Key Used From A New Network And Client";
+    let run = |f: &PathBuf, store: bool| {
+        let mut args = vec![f.to_str().unwrap(), "--anomalies"];
+        if store {
+            args.extend(["--store", "--state-dir", state.to_str().unwrap()]);
+        }
+        detect(&args)
+            .iter()
+            .filter(|a| a["rule"] == anomaly)
+            .count()
+    };
+    assert_eq!(run(&leak, false), 0, "a first run is learning");
+    assert_eq!(run(&h, true), 0, "history is normal");
+    assert_eq!(
+        run(&leak, true),
+        1,
+        "the stored baseline is past its learning period"
+    );
+}

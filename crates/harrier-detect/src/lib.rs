@@ -119,6 +119,28 @@ impl<'r> Detector<'r> {
         self.baselines = Some(Box::new(harrier_incidents::Baselines::new(opts)));
     }
 
+    /// Restores baseline profiles stored by an earlier run (see [`Detector::take_baseline_changes`]);
+    /// returns what could not be restored, one message per profile. Nothing when anomalies
+    /// are off.
+    pub fn restore_baselines(&mut self, profiles: &[(String, String)]) -> Vec<String> {
+        let Some(b) = self.baselines.as_mut() else {
+            return Vec::new();
+        };
+        profiles
+            .iter()
+            .filter_map(|(s, p)| b.restore_profile(s, p).err())
+            .collect()
+    }
+
+    /// The baseline profiles that changed since the last call, to store (empty when anomalies
+    /// are off).
+    pub fn take_baseline_changes(&mut self) -> Vec<(String, String)> {
+        self.baselines
+            .as_mut()
+            .map(|b| b.take_changed_profiles())
+            .unwrap_or_default()
+    }
+
     /// The incidents so far (empty when they are off), oldest first.
     pub fn incidents(&self) -> Vec<harrier_incidents::Incident> {
         self.incidents

@@ -56,6 +56,7 @@ pub fn process_delivery(
     if let Some((k, v)) = &d.checkpoint {
         sink.set_checkpoint(k, v);
     }
+    sink.save_baselines(detector.take_baseline_changes());
     match sink.commit() {
         Ok(_) => match source.ack(&d.id) {
             Ok(()) => true,

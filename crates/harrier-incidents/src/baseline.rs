@@ -11,6 +11,11 @@
 //! A principal's baseline is learned once its first event is at least the learning period
 //! (7 days by default) behind the current one; before that it only learns, so a first run over
 //! fresh history is not a flood. Two offices are two networks: both become normal.
+//!
+//! What was learned outlives the process: [`Baselines::take_changed_profiles`] hands out the
+//! profiles that changed (a principal or key first seen, or using a network, client or
+//! service it never used), which the callers write to the state database's `baselines` table
+//! with their alert commits, and [`Baselines::restore_profile`] reads them back at start.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -18,7 +23,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use harrier_events::{Event, FieldRef, Value};
 use harrier_rules::Priority;
 
-use crate::entity::user_agent_family;
+use crate::entity::{user_agent_family, USER_AGENT_FAMILIES};
 
 /// Baseline settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +198,9 @@ pub struct Baselines {
     /// Keys made by CreateAccessKey: (created ns, network it was created from, as text).
     created: HashMap<String, (i64, u64, String)>,
     fields: Vec<FieldRef>,
+    /// Subjects (`principal:<arn>`, `key:<id>`) whose profile changed since the last
+    /// [`Baselines::take_changed_profiles`].
+    dirty: HashSet<String>,
 }
 
 const F_ARN: usize = 0;
@@ -204,8 +212,12 @@ const F_ERR: usize = 5;
 const F_NAME: usize = 6;
 const F_NEWKEY: usize = 7;
 
-fn normal<'m>(map: &'m mut HashMap<String, Normal>, key: &str, t: i64) -> &'m mut Normal {
+/// The baseline of `key`, made if new; the flag says whether it is new or its first time
+/// moved back (a change to save).
+fn normal<'m>(map: &'m mut HashMap<String, Normal>, key: &str, t: i64) -> (&'m mut Normal, bool) {
+    let mut changed = false;
     if !map.contains_key(key) {
+        changed = true;
         map.insert(
             key.to_string(),
             Normal {
@@ -215,8 +227,71 @@ fn normal<'m>(map: &'m mut HashMap<String, Normal>, key: &str, t: i64) -> &'m mu
         );
     }
     let n = map.get_mut(key).expect("inserted above");
-    n.first_ns = n.first_ns.min(t);
-    n
+    if t < n.first_ns {
+        n.first_ns = t;
+        changed = true;
+    }
+    (n, changed)
+}
+
+const PRINCIPAL: &str = "principal:";
+const KEY: &str = "key:";
+
+impl Normal {
+    /// What is kept across restarts: when it was first seen, its networks, clients and
+    /// services (the sliding counts of the last hour are not).
+    fn profile(&self) -> String {
+        let mut networks: Vec<u64> = self.networks.iter().copied().collect();
+        networks.sort_unstable();
+        let mut clients: Vec<&str> = self.clients.iter().copied().collect();
+        clients.sort_unstable();
+        let mut services: Vec<&str> = self.services.iter().map(String::as_str).collect();
+        services.sort_unstable();
+        serde_json::json!({
+            "first_ns": self.first_ns,
+            "networks": networks,
+            "clients": clients,
+            "services": services,
+        })
+        .to_string()
+    }
+
+    fn from_profile(text: &str) -> Result<Normal, String> {
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        let list = |k: &str| {
+            v.get(k)
+                .and_then(|x| x.as_array())
+                .ok_or_else(|| format!("expected a list `{k}`"))
+        };
+        let mut n = Normal {
+            first_ns: v
+                .get("first_ns")
+                .and_then(|x| x.as_i64())
+                .ok_or("expected an integer `first_ns`")?,
+            ..Normal::default()
+        };
+        for x in list("networks")? {
+            n.networks
+                .insert(x.as_u64().ok_or("expected numbers in `networks`")?);
+        }
+        for x in list("clients")? {
+            let c = x.as_str().ok_or("expected strings in `clients`")?;
+            let family = USER_AGENT_FAMILIES
+                .iter()
+                .find(|f| **f == c)
+                .ok_or_else(|| format!("unknown client family {c:?}"))?;
+            n.clients.insert(family);
+        }
+        for x in list("services")? {
+            n.services.insert(
+                x.as_str()
+                    .ok_or("expected strings in `services`")?
+                    .to_string(),
+            );
+        }
+        Ok(n)
+    }
 }
 
 impl Baselines {
@@ -229,6 +304,7 @@ impl Baselines {
             principals: HashMap::new(),
             keys: HashMap::new(),
             created: HashMap::new(),
+            dirty: HashSet::new(),
             fields: vec![
                 r("ct.user.arn", None),
                 r("json.value", Some("/userIdentity/accessKeyId")),
@@ -252,6 +328,54 @@ impl Baselines {
             _ => None,
         }
         .filter(|s| !s.is_empty())
+    }
+
+    /// The profiles that changed since the last call, as `(subject, profile)` to store; a
+    /// profile changes when a principal or key is first seen or uses a network, client or
+    /// service it never used, so after learning this is rarely more than a few.
+    pub fn take_changed_profiles(&mut self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = std::mem::take(&mut self.dirty)
+            .into_iter()
+            .filter_map(|subject| {
+                let n = if let Some(p) = subject.strip_prefix(PRINCIPAL) {
+                    self.principals.get(p)
+                } else {
+                    self.keys.get(subject.strip_prefix(KEY)?)
+                }?;
+                Some((subject.clone(), n.profile()))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Restores a profile stored earlier (by [`Baselines::take_changed_profiles`]); what this
+    /// run already learned of the same subject is merged in. An error says what is wrong with
+    /// the profile; the subject then starts learning afresh.
+    pub fn restore_profile(&mut self, subject: &str, profile: &str) -> Result<(), String> {
+        let stored = Normal::from_profile(profile).map_err(|e| format!("{subject}: {e}"))?;
+        let (map, name) = if let Some(p) = subject.strip_prefix(PRINCIPAL) {
+            (&mut self.principals, p)
+        } else if let Some(k) = subject.strip_prefix(KEY) {
+            (&mut self.keys, k)
+        } else {
+            return Err(format!(
+                "{subject}: expected a subject `principal:<arn>` or `key:<id>`"
+            ));
+        };
+        match map.get_mut(name) {
+            None => {
+                map.insert(name.to_string(), stored);
+            }
+            Some(n) => {
+                n.first_ns = n.first_ns.min(stored.first_ns);
+                n.networks.extend(stored.networks);
+                n.clients.extend(stored.clients);
+                n.services.extend(stored.services);
+                self.dirty.insert(subject.to_string());
+            }
+        }
+        Ok(())
     }
 
     /// Principals and keys remembered (the memory bound: not the number of events).
@@ -308,8 +432,11 @@ impl Baselines {
         }
         // A key from a new network and a new client at once.
         if let Some(k) = &key {
-            let n = normal(&mut self.keys, k, t);
+            let (n, fresh) = normal(&mut self.keys, k, t);
             let (new_net, new_client) = (!n.networks.contains(&net), !n.clients.contains(client));
+            if fresh || new_net || new_client {
+                self.dirty.insert(format!("{KEY}{k}"));
+            }
             if learned(n) && new_net && new_client && !ip.is_empty() {
                 out.push(Anomaly::NewNetworkAndClient {
                     key: k.to_string(),
@@ -320,9 +447,10 @@ impl Baselines {
             n.networks.insert(net);
             n.clients.insert(client);
         }
-        let p = normal(&mut self.principals, &principal, t);
+        let (p, mut changed) = normal(&mut self.principals, &principal, t);
         // A sweep of services never used.
         if !service.is_empty() && !p.services.contains(service.as_ref()) {
+            changed = true;
             p.services.insert(service.into_owned());
             if learned(p) {
                 p.new_services.push_back(t);
@@ -340,6 +468,9 @@ impl Baselines {
             }
         } else {
             p.swept = false;
+        }
+        if changed {
+            self.dirty.insert(format!("{PRINCIPAL}{principal}"));
         }
         // A burst of denials.
         if denied {

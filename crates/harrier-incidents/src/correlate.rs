@@ -162,10 +162,14 @@ impl Correlator {
                 }
             }
         }
+        let run = entities
+            .iter()
+            .find(|e| e.kind == Kind::ToolRun)
+            .map(|e| e.value.as_str());
         let linking: Vec<Entity> = entities
             .iter()
             .filter(|e| self.links(e))
-            .map(Entity::link_key)
+            .map(|e| e.link_key_in(run))
             .collect();
         let mut found: Vec<usize> = Vec::new();
         for e in &linking {

@@ -9,7 +9,7 @@
 
 use harrier_events::{Event, FieldRef, SourceInfo, Value};
 
-use crate::entity::{ecs_task_id, image_key, user_agent_family, Entity, Kind};
+use crate::entity::{ecs_task_id, image_key, tool_run, user_agent_family, Entity, Kind};
 
 /// A field reference resolved once, by source.
 struct Fields {
@@ -163,10 +163,11 @@ impl Extractor {
         push(Kind::Principal, s("arn"));
         push(Kind::AccessKey, s("key"));
         push(Kind::SourceIp, s("ip"));
-        push(
-            Kind::UserAgent,
-            s("ua").map(|u| user_agent_family(&u).to_string()),
-        );
+        let ua = s("ua");
+        if let Some(ua) = &ua {
+            push(Kind::UserAgent, Some(user_agent_family(ua).to_string()));
+            push(Kind::ToolRun, tool_run(ua).map(str::to_string));
+        }
         push(Kind::Region, s("region"));
         // The rest only where the call has it: reading a nested member costs a walk of the
         // record, and this runs for every alert.

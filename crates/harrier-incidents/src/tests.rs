@@ -241,6 +241,67 @@ fn shared_things_do_not_join_two_actors() {
 }
 
 #[test]
+fn a_run_id_in_the_user_agent_names_one_run_of_a_tool() {
+    use crate::entity::tool_run;
+    let run = "stratus-red-team_39f95f43-cd2f-4beb-b69e-be60b6fe1f57";
+    assert_eq!(tool_run(run), Some(run));
+    assert_eq!(tool_run(&format!("[{run}]")), Some(run));
+    // Terraform's set-up for the run carries the same id at the end of its agent.
+    let tf = format!("APN/1.0 HashiCorp/1.0 Terraform/1.1.2 terraform-provider-aws/3.76.1 aws-sdk-go/1.44.10 (go1.19.3; linux; amd64) {run}");
+    assert_eq!(tool_run(&tf), Some(run));
+    assert_eq!(
+        tool_run("aws-sdk-go-v2/1.32.3 os/linux md/GOARCH#amd64 exec-env/grimoire_095724e3-1fa0-4e3e-b68a-e8581d194380"),
+        Some("grimoire_095724e3-1fa0-4e3e-b68a-e8581d194380")
+    );
+    // Near misses: ordinary clients, a bare id, an id that is not a UUID.
+    for ua in [
+        "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.debian md/command#iam.create-user",
+        "Boto3/1.26.165 Python/3.10.6 Linux/5.19.0-46-generic Botocore/1.29.165",
+        "39f95f43-cd2f-4beb-b69e-be60b6fe1f57",
+        "tool_39f95f43-cd2f-4beb-b69e-be60b6fe1f5z",
+    ] {
+        assert_eq!(tool_run(ua), None, "{ua}");
+    }
+}
+
+#[test]
+fn one_key_running_two_tool_runs_makes_two_incidents() {
+    let call = |ua: &str, id: &str| {
+        ct(&format!(
+            r#"{{"userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/operator","accountId":"111122223333","accessKeyId":"AKIAOPERATOR"}},"eventName":"StopLogging","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.7","userAgent":"{ua}","eventID":"{id}"}}"#
+        ))
+    };
+    let run1 = "stratus-red-team_11111111-1111-4111-8111-111111111111";
+    let run2 = "stratus-red-team_22222222-2222-4222-8222-222222222222";
+    assert!(has(&call(run1, "x"), Kind::ToolRun, run1));
+    // Two runs by one key from one address, a minute apart: two incidents, each holding its
+    // own set-up (Terraform with the run's id) and detonation.
+    let got = incidents(vec![
+        (
+            alert("Setup1", 0, &[]),
+            call(&format!("Terraform/1.1.2 {run1}"), "a"),
+        ),
+        (alert("Run1", 30, &[]), call(run1, "b")),
+        (alert("Run2", 60, &[]), call(run2, "c")),
+        (
+            alert("Setup2", 61, &[]),
+            call(&format!("Terraform/1.1.2 {run2}"), "d"),
+        ),
+    ]);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(
+        got.contains(&vec!["Setup1".to_string(), "Run1".to_string()]),
+        "{got:?}"
+    );
+    // Without run ids the same calls are one actor: one incident.
+    let got = incidents(vec![
+        (alert("A", 0, &[]), call("aws-cli/2.15.0", "a")),
+        (alert("B", 60, &[]), call("aws-cli/2.15.0", "b")),
+    ]);
+    assert_eq!(got.len(), 1, "{got:?}");
+}
+
+#[test]
 fn the_window_bounds_links_and_memory() {
     let key = || vec![Entity::new(Kind::AccessKey, "AKIAEXAMPLE").unwrap()];
     assert_eq!(
@@ -463,6 +524,62 @@ mod baselines {
             &call(10 * DAY + H, OFFICE_A, BOTO, "s3.amazonaws.com", "")
         )
         .is_empty());
+    }
+
+    #[test]
+    fn what_was_learned_survives_a_restart_through_its_profiles() {
+        let mut b = Baselines::new(BaselineOptions::default());
+        for d in 0..8 {
+            observe(
+                &mut b,
+                &call(d * DAY, OFFICE_A, CLI, "s3.amazonaws.com", ""),
+            );
+        }
+        let saved = b.take_changed_profiles();
+        let subjects: Vec<&str> = saved.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(
+            subjects,
+            [
+                "key:AKIAALICE",
+                "principal:arn:aws:iam::111122223333:user/alice"
+            ]
+        );
+        // Nothing new since: nothing to save.
+        observe(
+            &mut b,
+            &call(8 * DAY, OFFICE_A, CLI, "s3.amazonaws.com", ""),
+        );
+        assert!(b.take_changed_profiles().is_empty());
+        // A restart: the restored key is past its learning period, so a new network and
+        // client at once is raised at once...
+        let leaked = call(9 * DAY, "45.9.20.1", "Mozilla/5.0", "s3.amazonaws.com", "");
+        let mut restarted = Baselines::new(BaselineOptions::default());
+        for (subject, profile) in &saved {
+            restarted.restore_profile(subject, profile).unwrap();
+        }
+        assert!(
+            matches!(
+                &observe(&mut restarted, &leaked)[..],
+                [Anomaly::NewNetworkAndClient { .. }]
+            ),
+            "restored"
+        );
+        // ...while a start without them would still be learning.
+        let mut fresh = Baselines::new(BaselineOptions::default());
+        assert!(observe(&mut fresh, &leaked).is_empty());
+        // A damaged profile is refused with its subject and what was expected.
+        let err = fresh
+            .restore_profile(
+                "key:AKIAX",
+                r#"{"first_ns":1,"networks":["x"],"clients":[],"services":[]}"#,
+            )
+            .unwrap_err();
+        assert!(
+            err.contains("key:AKIAX") && err.contains("networks"),
+            "{err}"
+        );
+        let err = fresh.restore_profile("bogus", "{}").unwrap_err();
+        assert!(err.contains("bogus"), "{err}");
     }
 
     #[test]

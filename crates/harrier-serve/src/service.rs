@@ -46,6 +46,8 @@ struct Detection<'a> {
     rules: &'a RuleSet,
     incidents: Option<(&'a Arc<Mutex<harrier_incidents::Correlator>>, bool)>,
     anomalies: Option<harrier_incidents::BaselineOptions>,
+    /// The baseline profiles stored by earlier runs, given to every detector.
+    profiles: &'a [(String, String)],
 }
 
 impl<'a> Detection<'a> {
@@ -56,6 +58,9 @@ impl<'a> Detection<'a> {
         }
         if let Some(o) = self.anomalies {
             d.enable_anomalies(o);
+            for e in d.restore_baselines(self.profiles) {
+                tracing::warn!(problem = %e, "a stored baseline cannot be read; it is learned again");
+            }
         }
         d
     }
@@ -261,7 +266,13 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
             i.notices,
         )
     });
+    // What the anomalies learned before this start.
+    let profiles = match cfg.anomalies {
+        Some(_) => Store::open(&db)?.baselines()?,
+        None => Vec::new(),
+    };
     let detection = Detection {
+        profiles: &profiles,
         rules,
         incidents: correlator.as_ref().map(|(c, n)| (c, *n)),
         anomalies: cfg.anomalies.as_ref().map(|a| {
