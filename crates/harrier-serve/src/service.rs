@@ -388,12 +388,15 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
     Ok(stopped)
 }
 
-/// Stores the incidents that changed, every second, until `stop` (then once more).
+/// Stores the incidents that changed, every second, until `stop` (then once more). One that
+/// cannot be written (the store busy or down for a moment) is tried again each second until
+/// it is, unless a newer state of it came meanwhile.
 fn write_incidents(
     correlator: &Mutex<harrier_incidents::Correlator>,
     mut store: Store,
     stop: &AtomicBool,
 ) -> Result<(), String> {
+    let mut unwritten: BTreeMap<String, harrier_alerts::store::StoredIncident> = BTreeMap::new();
     loop {
         let last = stop.load(Ordering::Relaxed);
         let changed = correlator
@@ -401,13 +404,21 @@ fn write_incidents(
             .unwrap_or_else(|p| p.into_inner())
             .take_changed();
         for i in changed {
-            if let Err(e) = store.put_incident(&i.to_stored()) {
-                // The store is down for a moment: the next change writes it again.
-                tracing::warn!(incident = %i.id, error = %e, "cannot store an incident");
-            }
+            unwritten.insert(i.id.clone(), i.to_stored());
         }
+        unwritten.retain(|id, i| match store.put_incident(i) {
+            Ok(()) => false,
+            Err(e) => {
+                tracing::warn!(incident = %id, error = %e, "cannot store an incident; trying again");
+                true
+            }
+        });
         if last {
-            return Ok(());
+            // Said, not dropped: the service stops with this failure.
+            return match unwritten.len() {
+                0 => Ok(()),
+                n => Err(format!("{n} incident(s) could not be stored at stop")),
+            };
         }
         for _ in 0..10 {
             if stop.load(Ordering::Relaxed) {
