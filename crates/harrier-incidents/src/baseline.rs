@@ -3,7 +3,7 @@
 //!
 //! | anomaly | when | needs the learning period |
 //! |---|---|---|
-//! | [`Anomaly::NewNetworkAndClient`] | a key is used from a network (/24, /48) and a client family (aws-cli, boto3, console...) it never used, both at once | yes |
+//! | [`Anomaly::NewNetworkAndClient`] | a key is used from a network (/24, /48) and a client family (aws-cli, boto3, console...) it never used, both at once (its alert also says when the region or the hour of day is new for the key) | yes |
 //! | [`Anomaly::ServiceSweep`] | a principal calls many services it never used within an hour (reconnaissance) | yes |
 //! | [`Anomaly::AccessDeniedBurst`] | a principal collects a burst of AccessDenied errors within ten minutes | no |
 //! | [`Anomaly::NewKeyUsedElsewhere`] | a key created minutes ago is first used from another network than the one that created it | no |
@@ -62,6 +62,9 @@ pub enum Anomaly {
         network: String,
         /// The new client family.
         client: String,
+        /// What else is unusual for the key: a region it never used, an hour of the day
+        /// (UTC) it is never used at. Empty when nothing.
+        also: Vec<String>,
     },
     /// Many never-used services called within an hour.
     ServiceSweep {
@@ -121,9 +124,21 @@ impl Anomaly {
     /// One line: what, who, from where.
     pub fn describe(&self, principal: &str, ip: &str, event: &str) -> String {
         match self {
-            Anomaly::NewNetworkAndClient { key, network, client } => format!(
-                "{key} of {principal} used from a new network {network} ({ip}) with a new client {client} ({event})"
-            ),
+            Anomaly::NewNetworkAndClient {
+                key,
+                network,
+                client,
+                also,
+            } => {
+                let also = if also.is_empty() {
+                    String::new()
+                } else {
+                    format!(", also {}", also.join(", "))
+                };
+                format!(
+                    "{key} of {principal} used from a new network {network} ({ip}) with a new client {client}{also} ({event})"
+                )
+            }
             Anomaly::ServiceSweep { services } => format!(
                 "{principal} called {services} services it never used within an hour, from {ip} (latest: {event})"
             ),
@@ -181,6 +196,10 @@ struct Normal {
     networks: HashSet<u64>,
     clients: HashSet<&'static str>,
     services: HashSet<String>,
+    /// Regions called in (keys).
+    regions: HashSet<String>,
+    /// Hours of the day (UTC) used, a bit each (keys).
+    hours: u32,
     /// New services first called, with when (the last hour).
     new_services: VecDeque<i64>,
     /// AccessDenied errors (the last ten minutes).
@@ -211,6 +230,7 @@ const F_SRC: usize = 4;
 const F_ERR: usize = 5;
 const F_NAME: usize = 6;
 const F_NEWKEY: usize = 7;
+const F_REGION: usize = 8;
 
 /// The baseline of `key`, made if new; the flag says whether it is new or its first time
 /// moved back (a change to save).
@@ -247,11 +267,15 @@ impl Normal {
         clients.sort_unstable();
         let mut services: Vec<&str> = self.services.iter().map(String::as_str).collect();
         services.sort_unstable();
+        let mut regions: Vec<&str> = self.regions.iter().map(String::as_str).collect();
+        regions.sort_unstable();
         serde_json::json!({
             "first_ns": self.first_ns,
             "networks": networks,
             "clients": clients,
             "services": services,
+            "regions": regions,
+            "hours": self.hours,
         })
         .to_string()
     }
@@ -317,6 +341,7 @@ impl Baselines {
                     "json.value",
                     Some("/responseElements/accessKey/accessKeyId"),
                 ),
+                r("ct.region", None),
             ],
         }
     }
@@ -372,6 +397,8 @@ impl Baselines {
                 n.networks.extend(stored.networks);
                 n.clients.extend(stored.clients);
                 n.services.extend(stored.services);
+                n.regions.extend(stored.regions);
+                n.hours |= stored.hours;
                 self.dirty.insert(subject.to_string());
             }
         }
@@ -432,20 +459,39 @@ impl Baselines {
         }
         // A key from a new network and a new client at once.
         if let Some(k) = &key {
+            let region = self.get(ev, F_REGION).unwrap_or_default();
+            let hour = 1u32 << (t.rem_euclid(86_400 * 1_000_000_000) / (3600 * 1_000_000_000));
             let (n, fresh) = normal(&mut self.keys, k, t);
             let (new_net, new_client) = (!n.networks.contains(&net), !n.clients.contains(client));
-            if fresh || new_net || new_client {
+            let new_region = !region.is_empty() && !n.regions.contains(region.as_ref());
+            let new_hour = n.hours & hour == 0;
+            if fresh || new_net || new_client || new_region || new_hour {
                 self.dirty.insert(format!("{KEY}{k}"));
             }
             if learned(n) && new_net && new_client && !ip.is_empty() {
+                let mut also = Vec::new();
+                if new_region {
+                    also.push(format!("a region it never used ({region})"));
+                }
+                if new_hour {
+                    also.push(format!(
+                        "at an hour it is never used ({:02}h UTC)",
+                        hour.trailing_zeros()
+                    ));
+                }
                 out.push(Anomaly::NewNetworkAndClient {
                     key: k.to_string(),
                     network: network_of(&ip),
                     client: client.to_string(),
+                    also,
                 });
             }
             n.networks.insert(net);
             n.clients.insert(client);
+            n.hours |= hour;
+            if new_region {
+                n.regions.insert(region.into_owned());
+            }
         }
         let (p, mut changed) = normal(&mut self.principals, &principal, t);
         // A sweep of services never used.

@@ -493,8 +493,30 @@ mod baselines {
             &call(9 * DAY, "45.9.20.1", "Mozilla/5.0", "s3.amazonaws.com", ""),
         );
         assert!(
-            matches!(&a[..], [Anomaly::NewNetworkAndClient { client, .. }] if client == "console"),
+            matches!(&a[..], [Anomaly::NewNetworkAndClient { client, also, .. }] if client == "console" && also.is_empty()),
             "{a:?}"
+        );
+        // From yet another network and client, in a region and at an hour the key never
+        // used: the alert says so.
+        let a = observe(
+            &mut b,
+            &call(
+                10 * DAY + 3 * H,
+                "45.9.77.1",
+                "Terraform/1.5.0",
+                "s3.amazonaws.com",
+                r#","awsRegion":"ap-east-1""#,
+            ),
+        );
+        let [Anomaly::NewNetworkAndClient { also, .. }] = &a[..] else {
+            panic!("{a:?}")
+        };
+        assert_eq!(
+            also,
+            &[
+                "a region it never used (ap-east-1)",
+                "at an hour it is never used (03h UTC)"
+            ]
         );
     }
 
