@@ -5,6 +5,7 @@
 mod alerts_cmd;
 mod backfill;
 mod detect;
+mod host_cmd;
 mod image_cmd;
 mod incidents_cmd;
 mod posture;
@@ -41,6 +42,12 @@ enum Command {
     Posture {
         #[command(subcommand)]
         command: posture::PostureCommand,
+    },
+    /// Host benchmarks: CIS Linux, Docker and Kubernetes node checks of this host or a
+    /// mounted root filesystem.
+    Host {
+        #[command(subcommand)]
+        command: host_cmd::HostCommand,
     },
     /// Scan container images for vulnerable packages, malware and tampering.
     Image {
@@ -94,6 +101,7 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Posture { command } => posture::run(command),
+        Command::Host { command } => host_cmd::run(command),
         Command::Rules { command } => rules_cmd::run(command),
         Command::Sensor(args) => sensor_cmd::run(args),
         Command::Alerts { command } => alerts_cmd::run(command),

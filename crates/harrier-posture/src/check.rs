@@ -143,6 +143,10 @@ impl fmt::Debug for Check {
     }
 }
 
+/// The `eval` of a check that does not read a snapshot (a host benchmark, evaluated by its
+/// own crate and [`crate::register`]ed): it finds nothing in one.
+pub fn not_a_snapshot_check(_: &Ctx<'_>, _: &mut Vec<Finding>) {}
+
 /// What a check sees: the snapshot and the time of evaluation.
 pub struct Ctx<'a> {
     /// The snapshot.

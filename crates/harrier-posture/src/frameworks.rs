@@ -5,7 +5,7 @@
 //! of equivalent checks; a check with no entry for a framework does not count toward it.
 
 /// Frameworks, by the ids `harrier posture report --framework` takes.
-pub const FRAMEWORKS: [(&str, &str); 5] = [
+pub const FRAMEWORKS: [(&str, &str); 8] = [
     (
         "cis-5.0",
         "CIS Amazon Web Services Foundations Benchmark v5.0.0",
@@ -14,6 +14,13 @@ pub const FRAMEWORKS: [(&str, &str); 5] = [
     ("nist-800-53-r5", "NIST SP 800-53 Revision 5"),
     ("nist-800-53-r4", "NIST SP 800-53 Revision 4"),
     ("soc2", "SOC 2 (AICPA Trust Services Criteria)"),
+    // Host benchmarks (`harrier host bench`, crate harrier-host).
+    (
+        "cis-linux-2.0",
+        "CIS Distribution Independent Linux Benchmark v2.0.0",
+    ),
+    ("cis-docker-1.6", "CIS Docker Benchmark v1.6.0"),
+    ("cis-k8s-1.8", "CIS Kubernetes Benchmark v1.8.0"),
 ];
 
 /// Requirement ids per framework: `(framework id, [requirement id, ...])`.
@@ -32,7 +39,9 @@ pub fn is_requirement_id(framework: &str, id: &str) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let dotted = |s: &str| s.split('.').all(digits);
     match framework {
-        "cis-5.0" => id.contains('.') && dotted(id),
+        "cis-5.0" | "cis-linux-2.0" | "cis-docker-1.6" | "cis-k8s-1.8" => {
+            id.contains('.') && dotted(id)
+        }
         "pci-4.0" => dotted(id.strip_prefix('A').unwrap_or(id)),
         "nist-800-53-r5" | "nist-800-53-r4" => {
             let (base, enh) = match id.split_once('(') {

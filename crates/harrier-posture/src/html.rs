@@ -124,6 +124,10 @@ code{{background:#f6f8fa;padding:1px 4px}}</style></head><body>
     h.push_str("<h2>Frameworks</h2><table><tr><th>framework</th><th>score</th><th>pass</th><th>fail</th><th>unknown</th></tr>");
     for (id, name) in frameworks::FRAMEWORKS {
         let s = framework_score(findings, id);
+        if s.pass + s.fail + s.unknown == 0 {
+            // A framework none of these checks maps to (an account's report, a host's).
+            continue;
+        }
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

@@ -37,9 +37,36 @@ pub fn evaluate(snap: &Snapshot, now: i64) -> Vec<Finding> {
     out
 }
 
-/// The check with this id.
+/// Checks evaluated elsewhere (host benchmarks), known to reports, scores and history.
+static REGISTERED: std::sync::RwLock<Vec<&'static Check>> = std::sync::RwLock::new(Vec::new());
+
+/// Adds checks that are evaluated outside a snapshot (`harrier-host`'s benchmarks of a
+/// machine) to the catalogue [`check`] reads, so their findings are reported, scored, mapped
+/// to frameworks and recorded like the account's. An id already known is left as it was.
+pub fn register(more: impl IntoIterator<Item = &'static Check>) {
+    let mut all = REGISTERED.write().unwrap_or_else(|p| p.into_inner());
+    for c in more {
+        // Not through `check`: it takes this lock to read.
+        if !checks::ALL.iter().any(|x| x.id == c.id) && !all.iter().any(|x| x.id == c.id) {
+            all.push(c);
+        }
+    }
+}
+
+/// The check with this id (the account's, or one [`register`]ed).
 pub fn check(id: &str) -> Option<&'static Check> {
-    checks::ALL.iter().copied().find(|c| c.id == id)
+    checks::ALL
+        .iter()
+        .copied()
+        .find(|c| c.id == id)
+        .or_else(|| {
+            REGISTERED
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .copied()
+                .find(|c| c.id == id)
+        })
 }
 
 /// A 0-100 score: the severity-weighted share of passing findings among the findings that

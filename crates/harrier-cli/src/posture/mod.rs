@@ -1,6 +1,6 @@
 //! `harrier posture ...`: the arguments, and the dispatch to harrier-posture.
 
-mod output;
+pub(crate) mod output;
 
 use output::{exit_code, now_secs, print_findings, record};
 
