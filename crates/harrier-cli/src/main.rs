@@ -96,6 +96,8 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Host benchmark checks are known to every posture report, score and history.
+    harrier_host::register();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Detect(args) => detect::run(args),

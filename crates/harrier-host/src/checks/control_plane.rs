@@ -161,12 +161,12 @@ macro_rules! cpcheck {
     };
 }
 
-cpcheck!(MANIFEST_MODE, "k8s_manifest_permissions", "kube-apiserver", &[("cis-k8s-1.8", &["1.1.1", "1.1.3", "1.1.5", "1.1.7"])], Severity::High,
+cpcheck!(MANIFEST_MODE, "k8s_manifest_permissions", "kube-apiserver", &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["1.1.1", "1.1.3", "1.1.5", "1.1.7"])], Severity::High,
     "The control plane's static pod manifests are 600 or more restrictive",
     "Whoever can write a static pod manifest runs any container, with any flags, as the control plane.",
     "Restrict the manifests in /etc/kubernetes/manifests to root.",
     &["chmod 600 /etc/kubernetes/manifests/*.yaml"], manifest_mode);
-cpcheck!(API_ANONYMOUS, "apiserver_anonymous_auth_disabled", "kube-apiserver", &[("cis-k8s-1.8", &["1.2.1"])], Severity::High,
+cpcheck!(API_ANONYMOUS, "apiserver_anonymous_auth_disabled", "kube-apiserver", &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["1.2.1"])], Severity::High,
     "The API server refuses anonymous requests",
     "Anonymous requests reach whatever RBAC grants system:anonymous and system:unauthenticated.",
     "Add `- --anonymous-auth=false` to the kube-apiserver command in its manifest (the kubelet restarts it).",
@@ -175,7 +175,7 @@ cpcheck!(
     API_AUTHZ,
     "apiserver_authorization_not_always_allow",
     "kube-apiserver",
-    &[("cis-k8s-1.8", &["1.2.6"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["1.2.6"])],
     Severity::Critical,
     "The API server's authorization mode is not AlwaysAllow",
     "AlwaysAllow makes every authenticated user a cluster administrator.",
@@ -187,7 +187,7 @@ cpcheck!(
     API_PROFILING,
     "apiserver_profiling_disabled",
     "kube-apiserver",
-    &[("cis-k8s-1.8", &["1.2.16"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["1.2.16"])],
     Severity::Low,
     "The API server's profiling endpoint is off",
     "Profiling exposes program details and costs resources; it is not needed in production.",
@@ -195,7 +195,7 @@ cpcheck!(
     &[],
     api_profiling
 );
-cpcheck!(API_AUDIT_LOG, "apiserver_audit_log_path_set", "kube-apiserver", &[("cis-k8s-1.8", &["1.2.17"])], Severity::High,
+cpcheck!(API_AUDIT_LOG, "apiserver_audit_log_path_set", "kube-apiserver", &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["1.2.17"])], Severity::High,
     "The API server writes an audit log",
     "Without an audit log, an exec into a pod or a new cluster-admin binding leaves no record (and Harrier's Kubernetes rules see nothing).",
     "Add `- --audit-log-path=/var/log/kubernetes/audit/audit.log` and an `--audit-policy-file` to the kube-apiserver manifest.",
@@ -204,7 +204,7 @@ cpcheck!(
     CM_PROFILING,
     "controller_manager_profiling_disabled",
     "kube-controller-manager",
-    &[("cis-k8s-1.8", &["1.3.2"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["1.3.2"])],
     Severity::Low,
     "The controller manager's profiling endpoint is off",
     "Profiling exposes program details and costs resources; it is not needed in production.",
@@ -216,7 +216,7 @@ cpcheck!(
     CM_SA_CREDENTIALS,
     "controller_manager_service_account_credentials",
     "kube-controller-manager",
-    &[("cis-k8s-1.8", &["1.3.3"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["1.3.3"])],
     Severity::Medium,
     "The controller manager uses a service account per controller",
     "With one shared identity, each controller holds the permissions of all of them.",
@@ -228,7 +228,7 @@ cpcheck!(
     SCHED_PROFILING,
     "scheduler_profiling_disabled",
     "kube-scheduler",
-    &[("cis-k8s-1.8", &["1.4.1"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["1.4.1"])],
     Severity::Low,
     "The scheduler's profiling endpoint is off",
     "Profiling exposes program details and costs resources; it is not needed in production.",
@@ -236,7 +236,7 @@ cpcheck!(
     &[],
     sched_profiling
 );
-cpcheck!(ETCD_CLIENT_AUTH, "etcd_client_cert_auth", "etcd", &[("cis-k8s-1.8", &["2.2"])], Severity::Critical,
+cpcheck!(ETCD_CLIENT_AUTH, "etcd_client_cert_auth", "etcd", &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["2.2"])], Severity::Critical,
     "etcd requires client certificates",
     "etcd holds every secret of the cluster; without client certificate authentication anyone who reaches it reads them.",
     "Add `- --client-cert-auth=true` to the etcd manifest.",
@@ -245,7 +245,7 @@ cpcheck!(
     ETCD_AUTO_TLS,
     "etcd_no_auto_tls",
     "etcd",
-    &[("cis-k8s-1.8", &["2.3"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["2.3"])],
     Severity::High,
     "etcd does not use self-signed (auto) TLS certificates",
     "With --auto-tls, etcd's clients cannot verify it and it does not verify them.",

@@ -315,7 +315,7 @@ macro_rules! dcheck {
 
 const RESTART: &str = "systemctl restart docker";
 
-dcheck!(ICC, "docker_icc_disabled", "daemon", &[("cis-docker-1.6", &["2.2"])], Severity::Medium,
+dcheck!(ICC, "docker_icc_disabled", "daemon", &[("nist-800-53-r5", &["CM-6"]), ("cis-docker-1.6", &["2.2"])], Severity::Medium,
     "Traffic between containers on the default bridge is restricted (icc false)",
     "With inter-container communication on, any container on the default bridge reaches every other one's ports.",
     "Set `\"icc\": false` in /etc/docker/daemon.json and restart the daemon.", &[RESTART], icc);
@@ -323,7 +323,7 @@ dcheck!(
     USERNS,
     "docker_userns_remap",
     "daemon",
-    &[("cis-docker-1.6", &["2.9"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-docker-1.6", &["2.9"])],
     Severity::Medium,
     "User namespace remapping is on",
     "Without it, root in a container is root on the host once it escapes.",
@@ -335,7 +335,7 @@ dcheck!(
     LIVE_RESTORE,
     "docker_live_restore",
     "daemon",
-    &[("cis-docker-1.6", &["2.15"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-docker-1.6", &["2.15"])],
     Severity::Low,
     "Live restore is on",
     "Containers keep running while the daemon restarts or is upgraded.",
@@ -347,7 +347,7 @@ dcheck!(
     NO_NEW_PRIVS,
     "docker_no_new_privileges",
     "daemon",
-    &[("cis-docker-1.6", &["2.14"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-docker-1.6", &["2.14"])],
     Severity::Medium,
     "Containers cannot gain new privileges by default (no-new-privileges)",
     "setuid binaries in a container can otherwise raise a process's privileges.",
@@ -355,11 +355,11 @@ dcheck!(
     &[RESTART],
     no_new_privs
 );
-dcheck!(LOG_DRIVER, "docker_remote_logging", "daemon", &[("cis-docker-1.6", &["2.13"])], Severity::Low,
+dcheck!(LOG_DRIVER, "docker_remote_logging", "daemon", &[("nist-800-53-r5", &["CM-6"]), ("cis-docker-1.6", &["2.13"])], Severity::Low,
     "Container logs go to a central log service",
     "Logs kept only on the host are lost with it, and an intruder there can erase them.",
     "Set `\"log-driver\"` to `syslog`, `journald`, `awslogs`, `fluentd` or another remote driver in /etc/docker/daemon.json.", &[RESTART], log_driver);
-dcheck!(TCP_TLS, "docker_tcp_requires_tls", "daemon", &[("cis-docker-1.6", &["2.7"])], Severity::Critical,
+dcheck!(TCP_TLS, "docker_tcp_requires_tls", "daemon", &[("nist-800-53-r5", &["CM-6"]), ("cis-docker-1.6", &["2.7"])], Severity::Critical,
     "A TCP listener of the daemon requires TLS client authentication",
     "The Docker API without authentication is root on the host for anyone who reaches the port.",
     "Set `\"tlsverify\": true` with `tlscacert`, `tlscert` and `tlskey` in /etc/docker/daemon.json, or remove the `tcp://` host.", &[RESTART], tcp_tls);
@@ -367,7 +367,7 @@ dcheck!(
     SOCKET_MODE,
     "docker_socket_permissions",
     "socket",
-    &[("cis-docker-1.6", &["3.16"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-docker-1.6", &["3.16"])],
     Severity::High,
     "The Docker socket is 660 or more restrictive",
     "Whoever can write to the socket controls the daemon, and through it the host.",
@@ -375,11 +375,11 @@ dcheck!(
     &["chmod 660 /var/run/docker.sock"],
     socket_mode
 );
-dcheck!(PRIVILEGED, "docker_container_not_privileged", "container", &[("cis-docker-1.6", &["5.5"])], Severity::Critical,
+dcheck!(PRIVILEGED, "docker_container_not_privileged", "container", &[("nist-800-53-r5", &["CM-6"]), ("cis-docker-1.6", &["5.5"])], Severity::Critical,
     "No running container is privileged",
     "A privileged container has every device and capability of the host: escaping it is one mount away.",
     "Run the container without `--privileged`; grant the single capability it needs with `--cap-add`.", &[], privileged);
-dcheck!(HOST_NET, "docker_container_no_host_network", "container", &[("cis-docker-1.6", &["5.10"])], Severity::High,
+dcheck!(HOST_NET, "docker_container_no_host_network", "container", &[("nist-800-53-r5", &["CM-6"]), ("cis-docker-1.6", &["5.10"])], Severity::High,
     "No running container shares the host's network namespace",
     "With the host's network a container reaches every service bound to localhost and can sniff the host's traffic.",
     "Run the container without `--network host`.", &[], host_network);
@@ -387,7 +387,7 @@ dcheck!(
     HOST_PID,
     "docker_container_no_host_pid",
     "container",
-    &[("cis-docker-1.6", &["5.16"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-docker-1.6", &["5.16"])],
     Severity::High,
     "No running container shares the host's process namespace",
     "With the host's PIDs a container sees, and may signal or trace, every process of the host.",
@@ -399,7 +399,7 @@ dcheck!(
     SOCK_MOUNT,
     "docker_container_no_socket_mount",
     "container",
-    &[("cis-docker-1.6", &["5.32"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-docker-1.6", &["5.32"])],
     Severity::Critical,
     "No running container mounts the Docker socket",
     "A container with the socket can start a privileged container: it owns the host.",
@@ -411,7 +411,7 @@ dcheck!(
     MEMORY,
     "docker_container_memory_limited",
     "container",
-    &[("cis-docker-1.6", &["5.11"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-docker-1.6", &["5.11"])],
     Severity::Low,
     "Every running container has a memory limit",
     "One container (a miner, a leak) can otherwise starve the host and its other containers.",
@@ -419,7 +419,7 @@ dcheck!(
     &[],
     memory
 );
-dcheck!(ROOT_USER, "docker_container_not_root", "container", &[("cis-docker-1.6", &["4.1"])], Severity::Medium,
+dcheck!(ROOT_USER, "docker_container_not_root", "container", &[("nist-800-53-r5", &["CM-6"]), ("cis-docker-1.6", &["4.1"])], Severity::Medium,
     "No running container runs as root",
     "A process running as root in a container is root on the host once it escapes (without user namespaces).",
     "Set `USER` in the image, or run it with `--user <uid>`.", &[], root_user);

@@ -384,7 +384,7 @@ macro_rules! kcheck {
 
 const RESTART: &str = "systemctl daemon-reload && systemctl restart kubelet";
 
-kcheck!(SERVICE_MODE, "kubelet_service_file_permissions", &[("cis-k8s-1.8", &["4.1.1"])], Severity::Medium,
+kcheck!(SERVICE_MODE, "kubelet_service_file_permissions", &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["4.1.1"])], Severity::Medium,
     "The kubelet service file is 600 or more restrictive",
     "Whoever can write the service file chooses the kubelet's flags, and with them its authentication.",
     "Make the kubelet's systemd unit or drop-in readable and writable by root only.",
@@ -392,7 +392,7 @@ kcheck!(SERVICE_MODE, "kubelet_service_file_permissions", &[("cis-k8s-1.8", &["4
 kcheck!(
     SERVICE_OWNER,
     "kubelet_service_file_owner",
-    &[("cis-k8s-1.8", &["4.1.2"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["4.1.2"])],
     Severity::Medium,
     "The kubelet service file is owned by root:root",
     "A service file owned by another user can be rewritten by that user.",
@@ -403,7 +403,7 @@ kcheck!(
 kcheck!(
     KUBECONFIG_MODE,
     "kubelet_kubeconfig_permissions",
-    &[("cis-k8s-1.8", &["4.1.5"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["4.1.5"])],
     Severity::High,
     "The kubelet's kubeconfig (kubelet.conf) is 600 or more restrictive",
     "kubelet.conf holds the node's credentials to the API server.",
@@ -414,7 +414,7 @@ kcheck!(
 kcheck!(
     KUBECONFIG_OWNER,
     "kubelet_kubeconfig_owner",
-    &[("cis-k8s-1.8", &["4.1.6"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["4.1.6"])],
     Severity::High,
     "The kubelet's kubeconfig (kubelet.conf) is owned by root:root",
     "kubelet.conf holds the node's credentials to the API server.",
@@ -425,7 +425,7 @@ kcheck!(
 kcheck!(
     CONFIG_MODE,
     "kubelet_config_file_permissions",
-    &[("cis-k8s-1.8", &["4.1.9"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["4.1.9"])],
     Severity::Medium,
     "The kubelet configuration file is 600 or more restrictive",
     "The configuration file sets the kubelet's authentication, authorization and ports.",
@@ -436,7 +436,7 @@ kcheck!(
 kcheck!(
     CONFIG_OWNER,
     "kubelet_config_file_owner",
-    &[("cis-k8s-1.8", &["4.1.10"])],
+    &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["4.1.10"])],
     Severity::Medium,
     "The kubelet configuration file is owned by root:root",
     "A configuration file owned by another user can be rewritten by that user.",
@@ -444,42 +444,42 @@ kcheck!(
     &["chown root:root /var/lib/kubelet/config.yaml"],
     config_owner
 );
-kcheck!(ANONYMOUS, "kubelet_anonymous_auth_disabled", &[("cis-k8s-1.8", &["4.2.1"])], Severity::Critical,
+kcheck!(ANONYMOUS, "kubelet_anonymous_auth_disabled", &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["4.2.1"])], Severity::Critical,
     "The kubelet refuses anonymous requests",
     "With anonymous authentication, anyone who reaches port 10250 can list pods and, with a permissive authorizer, exec into them.",
     "Set `authentication: anonymous: enabled: false` in the kubelet configuration file (or --anonymous-auth=false), then restart the kubelet.",
     &[RESTART], anonymous);
-kcheck!(AUTHZ, "kubelet_authorization_not_always_allow", &[("cis-k8s-1.8", &["4.2.2"])], Severity::Critical,
+kcheck!(AUTHZ, "kubelet_authorization_not_always_allow", &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["4.2.2"])], Severity::Critical,
     "The kubelet's authorization mode is not AlwaysAllow",
     "AlwaysAllow lets every authenticated (or anonymous) caller run commands in any pod of the node.",
     "Set `authorization: mode: Webhook` in the kubelet configuration file (or --authorization-mode=Webhook), then restart the kubelet.",
     &[RESTART], authorization);
-kcheck!(CLIENT_CA, "kubelet_client_ca_file_set", &[("cis-k8s-1.8", &["4.2.3"])], Severity::High,
+kcheck!(CLIENT_CA, "kubelet_client_ca_file_set", &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["4.2.3"])], Severity::High,
     "The kubelet verifies client certificates (client CA file set)",
     "Without a client CA the kubelet cannot authenticate the API server's or users' certificates.",
     "Set `authentication: x509: clientCAFile: /etc/kubernetes/pki/ca.crt` in the kubelet configuration file, then restart the kubelet.",
     &[RESTART], client_ca);
-kcheck!(READ_ONLY_PORT, "kubelet_read_only_port_disabled", &[("cis-k8s-1.8", &["4.2.4"])], Severity::High,
+kcheck!(READ_ONLY_PORT, "kubelet_read_only_port_disabled", &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["4.2.4"])], Severity::High,
     "The kubelet's unauthenticated read-only port is off (0)",
     "Port 10255 serves pod specs, environment included, to anyone without authentication.",
     "Set `readOnlyPort: 0` in the kubelet configuration file (or --read-only-port=0), then restart the kubelet.",
     &[RESTART], read_only_port);
-kcheck!(STREAMING, "kubelet_streaming_idle_timeout_set", &[("cis-k8s-1.8", &["4.2.5"])], Severity::Low,
+kcheck!(STREAMING, "kubelet_streaming_idle_timeout_set", &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["4.2.5"])], Severity::Low,
     "The kubelet's streaming connections time out when idle",
     "Exec and port-forward streams that never time out can be held open to exhaust the node or keep access.",
     "Set `streamingConnectionIdleTimeout: 5m` in the kubelet configuration file, then restart the kubelet.",
     &[RESTART], streaming_timeout);
-kcheck!(IPTABLES, "kubelet_make_iptables_util_chains", &[("cis-k8s-1.8", &["4.2.6"])], Severity::Low,
+kcheck!(IPTABLES, "kubelet_make_iptables_util_chains", &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["4.2.6"])], Severity::Low,
     "The kubelet manages its iptables chains",
     "Letting the kubelet keep its iptables rules keeps pod networking consistent with the network policies.",
     "Set `makeIPTablesUtilChains: true` in the kubelet configuration file (or remove --make-iptables-util-chains=false), then restart the kubelet.",
     &[RESTART], iptables_chains);
-kcheck!(ROTATE, "kubelet_rotate_certificates", &[("cis-k8s-1.8", &["4.2.10"])], Severity::Medium,
+kcheck!(ROTATE, "kubelet_rotate_certificates", &[("nist-800-53-r5", &["CM-6"]), ("cis-k8s-1.8", &["4.2.10"])], Severity::Medium,
     "The kubelet rotates its client certificates",
     "Certificates that are not rotated stay valid long after a node's credentials may have leaked.",
     "Remove `rotateCertificates: false` from the kubelet configuration file (or --rotate-certificates=false), then restart the kubelet.",
     &[RESTART], rotate_certificates);
-kcheck!(PROTECT_KERNEL, "kubelet_protect_kernel_defaults", &[], Severity::Low,
+kcheck!(PROTECT_KERNEL, "kubelet_protect_kernel_defaults", &[("nist-800-53-r5", &["CM-6"])], Severity::Low,
     "The kubelet protects the kernel's defaults",
     "With protectKernelDefaults the kubelet refuses to start when kernel tunables differ from what it needs, instead of silently changing them (CIS Kubernetes 1.7 and earlier, 4.2.6; the CIS EKS benchmark, 3.2.6).",
     "Set `protectKernelDefaults: true` in the kubelet configuration file, then restart the kubelet.",
