@@ -1088,10 +1088,13 @@ lcheck!(
     "linux_cron_permissions",
     "cron",
     "file",
-    &[(
-        "cis-linux-2.0",
-        &["5.1.2", "5.1.3", "5.1.4", "5.1.5", "5.1.6", "5.1.7"]
-    )],
+    &[
+        ("nist-800-53-r5", &["CM-6"]),
+        (
+            "cis-linux-2.0",
+            &["5.1.2", "5.1.3", "5.1.4", "5.1.5", "5.1.6", "5.1.7"]
+        )
+    ],
     Severity::Medium,
     "crontab and the cron directories are root's alone (600 / 700)",
     "Whoever can write a cron file runs commands as root on schedule: the classic persistence.",
