@@ -407,6 +407,12 @@ fn docker_daemon_json_and_the_engine_api_on_a_socket() {
         ("docker_remote_logging", "dockerd log-driver", Fail),
         ("docker_tcp_requires_tls", "dockerd hosts", Fail),
         (
+            "docker_daemon_json_permissions",
+            "/etc/docker/daemon.json",
+            Pass,
+        ),
+        ("docker_tls_files_permissions", "dockerd TLS files", Pass),
+        (
             "docker_container_not_privileged",
             "container web (aaaaaaaaaaaa)",
             Pass,
@@ -453,6 +459,17 @@ fn docker_daemon_json_and_the_engine_api_on_a_socket() {
         ),
     ] {
         assert_eq!(status(&v, check, res), want, "{check} {res}");
+    }
+    if as_root(r) {
+        // Mode and owner (the last finding on the file is its owner's).
+        assert_eq!(
+            status(
+                &v,
+                "docker_daemon_json_permissions",
+                "/etc/docker/daemon.json"
+            ),
+            Pass
+        );
     }
     server.join().unwrap();
 }

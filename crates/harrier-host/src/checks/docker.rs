@@ -195,6 +195,31 @@ fn socket_mode(h: &Host, out: &mut Out<'_>) {
     }
 }
 
+fn daemon_json_mode(h: &Host, out: &mut Out<'_>) {
+    file_mode_check(h, out, DAEMON_JSON, 0o644, false);
+    file_mode_check(h, out, DAEMON_JSON, 0o7777, true);
+}
+
+/// The TLS files the daemon is configured with: CA and certificate 444, key 400, root-owned.
+fn tls_files(h: &Host, out: &mut Out<'_>) {
+    with_settings(h, out, |s, from, out| {
+        let mut any = false;
+        for (key, max) in [("tlscacert", 0o444), ("tlscert", 0o444), ("tlskey", 0o400)] {
+            if let Some(p) = s.get(key).and_then(Value::as_str) {
+                any = true;
+                file_mode_check(h, out, p, max, false);
+                file_mode_check(h, out, p, 0o7777, true);
+            }
+        }
+        if !any {
+            out.pass(
+                "dockerd TLS files",
+                format!("no TLS files configured ({from})"),
+            );
+        }
+    });
+}
+
 /// Runs `judge` on each running container, or says why they cannot be seen.
 fn each_container(h: &Host, out: &mut Out<'_>, judge: fn(&Value) -> Result<String, String>) {
     let Some(sock) = &h.docker_socket else {
@@ -375,6 +400,14 @@ dcheck!(
     &["chmod 660 /var/run/docker.sock"],
     socket_mode
 );
+dcheck!(DAEMON_JSON_MODE, "docker_daemon_json_permissions", "file", &[("nist-800-53-r5", &["CM-6"]), ("cis-docker-1.6", &["3.17", "3.18"])], Severity::Medium,
+    "daemon.json is 644 or more restrictive and owned by root",
+    "Whoever can write daemon.json chooses the daemon's settings at its next start (a TCP listener without TLS, no user namespaces).",
+    "Restrict it to root.", &["chown root:root /etc/docker/daemon.json", "chmod 644 /etc/docker/daemon.json"], daemon_json_mode);
+dcheck!(TLS_FILES, "docker_tls_files_permissions", "file", &[("nist-800-53-r5", &["CM-6"]), ("cis-docker-1.6", &["3.9", "3.10", "3.11", "3.12", "3.13", "3.14"])], Severity::High,
+    "The daemon's TLS CA, certificate (444) and key (400) files are root's and read-only",
+    "A readable key lets anyone impersonate the daemon; a writable CA lets them trust their own clients.",
+    "Restrict the files named by tlscacert, tlscert and tlskey.", &["chmod 444 <tlscacert> <tlscert>", "chmod 400 <tlskey>", "chown root:root <tlscacert> <tlscert> <tlskey>"], tls_files);
 dcheck!(PRIVILEGED, "docker_container_not_privileged", "container", &[("nist-800-53-r5", &["CM-6"]), ("cis-docker-1.6", &["5.5"])], Severity::Critical,
     "No running container is privileged",
     "A privileged container has every device and capability of the host: escaping it is one mount away.",

@@ -49,6 +49,8 @@ pub static ALL: &[&HostCheck] = &[
     &docker::LOG_DRIVER,
     &docker::TCP_TLS,
     &docker::SOCKET_MODE,
+    &docker::DAEMON_JSON_MODE,
+    &docker::TLS_FILES,
     &docker::PRIVILEGED,
     &docker::HOST_NET,
     &docker::HOST_PID,
