@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 mod alert;
+pub mod fold;
 pub mod outputs;
 mod sink;
 pub mod state;

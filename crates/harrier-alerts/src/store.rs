@@ -239,6 +239,31 @@ const RESOURCE_FIELDS: &[&str] = &[
 ];
 
 impl Throttle {
+    /// Adds the `noise` each rule declares (its key fields and window, one alert per key and
+    /// window) for the rules this throttle does not configure itself: a service's `noise:`
+    /// settings win over the rule's.
+    pub fn with_rule_noise(mut self, rules: &harrier_rules::RuleSet) -> Throttle {
+        for r in rules.rules() {
+            if let Some(n) = &r.noise {
+                self.rules
+                    .entry(r.name.clone())
+                    .or_insert_with(|| RuleThrottle {
+                        limit: Some(Limit {
+                            window: Duration::from_nanos(n.window_ns.max(0) as u64),
+                            max: 1,
+                        }),
+                        key_fields: Some(n.key.clone()),
+                    });
+            }
+        }
+        self
+    }
+
+    /// The limit of a rule's alerts (`None`: every one is delivered).
+    pub fn limit(&self, rule: &str) -> Option<Limit> {
+        self.for_rule(rule).0
+    }
+
     fn for_rule(&self, rule: &str) -> (Option<Limit>, Option<&[String]>) {
         match self.rules.get(rule) {
             Some(r) => (r.limit, r.key_fields.as_deref()),

@@ -93,6 +93,10 @@ pub struct DetectArgs {
     /// How far apart two alerts sharing an entity may be to join one incident.
     #[arg(long, default_value = "24h", value_parser = parse_window, requires = "incidents")]
     window: std::time::Duration,
+    /// Print every alert: do not fold the repeats of rules that declare a noise key (one
+    /// root session is one "Root Account Used" alert, with a count of what else it called).
+    #[arg(long)]
+    no_noise_window: bool,
     /// Also record alerts in the alert store (`harrier alerts list`), once each.
     #[arg(long)]
     store: bool,
@@ -118,14 +122,21 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         .cloned()
         .partition(|p| p.starts_with("s3://"));
     let walked = harrier_sources::walk(&local);
-    let mut sink = sinks::open(&sinks::AlertOut {
+    let inner = sinks::open(&sinks::AlertOut {
         output: args.output.clone(),
         format: args.format,
         color: args.color,
         store: args.store,
         state_dir: args.state_dir.clone(),
     })?;
-    let sink = sink.as_mut();
+    // The rules' own noise keys fold their repeats, as `serve` does (--no-noise-window: off).
+    let throttle = if args.no_noise_window {
+        harrier_alerts::store::Throttle::default()
+    } else {
+        harrier_alerts::store::Throttle::default().with_rule_noise(&rules)
+    };
+    let mut fold = harrier_alerts::fold::FoldSink::new(inner, throttle);
+    let sink: &mut dyn harrier_alerts::AlertSink = &mut fold;
 
     let mut detector = Detector::new(
         &rules,
@@ -200,6 +211,14 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         }
     }
     sink.flush().context("writing alerts failed")?;
+    if fold.total_folded > 0 {
+        sinks::print_folded(fold.folded(), args.format, args.output.as_deref())?;
+        eprintln!(
+            "harrier: noise window: {} repeated alert(s) of {} key(s) folded into the alert before them (--no-noise-window shows every one)",
+            fold.total_folded,
+            fold.folded().len()
+        );
+    }
     if args.anomalies && args.store {
         let changed = detector.take_baseline_changes();
         state::alert_store(args.state_dir.as_deref())?

@@ -71,6 +71,72 @@ pub fn open(o: &AlertOut) -> Result<Box<dyn AlertSink>> {
     Ok(Box::new(All(all)))
 }
 
+/// Prints what the noise window folded, after the alerts: a line each, or one JSON object
+/// (`"type": "folded"`) per key.
+pub fn print_folded(
+    folded: &[harrier_alerts::fold::Folded],
+    format: OutputFormat,
+    output: Option<&std::path::Path>,
+) -> Result<()> {
+    use std::io::Write;
+    let time = harrier_events::time::format_iso8601;
+    let mut text = String::new();
+    for f in folded {
+        match format {
+            OutputFormat::Json => {
+                let v = serde_json::json!({
+                    "type": "folded",
+                    "rule": f.rule,
+                    "priority": f.priority.as_str(),
+                    "first_output": f.first_output,
+                    "folded": f.folded,
+                    "first_time": time(f.first_ns),
+                    "last_time": time(f.last_ns),
+                    "calls": f.calls,
+                });
+                text.push_str(&v.to_string());
+                text.push('\n');
+            }
+            OutputFormat::Text => {
+                let mut calls: Vec<(&String, &u64)> = f.calls.iter().collect();
+                calls.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                let calls: Vec<String> = calls
+                    .iter()
+                    .take(12)
+                    .map(|(c, n)| format!("{c} x{n}"))
+                    .collect();
+                let more = f.calls.len().saturating_sub(12);
+                text.push_str(&format!(
+                    "FOLDED {}: {} more like \"{}\" from {} to {}; calls: {}{}\n",
+                    f.rule,
+                    f.folded,
+                    f.first_output,
+                    time(f.first_ns),
+                    time(f.last_ns),
+                    calls.join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+        }
+    }
+    match output {
+        Some(p) => std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(p)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .with_context(|| format!("cannot write to {}", p.display()))?,
+        None => std::io::stdout()
+            .write_all(text.as_bytes())
+            .context("cannot write the folded alerts")?,
+    }
+    Ok(())
+}
+
 /// Prints incidents where the alerts went: a timeline each, or one JSON object per line.
 pub fn print_incidents(
     incidents: &[harrier_incidents::Incident],

@@ -36,4 +36,4 @@ pub mod yaml;
 
 pub use diag::{Diagnostic, Severity};
 pub use priority::Priority;
-pub use ruleset::{Language, Rule, RuleSet};
+pub use ruleset::{Language, Noise, Rule, RuleSet};

@@ -39,6 +39,8 @@ impl Language {
 pub struct Rule {
     /// Name (Falco) or title (Sigma).
     pub name: String,
+    /// What makes two of its alerts the same occurrence (Harrier's `noise` key), if declared.
+    pub noise: Option<Noise>,
     /// Description.
     pub desc: String,
     /// Priority.
@@ -79,6 +81,7 @@ impl Rule {
     ) -> Rule {
         Rule {
             name,
+            noise: None,
             desc,
             priority,
             source,
@@ -180,6 +183,7 @@ impl RuleSet {
             };
             let mut rule = Rule {
                 name: def.name.clone(),
+                noise: def.noise.clone(),
                 desc: def.desc.clone(),
                 priority: def.priority,
                 source: def.source.clone(),
@@ -234,7 +238,27 @@ impl RuleSet {
             } else {
                 Severity::Error
             };
-            let failed = !errors.is_empty() || output.is_err() || !missing.is_empty();
+            let mut noise_errors = 0;
+            if let Some(n) = &def.noise {
+                for f in &n.key {
+                    let mentioned = def.output.split('%').skip(1).any(|t| {
+                        let t = t.trim_start_matches('(');
+                        t.starts_with(f.as_str())
+                            && !t[f.len()..]
+                                .starts_with(|c: char| c.is_alphanumeric() || c == '.' || c == '_')
+                    });
+                    if !mentioned {
+                        noise_errors += 1;
+                        diagnostics.push(diag(
+                            Severity::Error,
+                            def.pos,
+                            format!("noise: key field '{f}' is not in the output (the key is read from the alert's output fields)"),
+                        ));
+                    }
+                }
+            }
+            let failed =
+                !errors.is_empty() || output.is_err() || !missing.is_empty() || noise_errors > 0;
             if !missing.is_empty() {
                 diagnostics.push(diag(
                     Severity::Warning,
@@ -457,4 +481,15 @@ impl RuleSet {
         seen.dedup();
         seen.len()
     }
+}
+
+/// How a rule's repeated alerts fold (the `noise` key of a Harrier rule): alerts whose `key`
+/// output fields are equal are one occurrence within `window` (event time); outputs deliver
+/// the first and keep the rest as suppressed, `detect` prints the first and the count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Noise {
+    /// Output fields whose values make the key (with the rule name).
+    pub key: Vec<String>,
+    /// The window, ns.
+    pub window_ns: i64,
 }

@@ -411,3 +411,41 @@ fn priorities_filter_and_rules_for_other_sources_do_not_run() {
     rules.matching(&ev, &mut out);
     assert_eq!(out, vec![1]);
 }
+
+#[test]
+fn a_rule_declares_its_noise_key_and_window() {
+    let body = "- rule: Root\n  desc: d\n  condition: ct.name = CreateAccessKey\n  output: root %ct.name from %ct.srcip [%ct.useragent]\n  priority: ERROR\n  source: aws_cloudtrail\n  noise:\n    key: [ct.srcip, ct.useragent]\n    window: 4h\n";
+    let (rules, diags) = RuleSet::load([("t.yaml", body)]);
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:#?}");
+    let n = rules.rules()[0].noise.clone().unwrap();
+    assert_eq!(n.key, ["ct.srcip", "ct.useragent"]);
+    assert_eq!(n.window_ns, 4 * 3600 * 1_000_000_000);
+    // An override replaces it.
+    let over = "- rule: Root\n  noise:\n    key: [ct.srcip]\n    window: 10m\n  override:\n    noise: replace\n";
+    let (rules, diags) = RuleSet::load([("t.yaml", body), ("o.yaml", over)]);
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:#?}");
+    assert_eq!(rules.rules()[0].noise.as_ref().unwrap().key, ["ct.srcip"]);
+    // Mistakes are errors that say what is wrong: a key field the output does not carry (the
+    // key is read from the alert), a window that is not a duration, an unknown key.
+    for (bad, want) in [
+        (
+            "    key: [ct.user.arn]\n    window: 4h\n",
+            "key field 'ct.user.arn' is not in the output",
+        ),
+        ("    key: [ct.srcip]\n    window: soon\n", "window 'soon'"),
+        (
+            "    key: [ct.srcip]\n    window: 4h\n    max: 3\n",
+            "unknown key 'max'",
+        ),
+        ("    window: 4h\n", "needs 'key'"),
+    ] {
+        let text = body.replace("    key: [ct.srcip, ct.useragent]\n    window: 4h\n", bad);
+        let (_, diags) = RuleSet::load([("t.yaml", text.as_str())]);
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.is_error() && d.message.contains(want)),
+            "{want}: {diags:#?}"
+        );
+    }
+}

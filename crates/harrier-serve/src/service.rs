@@ -152,7 +152,8 @@ fn plan_listeners(
 /// Runs the service `cfg` describes with `rules` until SIGTERM or SIGINT (or a component
 /// fails).
 pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
-    let throttle = components::throttle(&cfg.noise);
+    // The service's noise settings, then what each rule declares for itself.
+    let throttle = components::throttle(&cfg.noise).with_rule_noise(rules);
     let dir = harrier_alerts::state::state_dir(cfg.state_dir.as_deref())?;
     let db = harrier_alerts::state::alert_store_path(&dir);
     let store = Store::open(&db)?;

@@ -51,6 +51,8 @@ pub struct RuleDef {
     pub exceptions: Vec<ExceptionDef>,
     /// Skip (with a warning) instead of failing when a field is unknown.
     pub skip_if_unknown_filter: bool,
+    /// How repeats fold (Harrier's `noise` key).
+    pub noise: Option<crate::ruleset::Noise>,
     /// File that defined it.
     pub file: String,
     /// Where the item starts.
@@ -132,8 +134,9 @@ impl Ctx<'_> {
     }
 }
 
-const RULE_KEYS: [&str; 15] = [
+const RULE_KEYS: [&str; 16] = [
     "rule",
+    "noise",
     "desc",
     "condition",
     "output",
@@ -150,7 +153,8 @@ const RULE_KEYS: [&str; 15] = [
     "skip-if-unknown-filter",
 ];
 const APPENDABLE: [&str; 5] = ["condition", "output", "desc", "tags", "exceptions"];
-const REPLACEABLE: [&str; 11] = [
+const REPLACEABLE: [&str; 12] = [
+    "noise",
     "condition",
     "output",
     "desc",

@@ -84,6 +84,17 @@ pub(super) fn new_rule(cx: &mut Ctx<'_>, item: &Node, name: &str, label: &str) -
             Vec::new()
         }),
     };
+    let noise = match item.get("noise") {
+        None => None,
+        Some(n) => match parse_noise(n) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                cx.error(n.pos(), Some(label), e);
+                ok = false;
+                None
+            }
+        },
+    };
     let skip = item
         .get("skip-if-unknown-filter")
         .and_then(Node::as_bool)
@@ -101,8 +112,41 @@ pub(super) fn new_rule(cx: &mut Ctx<'_>, item: &Node, name: &str, label: &str) -
         tags,
         exceptions,
         skip_if_unknown_filter: skip,
+        noise,
         file: cx.file.to_string(),
         pos: item.pos(),
+    })
+}
+
+/// `noise: {key: [field, ...], window: 4h}`.
+fn parse_noise(n: &Node) -> Result<crate::ruleset::Noise, String> {
+    let key = n
+        .get("key")
+        .and_then(string_list)
+        .filter(|k| !k.is_empty())
+        .ok_or("'noise' needs 'key': a non-empty list of output fields")?;
+    let window = n
+        .get("window")
+        .and_then(Node::as_str)
+        .ok_or("'noise' needs 'window': a duration such as 30m, 4h or 1d")?;
+    let d = harrier_events::time::parse_duration(window)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            format!("noise: window '{window}': expected a duration such as 30m, 4h or 1d")
+        })?;
+    if let Node::Map(entries, _) = n {
+        for (k, _) in entries {
+            if !matches!(k.as_str(), Some("key" | "window")) {
+                return Err(format!(
+                    "noise: unknown key '{}': expected key and window",
+                    k.as_str().unwrap_or("?")
+                ));
+            }
+        }
+    }
+    Ok(crate::ruleset::Noise {
+        key,
+        window_ns: i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
     })
 }
 
@@ -194,6 +238,10 @@ pub(super) fn modify_rule(
             None => cx.error(v.pos(), Some(label), "'enabled' must be true or false"),
         },
         ("skip-if-unknown-filter", _) => rule.skip_if_unknown_filter = v.as_bool().unwrap_or(false),
+        ("noise", _) => match parse_noise(v) {
+            Ok(n) => rule.noise = Some(n),
+            Err(e) => cx.error(v.pos(), Some(label), e),
+        },
         ("exceptions", h) => {
             let Some(exs) = parse_exceptions(cx, v, label) else {
                 return;
