@@ -97,7 +97,7 @@ impl AlertSink for FoldSink {
         };
         self.sends += 1;
         self.newest_ns = self.newest_ns.max(alert.time_ns);
-        if self.sends % 10_000 == 0 {
+        if self.sends.is_multiple_of(10_000) {
             self.sweep();
         }
         let window = i64::try_from(limit.window.as_nanos()).unwrap_or(i64::MAX);
