@@ -480,13 +480,14 @@ impl Detector<'_> {
         let entities = self.incidents.as_ref().map(|i| i.extractor.entities(ev));
         for (a, principal, ip) in found {
             let tags: Vec<String> = a.tags().iter().map(|t| t.to_string()).collect();
+            let (source, who, from) = a.source_and_fields();
             let alert = Alert {
                 time_ns,
                 rule: a.rule(),
                 priority: a.priority(),
-                source: "aws_cloudtrail",
+                source,
                 output: a.describe(&principal, &ip, &event),
-                output_fields: vec![("ct.user.arn", Some(principal)), ("ct.srcip", Some(ip))],
+                output_fields: vec![(who, Some(principal)), (from, Some(ip))],
                 tags: &tags,
                 hostname: &self.hostname,
                 event_id: ev.event_id(),

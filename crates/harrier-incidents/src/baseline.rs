@@ -6,6 +6,7 @@
 //! | [`Anomaly::NewNetworkAndClient`] | a key is used from a network (/24, /48) and a client family (aws-cli, boto3, console...) it never used, both at once (its alert also says when the region or the hour of day is new for the key) | yes |
 //! | [`Anomaly::ServiceSweep`] | a principal calls many services it never used within an hour (reconnaissance) | yes |
 //! | [`Anomaly::AccessDeniedBurst`] | a principal collects a burst of AccessDenied errors within ten minutes | no |
+//! | [`Anomaly::K8s`] | one source refused (403) 20 Kubernetes requests, or one user refused 5 secret reads, within ten minutes ([`crate::k8s_watch`]) | no |
 //! | [`Anomaly::NewKeyUsedElsewhere`] | a key created minutes ago is first used from another network than the one that created it | no |
 //!
 //! A principal's baseline is learned once its first event is at least the learning period
@@ -76,6 +77,8 @@ pub enum Anomaly {
         /// How many within ten minutes.
         errors: usize,
     },
+    /// A Kubernetes burst (many 403s to one source, many denied secret reads by one user).
+    K8s(crate::k8s_watch::K8sBurst),
     /// A key created minutes ago, first used from another network.
     NewKeyUsedElsewhere {
         /// The key.
@@ -97,6 +100,12 @@ impl Anomaly {
             Anomaly::ServiceSweep { .. } => "Anomaly: Principal Calls Many Services It Never Used",
             Anomaly::AccessDeniedBurst { .. } => "Anomaly: Burst Of Access Denied Errors",
             Anomaly::NewKeyUsedElsewhere { .. } => "Anomaly: New Access Key Used From Elsewhere",
+            Anomaly::K8s(crate::k8s_watch::K8sBurst::Forbidden { .. }) => {
+                "Anomaly: Many Forbidden Kubernetes Requests From One Source"
+            }
+            Anomaly::K8s(crate::k8s_watch::K8sBurst::DeniedSecrets { .. }) => {
+                "Anomaly: Burst Of Denied Kubernetes Secret Reads"
+            }
         }
     }
 
@@ -105,7 +114,9 @@ impl Anomaly {
         match self {
             Anomaly::NewKeyUsedElsewhere { .. } => Priority::Critical,
             Anomaly::NewNetworkAndClient { .. } => Priority::Error,
-            Anomaly::ServiceSweep { .. } | Anomaly::AccessDeniedBurst { .. } => Priority::Warning,
+            Anomaly::ServiceSweep { .. } | Anomaly::AccessDeniedBurst { .. } | Anomaly::K8s(_) => {
+                Priority::Warning
+            }
         }
     }
 
@@ -118,6 +129,20 @@ impl Anomaly {
             Anomaly::ServiceSweep { .. } | Anomaly::AccessDeniedBurst { .. } => {
                 &["aws", "anomaly", "mitre_discovery", "T1526"]
             }
+            Anomaly::K8s(crate::k8s_watch::K8sBurst::Forbidden { .. }) => {
+                &["k8s", "anomaly", "mitre_discovery", "T1613"]
+            }
+            Anomaly::K8s(crate::k8s_watch::K8sBurst::DeniedSecrets { .. }) => {
+                &["k8s", "anomaly", "mitre_credential_access", "T1552.007"]
+            }
+        }
+    }
+
+    /// The event source its alert is of, and the output fields naming who and from where.
+    pub fn source_and_fields(&self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Anomaly::K8s(_) => ("k8s_audit", "ka.user.name", "ka.sourceips"),
+            _ => ("aws_cloudtrail", "ct.user.arn", "ct.srcip"),
         }
     }
 
@@ -147,6 +172,12 @@ impl Anomaly {
             ),
             Anomaly::NewKeyUsedElsewhere { key, created_from, used_from } => format!(
                 "{key} of {principal}, created from {created_from} minutes ago, first used from {used_from} ({event})"
+            ),
+            Anomaly::K8s(crate::k8s_watch::K8sBurst::Forbidden { count }) => format!(
+                "{ip} was refused (403) {count} Kubernetes requests within ten minutes (latest by {principal}: {event})"
+            ),
+            Anomaly::K8s(crate::k8s_watch::K8sBurst::DeniedSecrets { count }) => format!(
+                "{principal} was refused {count} secret reads within ten minutes, from {ip} (latest: {event})"
             ),
         }
     }
@@ -217,6 +248,8 @@ pub struct Baselines {
     /// Keys made by CreateAccessKey: (created ns, network it was created from, as text).
     created: HashMap<String, (i64, u64, String)>,
     fields: Vec<FieldRef>,
+    /// Bursts in Kubernetes audit events.
+    k8s: crate::k8s_watch::K8sWatch,
     /// Subjects (`principal:<arn>`, `key:<id>`) whose profile changed since the last
     /// [`Baselines::take_changed_profiles`].
     dirty: HashSet<String>,
@@ -329,6 +362,7 @@ impl Baselines {
             keys: HashMap::new(),
             created: HashMap::new(),
             dirty: HashSet::new(),
+            k8s: crate::k8s_watch::K8sWatch::new(crate::k8s_watch::K8sWatchOptions::default()),
             fields: vec![
                 r("ct.user.arn", None),
                 r("json.value", Some("/userIdentity/accessKeyId")),
@@ -407,12 +441,20 @@ impl Baselines {
 
     /// Principals and keys remembered (the memory bound: not the number of events).
     pub fn remembered(&self) -> usize {
-        self.principals.len() + self.keys.len() + self.created.len()
+        self.principals.len() + self.keys.len() + self.created.len() + self.k8s.remembered()
     }
 
     /// Learns from one CloudTrail event; returns what stood out, with the principal and
     /// source IP to describe it.
     pub fn observe(&mut self, ev: &dyn Event) -> Vec<(Anomaly, String, String)> {
+        if ev.source().name == "k8s_audit" {
+            return self
+                .k8s
+                .observe(ev)
+                .into_iter()
+                .map(|(b, user, ip)| (Anomaly::K8s(b), user, ip))
+                .collect();
+        }
         if ev.source().name != "aws_cloudtrail" {
             return Vec::new();
         }

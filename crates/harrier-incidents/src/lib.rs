@@ -27,6 +27,7 @@ pub mod correlate;
 pub mod entity;
 pub mod extract;
 pub mod incident;
+pub mod k8s_watch;
 
 pub use baseline::{Anomaly, BaselineOptions, Baselines};
 pub use correlate::{Correlator, Notice, Options};

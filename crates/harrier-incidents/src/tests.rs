@@ -701,3 +701,178 @@ mod baselines {
         );
     }
 }
+
+mod k8s_bursts {
+    use super::*;
+    use crate::k8s_watch::K8sBurst;
+    use crate::{Anomaly, BaselineOptions, Baselines};
+
+    fn audit(
+        i: u32,
+        ip: &str,
+        user: &str,
+        resource: &str,
+        verb: &str,
+        code: u32,
+        stage: &str,
+    ) -> String {
+        format!(
+            r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a{i}","stage":"{stage}","requestURI":"/api/v1/{resource}","verb":"{verb}","user":{{"username":"{user}"}},"sourceIPs":["{ip}"],"objectRef":{{"resource":"{resource}","apiVersion":"v1"}},"responseStatus":{{"code":{code}}},"requestReceivedTimestamp":"2026-11-20T11:{:02}:{:02}.000000Z","stageTimestamp":"2026-11-20T11:{:02}:{:02}.000000Z"}}"#,
+            i / 60,
+            i % 60,
+            i / 60,
+            i % 60
+        )
+    }
+
+    fn observe(b: &mut Baselines, json: &str) -> Vec<Anomaly> {
+        let s = Scratch::default();
+        b.observe(&K8sAuditEvent::new(json.as_bytes(), 0, &s))
+            .into_iter()
+            .map(|(a, _, _)| a)
+            .collect()
+    }
+
+    #[test]
+    fn one_source_collecting_many_403s_is_one_burst() {
+        let mut b = Baselines::new(BaselineOptions::default());
+        let mut raised = Vec::new();
+        for i in 0..30 {
+            // Each request also logged at ResponseStarted: counted once.
+            observe(
+                &mut b,
+                &audit(
+                    i,
+                    "203.0.113.8",
+                    "stolen",
+                    "pods",
+                    "list",
+                    403,
+                    "ResponseStarted",
+                ),
+            );
+            raised.extend(observe(
+                &mut b,
+                &audit(
+                    i,
+                    "203.0.113.8",
+                    "stolen",
+                    "pods",
+                    "list",
+                    403,
+                    "ResponseComplete",
+                ),
+            ));
+        }
+        assert_eq!(
+            raised,
+            vec![Anomaly::K8s(K8sBurst::Forbidden { count: 20 })]
+        );
+        // Near misses: 19 refusals; 30 successful requests.
+        let mut b = Baselines::new(BaselineOptions::default());
+        for i in 0..19 {
+            assert!(observe(
+                &mut b,
+                &audit(
+                    i,
+                    "203.0.113.9",
+                    "u",
+                    "pods",
+                    "list",
+                    403,
+                    "ResponseComplete"
+                )
+            )
+            .is_empty());
+        }
+        for i in 0..30 {
+            assert!(observe(
+                &mut b,
+                &audit(
+                    i,
+                    "203.0.113.10",
+                    "u",
+                    "pods",
+                    "list",
+                    200,
+                    "ResponseComplete"
+                )
+            )
+            .is_empty());
+        }
+    }
+
+    #[test]
+    fn denied_secret_reads_by_one_user_are_a_burst() {
+        let mut b = Baselines::new(BaselineOptions::default());
+        let mut raised = Vec::new();
+        for i in 0..6 {
+            raised.extend(observe(
+                &mut b,
+                &audit(
+                    i,
+                    "10.0.0.5",
+                    "system:serviceaccount:web:app",
+                    "secrets",
+                    "get",
+                    403,
+                    "ResponseComplete",
+                ),
+            ));
+        }
+        assert_eq!(
+            raised,
+            vec![Anomaly::K8s(K8sBurst::DeniedSecrets { count: 5 })]
+        );
+        assert_eq!(
+            raised[0].rule(),
+            "Anomaly: Burst Of Denied Kubernetes Secret Reads"
+        );
+        assert_eq!(raised[0].source_and_fields().0, "k8s_audit");
+        // Near misses: four denied reads; denied configmap reads; allowed secret reads.
+        let mut b = Baselines::new(BaselineOptions::default());
+        for i in 0..4 {
+            assert!(observe(
+                &mut b,
+                &audit(
+                    i,
+                    "10.0.0.6",
+                    "bob",
+                    "secrets",
+                    "get",
+                    403,
+                    "ResponseComplete"
+                )
+            )
+            .is_empty());
+        }
+        for i in 0..6 {
+            assert!(observe(
+                &mut b,
+                &audit(
+                    i,
+                    "10.0.0.7",
+                    "carol",
+                    "configmaps",
+                    "get",
+                    403,
+                    "ResponseComplete"
+                )
+            )
+            .is_empty());
+            assert!(observe(
+                &mut b,
+                &audit(
+                    i,
+                    "10.0.0.8",
+                    "dave",
+                    "secrets",
+                    "list",
+                    200,
+                    "ResponseComplete"
+                )
+            )
+            .is_empty());
+        }
+    }
+}

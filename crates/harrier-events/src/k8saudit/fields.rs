@@ -27,6 +27,7 @@ pub(super) const VOL_FLEX: u16 = 21;
 pub(super) const VOL_TYPE: u16 = 22;
 pub(super) const VOL_HOSTPATH_KEY: u16 = 23;
 pub(super) const SOURCEIPS: u16 = 24;
+pub(super) const SOURCE_PUBLIC: u16 = 25;
 pub(super) const JSON_VALUE: u16 = 60;
 pub(super) const IMAGE_TAGS: u16 = 64;
 pub(super) const JSON_OBJ: u16 = 61;
@@ -34,10 +35,10 @@ pub(super) const JSON_RAWTIME: u16 = 62;
 pub(super) const JSON_PATH: u16 = 63;
 
 /// Number of `ka.*` fields: they are absent for a record without `auditID`.
-pub(super) const KA_FIELDS: usize = 101;
+pub(super) const KA_FIELDS: usize = 102;
 
 /// Every field of the `k8s_audit` source.
-pub static FIELDS: [FieldInfo; 115] = [
+pub static FIELDS: [FieldInfo; 116] = [
     FieldInfo::json("ka.auditid", &["auditID"], "the audit event id"),
     FieldInfo::json("ka.stage", &["stage"], "the audit stage (RequestReceived, ResponseStarted, ResponseComplete, Panic)"),
     FieldInfo::json("ka.auth.decision", &["annotations", "authorization.k8s.io/decision"], "the authorization decision (allow, forbid)"),
@@ -94,6 +95,7 @@ pub static FIELDS: [FieldInfo; 115] = [
     FieldInfo::json("ka.response.reason", &["responseStatus", "reason"], "the response reason"),
     FieldInfo::json("ka.useragent", &["userAgent"], "the user agent of the client"),
     FieldInfo::special("ka.sourceips", FieldType::StringList, ArgSpec::OptionalIndex, SOURCEIPS, "the source IPs of the request ([N]: the Nth)"),
+    FieldInfo::special("ka.sourceips.public", FieldType::String, ArgSpec::None, SOURCE_PUBLIC, "`true` when the request came from an internet-routable address (its first source IP is not private, loopback, link-local, carrier-grade NAT or unique-local), else `false`; absent without a source IP"),
     FieldInfo::special("ka.req.pod.containers.name", FieldType::StringList, ArgSpec::OptionalIndex, 100, "the name of each of the pod's containers"),
     FieldInfo::special("ka.req.pod.containers.image", FieldType::StringList, ArgSpec::OptionalIndex, 101, "the image of each of the pod's containers"),
     FieldInfo::special("ka.req.pod.containers.image.repository", FieldType::StringList, ArgSpec::OptionalIndex, 102, "the image repository of each of the pod's containers"),

@@ -446,6 +446,16 @@ impl<'a> K8sAuditEvent<'a> {
                     _ => Self::list(out),
                 }
             }
+            SOURCE_PUBLIC => {
+                let first = self.selected(&["sourceIPs"], &FieldArg::Index(0))?;
+                let ip = self.text(first.into_iter().next()?)?;
+                let public = ip.parse::<std::net::IpAddr>().is_ok_and(is_public);
+                Some(Value::Str(Cow::Borrowed(if public {
+                    "true"
+                } else {
+                    "false"
+                })))
+            }
             IMAGE_TAGS => {
                 let cs = self.selected(&[RO, "spec", "containers"], arg)?;
                 let tags = cs
@@ -573,5 +583,28 @@ mod tests {
         assert_eq!(uri_param("/x?cmd=%zz", "cmd"), None);
         assert_eq!(uri_param("/x?a=1;b=2", "a"), None);
         assert_eq!(uri_param("/x?k=", "k").as_deref(), Some(""));
+    }
+}
+
+/// An address on the internet: not private, loopback, link-local, carrier-grade NAT,
+/// unique-local or unspecified (documentation ranges count as public: examples use them).
+fn is_public(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(a) => {
+            let o = a.octets();
+            !(a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || a.is_unspecified()
+                || a.is_broadcast()
+                || (o[0] == 100 && (64..128).contains(&o[1])))
+        }
+        std::net::IpAddr::V6(a) => {
+            let s = a.segments();
+            !(a.is_loopback()
+                || a.is_unspecified()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80)
+        }
     }
 }
