@@ -554,6 +554,29 @@ impl Event for K8sAuditEvent<'_> {
     }
 }
 
+/// An address on the internet: not private, loopback, link-local, carrier-grade NAT,
+/// unique-local or unspecified (documentation ranges count as public: examples use them).
+fn is_public(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(a) => {
+            let o = a.octets();
+            !(a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || a.is_unspecified()
+                || a.is_broadcast()
+                || (o[0] == 100 && (64..128).contains(&o[1])))
+        }
+        std::net::IpAddr::V6(a) => {
+            let s = a.segments();
+            !(a.is_loopback()
+                || a.is_unspecified()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -583,28 +606,5 @@ mod tests {
         assert_eq!(uri_param("/x?cmd=%zz", "cmd"), None);
         assert_eq!(uri_param("/x?a=1;b=2", "a"), None);
         assert_eq!(uri_param("/x?k=", "k").as_deref(), Some(""));
-    }
-}
-
-/// An address on the internet: not private, loopback, link-local, carrier-grade NAT,
-/// unique-local or unspecified (documentation ranges count as public: examples use them).
-fn is_public(ip: std::net::IpAddr) -> bool {
-    match ip {
-        std::net::IpAddr::V4(a) => {
-            let o = a.octets();
-            !(a.is_private()
-                || a.is_loopback()
-                || a.is_link_local()
-                || a.is_unspecified()
-                || a.is_broadcast()
-                || (o[0] == 100 && (64..128).contains(&o[1])))
-        }
-        std::net::IpAddr::V6(a) => {
-            let s = a.segments();
-            !(a.is_loopback()
-                || a.is_unspecified()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80)
-        }
     }
 }
