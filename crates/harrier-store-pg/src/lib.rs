@@ -1,0 +1,542 @@
+//! Harrier's alert store on PostgreSQL: the same [`AlertStore`] interface as the embedded
+//! SQLite store (`harrier_alerts::store::Store`), for several workers sharing one database.
+//!
+//! - The schema is versioned ([`SCHEMA_VERSION`]) and migrated at connect; a database with a
+//!   newer schema than this build knows is refused, never written.
+//! - Alerts keep their deterministic ids (`ON CONFLICT (id) DO NOTHING`): a replay or a second
+//!   worker raising the same alert stores it once. Alerts and their checkpoint commit in one
+//!   transaction.
+//! - Throttling counts under a transaction-scoped advisory lock per throttle key, so two
+//!   workers raising the same noisy alert at once deliver it once, as one worker would.
+//!
+//! Not yet: delivery leases across workers (an output's cursor is per output, so two workers
+//! delivering the same output would both deliver), TLS connection options.
+#![deny(missing_docs)]
+
+use harrier_alerts::store::{
+    AlertStore, DeliveryState, Filter, Inserted, StoreError, StoredAlert, StoredIncident, Throttle,
+};
+use harrier_alerts::{AlertRecord, Format};
+use harrier_rules::Priority;
+use postgres::{Client, NoTls, Row};
+
+/// The schema this build writes.
+pub const SCHEMA_VERSION: i32 = 1;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS alerts (
+    seq BIGSERIAL PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    time_ns BIGINT NOT NULL,
+    stored_ns BIGINT NOT NULL,
+    rule TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    throttle_key TEXT NOT NULL,
+    suppressed BOOLEAN NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time_ns);
+CREATE INDEX IF NOT EXISTS alerts_throttle ON alerts(throttle_key, time_ns);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    source TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_ns BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    output TEXT PRIMARY KEY,
+    seq BIGINT NOT NULL,
+    delivered BIGINT NOT NULL,
+    failures BIGINT NOT NULL,
+    last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    first_ns BIGINT NOT NULL,
+    last_ns BIGINT NOT NULL,
+    updated_ns BIGINT NOT NULL,
+    severity INTEGER NOT NULL,
+    alerts BIGINT NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_last ON incidents(last_ns);
+CREATE TABLE IF NOT EXISTS baselines (
+    subject TEXT PRIMARY KEY,
+    profile TEXT NOT NULL,
+    updated_ns BIGINT NOT NULL
+);
+";
+
+/// The alert store on a PostgreSQL server.
+pub struct PgStore {
+    client: std::sync::Mutex<Client>,
+    /// The server, as errors name it (no password).
+    shown: String,
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+fn priority_num(p: Priority) -> i32 {
+    Priority::ALL.iter().position(|x| *x == p).unwrap_or(7) as i32
+}
+
+fn priority_of(n: i32) -> Priority {
+    Priority::ALL
+        .get(n.clamp(0, 7) as usize)
+        .copied()
+        .unwrap_or(Priority::Debug)
+}
+
+/// A connection string with any password left out, for messages.
+fn shown(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}@{}", &url[..s + 3], &url[at + 1..])
+        }
+        _ => url
+            .split_whitespace()
+            .filter(|kv| !kv.starts_with("password="))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+fn alert_row(r: &Row) -> StoredAlert {
+    StoredAlert {
+        seq: r.get(0),
+        id: r.get(1),
+        time_ns: r.get(2),
+        stored_ns: r.get(3),
+        rule: r.get(4),
+        priority: priority_of(r.get(5)),
+        source: r.get(6),
+        suppressed: r.get(7),
+        json: r.get(8),
+    }
+}
+
+const ALERT_COLUMNS: &str = "seq, id, time_ns, stored_ns, rule, priority, source, suppressed, json";
+const INCIDENT_COLUMNS: &str = "id, first_ns, last_ns, severity, alerts, title, text, json";
+
+fn incident_row(r: &Row) -> StoredIncident {
+    StoredIncident {
+        id: r.get(0),
+        first_ns: r.get(1),
+        last_ns: r.get(2),
+        severity: priority_of(r.get(3)),
+        alerts: r.get::<_, i64>(4) as u64,
+        title: r.get(5),
+        text: r.get(6),
+        json: r.get(7),
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:password@host:port/db` or `host=... user=...`) and
+    /// brings the schema to [`SCHEMA_VERSION`]; refuses a database whose schema is newer.
+    pub fn connect(url: &str) -> Result<PgStore, StoreError> {
+        let shown = shown(url);
+        let err = |e: postgres::Error| StoreError {
+            path: shown.clone(),
+            source: Box::new(e),
+        };
+        let client = Client::connect(url, NoTls).map_err(err)?;
+        let mut s = PgStore {
+            client: std::sync::Mutex::new(client),
+            shown,
+        };
+        s.migrate()?;
+        Ok(s)
+    }
+
+    fn err(&self, e: postgres::Error) -> StoreError {
+        StoreError {
+            path: self.shown.clone(),
+            source: Box::new(e),
+        }
+    }
+
+    /// Applies the migrations this build knows, in one transaction, under a lock so that
+    /// workers starting together migrate once.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let shown = self.shown.clone();
+        let err = |e: postgres::Error| StoreError {
+            path: shown.clone(),
+            source: Box::new(e),
+        };
+        let mut tx = self.client_mut().transaction().map_err(err)?;
+        tx.execute("SELECT pg_advisory_xact_lock(7263540011)", &[])
+            .map_err(err)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS harrier_schema (version INTEGER NOT NULL)")
+            .map_err(err)?;
+        let current: Option<i32> = tx
+            .query_opt("SELECT MAX(version) FROM harrier_schema", &[])
+            .map_err(err)?
+            .and_then(|r| r.get(0));
+        let current = current.unwrap_or(0);
+        if current > SCHEMA_VERSION {
+            return Err(StoreError {
+                path: shown.clone(),
+                source: format!(
+                    "the database's schema is version {current}, newer than this Harrier's ({SCHEMA_VERSION}): refusing to write to it"
+                )
+                .into(),
+            });
+        }
+        if current < 1 {
+            tx.batch_execute(SCHEMA_V1).map_err(err)?;
+            tx.execute("INSERT INTO harrier_schema (version) VALUES (1)", &[])
+                .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// The schema version of the database.
+    pub fn schema_version(&mut self) -> Result<i32, StoreError> {
+        let v: Option<i32> =
+            self.query_one("SELECT MAX(version) FROM harrier_schema", &[], |r| r.get(0))?;
+        Ok(v.unwrap_or(0))
+    }
+}
+
+/// A deadlock or a serialization failure: the transaction can be run again.
+fn retryable(e: &postgres::Error) -> bool {
+    e.code().is_some_and(|c| {
+        *c == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+            || *c == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+    })
+}
+
+impl PgStore {
+    /// One attempt at [`AlertStore::insert`] with the batch in its canonical order.
+    fn insert_once(
+        &mut self,
+        alerts: &[&AlertRecord],
+        ids: &[String],
+        throttle: &Throttle,
+        checkpoint: Option<(&str, &str)>,
+    ) -> Result<Inserted, postgres::Error> {
+        let mut tx = self.client_mut().transaction()?;
+        // The throttle keys of the batch, locked up front in sorted order: one writer at a
+        // time per key, so N workers throttle like one.
+        let keys: Vec<String> = alerts.iter().map(|a| throttle.key(a)).collect();
+        let mut locked: Vec<&String> = alerts
+            .iter()
+            .zip(&keys)
+            .filter(|(a, _)| throttle.limit(&a.rule).is_some())
+            .map(|(_, k)| k)
+            .collect();
+        locked.sort();
+        locked.dedup();
+        for k in locked {
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                &[k],
+            )?;
+        }
+        let mut done = Inserted::default();
+        let stored = now_ns();
+        let mut json = String::new();
+        for ((a, id), key) in alerts.iter().zip(ids).zip(&keys) {
+            let suppressed = match throttle.limit(&a.rule) {
+                Some(l) => {
+                    let w = i64::try_from(l.window.as_nanos()).unwrap_or(i64::MAX);
+                    let n: i64 = tx
+                        .query_one(
+                            "SELECT COUNT(*) FROM alerts WHERE throttle_key = $1 AND NOT suppressed \
+                             AND time_ns > $2 AND time_ns <= $3 AND id <> $4",
+                            &[key, &a.time_ns.saturating_sub(w), &a.time_ns, id],
+                        )?
+                        .get(0);
+                    n >= i64::from(l.max)
+                }
+                None => false,
+            };
+            json.clear();
+            a.as_alert().write_to(Format::Json, &mut json);
+            let n = tx.execute(
+                "INSERT INTO alerts (id, time_ns, stored_ns, rule, priority, source, throttle_key, \
+                 suppressed, json) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (id) DO NOTHING",
+                &[
+                    id,
+                    &a.time_ns,
+                    &stored,
+                    &a.rule,
+                    &priority_num(a.priority),
+                    &a.source,
+                    key,
+                    &suppressed,
+                    &json.trim_end(),
+                ],
+            )?;
+            if n == 0 {
+                done.duplicates += 1;
+            } else if suppressed {
+                done.suppressed += 1;
+            } else {
+                done.new += 1;
+            }
+        }
+        if let Some((source, value)) = checkpoint {
+            tx.execute(
+                "INSERT INTO checkpoints (source, value, updated_ns) VALUES ($1, $2, $3) \
+                 ON CONFLICT (source) DO UPDATE SET value = $2, updated_ns = $3",
+                &[&source, &value, &stored],
+            )?;
+        }
+        tx.commit()?;
+        Ok(done)
+    }
+
+    /// The client, for a writer (`&mut self`: no lock taken).
+    fn client_mut(&mut self) -> &mut Client {
+        self.client.get_mut().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the client from a reader (`&self`): the trait's readers take `&self`,
+    /// PostgreSQL's client needs `&mut`.
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let mut c = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut c).map_err(|e| self.err(e))
+    }
+
+    fn query<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+        f: impl Fn(&Row) -> T,
+    ) -> Result<Vec<T>, StoreError> {
+        self.with(|c| Ok(c.query(sql, params)?.iter().map(&f).collect()))
+    }
+
+    fn query_opt<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+        f: impl Fn(&Row) -> T,
+    ) -> Result<Option<T>, StoreError> {
+        self.with(|c| Ok(c.query_opt(sql, params)?.as_ref().map(&f)))
+    }
+
+    fn query_one<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+        f: impl Fn(&Row) -> T,
+    ) -> Result<T, StoreError> {
+        self.with(|c| Ok(f(&c.query_one(sql, params)?)))
+    }
+
+    fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<(), StoreError> {
+        self.with(|c| c.execute(sql, params).map(|_| ()))
+    }
+}
+
+impl AlertStore for PgStore {
+    fn insert(
+        &mut self,
+        alerts: &[AlertRecord],
+        throttle: &Throttle,
+        checkpoint: Option<(&str, &str)>,
+    ) -> Result<Inserted, StoreError> {
+        // In one order every worker shares (event time, then id), so that two workers storing
+        // overlapping batches wait for each other in the same order instead of deadlocking;
+        // a deadlock or serialization failure the server still reports is retried.
+        let mut order: Vec<&AlertRecord> = alerts.iter().collect();
+        let ids: Vec<String> = order.iter().map(|a| a.id()).collect();
+        let mut idx: Vec<usize> = (0..order.len()).collect();
+        idx.sort_by(|&x, &y| (order[x].time_ns, &ids[x]).cmp(&(order[y].time_ns, &ids[y])));
+        order = idx.iter().map(|&i| order[i]).collect();
+        let ids: Vec<String> = idx.iter().map(|&i| ids[i].clone()).collect();
+        let mut attempt = 0;
+        loop {
+            match self.insert_once(&order, &ids, throttle, checkpoint) {
+                Err(e) if attempt < 5 && retryable(&e) => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10 << attempt));
+                }
+                Err(e) => return Err(self.err(e)),
+                Ok(d) => return Ok(d),
+            }
+        }
+    }
+
+    fn checkpoint(&self, source: &str) -> Result<Option<String>, StoreError> {
+        self.query_opt(
+            "SELECT value FROM checkpoints WHERE source = $1",
+            &[&source],
+            |r| r.get(0),
+        )
+    }
+
+    fn list(&self, filter: &Filter) -> Result<Vec<StoredAlert>, StoreError> {
+        let limit: i64 = filter
+            .limit
+            .map_or(i64::MAX, |l| l.min(i64::MAX as u64) as i64);
+        let min = filter.min_priority.map_or(7, priority_num);
+        let mut out = self.query(
+            &format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts WHERE time_ns >= $1 AND priority <= $2 \
+                 AND ($3::TEXT IS NULL OR rule = $3) AND (NOT suppressed OR $4) \
+                 ORDER BY time_ns DESC, seq DESC LIMIT $5"
+            ),
+            &[
+                &filter.since_ns.unwrap_or(i64::MIN),
+                &min,
+                &filter.rule,
+                &filter.include_suppressed,
+                &limit,
+            ],
+            alert_row,
+        )?;
+        out.reverse();
+        Ok(out)
+    }
+
+    fn count(&self) -> Result<u64, StoreError> {
+        self.query_one("SELECT COUNT(*) FROM alerts", &[], |r| {
+            r.get::<_, i64>(0) as u64
+        })
+    }
+
+    fn pending(&self, output: &str, limit: u32) -> Result<Vec<StoredAlert>, StoreError> {
+        let after: i64 = self
+            .query_opt(
+                "SELECT seq FROM deliveries WHERE output = $1",
+                &[&output],
+                |r| r.get(0),
+            )?
+            .unwrap_or(0);
+        self.query(
+            &format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts WHERE seq > $1 AND NOT suppressed ORDER BY seq LIMIT $2"
+            ),
+            &[&after, &i64::from(limit)],
+            alert_row,
+        )
+    }
+
+    fn register_output(&self, output: &str, from_start: bool) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO deliveries (output, seq, delivered, failures) VALUES ($1, \
+             CASE WHEN $2 THEN 0 ELSE (SELECT COALESCE(MAX(seq), 0) FROM alerts) END, 0, 0) \
+             ON CONFLICT (output) DO NOTHING",
+            &[&output, &from_start],
+        )
+    }
+
+    fn mark_delivered(&self, output: &str, seq: i64, count: u64) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO deliveries (output, seq, delivered, failures) VALUES ($1, $2, $3, 0) \
+             ON CONFLICT (output) DO UPDATE SET seq = GREATEST(deliveries.seq, $2), \
+             delivered = deliveries.delivered + $3",
+            &[&output, &seq, &(count as i64)],
+        )
+    }
+
+    fn record_failure(&self, output: &str, error: &str) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO deliveries (output, seq, delivered, failures, last_error) VALUES ($1, 0, 0, 1, $2) \
+             ON CONFLICT (output) DO UPDATE SET failures = deliveries.failures + 1, last_error = $2",
+            &[&output, &error],
+        )
+    }
+
+    fn deliveries(&self) -> Result<Vec<DeliveryState>, StoreError> {
+        self.query(
+            "SELECT output, seq, delivered, failures, last_error FROM deliveries ORDER BY output",
+            &[],
+            |r| DeliveryState {
+                output: r.get(0),
+                seq: r.get(1),
+                delivered: r.get::<_, i64>(2) as u64,
+                failures: r.get::<_, i64>(3) as u64,
+                last_error: r.get(4),
+            },
+        )
+    }
+
+    fn last_seq(&self) -> Result<i64, StoreError> {
+        self.query_one("SELECT COALESCE(MAX(seq), 0) FROM alerts", &[], |r| {
+            r.get(0)
+        })
+    }
+
+    fn put_incident(&mut self, i: &StoredIncident) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO incidents (id, first_ns, last_ns, updated_ns, severity, alerts, title, text, json) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (id) DO UPDATE SET first_ns = $2, \
+             last_ns = $3, updated_ns = $4, severity = $5, alerts = $6, title = $7, text = $8, json = $9",
+            &[
+                &i.id,
+                &i.first_ns,
+                &i.last_ns,
+                &now_ns(),
+                &priority_num(i.severity),
+                &(i.alerts as i64),
+                &i.title,
+                &i.text,
+                &i.json,
+            ],
+        )
+    }
+
+    fn incidents(&self, limit: u64) -> Result<Vec<StoredIncident>, StoreError> {
+        self.query(
+            &format!("SELECT {INCIDENT_COLUMNS} FROM incidents ORDER BY last_ns DESC, id LIMIT $1"),
+            &[&(limit.min(i64::MAX as u64) as i64)],
+            incident_row,
+        )
+    }
+
+    fn incident(&self, id: &str) -> Result<Option<StoredIncident>, StoreError> {
+        self.query_opt(
+            &format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"),
+            &[&id],
+            incident_row,
+        )
+    }
+
+    fn put_baselines(&mut self, profiles: &[(String, String)]) -> Result<(), StoreError> {
+        let shown = self.shown.clone();
+        let err = |e: postgres::Error| StoreError {
+            path: shown.clone(),
+            source: Box::new(e),
+        };
+        let now = now_ns();
+        let mut tx = self.client_mut().transaction().map_err(err)?;
+        for (subject, profile) in profiles {
+            tx.execute(
+                "INSERT INTO baselines (subject, profile, updated_ns) VALUES ($1, $2, $3) \
+                 ON CONFLICT (subject) DO UPDATE SET profile = $2, updated_ns = $3",
+                &[subject, profile, &now],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    fn baselines(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.query(
+            "SELECT subject, profile FROM baselines ORDER BY subject",
+            &[],
+            |r| (r.get(0), r.get(1)),
+        )
+    }
+}
