@@ -238,23 +238,20 @@ impl RuleSet {
             } else {
                 Severity::Error
             };
+            // The noise key is read from the alert's output fields: each must be one.
             let mut noise_errors = 0;
-            if let Some(n) = &def.noise {
-                for f in &n.key {
-                    let mentioned = def.output.split('%').skip(1).any(|t| {
-                        let t = t.trim_start_matches('(');
-                        t.starts_with(f.as_str())
-                            && !t[f.len()..]
-                                .starts_with(|c: char| c.is_alphanumeric() || c == '.' || c == '_')
-                    });
-                    if !mentioned {
-                        noise_errors += 1;
-                        diagnostics.push(diag(
-                            Severity::Error,
-                            def.pos,
-                            format!("noise: key field '{f}' is not in the output (the key is read from the alert's output fields)"),
-                        ));
-                    }
+            if let (Some(n), Ok(out)) = (&def.noise, &output) {
+                for f in n
+                    .key
+                    .iter()
+                    .filter(|f| !out.fields().any(|o| o.text == **f))
+                {
+                    noise_errors += 1;
+                    diagnostics.push(diag(
+                        Severity::Error,
+                        def.pos,
+                        format!("noise: key field '{f}' is not in the output (the key is read from the alert's output fields)"),
+                    ));
                 }
             }
             let failed =
