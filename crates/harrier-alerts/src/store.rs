@@ -373,18 +373,16 @@ pub struct Store {
     path: String,
 }
 
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
+use harrier_events::time::now_ns;
 
-fn priority_num(p: Priority) -> i64 {
+/// The number a store keeps for a priority: 0 (Emergency) to 7 (Debug), so that "at or
+/// above" is `<=` in SQL.
+pub fn priority_num(p: Priority) -> i64 {
     Priority::ALL.iter().position(|x| *x == p).unwrap_or(7) as i64
 }
 
-fn priority_of(n: i64) -> Priority {
+/// The priority of a stored number ([`priority_num`]); out of range is clamped.
+pub fn priority_of(n: i64) -> Priority {
     Priority::ALL
         .get(n.clamp(0, 7) as usize)
         .copied()

@@ -76,22 +76,15 @@ pub struct PgStore {
     shown: String,
 }
 
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
+use harrier_events::time::now_ns;
 
+/// [`harrier_alerts::store::priority_num`] as the `INTEGER` column holds it.
 fn priority_num(p: Priority) -> i32 {
-    Priority::ALL.iter().position(|x| *x == p).unwrap_or(7) as i32
+    harrier_alerts::store::priority_num(p) as i32
 }
 
 fn priority_of(n: i32) -> Priority {
-    Priority::ALL
-        .get(n.clamp(0, 7) as usize)
-        .copied()
-        .unwrap_or(Priority::Debug)
+    harrier_alerts::store::priority_of(i64::from(n))
 }
 
 /// A connection string with any password left out, for messages.
