@@ -71,6 +71,22 @@ pub fn open(o: &AlertOut) -> Result<Box<dyn AlertSink>> {
     Ok(Box::new(All(all)))
 }
 
+/// Writes `text` where the alerts went: appended to `output`, or to stdout.
+fn append_after_alerts(text: &str, output: Option<&std::path::Path>, what: &str) -> Result<()> {
+    use std::io::Write;
+    match output {
+        Some(p) => std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(p)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .with_context(|| format!("cannot write {what} to {}", p.display())),
+        None => std::io::stdout()
+            .write_all(text.as_bytes())
+            .with_context(|| format!("cannot write {what}")),
+    }
+}
+
 /// Prints what the noise window folded, after the alerts: a line each, or one JSON object
 /// (`"type": "folded"`) per key.
 pub fn print_folded(
@@ -78,7 +94,6 @@ pub fn print_folded(
     format: OutputFormat,
     output: Option<&std::path::Path>,
 ) -> Result<()> {
-    use std::io::Write;
     let time = harrier_events::time::format_iso8601;
     let mut text = String::new();
     for f in folded {
@@ -123,18 +138,7 @@ pub fn print_folded(
             }
         }
     }
-    match output {
-        Some(p) => std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(p)
-            .and_then(|mut f| f.write_all(text.as_bytes()))
-            .with_context(|| format!("cannot write to {}", p.display()))?,
-        None => std::io::stdout()
-            .write_all(text.as_bytes())
-            .context("cannot write the folded alerts")?,
-    }
-    Ok(())
+    append_after_alerts(&text, output, "the folded alerts")
 }
 
 /// Prints incidents where the alerts went: a timeline each, or one JSON object per line.
@@ -143,7 +147,6 @@ pub fn print_incidents(
     format: OutputFormat,
     output: Option<&std::path::Path>,
 ) -> Result<()> {
-    use std::io::Write;
     let mut text = String::new();
     for i in incidents {
         match format {
@@ -157,17 +160,7 @@ pub fn print_incidents(
             }
         }
     }
-    match output {
-        Some(p) => std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(p)
-            .and_then(|mut f| f.write_all(text.as_bytes()))
-            .with_context(|| format!("cannot write incidents to {}", p.display()))?,
-        None => std::io::stdout()
-            .write_all(text.as_bytes())
-            .context("cannot write incidents")?,
-    }
+    append_after_alerts(&text, output, "incidents")?;
     eprintln!("harrier: {} incident(s)", incidents.len());
     Ok(())
 }
