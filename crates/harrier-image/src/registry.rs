@@ -44,6 +44,11 @@ impl Reference {
             _ => ("registry-1.docker.io".to_string(), s.to_string()),
         };
         let (repo, reference) = if let Some((r, d)) = rest.split_once('@') {
+            // `repo:tag@sha256:...` names the digest; the tag is only a label.
+            let r = match r.rsplit_once(':') {
+                Some((repo, _tag)) if !_tag.contains('/') => repo,
+                _ => r,
+            };
             (r.to_string(), d.to_string())
         } else {
             match rest.rsplit_once(':') {
@@ -282,6 +287,49 @@ fn blob_file(dir: &Path, digest: &str) -> Result<std::path::PathBuf, String> {
     Ok(dir.join("blobs/sha256").join(hex))
 }
 
+fn client(r: &Reference, creds: &Credentials, plain_http: bool, read: Duration) -> Client {
+    let scheme = if plain_http || r.is_local() {
+        "http"
+    } else {
+        "https"
+    };
+    Client {
+        agent: ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(10).min(read))
+            .timeout_read(read)
+            .redirects(5)
+            .build(),
+        base: format!("{scheme}://{}/v2/{}", r.host, r.repository),
+        creds: creds.clone(),
+        token: None,
+        name: r.to_string(),
+    }
+}
+
+/// The digest of the manifest (or index) `r` names now: for a tag, what the tag points to; for
+/// a digest, the digest itself once the registry's answer is checked against it. One manifest
+/// request (no layers), each step within `timeout`.
+pub fn resolve(
+    r: &Reference,
+    creds: &Credentials,
+    plain_http: bool,
+    timeout: Duration,
+) -> Result<String, ImageError> {
+    let mut c = client(r, creds, plain_http, timeout);
+    let top = c.json(&format!("/manifests/{}", r.reference), Some(ACCEPT))?;
+    let digest = format!(
+        "sha256:{}",
+        crate::archive::hex(&<sha2::Sha256 as sha2::Digest>::digest(&top))
+    );
+    if r.reference.starts_with("sha256:") && r.reference != digest {
+        return Err(err(
+            &c.name,
+            format!("the registry sent a manifest with digest {digest}"),
+        ));
+    }
+    Ok(digest)
+}
+
 /// Pulls `r` into an OCI layout at `dir` (which must exist and be empty). Digests are checked
 /// when the layout is opened.
 pub fn pull(
@@ -290,23 +338,8 @@ pub fn pull(
     plain_http: bool,
     dir: &Path,
 ) -> Result<(), ImageError> {
-    let name = r.to_string();
-    let scheme = if plain_http || r.is_local() {
-        "http"
-    } else {
-        "https"
-    };
-    let mut c = Client {
-        agent: ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(10))
-            .timeout_read(Duration::from_secs(120))
-            .redirects(5)
-            .build(),
-        base: format!("{scheme}://{}/v2/{}", r.host, r.repository),
-        creds: creds.clone(),
-        token: None,
-        name: name.clone(),
-    };
+    let mut c = client(r, creds, plain_http, Duration::from_secs(120));
+    let name = c.name.clone();
     std::fs::create_dir_all(dir.join("blobs/sha256")).map_err(|e| err(&name, e.to_string()))?;
     let write = |digest: &str, bytes: &[u8]| -> Result<(), ImageError> {
         let p = blob_file(dir, digest).map_err(|m| err(&name, m))?;
@@ -390,6 +423,11 @@ mod tests {
                 .unwrap();
         assert_eq!(r.ecr_region().as_deref(), Some("us-east-1"));
         assert_eq!(r.reference, "sha256:abc");
+        let r = Reference::parse("127.0.0.1:5000/web:1.4@sha256:abc").unwrap();
+        assert_eq!(
+            (r.host.as_str(), r.repository.as_str(), r.reference.as_str()),
+            ("127.0.0.1:5000", "web", "sha256:abc")
+        );
         assert!(Reference::parse("a b").is_none());
         assert!(Reference::parse("host/../../etc").is_none());
     }

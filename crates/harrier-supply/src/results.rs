@@ -1,0 +1,354 @@
+//! The image database (SQLite, `images.db` in the state directory): one scan per digest, where
+//! each tag points and every digest it pointed to, and the pushes waiting to be scanned.
+//!
+//! The pushes table is the scan queue: a push is recorded (idempotently, by its event id)
+//! while the event that told of it is processed, before the source acknowledges it, so a push
+//! survives a crash; the scanner takes them in arrival order and marks each done or failed.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::push::Push;
+use crate::verdict::Summary;
+
+/// Why the image database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// SQLite said no.
+    #[error("image database {path}: {source}")]
+    Sql {
+        /// The file.
+        path: String,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A stored row could not be read back.
+    #[error("image database {path}: a stored {what} cannot be read: {message}")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What kind of row.
+        what: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+/// A push waiting to be scanned.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    /// Its place in the queue.
+    pub seq: i64,
+    /// The push.
+    pub push: Push,
+    /// Attempts so far.
+    pub attempts: u32,
+}
+
+/// The image database.
+pub struct ImageDb {
+    conn: Connection,
+    path: String,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS image_scans(
+    digest TEXT PRIMARY KEY,
+    reference TEXT NOT NULL,
+    scanned_at_ns INTEGER NOT NULL,
+    summary TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS image_tags(
+    registry TEXT NOT NULL, repository TEXT NOT NULL, tag TEXT NOT NULL,
+    digest TEXT NOT NULL, at_ns INTEGER NOT NULL, pusher TEXT,
+    PRIMARY KEY(registry, repository, tag));
+CREATE TABLE IF NOT EXISTS image_tag_history(
+    registry TEXT NOT NULL, repository TEXT NOT NULL, tag TEXT NOT NULL,
+    digest TEXT NOT NULL, at_ns INTEGER NOT NULL, pusher TEXT, event_id TEXT NOT NULL,
+    PRIMARY KEY(event_id, tag));
+CREATE TABLE IF NOT EXISTS image_pushes(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    push TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT);
+CREATE INDEX IF NOT EXISTS image_pushes_state ON image_pushes(state, seq);
+";
+
+impl ImageDb {
+    /// Opens (creating) the database at `path`.
+    pub fn open(path: &Path) -> Result<ImageDb, DbError> {
+        let p = path.display().to_string();
+        let sql = |source| DbError::Sql {
+            path: p.clone(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(ImageDb { conn, path: p })
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> DbError {
+        DbError::Sql {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Records a push to scan; `false` when this event was recorded before (a replay, or the
+    /// same push told by another worker).
+    pub fn enqueue(&self, push: &Push) -> Result<bool, DbError> {
+        let json = serde_json::to_string(push).unwrap_or_default();
+        let n = self
+            .conn
+            .execute(
+                "INSERT OR IGNORE INTO image_pushes(event_id, push) VALUES (?1, ?2)",
+                params![push.event_id, json],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(n == 1)
+    }
+
+    /// Up to `limit` pending pushes, oldest first.
+    pub fn pending(&self, limit: usize) -> Result<Vec<Queued>, DbError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT seq, push, attempts FROM image_pushes WHERE state = 'pending' ORDER BY seq LIMIT ?1",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map([limit as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u32>(2)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, json, attempts) = row.map_err(|e| self.sql(e))?;
+            let push = serde_json::from_str(&json).map_err(|e| DbError::Corrupt {
+                path: self.path.clone(),
+                what: "push",
+                message: e.to_string(),
+            })?;
+            out.push(Queued {
+                seq,
+                push,
+                attempts,
+            });
+        }
+        Ok(out)
+    }
+
+    /// How many pushes wait.
+    pub fn depth(&self) -> Result<u64, DbError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM image_pushes WHERE state = 'pending'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Marks a push `done`, or (with an error) counts a failed attempt; after `max_attempts`
+    /// it is `failed` and leaves the queue (the error kept).
+    pub fn finish(&self, seq: i64, error: Option<&str>, max_attempts: u32) -> Result<(), DbError> {
+        match error {
+            None => self.conn.execute(
+                "UPDATE image_pushes SET state = 'done', error = NULL WHERE seq = ?1",
+                [seq],
+            ),
+            Some(e) => self.conn.execute(
+                "UPDATE image_pushes SET attempts = attempts + 1, error = ?2,
+                   state = CASE WHEN attempts + 1 >= ?3 THEN 'failed' ELSE 'pending' END
+                 WHERE seq = ?1",
+                params![seq, e, max_attempts],
+            ),
+        }
+        .map(|_| ())
+        .map_err(|e| self.sql(e))
+    }
+
+    /// The stored scan of `digest`.
+    pub fn scan(&self, digest: &str) -> Result<Option<Summary>, DbError> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT summary FROM image_scans WHERE digest = ?1",
+                [digest],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        json.map(|j| {
+            serde_json::from_str(&j).map_err(|e| DbError::Corrupt {
+                path: self.path.clone(),
+                what: "scan",
+                message: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
+    /// Stores a scan (a newer one of the same digest replaces it).
+    pub fn put_scan(&self, s: &Summary) -> Result<(), DbError> {
+        let json = serde_json::to_string(s).unwrap_or_default();
+        self.conn
+            .execute(
+                "INSERT INTO image_scans(digest, reference, scanned_at_ns, summary) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(digest) DO UPDATE SET reference = ?2, scanned_at_ns = ?3, summary = ?4",
+                params![s.digest, s.reference, s.scanned_at_ns, json],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Every stored scan, newest first, at most `limit`.
+    pub fn scans(&self, limit: usize) -> Result<Vec<Summary>, DbError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT summary FROM image_scans ORDER BY scanned_at_ns DESC LIMIT ?1")
+            .map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map([limit as i64], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for j in rows {
+            let j = j.map_err(|e| self.sql(e))?;
+            out.push(serde_json::from_str(&j).map_err(|e| DbError::Corrupt {
+                path: self.path.clone(),
+                what: "scan",
+                message: e.to_string(),
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// Points `tag` of `registry/repository` at `push`'s digest and records it in the tag's
+    /// history. Returns the digest the tag pointed to before when that was a different one
+    /// (the tag moved). A push older than what the tag already records does not move it back
+    /// (events arrive out of order); it is only kept in the history.
+    pub fn point_tag(&self, registry: &str, push: &Push) -> Result<Option<String>, DbError> {
+        let Some(tag) = push.tag.as_deref() else {
+            return Ok(None);
+        };
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.sql(e))?;
+        tx.execute(
+            "INSERT OR IGNORE INTO image_tag_history(registry, repository, tag, digest, at_ns, pusher, event_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![registry, push.repository, tag, push.digest, push.time_ns, push.pusher, push.event_id],
+        )
+        .map_err(|e| self.sql(e))?;
+        let before: Option<(String, i64)> = tx
+            .query_row(
+                "SELECT digest, at_ns FROM image_tags WHERE registry = ?1 AND repository = ?2 AND tag = ?3",
+                params![registry, push.repository, tag],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        let moved = match &before {
+            Some((_, at)) if *at > push.time_ns => None,
+            Some((d, _)) if *d != push.digest => Some(d.clone()),
+            _ => None,
+        };
+        if before.as_ref().is_none_or(|(_, at)| *at <= push.time_ns) {
+            tx.execute(
+                "INSERT INTO image_tags(registry, repository, tag, digest, at_ns, pusher) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(registry, repository, tag) DO UPDATE SET digest = ?4, at_ns = ?5, pusher = ?6",
+                params![registry, push.repository, tag, push.digest, push.time_ns, push.pusher],
+            )
+            .map_err(|e| self.sql(e))?;
+        }
+        tx.commit().map_err(|e| self.sql(e))?;
+        Ok(moved)
+    }
+
+    /// The tags that point at `digest` now, as `repository:tag`.
+    pub fn tags_of(&self, digest: &str) -> Result<Vec<String>, DbError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT repository || ':' || tag FROM image_tags WHERE digest = ?1 ORDER BY 1")
+            .map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map([digest], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sql(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(id: &str, digest_char: char, t: i64) -> Push {
+        Push {
+            registry_id: "111122223333".into(),
+            region: "eu-west-1".into(),
+            repository: "web".into(),
+            tag: Some("v1.4.2".into()),
+            digest: format!("sha256:{}", digest_char.to_string().repeat(64)),
+            pusher: Some("arn:aws:iam::111122223333:user/alice".into()),
+            person: true,
+            access_key: None,
+            source_ip: None,
+            time_ns: t,
+            event_id: id.into(),
+            via: "cloudtrail".into(),
+        }
+    }
+
+    #[test]
+    fn pushes_queue_once_and_leave_when_done_or_failed_too_often() {
+        let d = tempfile::tempdir().unwrap();
+        let db = ImageDb::open(&d.path().join("images.db")).unwrap();
+        assert!(db.enqueue(&push("a", 'a', 1)).unwrap());
+        assert!(!db.enqueue(&push("a", 'a', 1)).unwrap(), "a replay");
+        assert!(db.enqueue(&push("b", 'b', 2)).unwrap());
+        let q = db.pending(10).unwrap();
+        assert_eq!(q.len(), 2);
+        assert_eq!(q[0].push.event_id, "a");
+        db.finish(q[0].seq, None, 3).unwrap();
+        db.finish(q[1].seq, Some("registry down"), 2).unwrap();
+        assert_eq!(db.depth().unwrap(), 1, "one failure: tried again");
+        db.finish(q[1].seq, Some("registry down"), 2).unwrap();
+        assert_eq!(db.depth().unwrap(), 0, "two failures: given up");
+        // Reopened: the state survives.
+        drop(db);
+        let db = ImageDb::open(&d.path().join("images.db")).unwrap();
+        assert!(!db.enqueue(&push("b", 'b', 2)).unwrap());
+    }
+
+    #[test]
+    fn a_tag_moves_only_forward_in_time() {
+        let d = tempfile::tempdir().unwrap();
+        let db = ImageDb::open(&d.path().join("images.db")).unwrap();
+        assert_eq!(db.point_tag("r", &push("1", 'a', 10)).unwrap(), None);
+        assert_eq!(
+            db.point_tag("r", &push("2", 'a', 11)).unwrap(),
+            None,
+            "same digest"
+        );
+        let moved = db.point_tag("r", &push("3", 'b', 20)).unwrap();
+        assert_eq!(moved, Some(format!("sha256:{}", "a".repeat(64))));
+        // A late event from before the move does not move it back.
+        assert_eq!(db.point_tag("r", &push("4", 'c', 15)).unwrap(), None);
+        assert_eq!(
+            db.tags_of(&format!("sha256:{}", "b".repeat(64))).unwrap(),
+            ["web:v1.4.2"]
+        );
+    }
+}
