@@ -2,6 +2,7 @@
 //!
 //! This binary only parses arguments and wires the library crates together.
 
+mod admission_cmd;
 mod alerts_cmd;
 mod backfill;
 mod detect;
@@ -53,6 +54,12 @@ enum Command {
     Image {
         #[command(subcommand)]
         command: image_cmd::ImageCommand,
+    },
+    /// Kubernetes admission control: the manifests that point a cluster at `harrier serve`'s
+    /// admission webhook.
+    Admission {
+        #[command(subcommand)]
+        command: admission_cmd::AdmissionCommand,
     },
     /// The vulnerability database (OSV records in SQLite) used by `image scan`.
     Db {
@@ -110,6 +117,7 @@ fn main() -> ExitCode {
         Command::Incidents { command } => incidents_cmd::run(command),
         Command::Image { command } => image_cmd::run_image(command),
         Command::Db { command } => image_cmd::run_db(command),
+        Command::Admission { command } => admission_cmd::run(command),
     };
     match result {
         Ok(code) => code,

@@ -54,6 +54,9 @@ pub struct Options {
     pub validate_all: bool,
 }
 
+/// What [`Detector::set_cloudtrail_tap`] takes: `(eventName, record bytes)`.
+pub type CloudTrailTap<'r> = Box<dyn FnMut(&str, &[u8]) -> Result<(), String> + Send + 'r>;
+
 /// Runs records through a rule set.
 pub struct Detector<'r> {
     rules: &'r RuleSet,
@@ -68,6 +71,8 @@ pub struct Detector<'r> {
     /// (rule, audit id) of recent Kubernetes alerts: a request logged at several stages
     /// (ResponseStarted and ResponseComplete) is one action and alerts once.
     k8s_alerted: RecentKeys,
+    /// Sees each CloudTrail record before its rules run (see [`Detector::set_cloudtrail_tap`]).
+    tap: Option<CloudTrailTap<'r>>,
     /// Counts so far.
     pub stats: Stats,
 }
@@ -84,6 +89,7 @@ impl<'r> Detector<'r> {
             incidents: None,
             baselines: None,
             k8s_alerted: RecentKeys::new(4096),
+            tap: None,
             stats: Stats::default(),
         }
     }
@@ -110,6 +116,14 @@ impl<'r> Detector<'r> {
             correlator,
             notices,
         }));
+    }
+
+    /// Hands every CloudTrail record (its `eventName` and its bytes) to `tap` before its rules
+    /// run, in the same call, so what the tap records is durable before the record's input is
+    /// acknowledged (a service records ECR pushes to scan this way). A tap's error stops the
+    /// run like a failed alert write: the input is not acknowledged and comes again.
+    pub fn set_cloudtrail_tap(&mut self, tap: CloudTrailTap<'r>) {
+        self.tap = Some(tap);
     }
 
     /// Turns anomalies on: every CloudTrail event teaches the baselines of its principal and
@@ -302,7 +316,13 @@ impl<'r> Detector<'r> {
         self.stats.records += 1;
         let rec = Record::new(bytes, scratch);
         // CloudTrail first: its eventName is what its rules need anyway.
-        if rec.str_at(&["eventName"]).is_some() {
+        if let Some(name) = rec.str_at(&["eventName"]) {
+            if let Some(tap) = self.tap.as_mut() {
+                tap(&name, bytes).map_err(|m| SinkError {
+                    output: "cloudtrail tap".into(),
+                    source: std::io::Error::other(m),
+                })?;
+            }
             let ev = CloudTrailEvent::from_record(rec, self.stats.records);
             return self.run(&ev, offset, input, sink, on_problem);
         }

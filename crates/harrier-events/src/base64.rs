@@ -49,3 +49,34 @@ mod tests {
         assert!(super::decode("a$==").is_none());
     }
 }
+
+/// Standard base64 (with padding) of `b`.
+pub fn encode(b: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod encode_tests {
+    #[test]
+    fn encode_round_trips() {
+        for s in ["", "a", "ab", "abc", "AWS:secret"] {
+            let e = super::encode(s.as_bytes());
+            assert_eq!(super::decode(&e).unwrap(), s.as_bytes(), "{s}");
+        }
+        assert_eq!(super::encode(b"AWS:pw"), "QVdTOnB3");
+    }
+}

@@ -111,7 +111,10 @@ pub fn live_sources(
                     cp.as_deref(),
                 )));
             }
-            SourceConfig::K8sAudit { .. } | SourceConfig::Sensor { .. } => {}
+            SourceConfig::K8sAudit { .. }
+            | SourceConfig::Sensor { .. }
+            | SourceConfig::EcrEvents { .. }
+            | SourceConfig::Admission { .. } => {}
         }
     }
     Ok(live)

@@ -147,6 +147,53 @@ pub struct Config {
     pub incidents: Option<IncidentsConfig>,
     /// Learn each AWS principal's normal use and alert what stands out (off unless present).
     pub anomalies: Option<AnomaliesConfig>,
+    /// Scan every image pushed to ECR (CloudTrail `PutImage` on the CloudTrail sources,
+    /// EventBridge's "ECR Image Action" on `ecr_events` sources); off unless present.
+    pub images: Option<ImagesConfig>,
+}
+
+/// Images in the service: pushes scanned once per digest, tag moves alerted, the scans shared
+/// with the admission webhook.
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ImagesConfig {
+    /// Pull from this registry host instead of ECR's (a pull-through mirror; a local registry
+    /// in tests).
+    pub registry: Option<String>,
+    /// Plain HTTP to the registry (always allowed to localhost).
+    #[serde(default)]
+    pub plain_http: bool,
+    /// The vulnerability database (default: vulns.db in the state directory, if it exists).
+    pub vulnerability_db: Option<PathBuf>,
+    /// Practice findings at or above this severity make a pushed image alert and an admission
+    /// refuse (`critical` by default; `none`: never).
+    pub practice: Option<String>,
+    /// Attempts at one push (pull or scan failures) before it is given up and said (3).
+    pub max_attempts: Option<u32>,
+    /// At most this many pushes wait to be scanned before the sources are held back (1000).
+    pub queue_limit: Option<u64>,
+}
+
+/// Enforce or audit.
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AdmissionMode {
+    /// Refuse.
+    #[default]
+    Enforce,
+    /// Allow, with warnings.
+    Audit,
+}
+
+/// What an image that cannot be judged in time means.
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AdmissionFailure {
+    /// Refuse it.
+    #[default]
+    Fail,
+    /// Allow it, with a warning.
+    Ignore,
 }
 
 /// Baselines in the service: each CloudTrail source learns from what it reads.
@@ -279,6 +326,47 @@ pub enum SourceConfig {
         /// PEM private key, for HTTPS.
         tls_key: Option<PathBuf>,
     },
+    /// EventBridge "ECR Image Action" events on an SQS queue: each push is scanned (needs
+    /// `images:`).
+    EcrEvents {
+        /// The queue.
+        queue_url: String,
+        /// Long-poll wait, seconds.
+        #[serde(default = "default_wait")]
+        wait_seconds: i32,
+    },
+    /// The Kubernetes admission webhook (ValidatingAdmissionWebhook, HTTPS only).
+    Admission {
+        /// Address to listen on.
+        #[serde(deserialize_with = "addr")]
+        listen: SocketAddr,
+        /// Path of the endpoint.
+        #[serde(default = "default_admission_path")]
+        path: String,
+        /// PEM certificate chain (required: the API server calls over HTTPS only).
+        tls_cert: PathBuf,
+        /// PEM private key.
+        tls_key: PathBuf,
+        /// `enforce` (default) or `audit`.
+        #[serde(default)]
+        mode: AdmissionMode,
+        /// `fail` (default) or `ignore`: what an image that cannot be judged in time means.
+        #[serde(default)]
+        failure_policy: AdmissionFailure,
+        /// Time for one review, scans on demand included (`8s`; keep it under the webhook's
+        /// timeoutSeconds).
+        timeout: Option<Dur>,
+        /// Registries (hosts or host/path prefixes) images may come from; empty: any.
+        #[serde(default)]
+        allowed_registries: Vec<String>,
+        /// Refuse `latest` and untagged images (unless pinned by digest).
+        #[serde(default = "yes")]
+        deny_latest: bool,
+        /// Scan an image never scanned before deciding (else allow it with a warning and scan
+        /// it in the background).
+        #[serde(default = "yes")]
+        require_scanned: bool,
+    },
     /// The eBPF runtime sensor on this host (Linux, root).
     Sensor {
         /// Where container runtimes keep per-container metadata (default: containerd's and
@@ -295,6 +383,9 @@ fn default_wait() -> i32 {
 }
 fn default_visibility() -> i32 {
     120
+}
+fn default_admission_path() -> String {
+    "/validate".into()
 }
 fn default_k8s_path() -> String {
     "/k8s-audit".into()
@@ -417,7 +508,9 @@ impl Config {
         self.sources.iter().any(|s| {
             matches!(
                 s,
-                SourceConfig::Sqs { .. } | SourceConfig::CloudwatchLogs { .. }
+                SourceConfig::Sqs { .. }
+                    | SourceConfig::CloudwatchLogs { .. }
+                    | SourceConfig::EcrEvents { .. }
             )
         }) || self.outputs.iter().any(|o| {
             matches!(
@@ -607,10 +700,16 @@ fn check(cfg: &Config, places: &Places) -> Result<(), ConfigError> {
     if cfg.sources.is_empty() {
         return Err(ConfigError::at(
             places.get("sources").map(|p| p.0),
-            "no sources: add at least one under `sources:` (sqs, cloudwatch_logs, k8s_audit, sensor)",
+            "no sources: add at least one under `sources:` (sqs, cloudwatch_logs, k8s_audit, ecr_events, admission, sensor)",
         ));
     }
     for (i, s) in cfg.sources.iter().enumerate() {
+        if matches!(s, SourceConfig::EcrEvents { .. }) && cfg.images.is_none() {
+            return Err(ConfigError::at(
+                places.get(&format!("sources[{i}]")).map(|p| p.0),
+                format!("sources[{i}]: an ecr_events source needs `images:` (how pushed images are scanned)"),
+            ));
+        }
         if let SourceConfig::K8sAudit {
             tls_cert, tls_key, ..
         } = s

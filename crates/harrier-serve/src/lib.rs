@@ -18,6 +18,7 @@ pub mod audit;
 pub mod components;
 pub mod config;
 pub mod http;
+pub mod images;
 pub mod metrics;
 mod service;
 mod supervise;

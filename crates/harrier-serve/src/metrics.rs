@@ -41,7 +41,106 @@ pub struct Metrics {
     pub outputs: Vec<(String, Arc<OutputStats>)>,
     /// Alerts raised, by (rule, priority), summed over sources.
     pub alerts: Mutex<BTreeMap<(String, String), u64>>,
+    /// The image scanner and the admission webhook, when configured.
+    pub images: Option<Arc<ImageMetrics>>,
 }
+
+/// What the image scanner and the admission webhook report.
+#[derive(Default)]
+pub struct ImageMetrics {
+    /// Pushes recorded to scan (CloudTrail and EventBridge).
+    pub pushes: AtomicU64,
+    /// Pushes waiting to be scanned.
+    pub queue_depth: AtomicU64,
+    /// Images pulled and scanned.
+    pub scanned: AtomicU64,
+    /// Pushes of a digest scanned before (recorded, not rescanned).
+    pub known: AtomicU64,
+    /// Failed attempts (pull or scan).
+    pub failures: AtomicU64,
+    /// Pushes given up after their attempts.
+    pub given_up: AtomicU64,
+    /// Messages on `ecr_events` queues that were not ECR pushes or were malformed.
+    pub bad_messages: AtomicU64,
+    /// Admission reviews allowed.
+    pub admission_allowed: AtomicU64,
+    /// Admission reviews refused.
+    pub admission_denied: AtomicU64,
+    /// Admission requests refused as malformed (400).
+    pub admission_bad: AtomicU64,
+    /// Admission reviews answered from the caches alone.
+    pub admission_cached: AtomicU64,
+}
+
+/// The image families (no labels).
+pub const IMAGE_FAMILIES: &[Family<ImageMetrics>] = &[
+    Family {
+        name: "harrier_image_pushes_total",
+        help: "ECR pushes recorded to scan.",
+        kind: "counter",
+        value: |m| Some(m.pushes.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_image_queue_depth",
+        help: "Pushes waiting to be scanned.",
+        kind: "gauge",
+        value: |m| Some(m.queue_depth.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_image_scans_total",
+        help: "Images pulled and scanned.",
+        kind: "counter",
+        value: |m| Some(m.scanned.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_image_known_digests_total",
+        help: "Pushes of a digest scanned before (not rescanned).",
+        kind: "counter",
+        value: |m| Some(m.known.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_image_scan_failures_total",
+        help: "Failed pull or scan attempts.",
+        kind: "counter",
+        value: |m| Some(m.failures.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_image_pushes_given_up_total",
+        help: "Pushes given up after their attempts.",
+        kind: "counter",
+        value: |m| Some(m.given_up.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_image_bad_messages_total",
+        help: "ecr_events messages that were malformed.",
+        kind: "counter",
+        value: |m| Some(m.bad_messages.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_admission_allowed_total",
+        help: "Admission reviews allowed.",
+        kind: "counter",
+        value: |m| Some(m.admission_allowed.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_admission_denied_total",
+        help: "Admission reviews refused.",
+        kind: "counter",
+        value: |m| Some(m.admission_denied.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_admission_bad_requests_total",
+        help: "Admission requests refused as malformed.",
+        kind: "counter",
+        value: |m| Some(m.admission_bad.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_admission_cached_total",
+        help: "Admission reviews answered from the caches alone.",
+        kind: "counter",
+        value: |m| Some(m.admission_cached.load(Ordering::Relaxed)),
+    },
+];
 
 /// A metric family: name, help, `counter` or `gauge`, and its value for one item.
 pub struct Family<T: ?Sized> {
@@ -208,6 +307,14 @@ impl Metrics {
         let outputs = self.outputs.iter().map(|(n, s)| (n.as_str(), s.as_ref()));
         for f in OUTPUT_FAMILIES {
             family(&mut o, f, "output", outputs.clone());
+        }
+        if let Some(m) = &self.images {
+            for f in IMAGE_FAMILIES {
+                if let Some(v) = (f.value)(m) {
+                    header(&mut o, f.name, f.help, f.kind);
+                    let _ = writeln!(o, "{} {v}", f.name);
+                }
+            }
         }
         o
     }

@@ -48,6 +48,8 @@ struct Detection<'a> {
     anomalies: Option<harrier_incidents::BaselineOptions>,
     /// The baseline profiles stored by earlier runs, given to every detector.
     profiles: &'a [(String, String)],
+    /// Scans of pushed images, when on: CloudTrail sources record the pushes they read.
+    images: Option<&'a crate::images::Images>,
 }
 
 impl<'a> Detection<'a> {
@@ -200,7 +202,41 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         listeners.push((Listener::bind(p.addr, p.tls.clone(), what)?, p));
     }
 
+    let image_metrics = Arc::new(crate::metrics::ImageMetrics::default());
+    let images = crate::images::Images::new(
+        cfg.images.as_ref(),
+        &dir,
+        aws_opts.endpoint_url.clone(),
+        Arc::clone(&image_metrics),
+    )?;
+    let admission = crate::images::admission_hooks(&cfg.sources, images.as_ref(), &dir)?;
+    let mut admission_listeners = Vec::new();
+    for a in admission {
+        if listeners.iter().any(|(_, p)| p.addr == a.listen) {
+            return Err(ServeError::Conflict(format!(
+                "the admission webhook on {} needs an address of its own",
+                a.listen
+            )));
+        }
+        let l = Listener::bind(a.listen, Some(a.tls.clone()), "admission")?;
+        admission_listeners.push((l, a));
+    }
+    let ecr_events: Vec<(String, i32)> = cfg
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            crate::config::SourceConfig::EcrEvents {
+                queue_url,
+                wait_seconds,
+            } => Some((queue_url.clone(), *wait_seconds)),
+            _ => None,
+        })
+        .collect();
+
     let mut metrics = Metrics::default();
+    if images.is_some() || !admission_listeners.is_empty() {
+        metrics.images = Some(Arc::clone(&image_metrics));
+    }
     let out_stats: Vec<Arc<OutputStats>> = outputs.iter().map(|_| Arc::default()).collect();
     for (o, s) in outputs.iter().zip(&out_stats) {
         metrics.outputs.push((o.name().to_string(), Arc::clone(s)));
@@ -242,7 +278,11 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(ServeError::Signal)?;
     }
-    let n_sources = live.len() + sensors.len() + hook_metrics.iter().flatten().count();
+    let n_sources = live.len()
+        + sensors.len()
+        + hook_metrics.iter().flatten().count()
+        + admission_listeners.len()
+        + ecr_events.len();
     eprintln!(
         "harrier: serving {n_sources} source(s) into {} with {} rules; {} output(s){}",
         db.display(),
@@ -273,6 +313,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         None => Vec::new(),
     };
     let detection = Detection {
+        images: images.as_ref(),
         profiles: &profiles,
         rules,
         incidents: correlator.as_ref().map(|(c, n)| (c, *n)),
@@ -293,6 +334,8 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         Ok(StoreSink::new(Store::open(db_ref)?, throttle.clone()))
     };
     let reporter = |m: Arc<SourceMetrics>| Reporter { m, metrics, wake };
+    let hostname = harrier_detect::hostname();
+    let hostname = hostname.as_str();
     std::thread::scope(|s| -> Result<(), ServeError> {
         for (o, st) in outputs.into_iter().zip(out_stats) {
             let store = Store::open(db_ref)?;
@@ -341,13 +384,59 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
                 sources.push(t);
             }
         }
+        let shared = correlator.as_ref().map(|(c, _)| c.as_ref());
+        if let Some(images) = images.as_ref() {
+            let sink = sink()?;
+            sources.push(s.spawn(move || {
+                sup.run("image scanner", || {
+                    let publish = |sink: &mut StoreSink| {
+                        wake.notify();
+                        let mut all = metrics.alerts.lock().unwrap_or_else(|p| p.into_inner());
+                        for ((rule, p), n) in sink.raised.drain() {
+                            *all.entry((rule, p.as_str().to_string())).or_default() += n;
+                        }
+                    };
+                    images.run_scanner(sink, shared, hostname, &publish, stop_ref)
+                })
+            }));
+            for (queue, wait) in &ecr_events {
+                let name = format!("source ecr_events {queue}");
+                let handle = rt.handle().clone();
+                let client = aws_sdk_sqs::Client::new(&sdk);
+                sources.push(s.spawn(move || {
+                    sup.run(&name, || {
+                        crate::images::run_ecr_events(
+                            images, &handle, &client, queue, *wait, stop_ref,
+                        )
+                    })
+                }));
+            }
+        }
+        for (listener, hook) in admission_listeners {
+            let mut sink = sink()?;
+            let im = image_metrics.as_ref();
+            let name = format!("admission {}", listener.base_url());
+            sources.push(s.spawn(move || {
+                sup.run(&name, || {
+                    let c = &hook.controller;
+                    let mut routes = vec![Route {
+                        path: hook.path.clone(),
+                        handler: Box::new(|req| {
+                            crate::images::handle_admission(c, req, &mut sink, shared, hostname, im);
+                            wake.notify();
+                        }),
+                    }];
+                    listener.serve(&mut routes, stop_ref);
+                    Ok(())
+                })
+            }));
+        }
         for (mut src, m) in live.into_iter().zip(live_metrics) {
             let (mut sink, rep) = (sink()?, reporter(m));
             let name = format!("source {}", src.name());
             sources.push(s.spawn(move || {
                 sup.run(&name, || {
-                    run_live(detection, src.as_mut(), &mut sink, &rep, stop_ref);
-                    Ok(())
+                    run_live(detection, src.as_mut(), &mut sink, &rep, stop_ref)
                 })
             }));
         }
@@ -469,8 +558,11 @@ fn run_live(
     sink: &mut StoreSink,
     rep: &Reporter<'_>,
     stop: &AtomicBool,
-) {
+) -> Result<(), String> {
     let mut det = detection.detector();
+    if let Some(images) = detection.images {
+        det.set_cloudtrail_tap(images.tap(stop)?);
+    }
     let name = src.name().to_string();
     harrier_detect::live::run_source(
         &mut det,
@@ -481,6 +573,7 @@ fn run_live(
         &mut |d, s| rep.publish(d, s),
     );
     rep.publish(&det, sink);
+    Ok(())
 }
 
 /// The runtime sensor as a source: its events go through the detector into the store, and a

@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS image_tags(
 CREATE TABLE IF NOT EXISTS image_tag_history(
     registry TEXT NOT NULL, repository TEXT NOT NULL, tag TEXT NOT NULL,
     digest TEXT NOT NULL, at_ns INTEGER NOT NULL, pusher TEXT, event_id TEXT NOT NULL,
+    moved_from TEXT,
     PRIMARY KEY(event_id, tag));
 CREATE TABLE IF NOT EXISTS image_pushes(
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -239,19 +240,28 @@ impl ImageDb {
 
     /// Points `tag` of `registry/repository` at `push`'s digest and records it in the tag's
     /// history. Returns the digest the tag pointed to before when that was a different one
-    /// (the tag moved). A push older than what the tag already records does not move it back
+    /// (the tag moved); the same push asked again gets the same answer. A push older than what the tag already records does not move it back
     /// (events arrive out of order); it is only kept in the history.
     pub fn point_tag(&self, registry: &str, push: &Push) -> Result<Option<String>, DbError> {
         let Some(tag) = push.tag.as_deref() else {
             return Ok(None);
         };
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.sql(e))?;
-        tx.execute(
-            "INSERT OR IGNORE INTO image_tag_history(registry, repository, tag, digest, at_ns, pusher, event_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![registry, push.repository, tag, push.digest, push.time_ns, push.pusher, push.event_id],
-        )
-        .map_err(|e| self.sql(e))?;
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| self.sql(e))?;
+        // This push seen before (a retry after a crash, a replay): the same answer as then.
+        let seen: Option<Option<String>> = tx
+            .query_row(
+                "SELECT moved_from FROM image_tag_history WHERE event_id = ?1 AND tag = ?2",
+                params![push.event_id, tag],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        if let Some(moved) = seen {
+            return Ok(moved);
+        }
         let before: Option<(String, i64)> = tx
             .query_row(
                 "SELECT digest, at_ns FROM image_tags WHERE registry = ?1 AND repository = ?2 AND tag = ?3",
@@ -265,6 +275,12 @@ impl ImageDb {
             Some((d, _)) if *d != push.digest => Some(d.clone()),
             _ => None,
         };
+        tx.execute(
+            "INSERT INTO image_tag_history(registry, repository, tag, digest, at_ns, pusher, event_id, moved_from)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![registry, push.repository, tag, push.digest, push.time_ns, push.pusher, push.event_id, moved],
+        )
+        .map_err(|e| self.sql(e))?;
         if before.as_ref().is_none_or(|(_, at)| *at <= push.time_ns) {
             tx.execute(
                 "INSERT INTO image_tags(registry, repository, tag, digest, at_ns, pusher) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -344,6 +360,8 @@ mod tests {
         );
         let moved = db.point_tag("r", &push("3", 'b', 20)).unwrap();
         assert_eq!(moved, Some(format!("sha256:{}", "a".repeat(64))));
+        // The same push again (a retry after a crash): the same answer.
+        assert_eq!(db.point_tag("r", &push("3", 'b', 20)).unwrap(), moved);
         // A late event from before the move does not move it back.
         assert_eq!(db.point_tag("r", &push("4", 'c', 15)).unwrap(), None);
         assert_eq!(

@@ -13,6 +13,7 @@ use harrier_image::vulndb::VulnDb;
 use crate::state;
 
 mod db;
+mod inventory;
 mod lint;
 
 pub use db::run_db;
@@ -63,6 +64,10 @@ pub enum ImageCommand {
         #[arg(long)]
         state_dir: Option<PathBuf>,
     },
+    /// The images that run (ECS and Fargate tasks, Kubernetes pods), each scanned once per
+    /// digest: which workloads run a vulnerable or tampered image. Exit 1 when one does, 2 when
+    /// an image could not be scanned.
+    Inventory(inventory::InventoryArgs),
     /// Check a Dockerfile's practice: base tag, root user, ADD, secrets, curl|sh, caches, SSH,
     /// HEALTHCHECK. Exit 1 when --fail-on is met.
     Lint {
@@ -203,6 +208,7 @@ pub fn run_image(cmd: ImageCommand) -> Result<ExitCode> {
             format,
             fail_on,
         } => lint(&dockerfile, format, fail_on),
+        ImageCommand::Inventory(a) => inventory::run(a),
     }
 }
 

@@ -1,0 +1,435 @@
+//! The image supply chain in the service ([`harrier_supply`]): ECR pushes recorded by the
+//! CloudTrail sources (a detector tap) and by `ecr_events` queues, scanned by one scanner
+//! thread in arrival order, their alerts stored and correlated like any other; and the
+//! admission webhook, which shares the scans.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use harrier_alerts::store::StoreSink;
+use harrier_alerts::AlertSink;
+use harrier_image::malware::Severity;
+use harrier_sources::webhook::{error_body, respond};
+use harrier_supply::admission::{self, Controller, Review};
+use harrier_supply::push::Push;
+use harrier_supply::results::ImageDb;
+use harrier_supply::scanner::RegistryScanner;
+use harrier_supply::verdict::Bar;
+use harrier_supply::watch::{self, Settings, SupplyAlert};
+use tiny_http::Request;
+
+use crate::config::{AdmissionFailure, AdmissionMode, ImagesConfig, SourceConfig};
+use crate::metrics::ImageMetrics;
+use crate::ServeError;
+
+/// Largest AdmissionReview body read (an object and its old version).
+pub const MAX_REVIEW: usize = 8 << 20;
+
+/// How the service scans images.
+#[derive(Clone)]
+pub struct Images {
+    /// The image database.
+    pub db: PathBuf,
+    /// The scanner.
+    pub scanner: Arc<RegistryScanner>,
+    /// How pushes are judged.
+    pub settings: Settings,
+    /// Attempts per push.
+    pub max_attempts: u32,
+    /// Most pushes waiting before the sources are held back.
+    pub queue_limit: u64,
+    /// Counters.
+    pub metrics: Arc<ImageMetrics>,
+}
+
+/// The practice bar of `images.practice` (`critical` by default, `none`: never).
+pub fn bar(practice: Option<&str>) -> Result<Bar, ServeError> {
+    Ok(Bar {
+        practice: match practice {
+            None => Some(Severity::Critical),
+            Some("none") => None,
+            Some(s) => Some(s.parse::<Severity>().map_err(|e| {
+                ServeError::Conflict(format!("images.practice: {e} (or none)"))
+            })?),
+        },
+    })
+}
+
+impl Images {
+    /// From the configuration (`None` when `images:` is absent).
+    pub fn new(
+        cfg: Option<&ImagesConfig>,
+        state_dir: &Path,
+        aws_endpoint_url: Option<String>,
+        metrics: Arc<ImageMetrics>,
+    ) -> Result<Option<Images>, ServeError> {
+        let Some(c) = cfg else { return Ok(None) };
+        let db = state_dir.join("images.db");
+        // Opened once now: a broken file is a start-up error, not a failing thread.
+        let d = ImageDb::open(&db).map_err(|e| ServeError::Conflict(e.to_string()))?;
+        metrics
+            .queue_depth
+            .store(d.depth().unwrap_or(0), Ordering::Relaxed);
+        Ok(Some(Images {
+            db,
+            scanner: Arc::new(RegistryScanner {
+                vulnerability_db: Some(
+                    c.vulnerability_db
+                        .clone()
+                        .unwrap_or_else(|| state_dir.join("vulns.db")),
+                ),
+                plain_http: c.plain_http,
+                aws_endpoint_url,
+                registry_user: None,
+            }),
+            settings: Settings {
+                registry: c.registry.clone(),
+                bar: bar(c.practice.as_deref())?,
+            },
+            max_attempts: c.max_attempts.unwrap_or(3).max(1),
+            queue_limit: c.queue_limit.unwrap_or(1000).max(1),
+            metrics,
+        }))
+    }
+
+    fn open(&self) -> Result<ImageDb, String> {
+        ImageDb::open(&self.db).map_err(|e| e.to_string())
+    }
+
+    /// Records `push` to scan, waiting (the caller's input unacknowledged) while the queue is
+    /// full.
+    fn record(&self, db: &ImageDb, push: &Push, stop: &AtomicBool) -> Result<(), String> {
+        loop {
+            let depth = db.depth().map_err(|e| e.to_string())?;
+            self.metrics.queue_depth.store(depth, Ordering::Relaxed);
+            if depth < self.queue_limit {
+                break;
+            }
+            if stop.load(Ordering::Relaxed) {
+                return Err(format!(
+                    "stopping with {depth} pushes waiting to be scanned (the queue is full)"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        if db.enqueue(push).map_err(|e| e.to_string())? {
+            self.metrics.pushes.fetch_add(1, Ordering::Relaxed);
+            self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(image = %push.name(), digest = %push.digest, via = %push.via, "push recorded to scan");
+        }
+        Ok(())
+    }
+
+    /// The detector tap of a CloudTrail source: records each `PutImage` push.
+    pub fn tap<'a>(&'a self, stop: &'a AtomicBool) -> Result<harrier_detect::CloudTrailTap<'a>, String> {
+        let db = self.open()?;
+        Ok(Box::new(move |name: &str, bytes: &[u8]| {
+            if name != "PutImage" {
+                return Ok(());
+            }
+            // A record that is not JSON is the detector's to report.
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+                return Ok(());
+            };
+            match Push::from_cloudtrail(&v) {
+                Some(p) => self.record(&db, &p, stop),
+                None => Ok(()),
+            }
+        }))
+    }
+
+    /// The scanner: takes pushes in order until `stop`, then returns (what is left waits in
+    /// the database for the next start).
+    pub fn run_scanner(
+        &self,
+        mut sink: StoreSink,
+        correlator: Option<&Mutex<harrier_incidents::Correlator>>,
+        hostname: &str,
+        on_alerts: &dyn Fn(&mut StoreSink),
+        stop: &AtomicBool,
+    ) -> Result<(), String> {
+        let db = self.open()?;
+        while !stop.load(Ordering::Relaxed) {
+            let batch = db.pending(8).map_err(|e| e.to_string())?;
+            self.metrics
+                .queue_depth
+                .store(db.depth().unwrap_or(0), Ordering::Relaxed);
+            if batch.is_empty() {
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+            for q in batch {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                match watch::process(&db, self.scanner.as_ref(), &q.push, &self.settings) {
+                    Ok(o) => {
+                        let c = if o.scanned {
+                            &self.metrics.scanned
+                        } else {
+                            &self.metrics.known
+                        };
+                        c.fetch_add(1, Ordering::Relaxed);
+                        store_alerts(&o.alerts, &mut sink, correlator, hostname)
+                            .map_err(|e| format!("storing image alerts failed: {e}"))?;
+                        on_alerts(&mut sink);
+                        tracing::info!(image = %q.push.name(), digest = %q.push.digest, alerts = o.alerts.len(), rescanned = o.scanned, "push scanned");
+                        db.finish(q.seq, None, self.max_attempts)
+                            .map_err(|e| e.to_string())?;
+                    }
+                    Err(e) => {
+                        self.metrics.failures.fetch_add(1, Ordering::Relaxed);
+                        let last = q.attempts + 1 >= self.max_attempts;
+                        if last {
+                            self.metrics.given_up.fetch_add(1, Ordering::Relaxed);
+                            tracing::error!(image = %q.push.name(), digest = %q.push.digest, error = %e, attempts = q.attempts + 1, "cannot scan a pushed image; given up");
+                        } else {
+                            tracing::warn!(image = %q.push.name(), digest = %q.push.digest, error = %e, "cannot scan a pushed image; trying again");
+                        }
+                        db.finish(q.seq, Some(&e), self.max_attempts)
+                            .map_err(|e| e.to_string())?;
+                        if !last {
+                            std::thread::sleep(Duration::from_millis(500));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Stores supply-chain alerts (durably, before returning) and correlates them.
+pub fn store_alerts(
+    alerts: &[SupplyAlert],
+    sink: &mut StoreSink,
+    correlator: Option<&Mutex<harrier_incidents::Correlator>>,
+    hostname: &str,
+) -> Result<(), harrier_alerts::SinkError> {
+    for a in alerts {
+        let alert = a.alert(hostname);
+        sink.send(&alert)?;
+        if let Some(c) = correlator {
+            let entry = harrier_incidents::incident::AlertEntry::from_alert(&alert);
+            c.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .observe_entry(entry, a.entities.clone());
+        }
+    }
+    sink.flush()
+}
+
+/// An `ecr_events` queue: each EventBridge "ECR Image Action" push is recorded to scan, then
+/// the message deleted; a message that is not one is counted, said and deleted.
+pub fn run_ecr_events(
+    images: &Images,
+    rt: &tokio::runtime::Handle,
+    client: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    wait_seconds: i32,
+    stop: &AtomicBool,
+) -> Result<(), String> {
+    let db = images.open()?;
+    while !stop.load(Ordering::Relaxed) {
+        let got = rt.block_on(
+            client
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(wait_seconds.clamp(0, 20).min(2))
+                .send(),
+        );
+        let msgs = match got {
+            Ok(r) => r.messages.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(queue = %queue_url, error = %harrier_aws::describe_error(&e), "ecr_events: receive failed");
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
+        for m in msgs {
+            let id = m.message_id().unwrap_or("?").to_string();
+            let body = m.body().unwrap_or("");
+            let parsed = serde_json::from_str::<serde_json::Value>(body)
+                .map_err(|e| format!("not JSON: {e}"))
+                .and_then(|v| {
+                    // Through SNS, the event is the notification's Message.
+                    let inner = v
+                        .get("Message")
+                        .and_then(|m| m.as_str())
+                        .and_then(|s| serde_json::from_str(s).ok());
+                    Push::from_eventbridge(inner.as_ref().unwrap_or(&v))
+                });
+            match parsed {
+                Ok(Some(p)) => images.record(&db, &p, stop)?,
+                Ok(None) => {
+                    tracing::debug!(queue = %queue_url, message = %id, "ecr_events: not an ECR push; skipped")
+                }
+                Err(e) => {
+                    images.metrics.bad_messages.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(queue = %queue_url, message = %id, problem = %e, "ecr_events: bad message; deleted");
+                }
+            }
+            if let Some(h) = m.receipt_handle() {
+                if let Err(e) = rt.block_on(
+                    client
+                        .delete_message()
+                        .queue_url(queue_url)
+                        .receipt_handle(h)
+                        .send(),
+                ) {
+                    // Recorded already: a redelivery is recognised by its event id.
+                    tracing::warn!(queue = %queue_url, message = %id, error = %harrier_aws::describe_error(&e), "ecr_events: cannot delete a message");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One admission webhook.
+pub struct AdmissionHook {
+    /// Its address.
+    pub listen: std::net::SocketAddr,
+    /// PEM certificate chain and key.
+    pub tls: (Vec<u8>, Vec<u8>),
+    /// Its path.
+    pub path: String,
+    /// The decisions.
+    pub controller: Controller,
+}
+
+/// The admission webhooks of the configuration (they need `images:` for their scans' settings
+/// only when present; without it they scan with the defaults).
+pub fn admission_hooks(
+    sources: &[SourceConfig],
+    images: Option<&Images>,
+    state_dir: &Path,
+) -> Result<Vec<AdmissionHook>, ServeError> {
+    let mut out = Vec::new();
+    for s in sources {
+        let SourceConfig::Admission {
+            listen,
+            path,
+            tls_cert,
+            tls_key,
+            mode,
+            failure_policy,
+            timeout,
+            allowed_registries,
+            deny_latest,
+            require_scanned,
+        } = s
+        else {
+            continue;
+        };
+        let read = |what: &str, p: &Path| {
+            std::fs::read(p).map_err(|source| ServeError::File {
+                what: what.to_string(),
+                path: p.to_path_buf(),
+                source,
+            })
+        };
+        let policy = admission::Policy {
+            mode: match mode {
+                AdmissionMode::Enforce => admission::Mode::Enforce,
+                AdmissionMode::Audit => admission::Mode::Audit,
+            },
+            failure: match failure_policy {
+                AdmissionFailure::Fail => admission::FailurePolicy::Fail,
+                AdmissionFailure::Ignore => admission::FailurePolicy::Ignore,
+            },
+            timeout: timeout.map(|d| d.0).unwrap_or(Duration::from_secs(8)),
+            allowed_registries: allowed_registries.clone(),
+            deny_latest: *deny_latest,
+            require_scanned: *require_scanned,
+            bar: images.map(|i| i.settings.bar).unwrap_or_default(),
+            ..admission::Policy::default()
+        };
+        let scanner = images
+            .map(|i| Arc::clone(&i.scanner))
+            .unwrap_or_else(|| {
+                Arc::new(RegistryScanner {
+                    vulnerability_db: Some(state_dir.join("vulns.db")),
+                    ..RegistryScanner::default()
+                })
+            });
+        let db = ImageDb::open(&state_dir.join("images.db"))
+            .map_err(|e| ServeError::Conflict(e.to_string()))?;
+        out.push(AdmissionHook {
+            listen: *listen,
+            tls: (
+                read("admission tls_cert", tls_cert)?,
+                read("admission tls_key", tls_key)?,
+            ),
+            path: path.clone(),
+            controller: Controller::new(policy, scanner, Some(db)),
+        });
+    }
+    Ok(out)
+}
+
+/// Answers one admission request: 405 for a method other than POST, 413 over
+/// [`MAX_REVIEW`], 400 for a malformed review, else 200 with the AdmissionReview answer. A
+/// refusal is stored as an alert (and correlated) before the answer.
+pub fn handle_admission(
+    controller: &Controller,
+    mut req: Request,
+    sink: &mut StoreSink,
+    correlator: Option<&Mutex<harrier_incidents::Correlator>>,
+    hostname: &str,
+    metrics: &ImageMetrics,
+) {
+    if *req.method() != tiny_http::Method::Post {
+        return respond(req, 405, error_body("use POST"));
+    }
+    if req.body_length().is_some_and(|n| n > MAX_REVIEW) {
+        metrics.admission_bad.fetch_add(1, Ordering::Relaxed);
+        return respond(req, 413, error_body(&format!("body larger than {MAX_REVIEW} bytes")));
+    }
+    let mut body = Vec::new();
+    if let Err(e) = req
+        .as_reader()
+        .take(MAX_REVIEW as u64 + 1)
+        .read_to_end(&mut body)
+    {
+        return respond(req, 400, error_body(&format!("cannot read body: {e}")));
+    }
+    if body.len() > MAX_REVIEW {
+        metrics.admission_bad.fetch_add(1, Ordering::Relaxed);
+        return respond(req, 413, error_body(&format!("body larger than {MAX_REVIEW} bytes")));
+    }
+    let review = match Review::parse(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            metrics.admission_bad.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(problem = %e, "admission: malformed review");
+            return respond(req, 400, error_body(&format!("malformed AdmissionReview: {e}")));
+        }
+    };
+    let d = controller.decide(&review);
+    if d.cached {
+        metrics.admission_cached.fetch_add(1, Ordering::Relaxed);
+    }
+    let counter = if d.allowed {
+        &metrics.admission_allowed
+    } else {
+        &metrics.admission_denied
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(
+        uid = %review.uid, kind = %review.kind, namespace = %review.namespace, name = %review.name,
+        user = %review.user, allowed = d.allowed, images = review.images.len(), cached = d.cached,
+        "admission review"
+    );
+    if let Some(a) = controller.alert(&review, &d, harrier_events::time::now_ns()) {
+        if let Err(e) = store_alerts(&[a], sink, correlator, hostname) {
+            // The decision stands; the record of it is what failed.
+            tracing::error!(uid = %review.uid, error = %e, "admission: cannot store the refusal's alert");
+        }
+    }
+    respond(req, 200, admission::response(&review, &d).to_string());
+}
