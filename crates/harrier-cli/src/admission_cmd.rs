@@ -75,7 +75,8 @@ pub fn run(cmd: AdmissionCommand) -> Result<ExitCode> {
     if !path.starts_with('/') || path.contains(char::is_whitespace) {
         bail!("--path {path:?}: expected an absolute path");
     }
-    let read = |p: &PathBuf| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
+    let read =
+        |p: &PathBuf| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
     let (c, k) = (read(&cert)?, read(&key)?);
     let ca = match &ca {
         Some(p) => read(p)?,

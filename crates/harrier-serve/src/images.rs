@@ -51,9 +51,10 @@ pub fn bar(practice: Option<&str>) -> Result<Bar, ServeError> {
         practice: match practice {
             None => Some(Severity::Critical),
             Some("none") => None,
-            Some(s) => Some(s.parse::<Severity>().map_err(|e| {
-                ServeError::Conflict(format!("images.practice: {e} (or none)"))
-            })?),
+            Some(s) => Some(
+                s.parse::<Severity>()
+                    .map_err(|e| ServeError::Conflict(format!("images.practice: {e} (or none)")))?,
+            ),
         },
     })
 }
@@ -124,7 +125,10 @@ impl Images {
     }
 
     /// The detector tap of a CloudTrail source: records each `PutImage` push.
-    pub fn tap<'a>(&'a self, stop: &'a AtomicBool) -> Result<harrier_detect::CloudTrailTap<'a>, String> {
+    pub fn tap<'a>(
+        &'a self,
+        stop: &'a AtomicBool,
+    ) -> Result<harrier_detect::CloudTrailTap<'a>, String> {
         let db = self.open()?;
         Ok(Box::new(move |name: &str, bytes: &[u8]| {
             if name != "PutImage" {
@@ -349,14 +353,12 @@ pub fn admission_hooks(
             bar: images.map(|i| i.settings.bar).unwrap_or_default(),
             ..admission::Policy::default()
         };
-        let scanner = images
-            .map(|i| Arc::clone(&i.scanner))
-            .unwrap_or_else(|| {
-                Arc::new(RegistryScanner {
-                    vulnerability_db: Some(state_dir.join("vulns.db")),
-                    ..RegistryScanner::default()
-                })
-            });
+        let scanner = images.map(|i| Arc::clone(&i.scanner)).unwrap_or_else(|| {
+            Arc::new(RegistryScanner {
+                vulnerability_db: Some(state_dir.join("vulns.db")),
+                ..RegistryScanner::default()
+            })
+        });
         let db = ImageDb::open(&state_dir.join("images.db"))
             .map_err(|e| ServeError::Conflict(e.to_string()))?;
         out.push(AdmissionHook {
@@ -388,7 +390,11 @@ pub fn handle_admission(
     }
     if req.body_length().is_some_and(|n| n > MAX_REVIEW) {
         metrics.admission_bad.fetch_add(1, Ordering::Relaxed);
-        return respond(req, 413, error_body(&format!("body larger than {MAX_REVIEW} bytes")));
+        return respond(
+            req,
+            413,
+            error_body(&format!("body larger than {MAX_REVIEW} bytes")),
+        );
     }
     let mut body = Vec::new();
     if let Err(e) = req
@@ -400,14 +406,22 @@ pub fn handle_admission(
     }
     if body.len() > MAX_REVIEW {
         metrics.admission_bad.fetch_add(1, Ordering::Relaxed);
-        return respond(req, 413, error_body(&format!("body larger than {MAX_REVIEW} bytes")));
+        return respond(
+            req,
+            413,
+            error_body(&format!("body larger than {MAX_REVIEW} bytes")),
+        );
     }
     let review = match Review::parse(&body) {
         Ok(r) => r,
         Err(e) => {
             metrics.admission_bad.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(problem = %e, "admission: malformed review");
-            return respond(req, 400, error_body(&format!("malformed AdmissionReview: {e}")));
+            return respond(
+                req,
+                400,
+                error_body(&format!("malformed AdmissionReview: {e}")),
+            );
         }
     };
     let d = controller.decide(&review);

@@ -422,7 +422,9 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
                     let mut routes = vec![Route {
                         path: hook.path.clone(),
                         handler: Box::new(|req| {
-                            crate::images::handle_admission(c, req, &mut sink, shared, hostname, im);
+                            crate::images::handle_admission(
+                                c, req, &mut sink, shared, hostname, im,
+                            );
                             wake.notify();
                         }),
                     }];

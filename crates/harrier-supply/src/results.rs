@@ -246,10 +246,7 @@ impl ImageDb {
         let Some(tag) = push.tag.as_deref() else {
             return Ok(None);
         };
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(|e| self.sql(e))?;
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.sql(e))?;
         // This push seen before (a retry after a crash, a replay): the same answer as then.
         let seen: Option<Option<String>> = tx
             .query_row(

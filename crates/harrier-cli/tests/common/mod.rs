@@ -67,3 +67,131 @@ pub fn reset(m: &Moto) {
         "{resp}"
     );
 }
+
+/// A Debian `docker-registry` on a free loopback port, with its storage in a temporary
+/// directory; None when HARRIER_SKIP_REGISTRY_TESTS is set (scripts/test sets it, and says so,
+/// when docker-registry or skopeo cannot be installed).
+pub struct Registry {
+    pub child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn registry() -> Option<Registry> {
+    if std::env::var_os("HARRIER_SKIP_REGISTRY_TESTS").is_some() {
+        eprintln!("registry test skipped (HARRIER_SKIP_REGISTRY_TESTS is set)");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("docker-registry must be installed (Debian package docker-registry; scripts/test installs it)");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "docker-registry did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(Registry {
+        child,
+        port,
+        _dir: dir,
+    })
+}
+
+/// Pushes a `docker save` archive to `dest` with skopeo; returns the manifest digest.
+pub fn push_image(archive: &std::path::Path, dest: &str) -> String {
+    let st = Command::new("skopeo")
+        .args(["copy", "--quiet", "--dest-tls-verify=false"])
+        .arg(format!("docker-archive:{}", archive.display()))
+        .arg(format!("docker://{dest}"))
+        .status()
+        .expect("skopeo must be installed (Debian package skopeo; scripts/test installs it)");
+    assert!(st.success(), "skopeo copy to {dest}");
+    let out = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
+        .arg(format!("docker://{dest}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "skopeo inspect {dest}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// [`moto`], with moto's ECS answering a container's `cpu` and `memory` as the strings the
+/// ECS API defines (moto answers numbers, which the AWS SDK for Rust refuses): the server is
+/// started by moto_server's own Python with that one fix applied.
+pub fn moto_ecs_strings() -> Option<Moto> {
+    if std::env::var_os("HARRIER_SKIP_MOTO_TESTS").is_some() {
+        eprintln!("AWS test skipped (HARRIER_SKIP_MOTO_TESTS is set)");
+        return None;
+    }
+    let which = Command::new("sh")
+        .args(["-c", "command -v moto_server"])
+        .output()
+        .unwrap();
+    let script = String::from_utf8_lossy(&which.stdout).trim().to_string();
+    assert!(!script.is_empty(), "moto_server must be on PATH");
+    let first = std::fs::read_to_string(&script)
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let python = first
+        .strip_prefix("#!")
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.contains(' '))
+        .unwrap_or_else(|| "python3".into());
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let code = format!(
+        "import moto.ecs.models as m\n\
+         orig = m.Container.__init__\n\
+         def init(self, td):\n    orig(self, td)\n    self.cpu = None if self.cpu is None else str(self.cpu)\n    self.memory = None if self.memory is None else str(self.memory)\n\
+         m.Container.__init__ = init\n\
+         from moto.server import main\n\
+         main(['-H', '127.0.0.1', '-p', '{port}'])\n"
+    );
+    let child = Command::new(python)
+        .args(["-c", &code])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server's Python");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto_server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(Moto {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    })
+}
