@@ -622,6 +622,47 @@ fn running_ecs_tasks_and_kubernetes_pods_are_found_and_scanned() {
     let api = row("kubernetes", "api");
     assert_eq!(api["problems"].as_array().unwrap().len(), 0, "{api}");
     assert_eq!(api["error"], Value::Null);
+
+    // The same as a periodic serve source: the running task's image is alerted once, however
+    // many rounds see it.
+    let out = dir.path().join("alerts.jsonl");
+    let mport = free_port();
+    let cfg = dir.path().join("harrier.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "state_dir: {state}\naws: {{region: us-east-1, endpoint_url: '{url}'}}\nsources:\n  - {{type: inventory, ecs: true, every: 1s}}\nimages: {{}}\nmetrics: {{listen: '127.0.0.1:{mport}'}}\noutputs:\n  - {{type: file, path: {out}}}\n",
+            state = dir.path().join("serve-state").display(),
+            url = m.url,
+            out = out.display(),
+        ),
+    )
+    .unwrap();
+    let child = serve(&cfg);
+    wait_until("three inventory rounds", 120, || {
+        metric(mport, "harrier_inventory_rounds_total") >= 3
+    });
+    assert_eq!(metric(mport, "harrier_running_bad_images"), 1);
+    assert_eq!(
+        metric(mport, "harrier_image_scans_total"),
+        0,
+        "scans are not pushes"
+    );
+    stop(child);
+    let running: Vec<Value> = alerts(&out)
+        .into_iter()
+        .filter(|a| a["rule"] == "Running Image Fails Its Scan")
+        .collect();
+    assert_eq!(running.len(), 1, "{running:?}");
+    assert_eq!(running[0]["priority"], "Critical");
+    assert_eq!(
+        running[0]["output_fields"]["image.digest"],
+        bad_digest.as_str()
+    );
+    assert!(running[0]["output"]
+        .as_str()
+        .unwrap()
+        .starts_with("ecs prod/family:web task "));
 }
 
 fn harrier_b64(b: &[u8]) -> String {

@@ -114,6 +114,7 @@ pub fn live_sources(
             SourceConfig::K8sAudit { .. }
             | SourceConfig::Sensor { .. }
             | SourceConfig::EcrEvents { .. }
+            | SourceConfig::Inventory { .. }
             | SourceConfig::Admission { .. } => {}
         }
     }

@@ -335,6 +335,20 @@ pub enum SourceConfig {
         #[serde(default = "default_wait")]
         wait_seconds: i32,
     },
+    /// The images that run, listed periodically (ECS tasks, Kubernetes pods), each new digest
+    /// scanned; a running image that fails its scan is alerted (needs `images:`).
+    Inventory {
+        /// List the running tasks of every ECS cluster in the region.
+        #[serde(default)]
+        ecs: bool,
+        /// List pods through this kubeconfig's current context.
+        kubeconfig: Option<PathBuf>,
+        /// List pods through the in-cluster service account.
+        #[serde(default)]
+        in_cluster: bool,
+        /// How often (`10m`).
+        every: Option<Dur>,
+    },
     /// The Kubernetes admission webhook (ValidatingAdmissionWebhook, HTTPS only).
     Admission {
         /// Address to listen on.
@@ -511,6 +525,7 @@ impl Config {
                 SourceConfig::Sqs { .. }
                     | SourceConfig::CloudwatchLogs { .. }
                     | SourceConfig::EcrEvents { .. }
+                    | SourceConfig::Inventory { ecs: true, .. }
             )
         }) || self.outputs.iter().any(|o| {
             matches!(
@@ -700,15 +715,33 @@ fn check(cfg: &Config, places: &Places) -> Result<(), ConfigError> {
     if cfg.sources.is_empty() {
         return Err(ConfigError::at(
             places.get("sources").map(|p| p.0),
-            "no sources: add at least one under `sources:` (sqs, cloudwatch_logs, k8s_audit, ecr_events, admission, sensor)",
+            "no sources: add at least one under `sources:` (sqs, cloudwatch_logs, k8s_audit, ecr_events, inventory, admission, sensor)",
         ));
     }
     for (i, s) in cfg.sources.iter().enumerate() {
-        if matches!(s, SourceConfig::EcrEvents { .. }) && cfg.images.is_none() {
+        if matches!(
+            s,
+            SourceConfig::EcrEvents { .. } | SourceConfig::Inventory { .. }
+        ) && cfg.images.is_none()
+        {
             return Err(ConfigError::at(
                 places.get(&format!("sources[{i}]")).map(|p| p.0),
-                format!("sources[{i}]: an ecr_events source needs `images:` (how pushed images are scanned)"),
+                format!("sources[{i}]: an ecr_events or inventory source needs `images:` (how images are scanned)"),
             ));
+        }
+        if let SourceConfig::Inventory {
+            ecs,
+            kubeconfig,
+            in_cluster,
+            ..
+        } = s
+        {
+            if !ecs && kubeconfig.is_none() && !in_cluster {
+                return Err(ConfigError::at(
+                    places.get(&format!("sources[{i}]")).map(|p| p.0),
+                    format!("sources[{i}]: an inventory source needs ecs: true, kubeconfig or in_cluster: true"),
+                ));
+            }
         }
         if let SourceConfig::K8sAudit {
             tls_cert, tls_key, ..

@@ -294,6 +294,116 @@ pub fn run_ecr_events(
     Ok(())
 }
 
+/// Where a periodic inventory looks.
+pub struct InventoryPlan {
+    /// ECS, through this client.
+    pub ecs: Option<aws_sdk_ecs::Client>,
+    /// Kubernetes, through this API server.
+    pub kube: Option<harrier_supply::inventory::KubeAccess>,
+    /// How often.
+    pub every: Duration,
+}
+
+/// The inventory sources of the configuration, with their kubeconfigs read.
+pub fn inventory_plans(
+    sources: &[SourceConfig],
+    sdk: &aws_config::SdkConfig,
+) -> Result<Vec<InventoryPlan>, ServeError> {
+    let mut out = Vec::new();
+    for s in sources {
+        let SourceConfig::Inventory {
+            ecs,
+            kubeconfig,
+            in_cluster,
+            every,
+        } = s
+        else {
+            continue;
+        };
+        let kube = match (kubeconfig, in_cluster) {
+            (Some(k), _) => Some(
+                harrier_supply::inventory::KubeAccess::from_kubeconfig(k)
+                    .map_err(ServeError::Conflict)?,
+            ),
+            (None, true) => Some(
+                harrier_supply::inventory::KubeAccess::in_cluster()
+                    .map_err(ServeError::Conflict)?,
+            ),
+            (None, false) => None,
+        };
+        out.push(InventoryPlan {
+            ecs: ecs.then(|| aws_sdk_ecs::Client::new(sdk)),
+            kube,
+            every: every.map(|d| d.0).unwrap_or(Duration::from_secs(600)),
+        });
+    }
+    Ok(out)
+}
+
+impl Images {
+    /// Lists what runs every `plan.every` until `stop`; scans each new digest, alerts each
+    /// running container whose image fails (once per container and digest).
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_inventory(
+        &self,
+        plan: &InventoryPlan,
+        rt: &tokio::runtime::Handle,
+        mut sink: StoreSink,
+        correlator: Option<&Mutex<harrier_incidents::Correlator>>,
+        hostname: &str,
+        on_alerts: &dyn Fn(&mut StoreSink),
+        stop: &AtomicBool,
+    ) -> Result<(), String> {
+        let db = self.open()?;
+        while !stop.load(Ordering::Relaxed) {
+            let mut running = Vec::new();
+            let mut failed = Vec::new();
+            if let Some(c) = &plan.ecs {
+                match rt.block_on(harrier_supply::inventory::ecs_running(c)) {
+                    Ok(r) => running.extend(r),
+                    Err(e) => failed.push(e),
+                }
+            }
+            if let Some(k) = &plan.kube {
+                match k.running_pods() {
+                    Ok(r) => running.extend(r),
+                    Err(e) => failed.push(e),
+                }
+            }
+            for e in &failed {
+                self.metrics
+                    .inventory_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(problem = %e, "inventory: cannot list what runs; trying again next round");
+            }
+            let rows = harrier_supply::inventory::judge(
+                running,
+                Some(&db),
+                self.scanner.as_ref(),
+                self.settings.bar,
+            );
+            for r in rows.iter().filter(|r| r.error.is_some()) {
+                tracing::warn!(image = %r.running.image, workload = %r.running.workload, problem = r.error.as_deref().unwrap_or(""), "inventory: cannot scan a running image");
+            }
+            let alerts = harrier_supply::inventory::alerts(&rows, harrier_events::time::now_ns());
+            self.metrics
+                .running_bad
+                .store(alerts.len() as u64, Ordering::Relaxed);
+            store_alerts(&alerts, &mut sink, correlator, hostname)
+                .map_err(|e| format!("storing inventory alerts failed: {e}"))?;
+            on_alerts(&mut sink);
+            self.metrics
+                .inventory_rounds
+                .fetch_add(1, Ordering::Relaxed);
+            let until = std::time::Instant::now() + plan.every;
+            while std::time::Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One admission webhook.
 pub struct AdmissionHook {
     /// Its address.

@@ -62,6 +62,12 @@ pub struct ImageMetrics {
     pub given_up: AtomicU64,
     /// Messages on `ecr_events` queues that were not ECR pushes or were malformed.
     pub bad_messages: AtomicU64,
+    /// Inventory rounds done.
+    pub inventory_rounds: AtomicU64,
+    /// Inventory rounds that could not list (the platform unreachable).
+    pub inventory_errors: AtomicU64,
+    /// Running containers whose image fails its scan, at the last round.
+    pub running_bad: AtomicU64,
     /// Admission reviews allowed.
     pub admission_allowed: AtomicU64,
     /// Admission reviews refused.
@@ -115,6 +121,24 @@ pub const IMAGE_FAMILIES: &[Family<ImageMetrics>] = &[
         help: "ecr_events messages that were malformed.",
         kind: "counter",
         value: |m| Some(m.bad_messages.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_inventory_rounds_total",
+        help: "Inventory rounds done.",
+        kind: "counter",
+        value: |m| Some(m.inventory_rounds.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_inventory_errors_total",
+        help: "Inventory rounds that could not list what runs.",
+        kind: "counter",
+        value: |m| Some(m.inventory_errors.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_running_bad_images",
+        help: "Running containers whose image fails its scan, at the last inventory round.",
+        kind: "gauge",
+        value: |m| Some(m.running_bad.load(Ordering::Relaxed)),
     },
     Family {
         name: "harrier_admission_allowed_total",

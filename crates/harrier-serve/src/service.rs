@@ -233,6 +233,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         })
         .collect();
 
+    let inventories = crate::images::inventory_plans(&cfg.sources, &sdk)?;
     let mut metrics = Metrics::default();
     if images.is_some() || !admission_listeners.is_empty() {
         metrics.images = Some(Arc::clone(&image_metrics));
@@ -282,7 +283,8 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         + sensors.len()
         + hook_metrics.iter().flatten().count()
         + admission_listeners.len()
-        + ecr_events.len();
+        + ecr_events.len()
+        + inventories.len();
     eprintln!(
         "harrier: serving {n_sources} source(s) into {} with {} rules; {} output(s){}",
         db.display(),
@@ -386,7 +388,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         }
         let shared = correlator.as_ref().map(|(c, _)| c.as_ref());
         if let Some(images) = images.as_ref() {
-            let sink = sink()?;
+            let scanner_sink = sink()?;
             sources.push(s.spawn(move || {
                 sup.run("image scanner", || {
                     let publish = |sink: &mut StoreSink| {
@@ -396,9 +398,27 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
                             *all.entry((rule, p.as_str().to_string())).or_default() += n;
                         }
                     };
-                    images.run_scanner(sink, shared, hostname, &publish, stop_ref)
+                    images.run_scanner(scanner_sink, shared, hostname, &publish, stop_ref)
                 })
             }));
+            for plan in &inventories {
+                let inv_sink = sink()?;
+                let handle = rt.handle().clone();
+                sources.push(s.spawn(move || {
+                    sup.run("source inventory", || {
+                        let publish = |sink: &mut StoreSink| {
+                            wake.notify();
+                            let mut all = metrics.alerts.lock().unwrap_or_else(|p| p.into_inner());
+                            for ((rule, p), n) in sink.raised.drain() {
+                                *all.entry((rule, p.as_str().to_string())).or_default() += n;
+                            }
+                        };
+                        images.run_inventory(
+                            plan, &handle, inv_sink, shared, hostname, &publish, stop_ref,
+                        )
+                    })
+                }));
+            }
             for (queue, wait) in &ecr_events {
                 let name = format!("source ecr_events {queue}");
                 let handle = rt.handle().clone();

@@ -31,6 +31,10 @@ pub struct Running {
     pub image: String,
     /// The digest that runs, when the platform reports it.
     pub digest: Option<String>,
+    /// The pod, as `namespace/name` (Kubernetes).
+    pub pod: Option<String>,
+    /// The ECS task id (ECS, Fargate).
+    pub task: Option<String>,
 }
 
 impl Running {
@@ -116,6 +120,8 @@ pub fn pods_from_list(v: &Value) -> Result<Vec<Running>, String> {
                     container: cname.to_string(),
                     image: c["image"].as_str().unwrap_or("").to_string(),
                     digest: ids.get(cname).and_then(|id| digest_of(id)),
+                    pod: Some(format!("{ns}/{name}")),
+                    task: None,
                 });
             }
         }
@@ -377,6 +383,8 @@ pub async fn ecs_running(client: &aws_sdk_ecs::Client) -> Result<Vec<Running>, S
                             .image_digest()
                             .filter(|d| crate::push::is_digest(d))
                             .map(str::to_string),
+                        pod: None,
+                        task: Some(id.clone()),
                     });
                 }
             }
@@ -453,6 +461,81 @@ pub fn judge(
         });
     }
     rows
+}
+
+/// The rule name of a running container whose image fails its scan.
+pub const RULE_RUNNING_FAILS: &str = "Running Image Fails Its Scan";
+
+/// An alert for each row whose image is bad: one per container and digest (a deterministic
+/// id, so a periodic inventory does not repeat it), joined to incidents through the digest,
+/// the image, the pod or the ECS task.
+pub fn alerts(rows: &[Row], time_ns: i64) -> Vec<crate::watch::SupplyAlert> {
+    use harrier_incidents::{Entity, Kind};
+    let mut out = Vec::new();
+    for r in rows.iter().filter(|r| !r.problems.is_empty()) {
+        let Some(s) = &r.summary else { continue };
+        let run = &r.running;
+        let mut entities: Vec<Entity> = [
+            Entity::new(Kind::ImageDigest, s.digest.clone()),
+            harrier_incidents::entity::image_key(&run.image)
+                .and_then(|k| Entity::new(Kind::Image, k)),
+            run.pod.clone().and_then(|p| Entity::new(Kind::Pod, p)),
+            run.pod
+                .as_deref()
+                .and_then(|p| p.split('/').next())
+                .and_then(|n| Entity::new(Kind::Namespace, n)),
+            run.task.clone().and_then(|t| {
+                harrier_incidents::entity::ecs_task_id(&t)
+                    .and_then(|t| Entity::new(Kind::EcsTask, t))
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        entities.sort();
+        let malware = !s.malware.is_empty();
+        out.push(crate::watch::SupplyAlert {
+            rule: RULE_RUNNING_FAILS,
+            priority: if malware {
+                harrier_rules::Priority::Critical
+            } else {
+                harrier_rules::Priority::Error
+            },
+            output: format!(
+                "{} {} container {} runs {} ({}) that fails its scan: {}",
+                run.platform,
+                run.workload,
+                run.container,
+                run.image,
+                s.digest.get(..19).unwrap_or(&s.digest),
+                r.problems
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            fields: vec![
+                ("image.platform", Some(run.platform.clone())),
+                ("image.workload", Some(run.workload.clone())),
+                ("image.container", Some(run.container.clone())),
+                ("image.name", Some(run.image.clone())),
+                ("image.digest", Some(s.digest.clone())),
+                ("image.findings", Some(r.problems.join("; "))),
+            ],
+            tags: ["container", "image", "mitre_execution", "T1610"]
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
+            event_id: format!(
+                "running/{}/{}/{}/{}",
+                run.platform, run.workload, run.container, s.digest
+            ),
+            time_ns,
+            entities,
+        });
+    }
+    out
 }
 
 #[cfg(test)]
