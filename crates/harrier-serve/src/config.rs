@@ -150,6 +150,22 @@ pub struct Config {
     /// Scan every image pushed to ECR (CloudTrail `PutImage` on the CloudTrail sources,
     /// EventBridge's "ECR Image Action" on `ecr_events` sources); off unless present.
     pub images: Option<ImagesConfig>,
+    /// Continuous posture: a full scan at start, then each configuration change a CloudTrail
+    /// source reads re-checked by re-reading only what it touched; off unless present.
+    pub posture: Option<PostureConfig>,
+}
+
+/// Continuous posture in the service.
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PostureConfig {
+    /// Regions to read (default: `aws.region`, else us-east-1).
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// A full scan this often, for what events miss (`24h`).
+    pub full_scan_every: Option<Dur>,
+    /// Quiet time before a burst of changes is re-checked, once per area (`2s`).
+    pub settle: Option<Dur>,
 }
 
 /// Images in the service: pushes scanned once per digest, tag moves alerted, the scans shared
@@ -519,22 +535,24 @@ pub enum OutputConfig {
 impl Config {
     /// Whether a source or output talks to AWS (and so needs credentials and a region).
     pub fn needs_aws(&self) -> bool {
-        self.sources.iter().any(|s| {
-            matches!(
-                s,
-                SourceConfig::Sqs { .. }
-                    | SourceConfig::CloudwatchLogs { .. }
-                    | SourceConfig::EcrEvents { .. }
-                    | SourceConfig::Inventory { ecs: true, .. }
-            )
-        }) || self.outputs.iter().any(|o| {
-            matches!(
-                o,
-                OutputConfig::Sns { .. }
-                    | OutputConfig::Sqs { .. }
-                    | OutputConfig::SecurityHub { .. }
-            )
-        })
+        self.posture.is_some()
+            || self.sources.iter().any(|s| {
+                matches!(
+                    s,
+                    SourceConfig::Sqs { .. }
+                        | SourceConfig::CloudwatchLogs { .. }
+                        | SourceConfig::EcrEvents { .. }
+                        | SourceConfig::Inventory { ecs: true, .. }
+                )
+            })
+            || self.outputs.iter().any(|o| {
+                matches!(
+                    o,
+                    OutputConfig::Sns { .. }
+                        | OutputConfig::Sqs { .. }
+                        | OutputConfig::SecurityHub { .. }
+                )
+            })
     }
 }
 

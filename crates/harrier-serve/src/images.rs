@@ -486,13 +486,11 @@ pub fn admission_hooks(
 
 /// Answers one admission request: 405 for a method other than POST, 413 over
 /// [`MAX_REVIEW`], 400 for a malformed review, else 200 with the AdmissionReview answer. A
-/// refusal is stored as an alert (and correlated) before the answer.
+/// refusal's alert goes to `refusals` after the answer ([`write_refusals`] stores it).
 pub fn handle_admission(
     controller: &Controller,
     mut req: Request,
-    sink: &mut StoreSink,
-    correlator: Option<&Mutex<harrier_incidents::Correlator>>,
-    hostname: &str,
+    refusals: &std::sync::mpsc::Sender<SupplyAlert>,
     metrics: &ImageMetrics,
 ) {
     if *req.method() != tiny_http::Method::Post {
@@ -549,11 +547,32 @@ pub fn handle_admission(
         user = %review.user, allowed = d.allowed, images = review.images.len(), cached = d.cached,
         "admission review"
     );
-    if let Some(a) = controller.alert(&review, &d, harrier_events::time::now_ns()) {
-        if let Err(e) = store_alerts(&[a], sink, correlator, hostname) {
-            // The decision stands; the record of it is what failed.
-            tracing::error!(uid = %review.uid, error = %e, "admission: cannot store the refusal's alert");
-        }
-    }
     respond(req, 200, admission::response(&review, &d).to_string());
+    // Stored by the listener's writer after the answer: the API server is not kept waiting
+    // for a disk sync.
+    if let Some(a) = controller.alert(&review, &d, harrier_events::time::now_ns()) {
+        let _ = refusals.send(a);
+    }
+}
+
+/// Stores the refusals an admission listener sends, in batches, until its sender is gone.
+pub fn write_refusals(
+    rx: std::sync::mpsc::Receiver<SupplyAlert>,
+    mut sink: StoreSink,
+    correlator: Option<&Mutex<harrier_incidents::Correlator>>,
+    hostname: &str,
+    on_alerts: &dyn Fn(&mut StoreSink),
+) -> Result<(), String> {
+    loop {
+        let first = match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(a) => a,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+        };
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter().take(1000));
+        store_alerts(&batch, &mut sink, correlator, hostname)
+            .map_err(|e| format!("storing admission refusals failed: {e}"))?;
+        on_alerts(&mut sink);
+    }
 }

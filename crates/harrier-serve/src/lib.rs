@@ -20,6 +20,7 @@ pub mod config;
 pub mod http;
 pub mod images;
 pub mod metrics;
+pub mod posture;
 mod service;
 mod supervise;
 

@@ -43,6 +43,8 @@ pub struct Metrics {
     pub alerts: Mutex<BTreeMap<(String, String), u64>>,
     /// The image scanner and the admission webhook, when configured.
     pub images: Option<Arc<ImageMetrics>>,
+    /// Continuous posture, when configured.
+    pub posture: Option<Arc<crate::posture::PostureMetrics>>,
 }
 
 /// What the image scanner and the admission webhook report.
@@ -331,6 +333,49 @@ impl Metrics {
         let outputs = self.outputs.iter().map(|(n, s)| (n.as_str(), s.as_ref()));
         for f in OUTPUT_FAMILIES {
             family(&mut o, f, "output", outputs.clone());
+        }
+        if let Some(m) = &self.posture {
+            for (name, help, kind, v) in [
+                (
+                    "harrier_posture_full_scans_total",
+                    "Full posture scans.",
+                    "counter",
+                    &m.full_scans,
+                ),
+                (
+                    "harrier_posture_rereads_total",
+                    "Areas re-read after configuration changes.",
+                    "counter",
+                    &m.rereads,
+                ),
+                (
+                    "harrier_posture_changes_total",
+                    "Configuration changes read from CloudTrail.",
+                    "counter",
+                    &m.changes,
+                ),
+                (
+                    "harrier_posture_newly_failing_total",
+                    "Checks that went from passing to failing.",
+                    "counter",
+                    &m.newly_failing,
+                ),
+                (
+                    "harrier_posture_fixed_total",
+                    "Checks that went from failing to passing.",
+                    "counter",
+                    &m.fixed,
+                ),
+                (
+                    "harrier_posture_score_percent",
+                    "The posture score after the last evaluation (0-100, hundredths).",
+                    "gauge",
+                    &m.score_centi,
+                ),
+            ] {
+                header(&mut o, name, help, kind);
+                let _ = writeln!(o, "{name} {}", v.load(Ordering::Relaxed));
+            }
         }
         if let Some(m) = &self.images {
             for f in IMAGE_FAMILIES {

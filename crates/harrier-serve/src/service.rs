@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use harrier_alerts::outputs::{self, DriveOptions, OutputStats, Wake};
 use harrier_alerts::store::{Store, StoreSink};
@@ -50,6 +51,8 @@ struct Detection<'a> {
     profiles: &'a [(String, String)],
     /// Scans of pushed images, when on: CloudTrail sources record the pushes they read.
     images: Option<&'a crate::images::Images>,
+    /// Continuous posture, when on: CloudTrail sources hand it the changes they read.
+    posture: Option<&'a std::sync::mpsc::Sender<crate::posture::Change>>,
 }
 
 impl<'a> Detection<'a> {
@@ -95,6 +98,16 @@ impl Reporter<'_> {
         for ((rule, p), n) in sink.raised.drain() {
             *all.entry((rule, p.as_str().to_string())).or_default() += n;
         }
+    }
+}
+
+/// After a component's own commit (image scans, posture, admission refusals): wakes the
+/// outputs and counts its alerts per rule.
+fn published(metrics: &Metrics, wake: &Wake, sink: &mut StoreSink) {
+    wake.notify();
+    let mut all = metrics.alerts.lock().unwrap_or_else(|p| p.into_inner());
+    for ((rule, p), n) in sink.raised.drain() {
+        *all.entry((rule, p.as_str().to_string())).or_default() += n;
     }
 }
 
@@ -234,9 +247,37 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         .collect();
 
     let inventories = crate::images::inventory_plans(&cfg.sources, &sdk)?;
+    let posture_metrics = Arc::new(crate::posture::PostureMetrics::default());
+    let (posture_tx, posture_rx) = std::sync::mpsc::channel::<crate::posture::Change>();
+    let watch = cfg.posture.as_ref().map(|p| {
+        let home = cfg.aws.region.clone().unwrap_or_else(|| "us-east-1".into());
+        crate::posture::Watch {
+            opts: harrier_posture::collect::CollectOptions {
+                regions: harrier_posture::collect::Regions::List(if p.regions.is_empty() {
+                    vec![home.clone()]
+                } else {
+                    p.regions.clone()
+                }),
+                profile: cfg.aws.profile.clone(),
+                endpoint_url: cfg.aws.endpoint_url.clone(),
+                home_region: Some(home),
+                progress: false,
+            },
+            every: p
+                .full_scan_every
+                .map(|d| d.0)
+                .unwrap_or(Duration::from_secs(86_400)),
+            settle: p.settle.map(|d| d.0).unwrap_or(Duration::from_secs(2)),
+            history: dir.join("posture.db"),
+            metrics: Arc::clone(&posture_metrics),
+        }
+    });
     let mut metrics = Metrics::default();
     if images.is_some() || !admission_listeners.is_empty() {
         metrics.images = Some(Arc::clone(&image_metrics));
+    }
+    if watch.is_some() {
+        metrics.posture = Some(Arc::clone(&posture_metrics));
     }
     let out_stats: Vec<Arc<OutputStats>> = outputs.iter().map(|_| Arc::default()).collect();
     for (o, s) in outputs.iter().zip(&out_stats) {
@@ -284,7 +325,8 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         + hook_metrics.iter().flatten().count()
         + admission_listeners.len()
         + ecr_events.len()
-        + inventories.len();
+        + inventories.len()
+        + usize::from(cfg.posture.is_some());
     eprintln!(
         "harrier: serving {n_sources} source(s) into {} with {} rules; {} output(s){}",
         db.display(),
@@ -315,6 +357,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         None => Vec::new(),
     };
     let detection = Detection {
+        posture: watch.as_ref().map(|_| &posture_tx),
         images: images.as_ref(),
         profiles: &profiles,
         rules,
@@ -387,17 +430,27 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
             }
         }
         let shared = correlator.as_ref().map(|(c, _)| c.as_ref());
+        if let Some(w) = watch.as_ref() {
+            let posture_sink = sink()?;
+            sources.push(s.spawn(move || {
+                sup.run("posture watcher", || {
+                    let publish = |sink: &mut StoreSink| published(metrics, wake, sink);
+                    w.run(
+                        posture_rx,
+                        posture_sink,
+                        shared,
+                        hostname,
+                        &publish,
+                        stop_ref,
+                    )
+                })
+            }));
+        }
         if let Some(images) = images.as_ref() {
             let scanner_sink = sink()?;
             sources.push(s.spawn(move || {
                 sup.run("image scanner", || {
-                    let publish = |sink: &mut StoreSink| {
-                        wake.notify();
-                        let mut all = metrics.alerts.lock().unwrap_or_else(|p| p.into_inner());
-                        for ((rule, p), n) in sink.raised.drain() {
-                            *all.entry((rule, p.as_str().to_string())).or_default() += n;
-                        }
-                    };
+                    let publish = |sink: &mut StoreSink| published(metrics, wake, sink);
                     images.run_scanner(scanner_sink, shared, hostname, &publish, stop_ref)
                 })
             }));
@@ -433,22 +486,29 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
             }
         }
         for (listener, hook) in admission_listeners {
-            let mut sink = sink()?;
+            let writer_sink = sink()?;
             let im = image_metrics.as_ref();
             let name = format!("admission {}", listener.base_url());
+            let (tx, rx) = std::sync::mpsc::channel();
+            let writer = format!("admission writer {}", listener.base_url());
+            sources.push(s.spawn(move || {
+                sup.run(&writer, || {
+                    let publish = |sink: &mut StoreSink| published(metrics, wake, sink);
+                    crate::images::write_refusals(rx, writer_sink, shared, hostname, &publish)
+                })
+            }));
             sources.push(s.spawn(move || {
                 sup.run(&name, || {
                     let c = &hook.controller;
                     let mut routes = vec![Route {
                         path: hook.path.clone(),
                         handler: Box::new(|req| {
-                            crate::images::handle_admission(
-                                c, req, &mut sink, shared, hostname, im,
-                            );
-                            wake.notify();
+                            crate::images::handle_admission(c, req, &tx, im);
                         }),
                     }];
                     listener.serve(&mut routes, stop_ref);
+                    drop(routes);
+                    drop(tx);
                     Ok(())
                 })
             }));
@@ -582,8 +642,18 @@ fn run_live(
     stop: &AtomicBool,
 ) -> Result<(), String> {
     let mut det = detection.detector();
-    if let Some(images) = detection.images {
-        det.set_cloudtrail_tap(images.tap(stop)?);
+    let mut image_tap = detection.images.map(|i| i.tap(stop)).transpose()?;
+    let posture = detection.posture.cloned();
+    if image_tap.is_some() || posture.is_some() {
+        det.set_cloudtrail_tap(Box::new(move |name: &str, bytes: &[u8]| {
+            if let Some(tx) = &posture {
+                crate::posture::notify(tx, name, bytes);
+            }
+            match image_tap.as_mut() {
+                Some(t) => t(name, bytes),
+                None => Ok(()),
+            }
+        }));
     }
     let name = src.name().to_string();
     harrier_detect::live::run_source(

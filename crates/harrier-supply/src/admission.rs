@@ -452,8 +452,13 @@ impl Controller {
         }
         let mut refusals = Vec::new();
         for v in &verdicts {
-            for pr in &v.problems {
-                refusals.push(format!("{} ({}): {pr}", v.image, v.container));
+            if !v.problems.is_empty() {
+                refusals.push(format!(
+                    "{} ({}): {}",
+                    v.image,
+                    v.container,
+                    v.problems.join("; ")
+                ));
             }
             if let Some(u) = &v.unjudged {
                 let m = format!("{} ({}): cannot be checked: {u}", v.image, v.container);
@@ -576,30 +581,45 @@ impl Controller {
     }
 }
 
-/// The AdmissionReview answer to `review`.
+/// Room for the message and the warnings of an answer together, in bytes.
+pub const ANSWER_TEXT_BUDGET: usize = 760;
+
+fn shorten(t: &str, max: usize) -> String {
+    if t.len() <= max {
+        return t.to_string();
+    }
+    let mut cut = max.saturating_sub(3);
+    while !t.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}...", &t[..cut])
+}
+
+/// The AdmissionReview answer to `review`. The message and warnings are shown to whoever
+/// applied the object, so they are kept short: together within [`ANSWER_TEXT_BUDGET`] bytes
+/// (the whole answer then fits the HTTP server's one write; the full text is in the stored
+/// alert and the log).
 pub fn response(review: &Review, d: &Decision) -> Value {
     let mut r = json!({"uid": review.uid, "allowed": d.allowed});
+    let mut left = ANSWER_TEXT_BUDGET;
     if let Some(m) = &d.message {
+        let m = shorten(m, 520);
+        left = left.saturating_sub(m.len());
         r["status"] = json!({"code": 403, "reason": "Forbidden", "message": m});
     }
     if !d.warnings.is_empty() {
-        // The API server shows each warning to the user; keep them short.
-        r["warnings"] = d
-            .warnings
-            .iter()
-            .map(|w| {
-                let mut w = w.clone();
-                if w.len() > 240 {
-                    let mut cut = 237;
-                    while !w.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    w.truncate(cut);
-                    w.push_str("...");
-                }
-                Value::String(w)
-            })
-            .collect();
+        let mut out = Vec::new();
+        for (i, w) in d.warnings.iter().enumerate() {
+            let w = shorten(w, 200);
+            let rest = d.warnings.len() - i;
+            if w.len() + 40 > left && rest > 0 {
+                out.push(Value::String(format!("and {rest} more (harrier's log)")));
+                break;
+            }
+            left -= w.len();
+            out.push(Value::String(w));
+        }
+        r["warnings"] = Value::Array(out);
     }
     json!({"apiVersion": review.api_version, "kind": "AdmissionReview", "response": r})
 }

@@ -42,7 +42,7 @@ pub(crate) async fn collect(cfg: &SdkConfig, sink: &Sink, account: &str, custom_
     tokio::join!(iam(cfg, sink), s3(cfg, sink, account, custom_endpoint));
 }
 
-async fn iam(cfg: &SdkConfig, sink: &Sink) {
+pub(crate) async fn iam(cfg: &SdkConfig, sink: &Sink) {
     let iam = aws_sdk_iam::Client::new(cfg);
     tokio::join!(
         credential_report(&iam, sink),
@@ -240,7 +240,7 @@ async fn authorization_details(iam: &aws_sdk_iam::Client, sink: &Sink) {
     );
 }
 
-async fn s3(cfg: &SdkConfig, sink: &Sink, account: &str, custom_endpoint: bool) {
+pub(crate) async fn s3(cfg: &SdkConfig, sink: &Sink, account: &str, custom_endpoint: bool) {
     // A custom endpoint (moto, LocalStack) serves buckets by path, not by host name.
     let s3 = harrier_aws::s3_client(cfg, custom_endpoint);
     let control = aws_sdk_s3control::Client::new(cfg);

@@ -9,6 +9,7 @@
 mod compute;
 mod global;
 mod json;
+pub mod recheck;
 mod regional;
 mod send;
 

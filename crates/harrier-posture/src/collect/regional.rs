@@ -43,7 +43,7 @@ pub(crate) async fn collect(cfg: &SdkConfig, sink: &Sink, region: &str) {
 }
 
 /// CloudWatch Logs metric filters and CloudWatch alarms (CIS monitoring).
-async fn monitoring(cfg: &SdkConfig, sink: &Sink, region: &str) {
+pub(crate) async fn monitoring(cfg: &SdkConfig, sink: &Sink, region: &str) {
     let logs = aws_sdk_cloudwatchlogs::Client::new(cfg);
     let cw = aws_sdk_cloudwatch::Client::new(cfg);
     let (filters, alarms) = tokio::join!(
@@ -97,7 +97,7 @@ async fn monitoring(cfg: &SdkConfig, sink: &Sink, region: &str) {
 }
 
 /// ECS clusters, their services, and the latest active revision of each task definition family.
-async fn ecs(cfg: &SdkConfig, sink: &Sink, region: &str) {
+pub(crate) async fn ecs(cfg: &SdkConfig, sink: &Sink, region: &str) {
     let ecs = aws_sdk_ecs::Client::new(cfg);
     let clusters = ecs
         .list_clusters()
@@ -247,7 +247,7 @@ fn permissions(list: &[aws_sdk_ec2::types::IpPermission]) -> Value {
         .collect()
 }
 
-async fn ec2(cfg: &SdkConfig, sink: &Sink, region: &str) {
+pub(crate) async fn ec2(cfg: &SdkConfig, sink: &Sink, region: &str) {
     let ec2 = aws_sdk_ec2::Client::new(cfg);
     tokio::join!(
         async {
@@ -349,7 +349,7 @@ async fn ec2(cfg: &SdkConfig, sink: &Sink, region: &str) {
     );
 }
 
-async fn cloudtrail(cfg: &SdkConfig, sink: &Sink, region: &str) {
+pub(crate) async fn cloudtrail(cfg: &SdkConfig, sink: &Sink, region: &str) {
     let ct = aws_sdk_cloudtrail::Client::new(cfg);
     let r = ct
         .describe_trails()
@@ -430,7 +430,7 @@ async fn cloudtrail(cfg: &SdkConfig, sink: &Sink, region: &str) {
     }
 }
 
-async fn kms(cfg: &SdkConfig, sink: &Sink, region: &str) {
+pub(crate) async fn kms(cfg: &SdkConfig, sink: &Sink, region: &str) {
     let kms = aws_sdk_kms::Client::new(cfg);
     let r: Result<Vec<_>, _> = kms.list_keys().into_paginator().send().collect().await;
     let ids: Vec<String> = match &r {
@@ -507,7 +507,7 @@ async fn kms_key(kms: &aws_sdk_kms::Client, sink: &Sink, region: &str, id: &str)
 }
 
 /// Config, GuardDuty and Security Hub: is the service on in this region?
-async fn services(cfg: &SdkConfig, sink: &Sink, region: &str) {
+pub(crate) async fn services(cfg: &SdkConfig, sink: &Sink, region: &str) {
     let config = aws_sdk_config::Client::new(cfg);
     let gd = aws_sdk_guardduty::Client::new(cfg);
     let hub = aws_sdk_securityhub::Client::new(cfg);
@@ -553,7 +553,7 @@ async fn services(cfg: &SdkConfig, sink: &Sink, region: &str) {
     );
 }
 
-async fn ecr(cfg: &SdkConfig, sink: &Sink, region: &str) {
+pub(crate) async fn ecr(cfg: &SdkConfig, sink: &Sink, region: &str) {
     let ecr = aws_sdk_ecr::Client::new(cfg);
     let (repos, scanning) = tokio::join!(
         ecr.describe_repositories()
@@ -598,7 +598,7 @@ async fn ecr(cfg: &SdkConfig, sink: &Sink, region: &str) {
     );
 }
 
-async fn eks(cfg: &SdkConfig, sink: &Sink, region: &str) {
+pub(crate) async fn eks(cfg: &SdkConfig, sink: &Sink, region: &str) {
     let eks = aws_sdk_eks::Client::new(cfg);
     let r: Result<Vec<_>, _> = eks.list_clusters().into_paginator().send().collect().await;
     let names: Vec<String> = match &r {

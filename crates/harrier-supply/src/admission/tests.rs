@@ -260,3 +260,41 @@ fn deletes_are_not_judged() {
     assert!(d.allowed);
     assert_eq!(f.scans.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn answers_stay_short_however_many_reasons() {
+    let (c, _) = controller(Policy {
+        mode: Mode::Audit,
+        ..Policy::default()
+    });
+    let many: Vec<String> = (0..40)
+        .map(|i| format!("reg.example.com/web{i}:latest"))
+        .collect();
+    let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+    let r = Review::parse(&review("Pod", pod(&refs))).unwrap();
+    let d = c.decide(&r);
+    assert_eq!(d.warnings.len(), 40);
+    let a = response(&r, &d);
+    let text: usize = a["response"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().len())
+        .sum();
+    assert!(text <= ANSWER_TEXT_BUDGET, "{text}");
+    assert!(a["response"]["warnings"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .contains("more"));
+    let (c, _) = controller(Policy::default());
+    let d = c.decide(&r);
+    let m = response(&r, &d)["response"]["status"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(m.len() <= 520 && m.ends_with("..."), "{}", m.len());
+}

@@ -1,0 +1,297 @@
+//! Continuous posture in `harrier serve` against moto: the story's account (built sound by
+//! tests/moto/build_account.py) is scanned once at start; then the story's misconfigurations
+//! are made through the API and their CloudTrail records delivered through S3 and SQS, and each
+//! newly failing check is alerted once, from a re-read of only what changed (no second full
+//! scan); reverting the security group makes its check "fixed".
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+fn py(endpoint: &str, args: &[&str]) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/moto/posture_live.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(endpoint)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "posture_live.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    let mut r = String::new();
+    let _ = s.read_to_string(&mut r);
+    r
+}
+
+fn metric(port: u16, name: &str) -> u64 {
+    http_get(port, "/metrics")
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(secs), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.elapsed()
+}
+
+fn alerts(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn posture_alerts(path: &Path, rule: &str) -> Vec<(String, String)> {
+    alerts(path)
+        .iter()
+        .filter(|a| a["rule"] == rule)
+        .map(|a| {
+            (
+                a["output_fields"]["posture.check"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                a["output_fields"]["posture.resource"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+fn record(id: &str, time: &str, source: &str, name: &str, params: Value) -> String {
+    json!({"Records": [{
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/alice",
+            "accountId": "123456789012", "accessKeyId": "AKIAEXAMPLEALICE0001", "userName": "alice"},
+        "eventTime": time, "eventSource": source, "eventName": name, "awsRegion": "eu-west-1",
+        "sourceIPAddress": "203.0.113.50", "userAgent": "aws-cli/2.15.0",
+        "requestParameters": params, "responseElements": null,
+        "requestID": format!("req-{id}"), "eventID": id, "readOnly": false,
+        "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": "123456789012"}]})
+    .to_string()
+}
+
+fn stop(mut child: Child) -> String {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let st = child.wait().unwrap();
+    assert!(st.success(), "serve failed: {err}");
+    err
+}
+
+#[test]
+fn each_story_misconfiguration_is_alerted_from_its_event_without_a_full_rescan() {
+    let Some(m) = common::moto() else {
+        return;
+    };
+    let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/moto/build_account.py");
+    let st = Command::new("python3")
+        .arg(build)
+        .arg(&m.url)
+        .arg("fixed")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let queue = py(&m.url, &["queue"])["queue"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("alerts.jsonl");
+    let mport = free_port();
+    let cfg = dir.path().join("harrier.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "state_dir: {state}\naws: {{region: eu-west-1, endpoint_url: '{url}'}}\nsources:\n  - {{type: sqs, queue_url: '{queue}', wait_seconds: 1}}\nposture: {{regions: [eu-west-1], settle: 1s}}\nincidents: {{}}\nmetrics: {{listen: '127.0.0.1:{mport}'}}\noutputs:\n  - {{type: file, path: {out}}}\n",
+            state = dir.path().join("state").display(),
+            url = m.url,
+            out = out.display(),
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_harrier"))
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("HARRIER_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the first full scan", 180, || {
+        metric(mport, "harrier_posture_full_scans_total") >= 1
+    });
+    assert!(
+        posture_alerts(&out, "Posture Check Failed").is_empty(),
+        "the first scan is the baseline, not news"
+    );
+
+    let deliver = |id: &str, source: &str, name: &str, params: Value| -> Instant {
+        let f = dir.path().join(format!("{id}.json"));
+        std::fs::write(&f, record(id, "2026-11-20T10:45:00Z", source, name, params)).unwrap();
+        let key = format!("AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11/20/{id}.json.gz");
+        py(&m.url, &["trail", &queue, &key, f.to_str().unwrap()]);
+        Instant::now()
+    };
+    // The attacker opens the security group to the world.
+    let sg = py(&m.url, &["open-sg"])["group"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = deliver(
+        "ev-sg",
+        "ec2.amazonaws.com",
+        "AuthorizeSecurityGroupIngress",
+        json!({"groupId": sg, "ipPermissions": {"items": [{"ipProtocol": "-1", "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}),
+    );
+    wait_until("the security group alerted", 60, || {
+        posture_alerts(&out, "Posture Check Failed")
+            .iter()
+            .any(|(c, _)| c == "ec2_sg_no_world_admin_ports")
+    });
+    eprintln!(
+        "security group: event delivered to posture alert in {:?}",
+        t.elapsed()
+    );
+    // ... and makes the artifacts bucket publicly writable.
+    py(&m.url, &["public-bucket"]);
+    let t = deliver(
+        "ev-bucket",
+        "s3.amazonaws.com",
+        "PutBucketAcl",
+        json!({"bucketName": "acme-artifacts", "AccessControlPolicy": {}}),
+    );
+    wait_until("the bucket alerted", 60, || {
+        posture_alerts(&out, "Posture Check Failed")
+            .iter()
+            .any(|(c, _)| c == "s3_bucket_no_public_write")
+    });
+    eprintln!(
+        "bucket: event delivered to posture alert in {:?}",
+        t.elapsed()
+    );
+    // The security group is closed again: fixed.
+    py(&m.url, &["close-sg"]);
+    deliver(
+        "ev-sg-revoke",
+        "ec2.amazonaws.com",
+        "RevokeSecurityGroupIngress",
+        json!({"groupId": sg}),
+    );
+    wait_until("the security group fixed", 60, || {
+        posture_alerts(&out, "Posture Check Fixed")
+            .iter()
+            .any(|(c, _)| c == "ec2_sg_no_world_admin_ports")
+    });
+    assert_eq!(
+        metric(mport, "harrier_posture_full_scans_total"),
+        1,
+        "every re-check was a targeted re-read"
+    );
+    assert!(metric(mport, "harrier_posture_rereads_total") >= 3);
+    let err = stop(child);
+
+    let failed = posture_alerts(&out, "Posture Check Failed");
+    let mut unique = failed.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        failed.len(),
+        "one alert per newly failing check: {failed:?}"
+    );
+    assert!(
+        failed
+            .iter()
+            .any(|(c, r)| c == "s3_bucket_public_access_block" && r.contains("acme-artifacts")),
+        "{failed:?}\n{err}"
+    );
+    // Nothing but what the attacker changed.
+    for (c, _) in &failed {
+        assert!(
+            c.starts_with("ec2_sg_") || c.starts_with("s3_bucket_"),
+            "unexpected newly failing check {c}: {failed:?}"
+        );
+    }
+    let all = alerts(&out);
+    let sg_alert = all
+        .iter()
+        .find(|a| {
+            a["rule"] == "Posture Check Failed"
+                && a["output_fields"]["posture.check"] == "ec2_sg_no_world_admin_ports"
+        })
+        .unwrap();
+    let text = sg_alert["output"].as_str().unwrap();
+    assert!(
+        text.contains(
+            "after AuthorizeSecurityGroupIngress by arn:aws:iam::123456789012:user/alice"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("Fix: "), "{text}");
+    assert!(!sg_alert["output_fields"]["posture.cli"]
+        .as_str()
+        .unwrap()
+        .is_empty());
+    // The posture alerts join alice's incident with the rule pack's alerts on the same calls.
+    let inc = Command::new(env!("CARGO_BIN_EXE_harrier"))
+        .args(["incidents", "list", "--format", "json", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    let incidents = String::from_utf8_lossy(&inc.stdout).to_string();
+    let holding: Vec<&str> = incidents
+        .lines()
+        .filter(|l| l.contains("Posture Check Failed"))
+        .collect();
+    assert_eq!(
+        holding.len(),
+        1,
+        "one incident holds the posture alerts: {incidents}"
+    );
+    assert!(holding[0].contains("user/alice"), "{}", holding[0]);
+}

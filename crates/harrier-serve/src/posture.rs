@@ -1,0 +1,536 @@
+//! Continuous posture in the service: a full scan at start (and every `full_scan_every`), then
+//! each configuration change a CloudTrail source reads re-checked within seconds by re-reading
+//! only the part of the account it touched ([`harrier_posture::collect::recheck`]).
+//!
+//! The CloudTrail sources' detector tap hands every successful mutating call of an area the
+//! checks judge to the watcher; changes are coalesced (a burst within `settle` costs one
+//! re-read per area and region), the snapshot's documents of those areas replaced, every check
+//! evaluated again and compared with the last verdicts. A check that now fails raises
+//! **Posture Check Failed** (its fix, and who made the change, so it joins that actor's
+//! incident); one that now passes raises **Posture Check Fixed** (informational). Each
+//! re-check is recorded in the posture history with its score.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use harrier_alerts::store::StoreSink;
+use harrier_alerts::{Alert, AlertSink};
+use harrier_incidents::{Entity, Kind};
+use harrier_posture::collect::recheck::Area;
+use harrier_posture::collect::CollectOptions;
+use harrier_posture::{Finding, Severity, Snapshot, Status};
+use harrier_rules::Priority;
+
+/// A configuration change read from CloudTrail.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// What it touched.
+    pub area: Area,
+    /// Where.
+    pub region: String,
+    /// The call.
+    pub event: String,
+    /// Its id.
+    pub event_id: String,
+    /// Who (an ARN).
+    pub actor: Option<String>,
+    /// With which key.
+    pub key: Option<String>,
+    /// From where.
+    pub ip: Option<String>,
+    /// When, ns.
+    pub time_ns: i64,
+    /// When it was read here.
+    pub seen: Instant,
+}
+
+fn s(v: &serde_json::Value, p: &str) -> Option<String> {
+    v.pointer(p)
+        .and_then(|x| x.as_str())
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+}
+
+impl Change {
+    /// The change a CloudTrail record makes, if it is a successful call an area's checks judge.
+    pub fn from_record(name: &str, bytes: &[u8]) -> Option<Change> {
+        // Cheap refusal of reads before parsing.
+        if Area::of_call("iam.amazonaws.com", name).is_none() {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        if v.get("errorCode").is_some_and(|e| !e.is_null()) {
+            return None;
+        }
+        let area = Area::of_call(&s(&v, "/eventSource")?, name)?;
+        Some(Change {
+            area,
+            region: s(&v, "/awsRegion").unwrap_or_else(|| "us-east-1".into()),
+            event: name.to_string(),
+            event_id: s(&v, "/eventID").unwrap_or_default(),
+            actor: s(&v, "/userIdentity/arn"),
+            key: s(&v, "/userIdentity/accessKeyId"),
+            ip: s(&v, "/sourceIPAddress"),
+            time_ns: s(&v, "/eventTime")
+                .and_then(|t| harrier_events::time::parse_rfc3339(&t))
+                .unwrap_or(0),
+            seen: Instant::now(),
+        })
+    }
+}
+
+/// Counters.
+#[derive(Default)]
+pub struct PostureMetrics {
+    /// Full scans done.
+    pub full_scans: AtomicU64,
+    /// Areas re-read after changes.
+    pub rereads: AtomicU64,
+    /// Changes read from CloudTrail.
+    pub changes: AtomicU64,
+    /// Checks that went from passing to failing.
+    pub newly_failing: AtomicU64,
+    /// Checks that went from failing to passing.
+    pub fixed: AtomicU64,
+    /// The score after the last evaluation, in hundredths.
+    pub score_centi: AtomicU64,
+}
+
+/// The watcher's settings.
+pub struct Watch {
+    /// How to reach the account.
+    pub opts: CollectOptions,
+    /// Full scan interval.
+    pub every: Duration,
+    /// Quiet time before a burst of changes is re-checked.
+    pub settle: Duration,
+    /// The posture history.
+    pub history: PathBuf,
+    /// Counters.
+    pub metrics: std::sync::Arc<PostureMetrics>,
+}
+
+type Verdicts = HashMap<(&'static str, String, String), (Status, String)>;
+
+fn verdicts(f: &[Finding]) -> Verdicts {
+    f.iter()
+        .map(|f| {
+            (
+                (f.check, f.region.clone(), f.resource.clone()),
+                (f.status, f.reason.clone()),
+            )
+        })
+        .collect()
+}
+
+fn priority(s: Severity) -> Priority {
+    match s {
+        Severity::Critical => Priority::Critical,
+        Severity::High => Priority::Error,
+        Severity::Medium => Priority::Warning,
+        Severity::Low => Priority::Notice,
+    }
+}
+
+/// One alert to store, with its entities.
+struct Out {
+    rule: &'static str,
+    priority: Priority,
+    output: String,
+    fields: Vec<(&'static str, Option<String>)>,
+    tags: Vec<String>,
+    event_id: String,
+    time_ns: i64,
+    entities: Vec<Entity>,
+}
+
+fn resource_entities(check: &harrier_posture::Check, resource: &str, out: &mut Vec<Entity>) {
+    if let Some(i) = resource.find("sg-") {
+        let id: String = resource[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        out.extend(Entity::new(Kind::SecurityGroup, id));
+    }
+    if check.service == "s3" {
+        let name = resource.trim_start_matches("arn:aws:s3:::");
+        if !name.is_empty() && !name.contains(':') {
+            out.extend(Entity::new(Kind::Bucket, name.to_string()));
+        }
+    }
+}
+
+/// What changed between two evaluations, as alerts: `changes` name who did it (none for a
+/// periodic scan).
+fn diff(
+    before: &Verdicts,
+    after: &[Finding],
+    changes: &[Change],
+    account: &str,
+    scan_id: &str,
+) -> Vec<Out> {
+    let mut out = Vec::new();
+    let by: Option<&Change> = changes.iter().max_by_key(|c| c.time_ns);
+    for f in after {
+        let Some(check) = harrier_posture::check(f.check) else {
+            continue;
+        };
+        let was = before
+            .get(&(f.check, f.region.clone(), f.resource.clone()))
+            .map(|(s, _)| *s);
+        let (rule, prio) = match (was, f.status) {
+            (Some(Status::Fail), Status::Fail) | (_, Status::Unknown) | (None, Status::Pass) => {
+                continue
+            }
+            (_, Status::Fail) => ("Posture Check Failed", priority(check.severity)),
+            (Some(Status::Fail), Status::Pass) => ("Posture Check Fixed", Priority::Informational),
+            _ => continue,
+        };
+        let who = match by {
+            Some(c) => format!(
+                " after {} by {}{}",
+                c.event,
+                c.actor.as_deref().unwrap_or("?"),
+                c.ip.as_deref()
+                    .map(|i| format!(" from {i}"))
+                    .unwrap_or_default()
+            ),
+            None => " (found by the periodic scan)".to_string(),
+        };
+        let fix = check.cli.first().copied().unwrap_or(check.remediation);
+        let output = if rule == "Posture Check Failed" {
+            format!(
+                "{}: {} ({}) now fails{who}: {}. Fix: {fix}",
+                check.title, f.resource, f.region, f.reason
+            )
+        } else {
+            format!("{}: {} ({}) fixed{who}", check.title, f.resource, f.region)
+        };
+        let mut entities: Vec<Entity> = Vec::new();
+        if let Some(c) = by {
+            entities.extend(
+                c.actor
+                    .clone()
+                    .and_then(|a| Entity::new(Kind::Principal, a)),
+            );
+            entities.extend(c.key.clone().and_then(|k| Entity::new(Kind::AccessKey, k)));
+            entities.extend(c.ip.clone().and_then(|i| Entity::new(Kind::SourceIp, i)));
+        }
+        entities.extend(Entity::new(Kind::Account, account.to_string()));
+        resource_entities(check, &f.resource, &mut entities);
+        entities.sort();
+        entities.dedup();
+        out.push(Out {
+            rule,
+            priority: prio,
+            output,
+            fields: vec![
+                ("posture.check", Some(f.check.to_string())),
+                ("posture.resource", Some(f.resource.clone())),
+                ("posture.region", Some(f.region.clone())),
+                ("posture.reason", Some(f.reason.clone())),
+                ("posture.remediation", Some(check.remediation.to_string())),
+                ("posture.cli", Some(check.cli.join(" && "))),
+                ("posture.changed_by", by.and_then(|c| c.actor.clone())),
+                ("posture.event", by.map(|c| c.event.clone())),
+                ("ct.user.accountid", Some(account.to_string())),
+            ],
+            tags: vec![
+                "aws".into(),
+                "posture".into(),
+                check.service.to_string(),
+                "mitre_defense_evasion".into(),
+            ],
+            event_id: format!(
+                "posture/{}/{}/{}/{}/{scan_id}",
+                if rule == "Posture Check Failed" {
+                    "fail"
+                } else {
+                    "fixed"
+                },
+                f.check,
+                f.region,
+                f.resource
+            ),
+            time_ns: by
+                .map(|c| c.time_ns)
+                .unwrap_or_else(harrier_events::time::now_ns),
+            entities,
+        });
+    }
+    out
+}
+
+fn store(
+    outs: &[Out],
+    sink: &mut StoreSink,
+    correlator: Option<&Mutex<harrier_incidents::Correlator>>,
+    hostname: &str,
+) -> Result<(), String> {
+    for o in outs {
+        let a = Alert {
+            time_ns: o.time_ns,
+            rule: o.rule,
+            priority: o.priority,
+            source: "posture",
+            output: o.output.clone(),
+            output_fields: o.fields.clone(),
+            tags: &o.tags,
+            hostname,
+            event_id: Some(o.event_id.clone().into()),
+            rule_file: "<posture>",
+        };
+        sink.send(&a).map_err(|e| e.to_string())?;
+        if let Some(c) = correlator {
+            let entry = harrier_incidents::incident::AlertEntry::from_alert(&a);
+            c.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .observe_entry(entry, o.entities.clone());
+        }
+    }
+    sink.flush().map_err(|e| e.to_string())
+}
+
+impl Watch {
+    fn record(&self, account: &str, findings: &[Finding]) {
+        let taken = harrier_events::time::format_iso8601(harrier_events::time::now_ns());
+        match harrier_posture::history::History::open(&self.history)
+            .and_then(|mut h| h.record(account, &taken, findings))
+        {
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "posture: cannot record the evaluation in the history")
+            }
+        }
+        let score = harrier_posture::score(findings, |_| true).value;
+        self.metrics.score_centi.store(
+            (score.unwrap_or(0.0) * 100.0).round().max(0.0) as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    fn full_scan(&self) -> Result<(Snapshot, Vec<Finding>), String> {
+        let snap = harrier_posture::collect::collect(&self.opts).map_err(|e| e.to_string())?;
+        let findings =
+            harrier_posture::evaluate(&snap, harrier_events::time::now_ns() / 1_000_000_000);
+        self.metrics.full_scans.fetch_add(1, Ordering::Relaxed);
+        Ok((snap, findings))
+    }
+
+    /// Runs until `stop`: a full scan, then the changes `rx` brings.
+    pub fn run(
+        &self,
+        rx: Receiver<Change>,
+        mut sink: StoreSink,
+        correlator: Option<&Mutex<harrier_incidents::Correlator>>,
+        hostname: &str,
+        on_alerts: &dyn Fn(&mut StoreSink),
+        stop: &AtomicBool,
+    ) -> Result<(), String> {
+        let (mut snap, mut findings) = self.full_scan()?;
+        let account = snap.account_id.clone().unwrap_or_default();
+        self.record(&account, &findings);
+        eprintln!(
+            "harrier posture: {} findings ({} failing) in account {account}; watching changes",
+            findings.len(),
+            findings.iter().filter(|f| f.status == Status::Fail).count()
+        );
+        let mut last_full = Instant::now();
+        let mut pending: Vec<Change> = Vec::new();
+        let mut seq = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(c) => {
+                    self.metrics.changes.fetch_add(1, Ordering::Relaxed);
+                    pending.push(c);
+                    continue;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let settled = pending
+                .iter()
+                .map(|c| c.seen)
+                .max()
+                .is_some_and(|t| t.elapsed() >= self.settle);
+            if settled {
+                let batch = std::mem::take(&mut pending);
+                let areas: BTreeSet<(Area, String)> = batch
+                    .iter()
+                    .map(|c| {
+                        let r = if c.area.is_global() {
+                            String::new()
+                        } else {
+                            c.region.clone()
+                        };
+                        (c.area, r)
+                    })
+                    .collect();
+                let list: Vec<(Area, String)> = areas.into_iter().collect();
+                let fresh = match harrier_posture::collect::recheck::recollect(
+                    &self.opts, &account, &list,
+                ) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "posture: cannot re-read; the next full scan will");
+                        continue;
+                    }
+                };
+                for (area, region) in &list {
+                    snap.replace_area(*area, region, &fresh);
+                }
+                self.metrics
+                    .rereads
+                    .fetch_add(list.len() as u64, Ordering::Relaxed);
+                let before = verdicts(&findings);
+                findings = harrier_posture::evaluate(
+                    &snap,
+                    harrier_events::time::now_ns() / 1_000_000_000,
+                );
+                seq += 1;
+                let scan_id = batch
+                    .first()
+                    .map(|c| c.event_id.clone())
+                    .unwrap_or_else(|| seq.to_string());
+                let outs = diff(&before, &findings, &batch, &account, &scan_id);
+                self.count(&outs);
+                store(&outs, &mut sink, correlator, hostname)?;
+                on_alerts(&mut sink);
+                self.record(&account, &findings);
+                tracing::info!(
+                    areas = list.len(),
+                    changes = batch.len(),
+                    alerts = outs.len(),
+                    "posture: re-checked"
+                );
+            }
+            if last_full.elapsed() >= self.every {
+                last_full = Instant::now();
+                match self.full_scan() {
+                    Ok((s2, f2)) => {
+                        let before = verdicts(&findings);
+                        let id = format!("scan-{}", harrier_events::time::now_ns());
+                        let outs = diff(&before, &f2, &[], &account, &id);
+                        self.count(&outs);
+                        store(&outs, &mut sink, correlator, hostname)?;
+                        on_alerts(&mut sink);
+                        snap = s2;
+                        findings = f2;
+                        self.record(&account, &findings);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "posture: the periodic full scan failed"),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn count(&self, outs: &[Out]) {
+        for o in outs {
+            let c = if o.rule == "Posture Check Failed" {
+                &self.metrics.newly_failing
+            } else {
+                &self.metrics.fixed
+            };
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The tap's side: a sender that never blocks a source (a full channel or a stopped watcher
+/// loses only a re-check the next full scan makes).
+pub fn notify(tx: &Sender<Change>, name: &str, bytes: &[u8]) {
+    if let Some(c) = Change::from_record(name, bytes) {
+        let _ = tx.send(c);
+    }
+}
+
+/// Used by tests of the diff.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(check: &'static str, status: Status) -> Finding {
+        Finding {
+            check,
+            resource: "sg-0123abcd (web)".into(),
+            region: "eu-west-1".into(),
+            status,
+            reason: "open".into(),
+        }
+    }
+
+    #[test]
+    fn only_changed_verdicts_alert_and_the_actor_is_named() {
+        let id = "ec2_sg_no_world_admin_ports";
+        let before = verdicts(&[f(id, Status::Pass)]);
+        let change = Change {
+            area: Area::Ec2,
+            region: "eu-west-1".into(),
+            event: "AuthorizeSecurityGroupIngress".into(),
+            event_id: "e1".into(),
+            actor: Some("arn:aws:iam::111122223333:user/alice".into()),
+            key: Some("AKIAEXAMPLE".into()),
+            ip: Some("203.0.113.7".into()),
+            time_ns: 5,
+            seen: Instant::now(),
+        };
+        let outs = diff(
+            &before,
+            &[f(id, Status::Fail)],
+            std::slice::from_ref(&change),
+            "111122223333",
+            "e1",
+        );
+        assert_eq!(outs.len(), 1);
+        assert_eq!(outs[0].rule, "Posture Check Failed");
+        assert!(
+            outs[0]
+                .output
+                .contains("by arn:aws:iam::111122223333:user/alice"),
+            "{}",
+            outs[0].output
+        );
+        assert!(outs[0]
+            .entities
+            .iter()
+            .any(|e| e.kind == Kind::SecurityGroup && e.value == "sg-0123abcd"));
+        // Failing before and after: nothing new. Unknown: never an alert.
+        let still = verdicts(&[f(id, Status::Fail)]);
+        assert!(diff(&still, &[f(id, Status::Fail)], &[change.clone()], "a", "x").is_empty());
+        assert!(diff(
+            &before,
+            &[f(id, Status::Unknown)],
+            &[change.clone()],
+            "a",
+            "x"
+        )
+        .is_empty());
+        let fixed = diff(&still, &[f(id, Status::Pass)], &[change], "a", "x");
+        assert_eq!(
+            (fixed[0].rule, fixed[0].priority),
+            ("Posture Check Fixed", Priority::Informational)
+        );
+    }
+
+    #[test]
+    fn only_successful_changes_are_taken_from_cloudtrail() {
+        let rec = |extra: &str| {
+            format!(
+                r#"{{"eventSource":"ec2.amazonaws.com","eventName":"AuthorizeSecurityGroupIngress","awsRegion":"eu-west-1","eventID":"e"{extra},"userIdentity":{{"arn":"arn:aws:iam::1:user/a"}}}}"#
+            )
+        };
+        let c = Change::from_record("AuthorizeSecurityGroupIngress", rec("").as_bytes()).unwrap();
+        assert_eq!((c.area, c.region.as_str()), (Area::Ec2, "eu-west-1"));
+        assert!(Change::from_record(
+            "AuthorizeSecurityGroupIngress",
+            rec(r#","errorCode":"UnauthorizedOperation""#).as_bytes()
+        )
+        .is_none());
+        assert!(Change::from_record("DescribeSecurityGroups", rec("").as_bytes()).is_none());
+    }
+}
