@@ -128,10 +128,15 @@ impl Area {
         self.families().iter().any(|f| family.starts_with(f))
     }
 
+    /// Whether a call of this name only reads.
+    pub fn is_read(event_name: &str) -> bool {
+        READS.iter().any(|r| event_name.starts_with(r))
+    }
+
     /// The area a successful CloudTrail call changes, or `None` for a read or a call no check
     /// judges (`PutObject` is data, not configuration).
     pub fn of_call(event_source: &str, event_name: &str) -> Option<Area> {
-        if READS.iter().any(|r| event_name.starts_with(r)) {
+        if Area::is_read(event_name) {
             return None;
         }
         let service = event_source.strip_suffix(".amazonaws.com")?;
