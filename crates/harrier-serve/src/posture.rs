@@ -512,7 +512,7 @@ mod tests {
         assert!(diff(
             &before,
             &[f(id, Status::Unknown)],
-            &[change.clone()],
+            std::slice::from_ref(&change),
             "a",
             "x"
         )
