@@ -22,6 +22,54 @@ pub struct AwsOptions {
     pub region: Option<String>,
     /// One endpoint URL for every service (moto, LocalStack).
     pub endpoint_url: Option<String>,
+    /// Credentials to use instead of the chain's (a role assumed in another account).
+    pub credentials: Option<StaticCredentials>,
+}
+
+/// Temporary credentials (a role session), never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StaticCredentials {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret.
+    pub secret_access_key: String,
+    /// The session token.
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for StaticCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StaticCredentials({}, <redacted>)", self.access_key_id)
+    }
+}
+
+/// Assumes `role_arn` (with `external_id` when given) with `base`'s credentials: the
+/// session's credentials, or the call's error (the role missing, not trusted, the external id
+/// wrong).
+pub async fn assume_role(
+    base: &SdkConfig,
+    role_arn: &str,
+    session_name: &str,
+    external_id: Option<&str>,
+) -> Result<StaticCredentials, CallError> {
+    let out = aws_sdk_sts::Client::new(base)
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name(session_name)
+        .set_external_id(external_id.map(str::to_string))
+        .send()
+        .await
+        .map_err(|e| CallError::new(format!("sts AssumeRole {role_arn}"), e))?;
+    let c = out.credentials().ok_or_else(|| CallError {
+        operation: format!("sts AssumeRole {role_arn}"),
+        message: "no credentials in the answer".into(),
+        source: None,
+    })?;
+    Ok(StaticCredentials {
+        access_key_id: c.access_key_id().to_string(),
+        secret_access_key: c.secret_access_key().to_string(),
+        session_token: Some(c.session_token().to_string()),
+    })
 }
 
 impl AwsOptions {
@@ -50,6 +98,15 @@ pub async fn sdk_config(opts: &AwsOptions, region: Option<&str>) -> SdkConfig {
     }
     if let Some(u) = &opts.endpoint_url {
         loader = loader.endpoint_url(u);
+    }
+    if let Some(c) = &opts.credentials {
+        loader = loader.credentials_provider(aws_sdk_sts::config::Credentials::new(
+            c.access_key_id.clone(),
+            c.secret_access_key.clone(),
+            c.session_token.clone(),
+            None,
+            "harrier-assumed-role",
+        ));
     }
     let cfg = loader.load().await;
     if cfg.region().is_none() {

@@ -197,6 +197,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
                 profile: args.profile.clone(),
                 region: args.aws_region.clone(),
                 endpoint_url: args.endpoint_url.clone(),
+                credentials: None,
             },
             filter: KeyFilter {
                 since_ns: when(&args.since)?,

@@ -182,6 +182,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         profile: cfg.aws.profile.clone(),
         region: cfg.aws.region.clone(),
         endpoint_url: cfg.aws.endpoint_url.clone(),
+        credentials: None,
     };
     // Only a configuration with AWS sources or outputs looks for credentials and a region.
     let sdk = if cfg.needs_aws() {
@@ -262,6 +263,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
                 endpoint_url: cfg.aws.endpoint_url.clone(),
                 home_region: Some(home),
                 progress: false,
+                credentials: None,
             },
             every: p
                 .full_scan_every

@@ -67,6 +67,7 @@ pub fn run(a: InventoryArgs) -> Result<ExitCode> {
             profile: a.profile.clone(),
             region: a.region.clone(),
             endpoint_url: a.endpoint_url.clone(),
+            credentials: None,
         };
         let found = rt.block_on(async {
             let cfg = harrier_aws::sdk_config(&opts, None).await;

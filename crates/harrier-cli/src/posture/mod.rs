@@ -1,5 +1,6 @@
 //! `harrier posture ...`: the arguments, and the dispatch to harrier-posture.
 
+mod org;
 pub(crate) mod output;
 
 use output::{exit_code, now_secs, print_findings, record};
@@ -75,6 +76,8 @@ pub enum PostureCommand {
         /// region.
         #[arg(long)]
         send_security_hub: bool,
+        #[command(flatten)]
+        org: org::OrgArgs,
         #[command(flatten)]
         state: StateArgs,
     },
@@ -178,8 +181,18 @@ pub fn run(cmd: PostureCommand) -> Result<ExitCode> {
             fail_on,
             no_history,
             send_security_hub,
+            org,
             state,
         } => {
+            if org.org {
+                if send_security_hub || snapshot.is_some() {
+                    bail!("--org does not take --send-security-hub or --snapshot yet");
+                }
+                if !matches!(format, PostureFormat::Table | PostureFormat::Json) {
+                    bail!("--org prints table or json");
+                }
+                return org::scan(&aws, &org, format, fail_on, no_history, &state);
+            }
             let snap = aws.collect()?;
             if let Some(p) = &snapshot {
                 snap.save(p)?;

@@ -128,6 +128,7 @@ impl AwsArgs {
             endpoint_url: self.endpoint_url.clone(),
             home_region: self.region.clone(),
             progress: true,
+            credentials: None,
         })
     }
 

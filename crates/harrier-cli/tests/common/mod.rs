@@ -142,9 +142,41 @@ pub fn push_image(archive: &std::path::Path, dest: &str) -> String {
 }
 
 /// [`moto`], with moto's ECS answering a container's `cpu` and `memory` as the strings the
-/// ECS API defines (moto answers numbers, which the AWS SDK for Rust refuses): the server is
-/// started by moto_server's own Python with that one fix applied.
+/// ECS API defines (moto answers numbers, which the AWS SDK for Rust refuses).
 pub fn moto_ecs_strings() -> Option<Moto> {
+    moto_patched(
+        "import moto.ecs.models as m\n\
+         orig = m.Container.__init__\n\
+         def init(self, td):\n    orig(self, td)\n    self.cpu = None if self.cpu is None else str(self.cpu)\n    self.memory = None if self.memory is None else str(self.memory)\n\
+         m.Container.__init__ = init\n",
+    )
+}
+
+/// [`moto`], with `sts:AssumeRole` refused (AccessDenied) for a role that does not exist in
+/// its account, as AWS does (moto lets any ARN be assumed). `OrganizationAccountAccessRole`
+/// is taken to exist in every account, as Organizations creates it in the accounts it makes.
+pub fn moto_strict_roles() -> Option<Moto> {
+    moto_patched(
+        "import moto.sts.models as sm\n\
+         from moto.sts.exceptions import STSClientError\n\
+         orig = sm.STSBackend.assume_role\n\
+         def assume_role(self, region_name, role_session_name, role_arn, policy, duration, external_id):\n\
+         \x20   acct = role_arn.split(':')[4]\n\
+         \x20   name = role_arn.split('/')[-1]\n\
+         \x20   if name != 'OrganizationAccountAccessRole':\n\
+         \x20       roles = []\n\
+         \x20       for part in sm.iam_backends[acct]:\n\
+         \x20           roles += [r.name for r in sm.iam_backends[acct][part].roles.values()]\n\
+         \x20       if name not in roles:\n\
+         \x20           raise STSClientError('AccessDenied', 'not authorized to perform sts:AssumeRole on ' + role_arn)\n\
+         \x20   return orig(self, region_name, role_session_name, role_arn, policy, duration, external_id)\n\
+         sm.STSBackend.assume_role = assume_role\n",
+    )
+}
+
+/// A moto_server started by moto_server's own Python with `patch` (Python code) run first:
+/// for the few places where moto answers differently from AWS in a way a test depends on.
+pub fn moto_patched(patch: &str) -> Option<Moto> {
     if std::env::var_os("HARRIER_SKIP_MOTO_TESTS").is_some() {
         eprintln!("AWS test skipped (HARRIER_SKIP_MOTO_TESTS is set)");
         return None;
@@ -164,23 +196,18 @@ pub fn moto_ecs_strings() -> Option<Moto> {
     let python = first
         .strip_prefix("#!")
         .map(|s| s.trim().to_string())
-        .filter(|s| !s.contains(' '))
+        .filter(|s| !s.contains(' ') && !s.ends_with("sh"))
         .unwrap_or_else(|| "python3".into());
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let code = format!(
-        "import moto.ecs.models as m\n\
-         orig = m.Container.__init__\n\
-         def init(self, td):\n    orig(self, td)\n    self.cpu = None if self.cpu is None else str(self.cpu)\n    self.memory = None if self.memory is None else str(self.memory)\n\
-         m.Container.__init__ = init\n\
-         from moto.server import main\n\
-         main(['-H', '127.0.0.1', '-p', '{port}'])\n"
-    );
+    let code =
+        format!("{patch}from moto.server import main\nmain(['-H', '127.0.0.1', '-p', '{port}'])\n");
     let child = Command::new(python)
         .args(["-c", &code])
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

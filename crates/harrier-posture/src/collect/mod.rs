@@ -9,6 +9,7 @@
 mod compute;
 mod global;
 mod json;
+pub mod org;
 pub mod recheck;
 mod regional;
 mod send;
@@ -47,6 +48,8 @@ pub struct CollectOptions {
     pub home_region: Option<String>,
     /// Print progress to stderr (only when it is a terminal).
     pub progress: bool,
+    /// Credentials instead of the chain's (a role assumed in a member account).
+    pub credentials: Option<harrier_aws::StaticCredentials>,
 }
 
 impl Default for CollectOptions {
@@ -57,6 +60,7 @@ impl Default for CollectOptions {
             endpoint_url: None,
             home_region: None,
             progress: true,
+            credentials: None,
         }
     }
 }
@@ -250,6 +254,7 @@ async fn sdk_config(opts: &CollectOptions, region: &str) -> SdkConfig {
         profile: opts.profile.clone(),
         region: Some(region.to_string()),
         endpoint_url: opts.endpoint_url.clone(),
+        credentials: opts.credentials.clone(),
     };
     harrier_aws::sdk_config(&aws, Some(region)).await
 }
