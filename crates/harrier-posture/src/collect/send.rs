@@ -83,6 +83,7 @@ mod tests {
             endpoint_url: Some("http://127.0.0.1:9".into()),
             home_region: None,
             progress: false,
+            credentials: None,
         };
         let e = send_findings(&opts, &snap, &[], "us-east-1", 0)
             .unwrap_err()
