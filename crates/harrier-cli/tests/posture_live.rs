@@ -294,4 +294,28 @@ fn each_story_misconfiguration_is_alerted_from_its_event_without_a_full_rescan()
         "one incident holds the posture alerts: {incidents}"
     );
     assert!(holding[0].contains("user/alice"), "{}", holding[0]);
+    // The history lists the changes since the full scan, with who made each.
+    let hist = Command::new(env!("CARGO_BIN_EXE_harrier"))
+        .args(["posture", "history", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&hist.stdout);
+    assert!(
+        text.contains("changes since the last full scan of 123456789012"),
+        "{text}"
+    );
+    let sg_line = text
+        .lines()
+        .find(|l| l.contains("NEWLY FAILING") && l.contains("ec2_sg_no_world_admin_ports"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        sg_line.contains("by arn:aws:iam::123456789012:user/alice (AuthorizeSecurityGroupIngress)"),
+        "{sg_line}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("fixed") && l.contains("ec2_sg_no_world_admin_ports")),
+        "{text}"
+    );
 }

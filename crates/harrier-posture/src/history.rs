@@ -77,7 +77,39 @@ CREATE TABLE IF NOT EXISTS findings (
     reason TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS findings_scan ON findings(scan_id);
+CREATE TABLE IF NOT EXISTS rechecks (
+    scan_id INTEGER PRIMARY KEY REFERENCES scans(id)
+);
+CREATE TABLE IF NOT EXISTS changes (
+    scan_id INTEGER NOT NULL REFERENCES scans(id),
+    check_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    became TEXT NOT NULL,
+    actor TEXT,
+    event TEXT,
+    at TEXT NOT NULL
+);
 ";
+
+/// One check's verdict that changed at a re-check, with who made the change that caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRecord {
+    /// The check.
+    pub check: String,
+    /// Its region.
+    pub region: String,
+    /// The resource.
+    pub resource: String,
+    /// `fail` (newly failing) or `pass` (fixed).
+    pub became: String,
+    /// Who made the change (an ARN), when CloudTrail said.
+    pub actor: Option<String>,
+    /// The call that made it.
+    pub event: Option<String>,
+    /// When (RFC 3339).
+    pub at: String,
+}
 
 impl History {
     /// Opens (creating if needed) the database at `path`.
@@ -144,6 +176,69 @@ impl History {
         .map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(id)
+    }
+
+    /// Records a re-check (an evaluation after a targeted re-read, not a full scan) and the
+    /// verdicts it changed with who changed them; returns the scan id.
+    pub fn record_recheck(
+        &mut self,
+        account: &str,
+        taken_at: &str,
+        findings: &[Finding],
+        changes: &[ChangeRecord],
+    ) -> Result<i64, HistoryError> {
+        let id = self.record(account, taken_at, findings)?;
+        let path = self.path.clone();
+        let err = |source| HistoryError {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        (|| {
+            tx.execute("INSERT INTO rechecks (scan_id) VALUES (?1)", [id])?;
+            let mut ins = tx.prepare(
+                "INSERT INTO changes (scan_id, check_id, region, resource, became, actor, event, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for c in changes {
+                ins.execute(params![id, c.check, c.region, c.resource, c.became, c.actor, c.event, c.at])?;
+            }
+            Ok::<(), rusqlite::Error>(())
+        })()
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(id)
+    }
+
+    /// The verdicts changed by re-checks since the account's last full scan, oldest first.
+    pub fn changes_since_full_scan(
+        &self,
+        account: &str,
+    ) -> Result<Vec<ChangeRecord>, HistoryError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT c.check_id, c.region, c.resource, c.became, c.actor, c.event, c.at
+                 FROM changes c JOIN scans s ON s.id = c.scan_id
+                 WHERE s.account = ?1 AND c.scan_id > COALESCE(
+                     (SELECT max(id) FROM scans WHERE account = ?1 AND id NOT IN (SELECT scan_id FROM rechecks)), 0)
+                 ORDER BY c.scan_id, c.check_id, c.resource",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([account], |r| {
+                Ok(ChangeRecord {
+                    check: r.get(0)?,
+                    region: r.get(1)?,
+                    resource: r.get(2)?,
+                    became: r.get(3)?,
+                    actor: r.get(4)?,
+                    event: r.get(5)?,
+                    at: r.get(6)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
     }
 
     /// The last `limit` scans of an account (every account when `None`), oldest first.

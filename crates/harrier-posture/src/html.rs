@@ -187,3 +187,115 @@ code{{background:#f6f8fa;padding:1px 4px}}</style></head><body>
     h.push_str("</table></body></html>\n");
     h
 }
+
+/// The report, with the verdicts re-checks changed since the last full scan (who changed
+/// what) before the findings.
+pub fn report_with_changes(
+    account: &str,
+    taken_at: &str,
+    findings: &[Finding],
+    trend: &[(String, f64)],
+    changes: &[crate::history::ChangeRecord],
+) -> String {
+    let page = report(account, taken_at, findings, trend);
+    if changes.is_empty() {
+        return page;
+    }
+    let mut c = String::from("<h2>Changes since the last full scan</h2><table><tr><th>when</th><th>became</th><th>check</th><th>region</th><th>resource</th><th>changed by</th><th>call</th></tr>");
+    for x in changes {
+        let _ = write!(
+            c,
+            r#"<tr><td>{}</td><td class="{}">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            escape(&x.at),
+            if x.became == "fail" { "fail" } else { "pass" },
+            if x.became == "fail" {
+                "newly failing"
+            } else {
+                "fixed"
+            },
+            escape(&x.check),
+            escape(&x.region),
+            escape(&x.resource),
+            escape(x.actor.as_deref().unwrap_or("?")),
+            escape(x.event.as_deref().unwrap_or("")),
+        );
+    }
+    c.push_str("</table>");
+    page.replacen("<h2>Frameworks</h2>", &format!("{c}<h2>Frameworks</h2>"), 1)
+}
+
+/// One account of an organisation, as [`org_report`] shows it.
+#[derive(Debug, Clone)]
+pub struct OrgRow {
+    /// The account id.
+    pub account: String,
+    /// Its name.
+    pub name: String,
+    /// Why it was not assessed (`None`: assessed).
+    pub not_assessed: Option<String>,
+    /// Its findings (empty when not assessed).
+    pub findings: Vec<Finding>,
+}
+
+/// The organisation view: the roll-up score, then one row per account (score, counts, the
+/// checks failing there), accounts not assessed in their own colour with the reason.
+pub fn org_report(taken_at: &str, rows: &[OrgRow]) -> String {
+    let all: Vec<Finding> = rows
+        .iter()
+        .flat_map(|r| r.findings.iter().cloned())
+        .collect();
+    let overall = score(&all, |_| true);
+    let assessed = rows.iter().filter(|r| r.not_assessed.is_none()).count();
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Harrier posture: organisation</title>
+<style>body{{font:14px system-ui,sans-serif;margin:2em;color:#1f2328}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}}th{{background:#f6f8fa}}
+.fail{{color:#cf222e;font-weight:600}}.unknown{{color:#9a6700;font-weight:600}}.score{{font-size:2.5em;font-weight:700}}</style></head><body>
+<h1>Posture of the organisation</h1><p>Scanned {taken}. {assessed} of {n} accounts assessed.</p>
+<p class="score">{score}</p><p>{pass} passed, {fail} failed, {unknown} unknown over the assessed accounts; accounts not assessed count neither way.</p>
+<table><tr><th>account</th><th>name</th><th>score</th><th>pass</th><th>fail</th><th>unknown</th><th>failing checks</th></tr>"#,
+        taken = escape(taken_at),
+        n = rows.len(),
+        score = fmt_score(overall.value),
+        pass = overall.pass,
+        fail = overall.fail,
+        unknown = overall.unknown,
+    );
+    for r in rows {
+        match &r.not_assessed {
+            Some(why) => {
+                let _ = write!(
+                    h,
+                    r#"<tr><td>{}</td><td>{}</td><td class="unknown" colspan="5">NOT ASSESSED: {}</td></tr>"#,
+                    escape(&r.account),
+                    escape(&r.name),
+                    escape(why)
+                );
+            }
+            None => {
+                let s = score(&r.findings, |_| true);
+                let failing: BTreeSet<&str> = r
+                    .findings
+                    .iter()
+                    .filter(|f| f.status == Status::Fail)
+                    .map(|f| f.check)
+                    .collect();
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"fail\">{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(&r.account),
+                    escape(&r.name),
+                    fmt_score(s.value),
+                    s.pass,
+                    s.fail,
+                    s.unknown,
+                    failing.iter().map(|c| escape(c)).collect::<Vec<_>>().join(", ")
+                );
+            }
+        }
+    }
+    h.push_str("</table></body></html>\n");
+    h
+}

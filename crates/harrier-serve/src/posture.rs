@@ -146,6 +146,8 @@ struct Out {
     event_id: String,
     time_ns: i64,
     entities: Vec<Entity>,
+    /// What the history keeps of it.
+    change: harrier_posture::history::ChangeRecord,
 }
 
 fn resource_entities(check: &harrier_posture::Check, resource: &str, out: &mut Vec<Entity>) {
@@ -260,6 +262,23 @@ fn diff(
                 .map(|c| c.time_ns)
                 .unwrap_or_else(harrier_events::time::now_ns),
             entities,
+            change: harrier_posture::history::ChangeRecord {
+                check: f.check.to_string(),
+                region: f.region.clone(),
+                resource: f.resource.clone(),
+                became: if rule == "Posture Check Failed" {
+                    "fail"
+                } else {
+                    "pass"
+                }
+                .into(),
+                actor: by.and_then(|c| c.actor.clone()),
+                event: by.map(|c| c.event.clone()),
+                at: harrier_events::time::format_iso8601(
+                    by.map(|c| c.time_ns)
+                        .unwrap_or_else(harrier_events::time::now_ns),
+                ),
+            },
         });
     }
     out
@@ -296,11 +315,17 @@ fn store(
 }
 
 impl Watch {
-    fn record(&self, account: &str, findings: &[Finding]) {
+    /// Records an evaluation: a full scan, or (with `changes`) a re-check and what it changed.
+    fn record(&self, account: &str, findings: &[Finding], changes: Option<&[Out]>) {
         let taken = harrier_events::time::format_iso8601(harrier_events::time::now_ns());
-        match harrier_posture::history::History::open(&self.history)
-            .and_then(|mut h| h.record(account, &taken, findings))
+        match harrier_posture::history::History::open(&self.history).and_then(|mut h| match changes
         {
+            None => h.record(account, &taken, findings),
+            Some(outs) => {
+                let rows: Vec<_> = outs.iter().map(|o| o.change.clone()).collect();
+                h.record_recheck(account, &taken, findings, &rows)
+            }
+        }) {
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "posture: cannot record the evaluation in the history")
@@ -333,7 +358,7 @@ impl Watch {
     ) -> Result<(), String> {
         let (mut snap, mut findings) = self.full_scan()?;
         let account = snap.account_id.clone().unwrap_or_default();
-        self.record(&account, &findings);
+        self.record(&account, &findings, None);
         eprintln!(
             "harrier posture: {} findings ({} failing) in account {account}; watching changes",
             findings.len(),
@@ -400,7 +425,7 @@ impl Watch {
                 self.count(&outs);
                 store(&outs, &mut sink, correlator, hostname)?;
                 on_alerts(&mut sink);
-                self.record(&account, &findings);
+                self.record(&account, &findings, Some(&outs));
                 tracing::info!(
                     areas = list.len(),
                     changes = batch.len(),
@@ -420,7 +445,7 @@ impl Watch {
                         on_alerts(&mut sink);
                         snap = s2;
                         findings = f2;
-                        self.record(&account, &findings);
+                        self.record(&account, &findings, None);
                     }
                     Err(e) => tracing::warn!(error = %e, "posture: the periodic full scan failed"),
                 }

@@ -188,8 +188,11 @@ pub fn run(cmd: PostureCommand) -> Result<ExitCode> {
                 if send_security_hub || snapshot.is_some() {
                     bail!("--org does not take --send-security-hub or --snapshot yet");
                 }
-                if !matches!(format, PostureFormat::Table | PostureFormat::Json) {
-                    bail!("--org prints table or json");
+                if !matches!(
+                    format,
+                    PostureFormat::Table | PostureFormat::Json | PostureFormat::Html
+                ) {
+                    bail!("--org prints table, json or html");
                 }
                 return org::scan(&aws, &org, format, fail_on, no_history, &state);
             }
@@ -243,6 +246,32 @@ pub fn run(cmd: PostureCommand) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             print!("{}", h.trend_table(&scans)?);
+            let mut accounts: Vec<&str> = scans.iter().map(|s| s.account.as_str()).collect();
+            accounts.sort();
+            accounts.dedup();
+            for a in accounts {
+                let changes = h.changes_since_full_scan(a)?;
+                if changes.is_empty() {
+                    continue;
+                }
+                println!("\nchanges since the last full scan of {a} (serve's re-checks):");
+                for c in changes {
+                    println!(
+                        "  {}  {:<13} {} {} {}  by {}{}",
+                        c.at,
+                        if c.became == "fail" {
+                            "NEWLY FAILING"
+                        } else {
+                            "fixed"
+                        },
+                        c.check,
+                        c.region,
+                        c.resource,
+                        c.actor.as_deref().unwrap_or("?"),
+                        c.event.map(|e| format!(" ({e})")).unwrap_or_default()
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         PostureCommand::Report {

@@ -119,7 +119,25 @@ pub fn scan(
         .count();
     let not_assessed = results.len() - assessed;
     let fmt_score = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
-    if format == PostureFormat::Json {
+    if format == PostureFormat::Html {
+        let rows: Vec<harrier_posture::html::OrgRow> = results
+            .iter()
+            .map(|(i, r)| harrier_posture::html::OrgRow {
+                account: members[*i].id.clone(),
+                name: members[*i].name.clone(),
+                not_assessed: match r {
+                    Outcome::NotAssessed(w) => Some(w.clone()),
+                    Outcome::Assessed(_) => None,
+                },
+                findings: match r {
+                    Outcome::Assessed(f) => f.clone(),
+                    Outcome::NotAssessed(_) => Vec::new(),
+                },
+            })
+            .collect();
+        let taken = harrier_events::time::format_iso8601(harrier_events::time::now_ns());
+        print!("{}", harrier_posture::html::org_report(&taken, &rows));
+    } else if format == PostureFormat::Json {
         let accounts: Vec<serde_json::Value> = results
             .iter()
             .map(|(i, r)| {

@@ -49,7 +49,13 @@ pub fn print_findings(
             }
             print!(
                 "{}",
-                harrier_posture::html::report(account, taken, findings, &trend)
+                harrier_posture::html::report_with_changes(
+                    account,
+                    taken,
+                    findings,
+                    &trend,
+                    &state.history()?.changes_since_full_scan(account)?
+                )
             );
         }
         PostureFormat::Table => print!(
