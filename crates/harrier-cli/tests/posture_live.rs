@@ -214,6 +214,32 @@ fn each_story_misconfiguration_is_alerted_from_its_event_without_a_full_rescan()
         "bucket: event delivered to posture alert in {:?}",
         t.elapsed()
     );
+    // ... creates an admin user with an inline iam:* policy ...
+    py(&m.url, &["iam-backdoor"]);
+    deliver(
+        "ev-iam",
+        "iam.amazonaws.com",
+        "PutUserPolicy",
+        json!({"userName": "backup-admin", "policyName": "maintenance"}),
+    );
+    wait_until("the inline iam:* policy alerted", 60, || {
+        posture_alerts(&out, "Posture Check Failed")
+            .iter()
+            .any(|(c, r)| c == "iam_no_iam_full_access_policies" && r.contains("backup-admin"))
+    });
+    // ... and makes the repository's tags mutable before re-pushing over one.
+    py(&m.url, &["ecr-mutable"]);
+    deliver(
+        "ev-ecr",
+        "ecr.amazonaws.com",
+        "PutImageTagMutability",
+        json!({"repositoryName": "web", "imageTagMutability": "MUTABLE"}),
+    );
+    wait_until("the mutable tags alerted", 60, || {
+        posture_alerts(&out, "Posture Check Failed")
+            .iter()
+            .any(|(c, _)| c == "ecr_tag_immutability")
+    });
     // The security group is closed again: fixed.
     py(&m.url, &["close-sg"]);
     deliver(
@@ -232,7 +258,7 @@ fn each_story_misconfiguration_is_alerted_from_its_event_without_a_full_rescan()
         1,
         "every re-check was a targeted re-read"
     );
-    assert!(metric(mport, "harrier_posture_rereads_total") >= 3);
+    assert!(metric(mport, "harrier_posture_rereads_total") >= 5);
     let err = stop(child);
 
     let failed = posture_alerts(&out, "Posture Check Failed");
@@ -253,7 +279,10 @@ fn each_story_misconfiguration_is_alerted_from_its_event_without_a_full_rescan()
     // Nothing but what the attacker changed.
     for (c, _) in &failed {
         assert!(
-            c.starts_with("ec2_sg_") || c.starts_with("s3_bucket_"),
+            c.starts_with("ec2_sg_")
+                || c.starts_with("s3_bucket_")
+                || c.starts_with("iam_")
+                || c.starts_with("ecr_"),
             "unexpected newly failing check {c}: {failed:?}"
         );
     }

@@ -9,6 +9,8 @@ usage: posture_live.py ENDPOINT COMMAND ARGS...   (prints JSON on stdout)
   open-sg                        security group "web" opened to 0.0.0.0/0 on every port
   close-sg                       that rule revoked
   public-bucket                  acme-artifacts: public access block deleted, AllUsers may write
+  iam-backdoor                   a user "backup-admin" with an access key and an inline iam:* policy
+  ecr-mutable                    the "web" repository's tags made mutable
 """
 import gzip
 import json
@@ -62,5 +64,15 @@ elif CMD == "public-bucket":
                "Permission": "WRITE"}]
     s3.put_bucket_acl(Bucket="acme-artifacts", AccessControlPolicy={"Grants": grants, "Owner": owner})
     print(json.dumps({"bucket": "acme-artifacts"}))
+elif CMD == "iam-backdoor":
+    iam = client("iam")
+    iam.create_user(UserName="backup-admin")
+    iam.create_access_key(UserName="backup-admin")
+    iam.put_user_policy(UserName="backup-admin", PolicyName="maintenance", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
+    print(json.dumps({"user": "backup-admin"}))
+elif CMD == "ecr-mutable":
+    client("ecr").put_image_tag_mutability(repositoryName=ARGS[0] if ARGS else "web", imageTagMutability="MUTABLE")
+    print(json.dumps({"repository": ARGS[0] if ARGS else "web"}))
 else:
     sys.exit(f"unknown command {CMD}")
