@@ -103,7 +103,15 @@ fn main() {
     };
     let (t_detect, alerts) = best_of(3, || detect(&rules, Options::default(), false, false));
     let (t_strict, _) = best_of(3, || {
-        detect(&rules, Options { validate_all: true }, false, false)
+        detect(
+            &rules,
+            Options {
+                validate_all: true,
+                ..Options::default()
+            },
+            false,
+            false,
+        )
     });
     let (t_incidents, _) = best_of(3, || detect(&rules, Options::default(), true, false));
     let (t_anomalies, _) = best_of(3, || detect(&rules, Options::default(), true, true));

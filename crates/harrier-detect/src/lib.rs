@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod live;
+pub mod parallel;
 pub mod rulefiles;
 pub mod ruletest;
 mod stats;
@@ -52,6 +53,9 @@ impl std::fmt::Display for Problem {
 pub struct Options {
     /// Check the JSON syntax of every record, not only of the records that raise alerts.
     pub validate_all: bool,
+    /// Leave the once-per-request rule for Kubernetes audit stages to the caller (the parallel
+    /// runner applies it in input order, so the result is a single detector's).
+    pub k8s_stages_left_to_caller: bool,
 }
 
 /// What [`Detector::set_cloudtrail_tap`] takes: `(eventName, record bytes)`.
@@ -88,7 +92,7 @@ impl<'r> Detector<'r> {
             matches: Vec::new(),
             incidents: None,
             baselines: None,
-            k8s_alerted: RecentKeys::new(4096),
+            k8s_alerted: RecentKeys::new(K8S_STAGE_MEMORY),
             tap: None,
             stats: Stats::default(),
         }
@@ -454,7 +458,7 @@ impl<'r> Detector<'r> {
         let k8s = ev.source().name == "k8s_audit";
         for &m in &self.matches {
             let rule = self.rules.rule(m);
-            if k8s {
+            if k8s && !self.options.k8s_stages_left_to_caller {
                 if let Some(id) = event_id.as_deref() {
                     if !self.k8s_alerted.insert(m, id) {
                         self.stats.k8s_repeated_stages += 1;
@@ -523,15 +527,15 @@ impl Detector<'_> {
     }
 }
 
-/// A bounded set of (rule, event id) pairs, oldest forgotten first.
-struct RecentKeys {
-    set: std::collections::HashSet<(u32, String)>,
-    order: std::collections::VecDeque<(u32, String)>,
+/// A bounded set of keys ((rule, event id) pairs), oldest forgotten first.
+pub(crate) struct RecentKeys<K = (u32, String)> {
+    set: std::collections::HashSet<K>,
+    order: std::collections::VecDeque<K>,
     cap: usize,
 }
 
-impl RecentKeys {
-    fn new(cap: usize) -> Self {
+impl<K: std::hash::Hash + Eq + Clone> RecentKeys<K> {
+    pub(crate) fn new(cap: usize) -> Self {
         RecentKeys {
             set: Default::default(),
             order: Default::default(),
@@ -539,9 +543,8 @@ impl RecentKeys {
         }
     }
 
-    /// Adds the pair; false when it was there already.
-    fn insert(&mut self, rule: u32, id: &str) -> bool {
-        let key = (rule, id.to_string());
+    /// Adds the key; false when it was there already.
+    pub(crate) fn insert_key(&mut self, key: K) -> bool {
         if self.set.contains(&key) {
             return false;
         }
@@ -555,6 +558,16 @@ impl RecentKeys {
         true
     }
 }
+
+impl RecentKeys<(u32, String)> {
+    /// Adds the pair; false when it was there already.
+    fn insert(&mut self, rule: u32, id: &str) -> bool {
+        self.insert_key((rule, id.to_string()))
+    }
+}
+
+/// How many (rule, audit id) pairs a detector remembers to alert a request once.
+pub(crate) const K8S_STAGE_MEMORY: usize = 4096;
 
 /// A detector's part in the incidents: its entity reader and the (possibly shared)
 /// correlator.

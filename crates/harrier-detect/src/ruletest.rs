@@ -152,7 +152,14 @@ pub fn run(rules: &RuleSet, cases: &[Case], under_test: impl Fn(&Rule) -> bool) 
             }
             continue;
         };
-        let mut d = Detector::new(rules, "rule-test", Options { validate_all: true });
+        let mut d = Detector::new(
+            rules,
+            "rule-test",
+            Options {
+                validate_all: true,
+                ..Options::default()
+            },
+        );
         let mut sink = Names::default();
         let mut problems = Vec::new();
         let outcome = d.process_record(case.event.as_bytes(), 0, &case.file, &mut sink, &mut |p| {

@@ -91,6 +91,23 @@ impl Stats {
         self.skipped[why as usize]
     }
 
+    /// Adds `o`'s counts to these.
+    pub fn merge(&mut self, o: &Stats) {
+        self.inputs += o.inputs;
+        self.unreadable_inputs += o.unreadable_inputs;
+        self.skipped_files += o.skipped_files;
+        self.skipped_not_json += o.skipped_not_json;
+        self.records += o.records;
+        self.evaluated += o.evaluated;
+        self.k8s_repeated_stages += o.k8s_repeated_stages;
+        for (a, b) in self.alerts.iter_mut().zip(o.alerts) {
+            *a += b;
+        }
+        for (a, b) in self.skipped.iter_mut().zip(o.skipped) {
+            *a += b;
+        }
+    }
+
     /// Total alerts.
     pub fn total_alerts(&self) -> u64 {
         self.alerts.iter().sum()
