@@ -241,12 +241,33 @@ pub struct Decision {
     pub cached: bool,
 }
 
+/// Registry round trips and scans running at once, for every review together: a review
+/// naming more images than this (or a flood of reviews) gets the failure policy for the rest,
+/// never an unbounded number of threads.
+pub const MAX_FETCHES: usize = 16;
+
 struct Inner {
     policy: Policy,
     scanner: Arc<dyn Scanner>,
     db: Option<Mutex<ImageDb>>,
     scans: Mutex<HashMap<String, Arc<Summary>>>,
     tags: Mutex<HashMap<String, (String, Instant)>>,
+    inflight: std::sync::atomic::AtomicUsize,
+}
+
+/// Runs `f` on a thread of its own when fewer than [`MAX_FETCHES`] run; false when not.
+fn try_spawn(inner: &Arc<Inner>, f: impl FnOnce(&Inner) + Send + 'static) -> bool {
+    use std::sync::atomic::Ordering;
+    if inner.inflight.fetch_add(1, Ordering::SeqCst) >= MAX_FETCHES {
+        inner.inflight.fetch_sub(1, Ordering::SeqCst);
+        return false;
+    }
+    let inner = Arc::clone(inner);
+    std::thread::spawn(move || {
+        f(&inner);
+        inner.inflight.fetch_sub(1, Ordering::SeqCst);
+    });
+    true
 }
 
 /// Judges reviews; shared by the webhook's threads.
@@ -325,6 +346,7 @@ impl Controller {
                 db: db.map(Mutex::new),
                 scans: Mutex::new(HashMap::new()),
                 tags: Mutex::new(HashMap::new()),
+                inflight: std::sync::atomic::AtomicUsize::new(0),
             }),
         }
     }
@@ -382,6 +404,8 @@ impl Controller {
         let mut cached = true;
         let judge = matches!(review.operation.as_str(), "CREATE" | "UPDATE");
         let mut pending: Vec<(usize, mpsc::Receiver<Fetched>)> = Vec::new();
+        let mut asked: HashMap<String, usize> = HashMap::new();
+        let mut copies: Vec<(usize, usize)> = Vec::new();
         for pi in review.images.iter().filter(|_| judge) {
             let r = Reference::parse(&pi.image);
             let problems = self.static_problems(&pi.image, r.as_ref());
@@ -405,15 +429,25 @@ impl Controller {
                     }
                     None => {
                         cached = false;
-                        let (tx, rx) = mpsc::channel();
-                        let inner = Arc::clone(&self.inner);
-                        let scan = p.require_scanned;
-                        let budget = deadline.saturating_duration_since(Instant::now());
-                        // Goes on after the deadline: the result is cached for the next ask.
-                        std::thread::spawn(move || {
-                            let _ = tx.send(inner.fetch(&r, scan, budget));
-                        });
-                        pending.push((verdicts.len(), rx));
+                        if let Some(&first) = asked.get(&pi.image) {
+                            // The same image in another container: one fetch for both.
+                            copies.push((verdicts.len(), first));
+                        } else {
+                            let (tx, rx) = mpsc::channel();
+                            let scan = p.require_scanned;
+                            let budget = deadline.saturating_duration_since(Instant::now());
+                            // Goes on after the deadline: the result is cached for the next ask.
+                            let started = try_spawn(&self.inner, move |inner| {
+                                let _ = tx.send(inner.fetch(&r, scan, budget));
+                            });
+                            if started {
+                                asked.insert(pi.image.clone(), verdicts.len());
+                                pending.push((verdicts.len(), rx));
+                            } else {
+                                v.unjudged =
+                                    Some(format!("{MAX_FETCHES} registry checks already running"));
+                            }
+                        }
                     }
                 }
             }
@@ -434,9 +468,9 @@ impl Controller {
                         "{}: not scanned yet; allowed by policy, scanning now",
                         v.image
                     ));
-                    let inner = Arc::clone(&self.inner);
                     if let Some(r) = Reference::parse(&v.image) {
-                        std::thread::spawn(move || {
+                        // Best effort: when too many run, the next ask scans it.
+                        try_spawn(&self.inner, move |inner| {
                             let _ = inner.fetch(&r, true, Duration::from_secs(60));
                         });
                     }
@@ -449,6 +483,16 @@ impl Controller {
                     ))
                 }
             }
+        }
+        for (i, from) in copies {
+            let (digest, problems, unjudged) = {
+                let f = &verdicts[from];
+                (f.digest.clone(), f.problems.clone(), f.unjudged.clone())
+            };
+            let v = &mut verdicts[i];
+            v.digest = digest;
+            v.problems = problems;
+            v.unjudged = unjudged;
         }
         let mut refusals = Vec::new();
         for v in &verdicts {

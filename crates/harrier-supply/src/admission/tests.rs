@@ -298,3 +298,39 @@ fn answers_stay_short_however_many_reasons() {
         .to_string();
     assert!(m.len() <= 520 && m.ends_with("..."), "{}", m.len());
 }
+
+#[test]
+fn many_containers_of_one_image_cost_one_fetch_and_fetches_are_bounded() {
+    let (c, f) = controller(Policy::default());
+    let same: Vec<&str> = vec!["reg.example.com/web:1.4"; 50];
+    let d = c.decide(&Review::parse(&review("Pod", pod(&same))).unwrap());
+    assert!(!d.allowed);
+    assert_eq!(
+        f.scans.load(Ordering::SeqCst),
+        1,
+        "one scan for fifty containers"
+    );
+    assert!(d
+        .images
+        .iter()
+        .all(|v| v.problems.iter().any(|p| p.contains("miner-binary"))));
+    // Distinct images past the bound are not fetched: the failure policy answers for them.
+    let (c, _) = controller(Policy {
+        timeout: Duration::from_millis(300),
+        ..Policy::default()
+    });
+    let many: Vec<String> = (0..40).map(|i| format!("down:5000/web{i}:1.0")).collect();
+    let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+    let d = c.decide(&Review::parse(&review("Pod", pod(&refs))).unwrap());
+    assert!(!d.allowed);
+    let busy = d
+        .images
+        .iter()
+        .filter(|v| {
+            v.unjudged
+                .as_deref()
+                .is_some_and(|u| u.contains("already running"))
+        })
+        .count();
+    assert_eq!(busy, 40 - MAX_FETCHES, "{:?}", d.images);
+}
