@@ -701,6 +701,13 @@ impl StoreSink {
         self.baselines.extend(profiles);
     }
 
+    /// Drops what was sent and the pending checkpoint, uncommitted (their input is released and
+    /// read again).
+    pub fn discard(&mut self) {
+        self.batch.clear();
+        self.checkpoint = None;
+    }
+
     /// The store.
     pub fn store(&self) -> &dyn AlertStore {
         self.store.as_ref()

@@ -50,8 +50,17 @@ pub fn process_delivery(
     on_problem: &mut dyn FnMut(Problem),
 ) -> bool {
     for u in d.units {
-        // A store sink only collects on send: this cannot fail before the commit.
-        let _ = detector.process_stream(&u.name, std::io::Cursor::new(u.data), sink, on_problem);
+        // A store sink only collects on send; what can fail here is a CloudTrail tap (a push
+        // that could not be recorded): then nothing of this delivery is committed or
+        // acknowledged, and it comes back.
+        if let Err(e) =
+            detector.process_stream(&u.name, std::io::Cursor::new(u.data), sink, on_problem)
+        {
+            tracing::error!(error = %e, "cannot record what a delivery holds; it is released to be read again");
+            sink.discard();
+            source.release(&d.id);
+            return false;
+        }
     }
     if let Some((k, v)) = &d.checkpoint {
         sink.set_checkpoint(k, v);
@@ -81,5 +90,71 @@ fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
         let s = left.min(step);
         std::thread::sleep(s);
         left -= s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harrier_sources::live::{Delivery, SourceError, SourceStats, Unit};
+
+    #[derive(Default)]
+    struct Fake {
+        acked: Vec<String>,
+        released: Vec<String>,
+    }
+
+    impl LiveSource for Fake {
+        fn name(&self) -> &str {
+            "fake"
+        }
+        fn poll(&mut self) -> Result<Vec<Delivery>, SourceError> {
+            Ok(Vec::new())
+        }
+        fn ack(&mut self, id: &str) -> Result<(), SourceError> {
+            self.acked.push(id.into());
+            Ok(())
+        }
+        fn release(&mut self, id: &str) {
+            self.released.push(id.into());
+        }
+        fn stats(&self) -> std::sync::Arc<SourceStats> {
+            Default::default()
+        }
+    }
+
+    fn delivery(id: &str) -> Delivery {
+        Delivery {
+            id: id.into(),
+            units: vec![Unit {
+                name: "s3://b/k".into(),
+                data: br#"{"Records":[{"eventVersion":"1.09","eventSource":"ecr.amazonaws.com","eventName":"PutImage","eventTime":"2026-11-20T10:00:00Z","awsRegion":"us-east-1","eventID":"e1"}]}"#.to_vec(),
+            }],
+            checkpoint: Some(("k".into(), "v".into())),
+        }
+    }
+
+    #[test]
+    fn a_tap_that_cannot_record_keeps_the_delivery_unacknowledged() {
+        let rules = harrier_rules::RuleSet::default();
+        let d = tempfile::tempdir().unwrap();
+        let store = harrier_alerts::store::Store::open(&d.path().join("a.db")).unwrap();
+        let mut sink = StoreSink::new(store, Default::default());
+        let mut src = Fake::default();
+        let mut det = Detector::new(&rules, "h", crate::Options::default());
+        det.set_cloudtrail_tap(Box::new(|name, _| {
+            if name == "PutImage" {
+                Err("the image queue is full".into())
+            } else {
+                Ok(())
+            }
+        }));
+        assert!(!process_delivery(&mut det, &mut src, &mut sink, delivery("d1"), &mut |_| {}));
+        assert_eq!((src.acked.len(), src.released.as_slice()), (0, &["d1".to_string()][..]));
+        assert_eq!(sink.store().checkpoint("k").unwrap(), None, "nothing committed");
+        // The near miss: a tap that records acknowledges as before.
+        det.set_cloudtrail_tap(Box::new(|_, _| Ok(())));
+        assert!(process_delivery(&mut det, &mut src, &mut sink, delivery("d2"), &mut |_| {}));
+        assert_eq!(src.acked, ["d2"]);
     }
 }
