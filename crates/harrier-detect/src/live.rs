@@ -149,12 +149,31 @@ mod tests {
                 Ok(())
             }
         }));
-        assert!(!process_delivery(&mut det, &mut src, &mut sink, delivery("d1"), &mut |_| {}));
-        assert_eq!((src.acked.len(), src.released.as_slice()), (0, &["d1".to_string()][..]));
-        assert_eq!(sink.store().checkpoint("k").unwrap(), None, "nothing committed");
+        assert!(!process_delivery(
+            &mut det,
+            &mut src,
+            &mut sink,
+            delivery("d1"),
+            &mut |_| {}
+        ));
+        assert_eq!(
+            (src.acked.len(), src.released.as_slice()),
+            (0, &["d1".to_string()][..])
+        );
+        assert_eq!(
+            sink.store().checkpoint("k").unwrap(),
+            None,
+            "nothing committed"
+        );
         // The near miss: a tap that records acknowledges as before.
         det.set_cloudtrail_tap(Box::new(|_, _| Ok(())));
-        assert!(process_delivery(&mut det, &mut src, &mut sink, delivery("d2"), &mut |_| {}));
+        assert!(process_delivery(
+            &mut det,
+            &mut src,
+            &mut sink,
+            delivery("d2"),
+            &mut |_| {}
+        ));
         assert_eq!(src.acked, ["d2"]);
     }
 }

@@ -61,8 +61,31 @@ impl Reference {
         } else {
             repo
         };
+        // A host is a name or address and an optional port, nothing else: no `#`, `?`, `@`
+        // or `\` that would make the URL's real host another one.
+        let host_ok = {
+            let (name, port) = match first.rsplit_once(':') {
+                Some((n, p)) if !n.ends_with(']') || n.starts_with('[') => (n, Some(p)),
+                _ => (first.as_str(), None),
+            };
+            let name_ok = if let Some(v6) = name.strip_prefix('[') {
+                v6.strip_suffix(']').is_some_and(|a| {
+                    !a.is_empty() && a.chars().all(|c| c.is_ascii_hexdigit() || c == ':')
+                })
+            } else {
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            };
+            name_ok
+                && port.is_none_or(|p| {
+                    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+                })
+        };
         let ok = |c: char| c.is_ascii_alphanumeric() || "._-/".contains(c);
-        if repo.is_empty()
+        if !host_ok
+            || repo.is_empty()
             || !repo.chars().all(ok)
             || !reference
                 .chars()
@@ -85,12 +108,24 @@ impl Reference {
 
     /// Whether this is an ECR registry (`<account>.dkr.ecr.<region>.amazonaws.com`).
     pub fn ecr_region(&self) -> Option<String> {
+        // Exactly `<12 digits>.dkr.ecr.<region>.amazonaws.com` (or `.amazonaws.com.cn`): ECR
+        // credentials go to nothing else.
         let parts: Vec<&str> = self.host.split('.').collect();
+        let tail_ok = matches!(
+            &parts[4..],
+            ["amazonaws", "com"] | ["amazonaws", "com", "cn"]
+        );
         (parts.len() >= 6
+            && parts[0].len() == 12
+            && parts[0].bytes().all(|b| b.is_ascii_digit())
             && parts[1] == "dkr"
             && parts[2] == "ecr"
-            && self.host.ends_with(".amazonaws.com"))
-        .then(|| parts[3].to_string())
+            && !parts[3].is_empty()
+            && parts[3]
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && tail_ok)
+            .then(|| parts[3].to_string())
     }
 }
 
@@ -429,6 +464,17 @@ mod tests {
             ("127.0.0.1:5000", "web", "sha256:abc")
         );
         assert!(Reference::parse("a b").is_none());
+        // Hosts that would send credentials elsewhere are not references.
+        assert!(
+            Reference::parse("3232235777:443#.dkr.ecr.us-east-1.amazonaws.com/web:1").is_none()
+        );
+        assert!(Reference::parse("evil.com?.dkr.ecr.us-east-1.amazonaws.com/web:1").is_none());
+        assert!(Reference::parse("user@evil.com/web:1").is_none());
+        let near =
+            Reference::parse("111122223333.dkr.ecr.us-east-1.amazonaws.com.evil.io/web:1").unwrap();
+        assert_eq!(near.ecr_region(), None, "not ECR");
+        let v6 = Reference::parse("[::1]:5000/web:1").unwrap();
+        assert_eq!(v6.host, "[::1]:5000");
         assert!(Reference::parse("host/../../etc").is_none());
     }
 

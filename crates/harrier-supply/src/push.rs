@@ -49,6 +49,31 @@ pub fn is_digest(d: &str) -> bool {
 }
 
 impl Push {
+    /// Whether the fields that make the registry's address are what ECR allows (a hostile
+    /// message must not point a pull, and ECR credentials, elsewhere).
+    fn well_formed(&self) -> bool {
+        let account =
+            self.registry_id.len() == 12 && self.registry_id.bytes().all(|b| b.is_ascii_digit());
+        let region = !self.region.is_empty()
+            && self
+                .region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let repo = !self.repository.is_empty()
+            && !self.repository.contains("..")
+            && self
+                .repository
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b));
+        let tag = self.tag.as_deref().is_none_or(|t| {
+            !t.is_empty()
+                && t.len() <= 128
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        });
+        account && region && repo && tag
+    }
+
     /// The push a CloudTrail record describes: a successful `ecr.amazonaws.com` `PutImage` with
     /// a digest in its response. Anything else is `None`.
     pub fn from_cloudtrail(v: &Value) -> Option<Push> {
@@ -92,6 +117,7 @@ impl Push {
             event_id: s(v, "/eventID")?,
             via: "cloudtrail".into(),
         })
+        .filter(Push::well_formed)
     }
 
     /// The push an EventBridge event describes: `aws.ecr` "ECR Image Action", `PUSH`,
@@ -113,7 +139,7 @@ impl Push {
         if !is_digest(&digest) {
             return Err(format!("ECR Image Action with a bad digest {digest:?}"));
         }
-        Ok(Some(Push {
+        let p = Push {
             registry_id: need("/account")?,
             region: need("/region")?,
             repository: need("/detail/repository-name")?,
@@ -128,7 +154,14 @@ impl Push {
                 .unwrap_or(0),
             event_id: need("/id")?,
             via: "eventbridge".into(),
-        }))
+        };
+        if !p.well_formed() {
+            return Err(format!(
+                "ECR Image Action with an account, region, repository or tag ECR does not allow ({:?}, {:?}, {:?})",
+                p.registry_id, p.region, p.repository
+            ));
+        }
+        Ok(Some(p))
     }
 
     /// The registry host: ECR's (`<account>.dkr.ecr.<region>.amazonaws.com`), or `registry`
@@ -244,6 +277,12 @@ mod tests {
             .remove("repository-name");
         let e = Push::from_eventbridge(&broken).unwrap_err();
         assert!(e.contains("repository-name"), "{e}");
+        let mut hostile = ev.clone();
+        hostile["account"] = "3232235777:443#".into();
+        assert!(
+            Push::from_eventbridge(&hostile).is_err(),
+            "an account that is not 12 digits"
+        );
         assert_eq!(
             Push::from_eventbridge(&serde_json::json!({"source": "aws.s3"})).unwrap(),
             None
