@@ -72,8 +72,12 @@ pub fn run(cmd: AdmissionCommand) -> Result<ExitCode> {
     if !name_ok(&namespace) || !name_ok(&service) {
         bail!("--namespace and --service must be DNS labels (a-z, 0-9, -)");
     }
-    if !path.starts_with('/') || path.contains(char::is_whitespace) {
-        bail!("--path {path:?}: expected an absolute path");
+    if !path.starts_with('/')
+        || !path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-_.~".contains(c))
+    {
+        bail!("--path {path:?}: expected an absolute path of letters, digits and / - _ . ~");
     }
     let read =
         |p: &PathBuf| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
@@ -138,7 +142,7 @@ webhooks:
       service:
         name: {service}
         namespace: {namespace}
-        path: {path}
+        path: \"{path}\"
         port: 443
       caBundle: {ca}
     namespaceSelector:

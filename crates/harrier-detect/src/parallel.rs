@@ -78,6 +78,21 @@ pub fn run_inputs(
             let tx = tx.clone();
             let (next, emitted, stop, worker_stats) = (&next, &emitted, &stop, &worker_stats);
             s.spawn(move || {
+                // A worker that panics stops the others (its input never comes) and wakes them.
+                struct OnPanic<'a>(
+                    &'a std::sync::atomic::AtomicBool,
+                    &'a (Mutex<usize>, Condvar),
+                );
+                impl Drop for OnPanic<'_> {
+                    fn drop(&mut self) {
+                        if std::thread::panicking() {
+                            let _g = self.1 .0.lock().unwrap_or_else(|p| p.into_inner());
+                            self.0.store(true, Ordering::SeqCst);
+                            self.1 .1.notify_all();
+                        }
+                    }
+                }
+                let _guard = OnPanic(stop, emitted);
                 let mut det = Detector::new(
                     rules,
                     hostname,
@@ -155,10 +170,21 @@ pub fn run_inputs(
             }
             Ok(())
         };
-        let r = out();
+        let mut r = out();
+        if r.is_ok() && want < inputs.len() {
+            r = Err(SinkError {
+                output: "detect".into(),
+                source: std::io::Error::other(format!(
+                    "a reading thread stopped before {} was read",
+                    inputs[want].display()
+                )),
+            });
+        }
         if r.is_err() {
-            // Let the workers finish the input they hold and stop.
-            stop.store(true, Ordering::Relaxed);
+            // Let the workers finish the input they hold and stop (set under the lock they
+            // wait with, so none misses it).
+            let _g = emitted.0.lock().unwrap_or_else(|p| p.into_inner());
+            stop.store(true, Ordering::SeqCst);
             emitted.1.notify_all();
         }
         r

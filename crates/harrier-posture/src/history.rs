@@ -142,6 +142,28 @@ impl History {
         taken_at: &str,
         findings: &[Finding],
     ) -> Result<i64, HistoryError> {
+        self.record_with(account, taken_at, findings, None)
+    }
+
+    /// Records a re-check (an evaluation after a targeted re-read, not a full scan) and the
+    /// verdicts it changed with who changed them, in one transaction; returns the scan id.
+    pub fn record_recheck(
+        &mut self,
+        account: &str,
+        taken_at: &str,
+        findings: &[Finding],
+        changes: &[ChangeRecord],
+    ) -> Result<i64, HistoryError> {
+        self.record_with(account, taken_at, findings, Some(changes))
+    }
+
+    fn record_with(
+        &mut self,
+        account: &str,
+        taken_at: &str,
+        findings: &[Finding],
+        recheck: Option<&[ChangeRecord]>,
+    ) -> Result<i64, HistoryError> {
         let overall = score(findings, |_| true);
         let path = self.path.clone();
         let err = |source| HistoryError {
@@ -171,38 +193,16 @@ impl History {
             for f in findings {
                 ins.execute(params![id, f.check, f.region, f.resource, f.status.as_str(), f.reason])?;
             }
-            Ok::<i64, rusqlite::Error>(id)
-        })()
-        .map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(id)
-    }
-
-    /// Records a re-check (an evaluation after a targeted re-read, not a full scan) and the
-    /// verdicts it changed with who changed them; returns the scan id.
-    pub fn record_recheck(
-        &mut self,
-        account: &str,
-        taken_at: &str,
-        findings: &[Finding],
-        changes: &[ChangeRecord],
-    ) -> Result<i64, HistoryError> {
-        let id = self.record(account, taken_at, findings)?;
-        let path = self.path.clone();
-        let err = |source| HistoryError {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(err)?;
-        (|| {
-            tx.execute("INSERT INTO rechecks (scan_id) VALUES (?1)", [id])?;
-            let mut ins = tx.prepare(
-                "INSERT INTO changes (scan_id, check_id, region, resource, became, actor, event, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            for c in changes {
-                ins.execute(params![id, c.check, c.region, c.resource, c.became, c.actor, c.event, c.at])?;
+            if let Some(changes) = recheck {
+                tx.execute("INSERT INTO rechecks (scan_id) VALUES (?1)", [id])?;
+                let mut ins = tx.prepare(
+                    "INSERT INTO changes (scan_id, check_id, region, resource, became, actor, event, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?;
+                for c in changes {
+                    ins.execute(params![id, c.check, c.region, c.resource, c.became, c.actor, c.event, c.at])?;
+                }
             }
-            Ok::<(), rusqlite::Error>(())
+            Ok::<i64, rusqlite::Error>(id)
         })()
         .map_err(err)?;
         tx.commit().map_err(err)?;

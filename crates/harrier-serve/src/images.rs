@@ -25,6 +25,9 @@ use crate::config::{AdmissionFailure, AdmissionMode, ImagesConfig, SourceConfig}
 use crate::metrics::ImageMetrics;
 use crate::ServeError;
 
+/// Threads answering each admission listener's requests.
+pub const ADMISSION_WORKERS: usize = 8;
+
 /// Largest AdmissionReview body read (an object and its old version).
 pub const MAX_REVIEW: usize = 8 << 20;
 
@@ -355,6 +358,7 @@ impl Images {
         stop: &AtomicBool,
     ) -> Result<(), String> {
         let db = self.open()?;
+        let mut correlated: std::collections::HashSet<String> = Default::default();
         while !stop.load(Ordering::Relaxed) {
             let mut running = Vec::new();
             let mut failed = Vec::new();
@@ -389,7 +393,14 @@ impl Images {
             self.metrics
                 .running_bad
                 .store(alerts.len() as u64, Ordering::Relaxed);
-            store_alerts(&alerts, &mut sink, correlator, hostname)
+            // A container alerted in an earlier round is stored again (the store keeps it once)
+            // but not correlated again: an incident gains it once.
+            let (fresh, again): (Vec<_>, Vec<_>) = alerts
+                .into_iter()
+                .partition(|a| !correlated.contains(&a.event_id));
+            correlated.extend(fresh.iter().map(|a| a.event_id.clone()));
+            store_alerts(&fresh, &mut sink, correlator, hostname)
+                .and_then(|_| store_alerts(&again, &mut sink, None, hostname))
                 .map_err(|e| format!("storing inventory alerts failed: {e}"))?;
             on_alerts(&mut sink);
             self.metrics

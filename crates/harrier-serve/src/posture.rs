@@ -46,6 +46,8 @@ pub struct Change {
     pub time_ns: i64,
     /// When it was read here.
     pub seen: Instant,
+    /// The account the call was made in (`recipientAccountId`).
+    pub account: Option<String>,
 }
 
 fn s(v: &serde_json::Value, p: &str) -> Option<String> {
@@ -79,9 +81,13 @@ impl Change {
                 .and_then(|t| harrier_events::time::parse_rfc3339(&t))
                 .unwrap_or(0),
             seen: Instant::now(),
+            account: s(&v, "/recipientAccountId").or_else(|| s(&v, "/userIdentity/accountId")),
         })
     }
 }
+
+/// Changes held before a re-check is forced.
+const MAX_PENDING: usize = 10_000;
 
 /// Counters.
 #[derive(Default)]
@@ -176,11 +182,19 @@ fn diff(
     scan_id: &str,
 ) -> Vec<Out> {
     let mut out = Vec::new();
-    let by: Option<&Change> = changes.iter().max_by_key(|c| c.time_ns);
     for f in after {
         let Some(check) = harrier_posture::check(f.check) else {
             continue;
         };
+        // Who changed what this check reads, there; nobody when its verdict moved for another
+        // reason (a key aging past a limit).
+        let by: Option<&Change> = changes
+            .iter()
+            .filter(|c| {
+                c.area.judges(check.service)
+                    && (c.area.is_global() || f.region == c.region || f.region == "global")
+            })
+            .max_by_key(|c| c.time_ns);
         let was = before
             .get(&(f.check, f.region.clone(), f.resource.clone()))
             .map(|(s, _)| *s);
@@ -201,7 +215,8 @@ fn diff(
                     .map(|i| format!(" from {i}"))
                     .unwrap_or_default()
             ),
-            None => " (found by the periodic scan)".to_string(),
+            None if changes.is_empty() => " (found by the periodic scan)".to_string(),
+            None => " (found at a re-check; no change read names it)".to_string(),
         };
         let fix = check.cli.first().copied().unwrap_or(check.remediation);
         let output = if rule == "Posture Check Failed" {
@@ -356,7 +371,25 @@ impl Watch {
         on_alerts: &dyn Fn(&mut StoreSink),
         stop: &AtomicBool,
     ) -> Result<(), String> {
-        let (mut snap, mut findings) = self.full_scan()?;
+        // The first scan is the baseline: tried again (with backoff) until it works or the
+        // service stops; a moment's outage does not stop the service.
+        let mut backoff = Duration::from_secs(5);
+        let (mut snap, mut findings) = loop {
+            match self.full_scan() {
+                Ok(x) => break x,
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "posture: the first full scan failed");
+                    let until = Instant::now() + backoff;
+                    while Instant::now() < until {
+                        if stop.load(Ordering::Relaxed) {
+                            return Ok(());
+                        }
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(300));
+                }
+            }
+        };
         let account = snap.account_id.clone().unwrap_or_default();
         self.record(&account, &findings, None);
         eprintln!(
@@ -370,18 +403,26 @@ impl Watch {
         while !stop.load(Ordering::Relaxed) {
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(c) => {
+                    // Another account's change (an organisation trail) is not this watch's.
+                    if c.account.as_deref().is_some_and(|a| a != account) {
+                        continue;
+                    }
                     self.metrics.changes.fetch_add(1, Ordering::Relaxed);
                     pending.push(c);
-                    continue;
+                    if pending.len() < MAX_PENDING {
+                        continue;
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            let settled = pending
-                .iter()
-                .map(|c| c.seen)
-                .max()
-                .is_some_and(|t| t.elapsed() >= self.settle);
+            // Quiet for `settle`, or waiting five times that, or too many: re-check now (a
+            // busy trail must not postpone it for ever).
+            let newest = pending.iter().map(|c| c.seen).max();
+            let oldest = pending.iter().map(|c| c.seen).min();
+            let settled = pending.len() >= MAX_PENDING
+                || newest.is_some_and(|t| t.elapsed() >= self.settle)
+                || oldest.is_some_and(|t| t.elapsed() >= self.settle * 5);
             if settled {
                 let batch = std::mem::take(&mut pending);
                 let areas: BTreeSet<(Area, String)> = batch
@@ -503,6 +544,7 @@ mod tests {
             ip: Some("203.0.113.7".into()),
             time_ns: 5,
             seen: Instant::now(),
+            account: Some("111122223333".into()),
         };
         let outs = diff(
             &before,

@@ -487,10 +487,9 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
                 }));
             }
         }
-        for (listener, hook) in admission_listeners {
+        for (listener, hook) in &admission_listeners {
             let writer_sink = sink()?;
             let im = image_metrics.as_ref();
-            let name = format!("admission {}", listener.base_url());
             let (tx, rx) = std::sync::mpsc::channel();
             let writer = format!("admission writer {}", listener.base_url());
             sources.push(s.spawn(move || {
@@ -499,21 +498,28 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
                     crate::images::write_refusals(rx, writer_sink, shared, hostname, &publish)
                 })
             }));
-            sources.push(s.spawn(move || {
-                sup.run(&name, || {
-                    let c = &hook.controller;
-                    let mut routes = vec![Route {
-                        path: hook.path.clone(),
-                        handler: Box::new(|req| {
-                            crate::images::handle_admission(c, req, &tx, im);
-                        }),
-                    }];
-                    listener.serve(&mut routes, stop_ref);
-                    drop(routes);
-                    drop(tx);
-                    Ok(())
-                })
-            }));
+            // Several requests at once: one slow review (a scan on demand, a client trickling
+            // its body) does not hold up the others.
+            for n in 0..crate::images::ADMISSION_WORKERS {
+                let tx = tx.clone();
+                let name = format!("admission {} worker {n}", listener.base_url());
+                sources.push(s.spawn(move || {
+                    sup.run(&name, || {
+                        let c = &hook.controller;
+                        let mut routes = vec![Route {
+                            path: hook.path.clone(),
+                            handler: Box::new(|req| {
+                                crate::images::handle_admission(c, req, &tx, im);
+                            }),
+                        }];
+                        listener.serve(&mut routes, stop_ref);
+                        drop(routes);
+                        drop(tx);
+                        Ok(())
+                    })
+                }));
+            }
+            drop(tx);
         }
         for (mut src, m) in live.into_iter().zip(live_metrics) {
             let (mut sink, rep) = (sink()?, reporter(m));

@@ -58,6 +58,32 @@ pub struct Review {
     pub user: String,
     /// The images to judge.
     pub images: Vec<PodImage>,
+    /// For an UPDATE: the images the object had before (not judged again: a label patched on
+    /// a running pod is not a new image).
+    pub old_images: std::collections::BTreeSet<String>,
+}
+
+/// The images of a pod spec, with their containers.
+fn spec_images(spec: &Value) -> Result<Vec<PodImage>, String> {
+    let mut images = Vec::new();
+    if !spec.is_object() {
+        return Err("pod spec is not an object".into());
+    }
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+        let Some(cs) = spec.get(list) else { continue };
+        let cs = cs
+            .as_array()
+            .ok_or_else(|| format!("spec.{list} is not a list"))?;
+        for (i, c) in cs.iter().enumerate() {
+            let name = c["name"].as_str().map(str::to_string);
+            let image = c["image"].as_str().unwrap_or_default().to_string();
+            images.push(PodImage {
+                container: format!("{list}[{}]", name.unwrap_or_else(|| i.to_string())),
+                image,
+            });
+        }
+    }
+    Ok(images)
 }
 
 /// Where the pod spec is in an object of each kind.
@@ -110,26 +136,19 @@ impl Review {
         }
         let kind = text(req, "/kind/kind");
         let object = req.get("object").filter(|o| o.is_object());
-        let mut images = Vec::new();
-        if let Some(spec) = object.and_then(|o| pod_spec(&kind, o)) {
-            if !spec.is_object() {
-                return Err(format!("the {kind}'s pod spec is not an object"));
-            }
-            for list in ["initContainers", "containers", "ephemeralContainers"] {
-                let Some(cs) = spec.get(list) else { continue };
-                let cs = cs
-                    .as_array()
-                    .ok_or_else(|| format!("spec.{list} is not a list"))?;
-                for (i, c) in cs.iter().enumerate() {
-                    let name = c["name"].as_str().map(str::to_string);
-                    let image = c["image"].as_str().unwrap_or_default().to_string();
-                    images.push(PodImage {
-                        container: format!("{list}[{}]", name.unwrap_or_else(|| i.to_string())),
-                        image,
-                    });
-                }
-            }
-        }
+        let images = match object.and_then(|o| pod_spec(&kind, o)) {
+            Some(spec) => spec_images(spec).map_err(|e| format!("the {kind}'s {e}"))?,
+            None => Vec::new(),
+        };
+        let old_images = req
+            .get("oldObject")
+            .filter(|o| o.is_object())
+            .and_then(|o| pod_spec(&kind, o))
+            .and_then(|spec| spec_images(spec).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| p.image)
+            .collect();
         Ok(Review {
             api_version,
             uid,
@@ -148,6 +167,7 @@ impl Review {
             user: text(req, "/userInfo/username"),
             kind,
             images,
+            old_images,
         })
     }
 }
@@ -262,12 +282,21 @@ fn try_spawn(inner: &Arc<Inner>, f: impl FnOnce(&Inner) + Send + 'static) -> boo
         inner.inflight.fetch_sub(1, Ordering::SeqCst);
         return false;
     }
-    let inner = Arc::clone(inner);
-    std::thread::spawn(move || {
-        f(&inner);
-        inner.inflight.fetch_sub(1, Ordering::SeqCst);
-    });
-    true
+    /// Gives the slot back however the fetch ends (a panic included).
+    struct Slot(Arc<Inner>);
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            self.0.inflight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let slot = Slot(Arc::clone(inner));
+    std::thread::Builder::new()
+        .name("admission fetch".into())
+        .spawn(move || {
+            let slot = slot;
+            f(&slot.0);
+        })
+        .is_ok()
 }
 
 /// Judges reviews; shared by the webhook's threads.
@@ -406,7 +435,14 @@ impl Controller {
         let mut pending: Vec<(usize, mpsc::Receiver<Fetched>)> = Vec::new();
         let mut asked: HashMap<String, usize> = HashMap::new();
         let mut copies: Vec<(usize, usize)> = Vec::new();
-        for pi in review.images.iter().filter(|_| judge) {
+        let unchanged =
+            |pi: &&PodImage| review.operation == "UPDATE" && review.old_images.contains(&pi.image);
+        for pi in review
+            .images
+            .iter()
+            .filter(|_| judge)
+            .filter(|pi| !unchanged(pi))
+        {
             let r = Reference::parse(&pi.image);
             let problems = self.static_problems(&pi.image, r.as_ref());
             let mut v = ImageVerdict {

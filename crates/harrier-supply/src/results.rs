@@ -71,11 +71,18 @@ CREATE TABLE IF NOT EXISTS image_tag_history(
 CREATE TABLE IF NOT EXISTS image_pushes(
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id TEXT NOT NULL UNIQUE,
+    registry_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    time_ns INTEGER NOT NULL,
     push TEXT NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT);
 CREATE INDEX IF NOT EXISTS image_pushes_state ON image_pushes(state, seq);
+CREATE INDEX IF NOT EXISTS image_pushes_same ON image_pushes(digest, repository);
 ";
 
 impl ImageDb {
@@ -104,15 +111,47 @@ impl ImageDb {
         }
     }
 
-    /// Records a push to scan; `false` when this event was recorded before (a replay, or the
-    /// same push told by another worker).
+    /// Records a push to scan; `false` when it was recorded before: the same event (a replay,
+    /// another worker), or the same push told the other way (CloudTrail and EventBridge both
+    /// tell of it, with different ids: same account, region, repository, tag and digest within
+    /// ten minutes). When CloudTrail's telling comes while EventBridge's still waits, the
+    /// waiting one gains its pusher.
     pub fn enqueue(&self, push: &Push) -> Result<bool, DbError> {
         let json = serde_json::to_string(push).unwrap_or_default();
+        let tag = push.tag.clone().unwrap_or_default();
+        let same: Option<(i64, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT seq, push, state FROM image_pushes
+                 WHERE digest = ?1 AND repository = ?2 AND registry_id = ?3 AND region = ?4 AND tag = ?5
+                   AND abs(time_ns - ?6) <= 600000000000 AND event_id != ?7
+                 ORDER BY seq LIMIT 1",
+                params![push.digest, push.repository, push.registry_id, push.region, tag, push.time_ns, push.event_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        if let Some((seq, old, state)) = same {
+            let old: Option<Push> = serde_json::from_str(&old).ok();
+            if state == "pending"
+                && push.pusher.is_some()
+                && old.is_some_and(|o| o.pusher.is_none())
+            {
+                self.conn
+                    .execute(
+                        "UPDATE image_pushes SET push = ?2 WHERE seq = ?1",
+                        params![seq, json],
+                    )
+                    .map_err(|e| self.sql(e))?;
+            }
+            return Ok(false);
+        }
         let n = self
             .conn
             .execute(
-                "INSERT OR IGNORE INTO image_pushes(event_id, push) VALUES (?1, ?2)",
-                params![push.event_id, json],
+                "INSERT OR IGNORE INTO image_pushes(event_id, registry_id, region, repository, tag, digest, time_ns, push)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![push.event_id, push.registry_id, push.region, push.repository, tag, push.digest, push.time_ns, json],
             )
             .map_err(|e| self.sql(e))?;
         Ok(n == 1)
@@ -339,6 +378,25 @@ mod tests {
         assert_eq!(db.depth().unwrap(), 1, "one failure: tried again");
         db.finish(q[1].seq, Some("registry down"), 2).unwrap();
         assert_eq!(db.depth().unwrap(), 0, "two failures: given up");
+        // The same push told by EventBridge (another id, no pusher) and then by CloudTrail:
+        // one push, and the waiting one gains the pusher.
+        let mut eb = push("eb-1", 'c', 100);
+        eb.pusher = None;
+        eb.via = "eventbridge".into();
+        assert!(db.enqueue(&eb).unwrap());
+        let mut ct = push("ct-1", 'c', 100 + 60_000_000_000);
+        ct.via = "cloudtrail".into();
+        assert!(!db.enqueue(&ct).unwrap(), "the same push");
+        let waiting = db.pending(10).unwrap();
+        let c = waiting
+            .iter()
+            .find(|q| q.push.digest.ends_with("cccc"))
+            .unwrap();
+        assert!(c.push.pusher.is_some(), "CloudTrail's pusher filled in");
+        // Near miss: the same digest pushed again an hour later is another push.
+        assert!(db
+            .enqueue(&push("ct-2", 'c', 100 + 3_600_000_000_000))
+            .unwrap());
         // Reopened: the state survives.
         drop(db);
         let db = ImageDb::open(&d.path().join("images.db")).unwrap();

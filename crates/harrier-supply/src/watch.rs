@@ -118,7 +118,9 @@ pub fn process(
     push: &Push,
     s: &Settings,
 ) -> Result<Outcome, String> {
-    let registry = push.registry_host(s.registry.as_deref());
+    // Tags are ECR's, kept by ECR's host even when the pull goes through a mirror (two
+    // accounts' `web:1.0` are different tags).
+    let registry = push.registry_host(None);
     let (summary, scanned) = match db.scan(&push.digest).map_err(|e| e.to_string())? {
         Some(known) => (known, false),
         None => {

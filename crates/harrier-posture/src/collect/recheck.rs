@@ -58,6 +58,15 @@ const READS: &[&str] = &[
     "StartQuery",
     "Check",
     "Preview",
+    // Calls that change no configuration a check reads (a re-read of IAM itself calls
+    // GenerateCredentialReport: it must not schedule another).
+    "GenerateCredentialReport",
+    "GenerateServiceLastAccessedDetails",
+    "Sign",
+    "Verify",
+    "ReEncrypt",
+    "GenerateRandom",
+    "GenerateMac",
 ];
 
 impl Area {
@@ -126,6 +135,23 @@ impl Area {
     pub fn owns(self, key: &str) -> bool {
         let family = key.split('/').next().unwrap_or(key);
         self.families().iter().any(|f| family.starts_with(f))
+    }
+
+    /// Whether checks of `service` (a [`crate::Check`]'s) read this area's documents.
+    pub fn judges(self, service: &str) -> bool {
+        match self {
+            Area::Iam => service == "iam",
+            Area::S3 => service == "s3",
+            Area::Ec2 => service == "ec2",
+            Area::Compute => matches!(service, "ec2" | "rds" | "efs" | "accessanalyzer"),
+            Area::CloudTrail => service == "cloudtrail",
+            Area::Kms => service == "kms",
+            Area::Services => matches!(service, "config" | "guardduty" | "securityhub"),
+            Area::Ecr => service == "ecr",
+            Area::Eks => service == "eks",
+            Area::Ecs => service == "ecs",
+            Area::Monitoring => service == "cloudwatch",
+        }
     }
 
     /// Whether a call of this name only reads.
@@ -280,6 +306,8 @@ mod tests {
             ("ecr.amazonaws.com", "PutImage", None),
             ("iam.amazonaws.com", "GetUser", None),
             ("sts.amazonaws.com", "AssumeRole", None),
+            ("iam.amazonaws.com", "GenerateCredentialReport", None),
+            ("kms.amazonaws.com", "Sign", None),
         ] {
             assert_eq!(Area::of_call(src, name), area, "{src} {name}");
         }

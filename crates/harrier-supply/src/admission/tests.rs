@@ -251,6 +251,21 @@ fn audit_mode_allows_with_warnings() {
 }
 
 #[test]
+fn an_update_judges_only_the_images_it_changes() {
+    let (c, _) = controller(Policy::default());
+    let update = |old: &str, new: &str| {
+        let mut body: Value = serde_json::from_slice(&review("Pod", pod(&[new]))).unwrap();
+        body["request"]["operation"] = "UPDATE".into();
+        body["request"]["oldObject"] = pod(&[old]);
+        c.decide(&Review::parse(body.to_string().as_bytes()).unwrap())
+    };
+    // A label patched on a pod already running the image: not judged again.
+    assert!(update("reg.example.com/web:1.4", "reg.example.com/web:1.4").allowed);
+    // The image changed to the backdoored one: judged and refused.
+    assert!(!update("reg.example.com/web:1.3", "reg.example.com/web:1.4").allowed);
+}
+
+#[test]
 fn deletes_are_not_judged() {
     let (c, f) = controller(Policy::default());
     let mut body: Value =
