@@ -16,6 +16,7 @@ mod sensor_cmd;
 mod serve;
 mod sinks;
 mod state;
+mod store_cmd;
 
 use std::process::ExitCode;
 
@@ -60,6 +61,11 @@ enum Command {
     Admission {
         #[command(subcommand)]
         command: admission_cmd::AdmissionCommand,
+    },
+    /// The shared PostgreSQL store: its schema checked or migrated.
+    Store {
+        #[command(subcommand)]
+        command: store_cmd::StoreCommand,
     },
     /// The vulnerability database (OSV records in SQLite) used by `image scan`.
     Db {
@@ -118,6 +124,7 @@ fn main() -> ExitCode {
         Command::Image { command } => image_cmd::run_image(command),
         Command::Db { command } => image_cmd::run_db(command),
         Command::Admission { command } => admission_cmd::run(command),
+        Command::Store { command } => store_cmd::run(command),
     };
     match result {
         Ok(code) => code,

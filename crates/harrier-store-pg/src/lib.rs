@@ -201,6 +201,77 @@ impl PgStore {
     }
 }
 
+/// What `harrier store check` reports of a database, read without changing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The database as shown (password left out).
+    pub shown: String,
+    /// Its schema version (0: no Harrier schema yet).
+    pub schema: i32,
+    /// Alerts stored (when the schema exists).
+    pub alerts: i64,
+    /// Each output with how many alerts it has not delivered yet.
+    pub behind: Vec<(String, i64)>,
+}
+
+impl Status {
+    /// Whether this build can use the database as it is (`Some(false)`: it needs a migration
+    /// this build can apply; `None`: its schema is newer than this build's).
+    pub fn current(&self) -> Option<bool> {
+        match self.schema.cmp(&SCHEMA_VERSION) {
+            std::cmp::Ordering::Equal => Some(true),
+            std::cmp::Ordering::Less => Some(false),
+            std::cmp::Ordering::Greater => None,
+        }
+    }
+}
+
+/// Reads `url`'s schema version, alert count and delivery backlog without writing anything
+/// (no migration).
+pub fn inspect(url: &str) -> Result<Status, StoreError> {
+    let shown = shown(url);
+    let err = |e: postgres::Error| StoreError {
+        path: shown.clone(),
+        source: Box::new(e),
+    };
+    let mut c = Client::connect(url, NoTls).map_err(err)?;
+    let exists: bool = c
+        .query_one("SELECT to_regclass('harrier_schema') IS NOT NULL", &[])
+        .map_err(err)?
+        .get(0);
+    let mut st = Status {
+        shown: shown.clone(),
+        schema: 0,
+        alerts: 0,
+        behind: Vec::new(),
+    };
+    if !exists {
+        return Ok(st);
+    }
+    let v: Option<i32> = c
+        .query_one("SELECT MAX(version) FROM harrier_schema", &[])
+        .map_err(err)?
+        .get(0);
+    st.schema = v.unwrap_or(0);
+    if st.schema >= 1 {
+        st.alerts = c
+            .query_one("SELECT COUNT(*) FROM alerts", &[])
+            .map_err(err)?
+            .get(0);
+        for r in c
+            .query(
+                "SELECT d.output, (SELECT COUNT(*) FROM alerts a WHERE a.seq > d.seq AND NOT a.suppressed)
+                 FROM deliveries d ORDER BY d.output",
+                &[],
+            )
+            .map_err(err)?
+        {
+            st.behind.push((r.get(0), r.get(1)));
+        }
+    }
+    Ok(st)
+}
+
 /// A deadlock or a serialization failure: the transaction can be run again.
 fn retryable(e: &postgres::Error) -> bool {
     e.code().is_some_and(|c| {

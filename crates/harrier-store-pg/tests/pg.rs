@@ -243,6 +243,10 @@ fn workers_sharing_one_database_store_each_alert_once_and_throttle_as_one() {
 fn a_newer_schema_is_refused_and_migration_runs_once() {
     let Some(s) = Server::start() else { return };
     let url = s.database("schema");
+    // Inspected before anything ran: no schema, and inspecting wrote none.
+    let before = harrier_store_pg::inspect(&url).unwrap();
+    assert_eq!((before.schema, before.current()), (0, Some(false)));
+    assert_eq!(harrier_store_pg::inspect(&url).unwrap().schema, 0);
     // Workers starting together migrate once.
     let hs: Vec<_> = (0..3)
         .map(|_| {
@@ -259,6 +263,22 @@ fn a_newer_schema_is_refused_and_migration_runs_once() {
     }
     let mut st = PgStore::connect(&url).unwrap();
     assert_eq!(st.schema_version().unwrap(), SCHEMA_VERSION);
+    let now = harrier_store_pg::inspect(&url).unwrap();
+    assert_eq!(
+        (now.schema, now.current(), now.alerts),
+        (SCHEMA_VERSION, Some(true), 0)
+    );
+    // An output registered, two alerts stored: both waiting for it.
+    st.register_output("file", false).unwrap();
+    st.insert(
+        &[alert("R", "e1", 1), alert("R2", "e2", 2)],
+        &harrier_alerts::store::Throttle::default(),
+        None,
+    )
+    .unwrap();
+    let now = harrier_store_pg::inspect(&url).unwrap();
+    assert_eq!(now.alerts, 2);
+    assert_eq!(now.behind, [("file".to_string(), 2)]);
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     assert_eq!(
         c.query_one("SELECT COUNT(*) FROM harrier_schema", &[])
@@ -270,6 +290,8 @@ fn a_newer_schema_is_refused_and_migration_runs_once() {
         .unwrap();
     let e = PgStore::connect(&url).err().unwrap().to_string();
     assert!(e.contains("version 99") && e.contains("refusing"), "{e}");
+    let newer = harrier_store_pg::inspect(&url).unwrap();
+    assert_eq!((newer.schema, newer.current()), (99, None));
     // A password never shows in an error.
     let bad = format!("postgres://harrier:s3cret@127.0.0.1:{}/nope", s.port);
     let e = PgStore::connect(&bad).err().unwrap().to_string();
