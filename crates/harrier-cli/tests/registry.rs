@@ -3,80 +3,20 @@
 //! HARRIER_SKIP_REGISTRY_TESTS=1, set by scripts/test when it cannot, skips them and says so): the
 //! attack story's re-pushed image is pulled through the OCI distribution API and caught.
 
-use std::net::{TcpListener, TcpStream};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Registry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn registry() -> Registry {
-    let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let cfg = dir.path().join("config.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("docker-registry must be installed (Debian package docker-registry; scripts/test installs it)");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "docker-registry did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Registry {
-        child,
-        port,
-        _dir: dir,
-    }
-}
-
-fn push(archive: &Path, dest: &str) {
-    let st = Command::new("skopeo")
-        .args(["copy", "--quiet", "--dest-tls-verify=false"])
-        .arg(format!("docker-archive:{}", archive.display()))
-        .arg(format!("docker://{dest}"))
-        .status()
-        .expect("skopeo must be installed (Debian package skopeo; scripts/test installs it)");
-    assert!(st.success(), "skopeo copy to {dest}");
-}
+use std::process::Command;
 
 #[test]
 fn an_image_pulled_from_a_registry_is_scanned_like_a_local_one() {
-    if std::env::var_os("HARRIER_SKIP_REGISTRY_TESTS").is_some() {
-        eprintln!("registry test skipped (HARRIER_SKIP_REGISTRY_TESTS is set)");
+    let Some(reg) = common::registry() else {
         return;
-    }
-    let reg = registry();
+    };
     let sample =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/images/backdoored-web.tar");
     let reference = format!("127.0.0.1:{}/web:1.4", reg.port);
-    push(&sample, &reference);
+    common::push_image(&sample, &reference);
     let remote = Command::new(env!("CARGO_BIN_EXE_harrier"))
         .args([
             "image",

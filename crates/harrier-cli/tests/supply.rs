@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::{alerts, free_port, http_get, metric, stop, wait_until};
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -31,57 +33,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn py(endpoint: &str, args: &[&str]) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/moto/supply.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(endpoint)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "supply.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) -> Duration {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < Duration::from_secs(secs), "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    t.elapsed()
-}
-
-fn http_get(port: u16, path: &str) -> String {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    );
-    let mut r = String::new();
-    let _ = s.read_to_string(&mut r);
-    r
-}
-
-fn metric(port: u16, name: &str) -> u64 {
-    http_get(port, "/metrics")
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
+    common::py("supply.py", endpoint, args)
 }
 
 fn serve(config: &Path) -> Child {
@@ -95,27 +47,6 @@ fn serve(config: &Path) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-fn stop(mut child: Child) -> String {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
-    let st = child.wait().unwrap();
-    assert!(st.success(), "serve failed: {err}");
-    err
-}
-
-fn alerts(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
 }
 
 fn put_image(id: &str, time: &str, identity: Value, tag: &str, digest: &str) -> Value {
@@ -559,7 +490,7 @@ fn running_ecs_tasks_and_kubernetes_pods_are_found_and_scanned() {
     let (api_port, server) = fake_api_server(pods.to_string());
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    let ca = harrier_b64(&std::fs::read(fixture("test-ca.pem")).unwrap());
+    let ca = harrier_events::base64::encode(&std::fs::read(fixture("test-ca.pem")).unwrap());
     std::fs::write(
         &kubeconfig,
         format!("apiVersion: v1\nkind: Config\ncurrent-context: test\ncontexts:\n- name: test\n  context: {{cluster: test, user: test}}\nclusters:\n- name: test\n  cluster:\n    server: https://127.0.0.1:{api_port}\n    certificate-authority-data: {ca}\nusers:\n- name: test\n  user: {{token: test-token}}\n"),
@@ -663,22 +594,4 @@ fn running_ecs_tasks_and_kubernetes_pods_are_found_and_scanned() {
         .as_str()
         .unwrap()
         .starts_with("ecs prod/family:web task "));
-}
-
-fn harrier_b64(b: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in b.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            out.push(if i <= c.len() {
-                T[(n >> (18 - 6 * i) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    out
 }

@@ -158,25 +158,6 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-fn b64(s: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let b = s.as_bytes();
-    let mut out = String::new();
-    for c in b.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 struct Client {
     agent: ureq::Agent,
     base: String,
@@ -222,7 +203,10 @@ impl Client {
             } else if let Some((u, p)) = &self.creds.0 {
                 req = req.set(
                     "Authorization",
-                    &format!("Basic {}", b64(&format!("{u}:{p}"))),
+                    &format!(
+                        "Basic {}",
+                        harrier_events::base64::encode(format!("{u}:{p}").as_bytes())
+                    ),
                 );
             }
             match req.call() {
@@ -266,7 +250,10 @@ impl Client {
         if let Some((u, p)) = &self.creds.0 {
             req = req.set(
                 "Authorization",
-                &format!("Basic {}", b64(&format!("{u}:{p}"))),
+                &format!(
+                    "Basic {}",
+                    harrier_events::base64::encode(format!("{u}:{p}").as_bytes())
+                ),
             );
         }
         let r = req.call().map_err(|e| {
@@ -480,8 +467,8 @@ mod tests {
 
     #[test]
     fn base64_and_challenges() {
-        assert_eq!(b64("AWS:pw"), "QVdTOnB3");
-        assert_eq!(b64("a"), "YQ==");
+        assert_eq!(harrier_events::base64::encode(b"AWS:pw"), "QVdTOnB3");
+        assert_eq!(harrier_events::base64::encode(b"a"), "YQ==");
         let (realm, p) = challenge(r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#).unwrap();
         assert_eq!(realm, "https://auth.docker.io/token");
         assert_eq!(

@@ -24,8 +24,3 @@ pub mod results;
 pub mod scanner;
 pub mod verdict;
 pub mod watch;
-
-/// Nanoseconds since the epoch, now.
-pub fn now_ns() -> i64 {
-    harrier_events::time::now_ns()
-}

@@ -73,7 +73,7 @@ impl Scanner for RegistryScanner {
             &report,
             &digest,
             &r.to_string(),
-            crate::now_ns(),
+            harrier_events::time::now_ns(),
         ))
     }
 }

@@ -1,9 +1,13 @@
 //! Helpers shared by the tests that run against moto_server.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 pub struct Moto {
     pub child: Child,
@@ -25,11 +29,7 @@ pub fn moto() -> Option<Moto> {
         eprintln!("AWS test skipped (HARRIER_SKIP_MOTO_TESTS is set)");
         return None;
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = Command::new("moto_server")
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -39,20 +39,24 @@ pub fn moto() -> Option<Moto> {
         .expect(
             "moto_server must be on PATH (scripts/test installs it; or pip install 'moto[server]')",
         );
+    Some(started(child, port))
+}
+
+/// The moto started as `child` on `port`, once it answers (a minute at most).
+fn started(child: Child, port: u16) -> Moto {
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "moto_server did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Some(Moto {
+    Moto {
         child,
         url: format!("http://127.0.0.1:{port}"),
-    })
+    }
 }
 
 /// Clears moto's state (`POST /moto-api/reset`).
 pub fn reset(m: &Moto) {
-    use std::io::{Read, Write};
     let addr = m.url.trim_start_matches("http://");
     let mut s = TcpStream::connect(addr).unwrap();
     write!(
@@ -212,13 +216,89 @@ pub fn moto_patched(patch: &str) -> Option<Moto> {
         .stderr(Stdio::null())
         .spawn()
         .expect("moto_server's Python");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not start");
+    Some(started(child, port))
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `f` every 100 ms until it holds (failing after `secs`); returns how long it took.
+pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(secs), "timed out: {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Some(Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    })
+    t.elapsed()
+}
+
+/// `GET path` on a loopback port; the whole answer, or nothing when nobody listens.
+pub fn http_get(port: u16, path: &str) -> String {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    let mut r = String::new();
+    let _ = s.read_to_string(&mut r);
+    r
+}
+
+/// A metric without labels from `/metrics` on `port` (0 when absent).
+pub fn metric(port: u16, name: &str) -> u64 {
+    http_get(port, "/metrics")
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Stops a `harrier serve` with SIGTERM; asserts it exited cleanly; returns its stderr.
+pub fn stop(mut child: Child) -> String {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let st = child.wait().unwrap();
+    assert!(st.success(), "serve failed: {err}");
+    err
+}
+
+/// The JSON lines of an alert file.
+pub fn alerts(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Runs `tests/moto/<script>` against moto at `endpoint`; its JSON answer.
+pub fn py(script: &str, endpoint: &str, args: &[&str]) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/moto")
+        .join(script);
+    let out = Command::new("python3")
+        .arg(path)
+        .arg(endpoint)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }

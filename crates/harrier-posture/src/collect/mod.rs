@@ -259,6 +259,28 @@ async fn sdk_config(opts: &CollectOptions, region: &str) -> SdkConfig {
     harrier_aws::sdk_config(&aws, Some(region)).await
 }
 
+/// Runs `f` with the SDK configuration of the home region (default us-east-1) on a runtime of
+/// its own, blocking until it is done.
+pub(crate) fn block_on_home<T, F>(
+    opts: &CollectOptions,
+    f: impl FnOnce(SdkConfig) -> F,
+) -> std::io::Result<T>
+where
+    F: std::future::Future<Output = T>,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let home = opts
+        .home_region
+        .clone()
+        .unwrap_or_else(|| "us-east-1".into());
+    Ok(rt.block_on(async {
+        let cfg = sdk_config(opts, &home).await;
+        f(cfg).await
+    }))
+}
+
 /// Reads the account. Blocks; runs its own async runtime.
 pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
     let rt = tokio::runtime::Builder::new_multi_thread()

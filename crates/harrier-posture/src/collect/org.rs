@@ -3,7 +3,7 @@
 //! collected and evaluated like one scanned alone. An account whose role cannot be assumed is
 //! reported as not assessed, never as passing.
 
-use super::{sdk_config, CollectError, CollectOptions};
+use super::{block_on_home, CollectError, CollectOptions};
 
 /// One account of the organisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,15 +19,7 @@ pub struct Member {
 /// The organisation's accounts, as the caller (its management or delegated administrator
 /// account) sees them.
 pub fn list_accounts(opts: &CollectOptions) -> Result<Vec<Member>, CollectError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let home = opts
-            .home_region
-            .clone()
-            .unwrap_or_else(|| "us-east-1".into());
-        let cfg = sdk_config(opts, &home).await;
+    block_on_home(opts, |cfg| async move {
         let org = aws_sdk_organizations::Client::new(&cfg);
         let mut out = Vec::new();
         let mut next = None;
@@ -60,7 +52,7 @@ pub fn list_accounts(opts: &CollectOptions) -> Result<Vec<Member>, CollectError>
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
-    })
+    })?
 }
 
 /// Options that reach `account` through `role` (a role name, or a full ARN with `{account}`
@@ -76,19 +68,11 @@ pub fn assume(
     } else {
         format!("arn:aws:iam::{account}:role/{role}")
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let creds = rt.block_on(async {
-        let home = opts
-            .home_region
-            .clone()
-            .unwrap_or_else(|| "us-east-1".into());
-        let base = sdk_config(opts, &home).await;
+    let creds = block_on_home(opts, |base| async move {
         harrier_aws::assume_role(&base, &arn, "harrier-posture", external_id).await
-    });
-    let creds = creds.map_err(|e| e.to_string())?;
+    })
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
     Ok(CollectOptions {
         credentials: Some(creds),
         profile: None,
@@ -99,15 +83,7 @@ pub fn assume(
 
 /// The caller's own account id (`sts:GetCallerIdentity`).
 pub fn caller_account(opts: &CollectOptions) -> Result<String, CollectError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let home = opts
-            .home_region
-            .clone()
-            .unwrap_or_else(|| "us-east-1".into());
-        let cfg = sdk_config(opts, &home).await;
+    block_on_home(opts, |cfg| async move {
         super::global::identity(&cfg, &super::Sink::default()).await
-    })
+    })?
 }
