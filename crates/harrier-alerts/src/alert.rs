@@ -33,6 +33,9 @@ pub struct Alert<'a> {
     pub event_id: Option<Cow<'a, str>>,
     /// File the rule came from.
     pub rule_file: &'a str,
+    /// The event's record as read (JSON), for whoever shows the alert with its evidence; not
+    /// part of the alert's text or JSON forms.
+    pub event: Option<&'a [u8]>,
 }
 
 /// An owned copy of an alert.
@@ -58,7 +61,13 @@ pub struct AlertRecord {
     pub event_id: Option<String>,
     /// File the rule came from.
     pub rule_file: String,
+    /// The event's record as read (JSON), when it was kept (see [`MAX_EVENT_BYTES`]).
+    pub event: Option<String>,
 }
+
+/// The largest event record an alert keeps; a larger one is left out (the alert says so by
+/// having none), so one hostile record cannot bloat the store.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
 /// How alerts are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +179,7 @@ impl AlertRecord {
             hostname: &self.hostname,
             event_id: self.event_id.as_deref().map(Cow::Borrowed),
             rule_file: &self.rule_file,
+            event: self.event.as_deref().map(str::as_bytes),
         }
     }
 }
@@ -202,6 +212,10 @@ impl Alert<'_> {
             hostname: self.hostname.to_string(),
             event_id: self.event_id.as_ref().map(|e| e.to_string()),
             rule_file: self.rule_file.to_string(),
+            event: self
+                .event
+                .filter(|e| e.len() <= MAX_EVENT_BYTES)
+                .map(|e| String::from_utf8_lossy(e).into_owned()),
         }
     }
 
@@ -289,6 +303,7 @@ mod tests {
             hostname: "h",
             event_id: Some("10163ed2".into()),
             rule_file: "aws_cloudtrail_rules.yaml",
+            event: None,
         }
     }
 

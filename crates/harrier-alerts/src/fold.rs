@@ -208,6 +208,7 @@ mod tests {
             hostname: "h",
             event_id: None,
             rule_file: "r",
+            event: None,
         };
         for i in 0..680 {
             let api = if i % 2 == 0 {

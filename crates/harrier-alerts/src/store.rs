@@ -146,6 +146,10 @@ pub use incidents::StoredIncident;
 #[path = "store_contract.rs"]
 pub mod contract;
 
+#[path = "store_query.rs"]
+mod query;
+pub use query::{facets, AlertPage, AlertQuery, Facets, QueriedAlert};
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS alerts (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -223,8 +227,9 @@ pub struct RuleThrottle {
     pub key_fields: Option<Vec<String>>,
 }
 
-const PRINCIPAL_FIELDS: &[&str] = &["ct.user.arn", "ct.user", "ka.user.name", "user.name"];
-const RESOURCE_FIELDS: &[&str] = &[
+pub(crate) const PRINCIPAL_FIELDS: &[&str] =
+    &["ct.user.arn", "ct.user", "ka.user.name", "user.name"];
+pub(crate) const RESOURCE_FIELDS: &[&str] = &[
     "ct.resources",
     "ct.request.username",
     "ct.request.groupname",
@@ -404,6 +409,22 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        // Stores made before the console lack its facet columns: add them (old alerts keep
+        // NULL facets; new ones are filled at insert).
+        let have: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('alerts')")
+            .and_then(|mut s| {
+                s.query_map([], |r| r.get(0))
+                    .and_then(|r| r.collect::<Result<_, _>>())
+            })
+            .map_err(err)?;
+        for col in query::FACET_COLUMNS {
+            if !have.iter().any(|h| h == col) {
+                conn.execute_batch(&format!("ALTER TABLE alerts ADD COLUMN {col} TEXT"))
+                    .map_err(err)?;
+            }
+        }
+        conn.execute_batch(query::FACET_SCHEMA).map_err(err)?;
         Ok(Store { conn, path: p })
     }
 
@@ -446,8 +467,12 @@ impl Store {
             let mut ins = tx
                 .prepare_cached(
                     "INSERT INTO alerts (id, time_ns, stored_ns, rule, priority, source, \
-                     throttle_key, suppressed, json) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                     throttle_key, suppressed, json, principal, resource, account, region, event) \
+                     VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
                 )
+                .map_err(err)?;
+            let mut text = tx
+                .prepare_cached("INSERT INTO alerts_text (rowid, body) VALUES (?1, ?2)")
                 .map_err(err)?;
             let mut json = String::new();
             for a in alerts {
@@ -471,6 +496,7 @@ impl Store {
                 };
                 json.clear();
                 a.as_alert().write_to(Format::Json, &mut json);
+                let f = query::facets(a);
                 ins.execute(params![
                     id,
                     a.time_ns,
@@ -481,8 +507,15 @@ impl Store {
                     key,
                     suppressed as i64,
                     json.trim_end(),
+                    f.principal,
+                    f.resource,
+                    f.account,
+                    f.region,
+                    a.event,
                 ])
                 .map_err(err)?;
+                text.execute(params![tx.last_insert_rowid(), query::words(a, &f)])
+                    .map_err(err)?;
                 if suppressed {
                     done.suppressed += 1;
                 } else {

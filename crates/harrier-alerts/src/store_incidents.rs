@@ -28,7 +28,7 @@ pub struct StoredIncident {
     pub json: String,
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredIncident> {
+pub(super) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredIncident> {
     Ok(StoredIncident {
         id: r.get(0)?,
         first_ns: r.get(1)?,

@@ -28,6 +28,7 @@ fn rec(rule: &str, event: &str) -> AlertRecord {
         hostname: "h".into(),
         event_id: Some(event.into()),
         rule_file: "r.yaml".into(),
+        event: None,
     }
 }
 

@@ -478,6 +478,7 @@ impl<'r> Detector<'r> {
                 hostname: &self.hostname,
                 event_id: event_id.clone(),
                 rule_file: &rule.file,
+                event: Some(ev.raw()).filter(|r| !r.is_empty()),
             };
             sink.send(&alert)?;
             self.stats.alert(rule.priority);
@@ -516,6 +517,7 @@ impl Detector<'_> {
                 hostname: &self.hostname,
                 event_id: ev.event_id(),
                 rule_file: "<baselines>",
+                event: Some(ev.raw()).filter(|r| !r.is_empty()),
             };
             sink.send(&alert)?;
             self.stats.alert(alert.priority);
@@ -640,6 +642,7 @@ impl Incidents {
             hostname,
             event_id: Some(key.into()),
             rule_file: "<incidents>",
+            event: None,
         })
     }
 }

@@ -32,4 +32,9 @@ pub trait Event {
 
     /// Checks the full syntax of the event's record; returns the first error.
     fn validate(&self) -> Option<JsonError>;
+
+    /// The event's record as read (one JSON object), for showing an alert with its evidence.
+    fn raw(&self) -> &[u8] {
+        &[]
+    }
 }

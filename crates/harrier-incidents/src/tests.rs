@@ -38,6 +38,7 @@ fn alert(rule: &str, t: i64, tags: &[&str]) -> AlertRecord {
         hostname: "h".into(),
         event_id: Some(format!("{rule}-{t}")),
         rule_file: "r".into(),
+        event: None,
     }
 }
 

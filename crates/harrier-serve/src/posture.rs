@@ -317,6 +317,7 @@ fn store(
             hostname,
             event_id: Some(o.event_id.clone().into()),
             rule_file: "<posture>",
+            event: None,
         };
         sink.send(&a).map_err(|e| e.to_string())?;
         if let Some(c) = correlator {

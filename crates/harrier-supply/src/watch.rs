@@ -63,6 +63,7 @@ impl SupplyAlert {
             hostname,
             event_id: Some(self.event_id.clone().into()),
             rule_file: "<images>",
+            event: None,
         }
     }
 }

@@ -454,6 +454,10 @@ impl<'a> CloudTrailEvent<'a> {
 }
 
 impl Event for CloudTrailEvent<'_> {
+    fn raw(&self) -> &[u8] {
+        self.rec.bytes()
+    }
+
     fn source(&self) -> &'static SourceInfo {
         &SOURCE
     }

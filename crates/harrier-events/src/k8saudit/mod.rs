@@ -513,6 +513,10 @@ impl<'a> K8sAuditEvent<'a> {
 }
 
 impl Event for K8sAuditEvent<'_> {
+    fn raw(&self) -> &[u8] {
+        self.rec.bytes()
+    }
+
     fn source(&self) -> &'static SourceInfo {
         &SOURCE
     }

@@ -203,6 +203,10 @@ impl<'a> SyscallEvent<'a> {
 }
 
 impl Event for SyscallEvent<'_> {
+    fn raw(&self) -> &[u8] {
+        self.rec.bytes()
+    }
+
     fn source(&self) -> &'static SourceInfo {
         &SOURCE
     }
