@@ -132,6 +132,9 @@ pub struct AlertQuery {
     pub limit: Option<u32>,
 }
 
+/// A page of incidents and the key of the next page (`(last ns, id)`), when there is one.
+pub type IncidentPage = (Vec<super::StoredIncident>, Option<(i64, String)>);
+
 /// One page of alerts, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertPage {
@@ -323,7 +326,7 @@ impl Store {
         &self,
         before: Option<(i64, &str)>,
         limit: u32,
-    ) -> Result<(Vec<super::StoredIncident>, Option<(i64, String)>), StoreError> {
+    ) -> Result<IncidentPage, StoreError> {
         let limit = limit.clamp(1, 500);
         let (t, id) = before.unwrap_or((i64::MAX, ""));
         let first = before.is_none();

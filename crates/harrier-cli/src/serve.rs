@@ -60,6 +60,14 @@ pub struct ServeArgs {
     /// Only run rules at or above this priority.
     #[arg(long, value_parser = |s: &str| s.parse::<Priority>().map_err(|e| e.to_string()))]
     min_priority: Option<Priority>,
+    /// Also serve the console (web UI and REST API) over the state directory's store at this
+    /// loopback address (beyond loopback: `console:` with TLS in a --config file).
+    #[arg(long, value_name = "ADDR")]
+    console: Option<SocketAddr>,
+    /// State directory the console reads (default: $XDG_STATE_HOME/harrier or
+    /// ~/.local/state/harrier).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
@@ -92,6 +100,23 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         _ => None,
     };
     let listener = Listener::bind(args.listen, tls, "k8s_audit")?;
+    let console = match args.console {
+        Some(addr) => {
+            let cfg = harrier_serve::config::ConsoleConfig {
+                listen: addr,
+                tls_cert: None,
+                tls_key: None,
+                token_file: None,
+            };
+            anyhow::ensure!(
+                addr.ip().is_loopback(),
+                "--console {addr}: not a loopback address; serving the console beyond this machine needs TLS: use `console:` with tls_cert and tls_key in a --config file"
+            );
+            let dir = crate::state::state_dir(args.state_dir.as_deref())?;
+            Some(harrier_serve::console::start(&cfg, &dir, &rules)?)
+        }
+        None => None,
+    };
     let endpoint = WebhookEndpoint::new(WebhookConfig {
         path: args.path.clone(),
         token,
@@ -129,7 +154,15 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             })
         }),
     }];
-    listener.serve(&mut routes, &stop);
+    std::thread::scope(|s| {
+        if let Some((c, l)) = console.as_ref() {
+            for _ in 0..harrier_serve::console::CONSOLE_WORKERS {
+                let stop = &stop;
+                s.spawn(move || harrier_serve::console::serve(c, l, stop));
+            }
+        }
+        listener.serve(&mut routes, &stop);
+    });
     drop(routes);
     sink.flush().context("writing alerts failed")?;
     eprintln!(

@@ -46,6 +46,9 @@ pub struct Changes {
     pub fixed: Vec<(String, String, String)>,
 }
 
+/// A recorded finding: `(check, region, resource, status, reason)`.
+pub type FindingRow = (String, String, String, String, String);
+
 /// The history database.
 pub struct History {
     conn: Connection,
@@ -269,6 +272,33 @@ impl History {
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(|e| self.err(e))?;
         Ok(rows.into_iter().rev().collect())
+    }
+
+    /// The findings of a scan with `status` (`fail`, `pass`, `unknown`; every one when
+    /// `None`), by check then resource: `(check, region, resource, status, reason)`, at most
+    /// `limit` after the first `offset`.
+    pub fn findings(
+        &self,
+        scan: i64,
+        status: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<FindingRow>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT check_id, region, resource, status, reason FROM findings \
+                 WHERE scan_id = ?1 AND (?2 IS NULL OR status = ?2) \
+                 ORDER BY check_id, resource, region LIMIT ?3 OFFSET ?4",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![scan, status, limit as i64, offset as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
     }
 
     /// A stored score of a scan (`framework:<id>` or `service:<name>`).

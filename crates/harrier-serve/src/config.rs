@@ -153,6 +153,9 @@ pub struct Config {
     /// Continuous posture: a full scan at start, then each configuration change a CloudTrail
     /// source reads re-checked by re-reading only what it touched; off unless present.
     pub posture: Option<PostureConfig>,
+    /// The console (web UI and REST API) over this service's state.
+    #[serde(default)]
+    pub console: Option<ConsoleConfig>,
 }
 
 /// Continuous posture in the service.
@@ -616,6 +619,24 @@ fn default_keep() -> u32 {
     5
 }
 
+/// The console: where it listens and how it is reached.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Address (a non-loopback address needs `tls_cert` and `tls_key`).
+    #[serde(deserialize_with = "addr")]
+    pub listen: SocketAddr,
+    /// PEM certificate chain, for HTTPS.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key, for HTTPS.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// API tokens: lines `name role token` (role viewer or admin), mode 600.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+}
+
 /// Prometheus metrics and health.
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
@@ -730,7 +751,25 @@ fn check(cfg: &Config, places: &Places) -> Result<(), ConfigError> {
             ));
         }
     }
-    if cfg.sources.is_empty() {
+    if let Some(c) = &cfg.console {
+        let at = places.get("console").map(|p| p.0);
+        if c.tls_cert.is_some() != c.tls_key.is_some() {
+            return Err(ConfigError::at(
+                at,
+                "console: tls_cert and tls_key go together",
+            ));
+        }
+        if c.tls_cert.is_none() && !c.listen.ip().is_loopback() {
+            return Err(ConfigError::at(
+                at,
+                format!(
+                    "console: {} is not a loopback address: serving the console beyond this machine needs tls_cert and tls_key",
+                    c.listen
+                ),
+            ));
+        }
+    }
+    if cfg.sources.is_empty() && cfg.console.is_none() {
         return Err(ConfigError::at(
             places.get("sources").map(|p| p.0),
             "no sources: add at least one under `sources:` (sqs, cloudwatch_logs, k8s_audit, ecr_events, inventory, admission, sensor)",

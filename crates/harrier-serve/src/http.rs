@@ -101,4 +101,24 @@ impl Listener {
             }
         }
     }
+
+    /// Serves every request (but `GET /healthz`) with `handler` until `stop` is set; several
+    /// threads may serve one listener at once.
+    pub fn serve_all(&self, handler: &dyn Fn(Request), stop: &AtomicBool) {
+        while !stop.load(Ordering::Relaxed) {
+            let req = match self.server.recv_timeout(Duration::from_millis(200)) {
+                Ok(Some(r)) => r,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "http: accept failed");
+                    continue;
+                }
+            };
+            if req.url() == "/healthz" && *req.method() == Method::Get {
+                respond(req, 200, "{\"status\":\"ok\"}".into());
+            } else {
+                handler(req);
+            }
+        }
+    }
 }

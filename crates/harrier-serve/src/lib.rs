@@ -17,6 +17,7 @@
 pub mod audit;
 pub mod components;
 pub mod config;
+pub mod console;
 pub mod http;
 pub mod images;
 pub mod metrics;

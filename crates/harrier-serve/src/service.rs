@@ -374,6 +374,10 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
     };
     let outputs_stop = AtomicBool::new(false);
     let wake = Wake::default();
+    let console = match &cfg.console {
+        Some(c) => Some(crate::console::start(c, &dir, rules)?),
+        None => None,
+    };
     let supervisor = Supervisor::new(&stop);
     let (throttle, db_ref, metrics, wake, sup) = (&throttle, &db, &metrics, &wake, &supervisor);
     let (stop_ref, outputs_stop): (&AtomicBool, &AtomicBool) = (&stop, &outputs_stop);
@@ -520,6 +524,18 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
                 }));
             }
             drop(tx);
+        }
+        if let Some((console, listener)) = console.as_ref() {
+            // The console runs as long as the sources (all of the service when it has none).
+            for n in 0..crate::console::CONSOLE_WORKERS {
+                let name = format!("console {} worker {n}", listener.base_url());
+                sources.push(s.spawn(move || {
+                    sup.run(&name, || {
+                        crate::console::serve(console, listener, stop_ref);
+                        Ok(())
+                    })
+                }));
+            }
         }
         for (mut src, m) in live.into_iter().zip(live_metrics) {
             let (mut sink, rep) = (sink()?, reporter(m));

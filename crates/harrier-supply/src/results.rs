@@ -83,6 +83,9 @@ CREATE TABLE IF NOT EXISTS image_pushes(
     error TEXT);
 CREATE INDEX IF NOT EXISTS image_pushes_state ON image_pushes(state, seq);
 CREATE INDEX IF NOT EXISTS image_pushes_same ON image_pushes(digest, repository);
+CREATE TABLE IF NOT EXISTS image_sboms(
+    digest TEXT PRIMARY KEY,
+    cyclonedx TEXT NOT NULL);
 ";
 
 impl ImageDb {
@@ -253,6 +256,30 @@ impl ImageDb {
                 params![s.digest, s.reference, s.scanned_at_ns, json],
             )
             .map(|_| ())
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Stores an image's software bill of materials (CycloneDX JSON).
+    pub fn put_sbom(&self, digest: &str, cyclonedx: &str) -> Result<(), DbError> {
+        self.conn
+            .execute(
+                "INSERT INTO image_sboms(digest, cyclonedx) VALUES (?1, ?2)
+                 ON CONFLICT(digest) DO UPDATE SET cyclonedx = ?2",
+                params![digest, cyclonedx],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sql(e))
+    }
+
+    /// An image's software bill of materials (CycloneDX JSON), when one was stored.
+    pub fn sbom(&self, digest: &str) -> Result<Option<String>, DbError> {
+        self.conn
+            .query_row(
+                "SELECT cyclonedx FROM image_sboms WHERE digest = ?1",
+                params![digest],
+                |r| r.get(0),
+            )
+            .optional()
             .map_err(|e| self.sql(e))
     }
 

@@ -63,6 +63,11 @@ pub enum ImageCommand {
         /// State directory (default: $XDG_STATE_HOME/harrier).
         #[arg(long)]
         state_dir: Option<PathBuf>,
+        /// Also keep the scan and its SBOM in the state directory's images.db (what `serve`
+        /// and its console show), under the image's digest (a registry image's manifest
+        /// digest; for an archive, the SHA-256 of the file).
+        #[arg(long)]
+        record: bool,
     },
     /// The images that run (ECS and Fargate tasks, Kubernetes pods), each scanned once per
     /// digest: which workloads run a vulnerable or tampered image. Exit 1 when one does, 2 when
@@ -132,6 +137,7 @@ pub fn run_image(cmd: ImageCommand) -> Result<ExitCode> {
             plain_http,
             endpoint_url,
             known_hashes,
+            record,
         } => {
             let known = match &known_hashes {
                 Some(p) => {
@@ -151,6 +157,7 @@ pub fn run_image(cmd: ImageCommand) -> Result<ExitCode> {
             };
             // A path on disk, else a registry reference pulled into a temporary OCI layout.
             let pulled;
+            let mut digest = None;
             let target: &std::path::Path = if path.exists() {
                 &path
             } else {
@@ -159,6 +166,14 @@ pub fn run_image(cmd: ImageCommand) -> Result<ExitCode> {
                     format!("{s}: no such file, and not an image reference (host/repository:tag)")
                 })?;
                 let creds = credentials(&r, username, endpoint_url)?;
+                if record {
+                    digest = Some(harrier_image::registry::resolve(
+                        &r,
+                        &creds,
+                        plain_http,
+                        std::time::Duration::from_secs(30),
+                    )?);
+                }
                 pulled = tempfile::tempdir().context("cannot create a temporary directory")?;
                 harrier_image::registry::pull(&r, &creds, plain_http, pulled.path())?;
                 pulled.path()
@@ -167,6 +182,28 @@ pub fn run_image(cmd: ImageCommand) -> Result<ExitCode> {
                 harrier_image::scan::scan_with(target, vdb.as_ref(), &Limits::default(), &known)
                     .with_context(|| format!("cannot scan {}", path.display()))?;
             report.source = path.to_string_lossy().to_string();
+            if record {
+                let digest = match digest {
+                    Some(d) => d,
+                    None => file_digest(&path)?,
+                };
+                let dir = state::state_dir(state_dir.as_deref())?;
+                let images = harrier_supply::results::ImageDb::open(&dir.join("images.db"))?;
+                images.put_scan(&harrier_supply::verdict::Summary::of(
+                    &report,
+                    &digest,
+                    &report.source,
+                    state::now_ns(),
+                ))?;
+                images.put_sbom(
+                    &digest,
+                    &serde_json::to_string(&harrier_image::formats::cyclonedx(&report))?,
+                )?;
+                eprintln!(
+                    "harrier: recorded {digest} in {}",
+                    dir.join("images.db").display()
+                );
+            }
             match format {
                 ImageFormat::Table => print!("{}", report.table()),
                 ImageFormat::Json => {
@@ -229,4 +266,25 @@ fn credentials(
             std::env::var("HARRIER_REGISTRY_PASSWORD").unwrap_or_default(),
         )
     })))
+}
+
+/// `sha256:<hex>` of an image archive (what `image scan --record` keeps a local image under).
+fn file_digest(path: &std::path::Path) -> Result<String> {
+    use sha2::Digest;
+    anyhow::ensure!(
+        path.is_file(),
+        "{}: --record needs an image archive or a registry reference, not a directory",
+        path.display()
+    );
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(format!(
+        "sha256:{}",
+        h.finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ))
 }

@@ -1,0 +1,61 @@
+//! The console (crate harrier-console) inside the service: its listener, its first admin, its
+//! worker threads.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use harrier_console::{Console, Options, RuleInfo};
+use harrier_rules::RuleSet;
+
+use crate::config::ConsoleConfig;
+use crate::http::Listener;
+use crate::ServeError;
+
+/// Requests the console answers at once (a slow page does not hold up the others).
+pub const CONSOLE_WORKERS: usize = 4;
+
+/// Opens the console over `state_dir` and binds its listener; on a first start, creates the
+/// `admin` user and prints its password once, on standard error (never to the log).
+pub fn start(
+    cfg: &ConsoleConfig,
+    state_dir: &Path,
+    rules: &RuleSet,
+) -> Result<(Console, Listener), ServeError> {
+    let read = |what: &str, p: &Path| {
+        std::fs::read(p).map_err(|source| ServeError::File {
+            what: format!("console {what}"),
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(c), Some(k)) => Some((read("tls_cert", c)?, read("tls_key", k)?)),
+        _ => None,
+    };
+    let console = Console::new(Options {
+        state_dir: state_dir.to_path_buf(),
+        token_file: cfg.token_file.clone(),
+        https: tls.is_some(),
+        rules: RuleInfo::of(rules),
+    })
+    .map_err(|e| ServeError::Conflict(format!("console: {e}")))?;
+    let listener = Listener::bind(cfg.listen, tls, "console")?;
+    if let Some(password) = console
+        .auth()
+        .first_admin()
+        .map_err(|e| ServeError::Conflict(format!("console: {e}")))?
+    {
+        eprintln!(
+            "harrier: console: created user \"admin\" with password {password} (shown only now; add users and change it at {}/users)",
+            listener.base_url()
+        );
+    }
+    tracing::info!(url = %listener.base_url(), "console: serving");
+    eprintln!("harrier: console at {}", listener.base_url());
+    Ok((console, listener))
+}
+
+/// Answers console requests on `listener` until `stop`.
+pub fn serve(console: &Console, listener: &Listener, stop: &AtomicBool) {
+    listener.serve_all(&|req| console.handle(req), stop);
+}
