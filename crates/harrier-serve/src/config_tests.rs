@@ -177,13 +177,22 @@ fn a_certificate_without_its_key_is_refused_at_load() {
 #[test]
 fn the_console_beyond_loopback_needs_tls() {
     let c = parse("console:\n  listen: 127.0.0.1:8080\n").unwrap();
-    assert_eq!(c.console.unwrap().listen.port(), 8080, "a console alone is a service");
-    let e = parse("console:\n  listen: 0.0.0.0:8080\n").unwrap_err().to_string();
+    assert_eq!(
+        c.console.unwrap().listen.port(),
+        8080,
+        "a console alone is a service"
+    );
+    let e = parse("console:\n  listen: 0.0.0.0:8080\n")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("needs tls_cert and tls_key"), "{e}");
     let e = parse("console:\n  listen: 0.0.0.0:8080\n  tls_cert: c.pem\n")
         .unwrap_err()
         .to_string();
     assert!(e.contains("go together"), "{e}");
     parse("console:\n  listen: 0.0.0.0:8443\n  tls_cert: c.pem\n  tls_key: k.pem\n").unwrap();
-    assert!(parse("metrics:\n  listen: 127.0.0.1:9\n").is_err(), "no sources, no console");
+    assert!(
+        parse("metrics:\n  listen: 127.0.0.1:9\n").is_err(),
+        "no sources, no console"
+    );
 }
