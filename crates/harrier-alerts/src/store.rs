@@ -424,7 +424,21 @@ impl Store {
                     .map_err(err)?;
             }
         }
+        let counted: bool = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'alert_rule_counts'",
+                [],
+                |r| r.get::<_, i64>(0).map(|n| n > 0),
+            )
+            .map_err(err)?;
         conn.execute_batch(query::FACET_SCHEMA).map_err(err)?;
+        if !counted {
+            // A store made before the counts: count what it holds, once.
+            conn.execute_batch(
+                "INSERT OR REPLACE INTO alert_rule_counts (rule, n) SELECT rule, COUNT(*) FROM alerts GROUP BY rule",
+            )
+            .map_err(err)?;
+        }
         Ok(Store { conn, path: p })
     }
 
@@ -474,6 +488,12 @@ impl Store {
             let mut text = tx
                 .prepare_cached("INSERT INTO alerts_text (rowid, body) VALUES (?1, ?2)")
                 .map_err(err)?;
+            let mut counts = tx
+                .prepare_cached(
+                    "INSERT INTO alert_rule_counts (rule, n) VALUES (?1, 1) \
+                     ON CONFLICT(rule) DO UPDATE SET n = n + 1",
+                )
+                .map_err(err)?;
             let mut json = String::new();
             for a in alerts {
                 let id = a.id();
@@ -516,6 +536,7 @@ impl Store {
                 .map_err(err)?;
                 text.execute(params![tx.last_insert_rowid(), query::words(a, &f)])
                     .map_err(err)?;
+                counts.execute(params![a.rule]).map_err(err)?;
                 if suppressed {
                     done.suppressed += 1;
                 } else {

@@ -233,3 +233,90 @@ fn a_failed_checkpoint_write_rolls_its_alerts_back() {
         .unwrap();
     assert_eq!(s.count().unwrap(), 1);
 }
+
+#[test]
+fn queries_filter_by_facets_and_words_a_page_at_a_time() {
+    let (_d, mut s) = store();
+    let mut alerts = Vec::new();
+    for i in 0..7 {
+        let user = if i % 2 == 0 { "alice" } else { "bob" };
+        let mut a = rec("Create Access Key", &format!("e{i}"), 100 + i, user);
+        a.event = Some(format!(
+            r#"{{"eventName":"CreateAccessKey","awsRegion":"eu-west-1","recipientAccountId":"11122233344{}"}}"#,
+            i % 2
+        ));
+        alerts.push(a);
+    }
+    let mut other = rec("Delete Trail", "x", 200, "alice");
+    other.output = "trail wiped by alice with xmrig nearby".into();
+    alerts.push(other);
+    s.insert(&alerts, &Throttle::default(), None).unwrap();
+
+    let q = |f: AlertQuery| s.query(&f).unwrap();
+    // Newest first, pages without overlap, the last one says so.
+    let p1 = q(AlertQuery {
+        limit: Some(3),
+        ..Default::default()
+    });
+    assert_eq!(p1.alerts[0].alert.rule, "Delete Trail");
+    let p2 = q(AlertQuery {
+        limit: Some(3),
+        before_seq: p1.next,
+        ..Default::default()
+    });
+    let p3 = q(AlertQuery {
+        limit: Some(3),
+        before_seq: p2.next,
+        ..Default::default()
+    });
+    assert_eq!(
+        (p1.alerts.len(), p2.alerts.len(), p3.alerts.len(), p3.next),
+        (3, 3, 2, None)
+    );
+    assert!(p2.alerts[0].alert.seq < p1.alerts[2].alert.seq);
+    // Facets from the output fields (principal) and the event (account, region).
+    let bob = q(AlertQuery {
+        principal: Some("bob".into()),
+        ..Default::default()
+    });
+    assert_eq!(bob.alerts.len(), 3);
+    assert!(bob
+        .alerts
+        .iter()
+        .all(|a| a.facets.account.as_deref() == Some("111222333441")));
+    let eu = q(AlertQuery {
+        region: Some("eu-west-1".into()),
+        account: Some("111222333440".into()),
+        ..Default::default()
+    });
+    assert_eq!(
+        eu.alerts.len(),
+        4,
+        "alice's four in that account, not the trail (no event)"
+    );
+    // Words: every one must be there; a near miss finds nothing.
+    let w = q(AlertQuery {
+        text: Some("xmrig wiped".into()),
+        ..Default::default()
+    });
+    assert_eq!(w.alerts.len(), 1);
+    assert_eq!(w.alerts[0].alert.rule, "Delete Trail");
+    assert!(q(AlertQuery {
+        text: Some("xmrig bob".into()),
+        ..Default::default()
+    })
+    .alerts
+    .is_empty());
+    // Counts per rule kept as alerts are stored (a replay does not count again).
+    s.insert(&alerts, &Throttle::default(), None).unwrap();
+    assert_eq!(
+        s.rule_counts().unwrap(),
+        vec![
+            ("Create Access Key".to_string(), 7),
+            ("Delete Trail".to_string(), 1)
+        ]
+    );
+    let id = &w.alerts[0].alert.id;
+    assert_eq!(s.alert(id).unwrap().unwrap().alert.rule, "Delete Trail");
+    assert!(s.alert("nope").unwrap().is_none());
+}

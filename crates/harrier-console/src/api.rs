@@ -252,6 +252,10 @@ pub(crate) struct Posture {
     /// Newly failed and fixed since the previous scan: `(check, region, resource)` each.
     pub changes: Option<(Vec<Key>, Vec<Key>)>,
     pub failing: Vec<Failing>,
+    /// Failing findings in the scan, and where this page of them starts.
+    pub failing_total: i64,
+    pub offset: usize,
+    pub limit: usize,
 }
 
 /// The posture per `account` (default: the latest scan's) and `scan` (default: its latest).
@@ -302,8 +306,16 @@ pub(crate) fn posture_data(
             h.scope_score(cur.id, &format!("framework:{id}"))?,
         ));
     }
+    let offset = match num_param::<usize>(r, "offset", "a number") {
+        Ok(o) => o.unwrap_or(0),
+        Err(e) => return Ok(Err(e)),
+    };
+    let limit = match limit_param(r) {
+        Ok(l) => l.unwrap_or(200) as usize,
+        Err(e) => return Ok(Err(e)),
+    };
     let failing = h
-        .findings(cur.id, Some("fail"), 0, 20_000)?
+        .findings(cur.id, Some("fail"), offset, limit)?
         .into_iter()
         .map(|(check, region, resource, _, reason)| {
             let meta = harrier_posture::check(&check);
@@ -329,6 +341,9 @@ pub(crate) fn posture_data(
         frameworks,
         changes,
         failing,
+        failing_total: cur.fail,
+        offset,
+        limit,
     })))
 }
 
@@ -425,6 +440,8 @@ pub(crate) fn route(c: &Console, r: &In, who: &Principal) -> R {
                     "scan": d.scan, "account": d.account, "taken_at": d.taken_at, "score": d.score,
                     "trend": d.trend.iter().map(|(t, s)| json!({"taken_at": t, "score": s})).collect::<Vec<_>>(),
                     "frameworks": d.frameworks.iter().map(|(id, name, s)| json!({"id": id, "name": name, "score": s})).collect::<Vec<_>>(),
+                    "failing_total": d.failing_total,
+                    "next_offset": (((d.offset + d.limit) as i64) < d.failing_total).then_some(d.offset + d.limit),
                     "newly_failed": d.changes.as_ref().map(|c| keys(&c.0)),
                     "fixed": d.changes.as_ref().map(|c| keys(&c.1)),
                     "failing": d.failing.iter().map(|f| json!({

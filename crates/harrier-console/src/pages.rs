@@ -400,7 +400,7 @@ fn posture(c: &Console, r: &In, who: &Principal, lang: Lang) -> R {
             section { h2 { (lang.t("newly_failed")) } (keys(failed)) h2 { (lang.t("fixed")) } (keys(fixed)) }
         }
         section {
-            h2 { (lang.t("failing_checks")) " (" (d.failing.len()) ")" }
+            h2 { (lang.t("failing_checks")) " (" (d.failing_total) ")" }
             @for (res, list) in &by_resource {
                 details.resource {
                     summary { strong { (res) } " — " (list.len()) }
@@ -417,6 +417,9 @@ fn posture(c: &Console, r: &In, who: &Principal, lang: Lang) -> R {
                         }
                     }
                 }
+            }
+            @if ((d.offset + d.limit) as i64) < d.failing_total {
+                p { a href={ "/posture?account=" (enc(&d.account)) "&scan=" (d.scan) "&offset=" (d.offset + d.limit) } { (lang.t("next_page")) } }
             }
         }
     };
