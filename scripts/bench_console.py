@@ -58,6 +58,7 @@ if batch:
     cur.executemany("INSERT INTO alerts_text (rowid, body) VALUES (?, ?)", [(first + k, b[14]) for k, b in enumerate(batch)])
 # What Store::insert keeps per rule in the same transaction.
 db.execute("INSERT OR REPLACE INTO alert_rule_counts (rule, n) SELECT rule, COUNT(*) FROM alerts GROUP BY rule")
+db.execute("INSERT OR REPLACE INTO alert_day_counts (day, priority, n) SELECT time_ns / 86400000000000, priority, COUNT(*) FROM alerts WHERE suppressed = 0 GROUP BY 1, 2")
 db.commit()
 db.execute("ANALYZE")
 db.close()

@@ -435,7 +435,9 @@ impl Store {
         if !counted {
             // A store made before the counts: count what it holds, once.
             conn.execute_batch(
-                "INSERT OR REPLACE INTO alert_rule_counts (rule, n) SELECT rule, COUNT(*) FROM alerts GROUP BY rule",
+                "INSERT OR REPLACE INTO alert_rule_counts (rule, n) SELECT rule, COUNT(*) FROM alerts GROUP BY rule;
+                 INSERT OR REPLACE INTO alert_day_counts (day, priority, n)
+                   SELECT time_ns / 86400000000000, priority, COUNT(*) FROM alerts WHERE suppressed = 0 GROUP BY 1, 2;",
             )
             .map_err(err)?;
         }
@@ -488,6 +490,12 @@ impl Store {
             let mut text = tx
                 .prepare_cached("INSERT INTO alerts_text (rowid, body) VALUES (?1, ?2)")
                 .map_err(err)?;
+            let mut per_day = tx
+                .prepare_cached(
+                    "INSERT INTO alert_day_counts (day, priority, n) VALUES (?1, ?2, 1) \
+                     ON CONFLICT(day, priority) DO UPDATE SET n = n + 1",
+                )
+                .map_err(err)?;
             let mut counts = tx
                 .prepare_cached(
                     "INSERT INTO alert_rule_counts (rule, n) VALUES (?1, 1) \
@@ -537,6 +545,14 @@ impl Store {
                 text.execute(params![tx.last_insert_rowid(), query::words(a, &f)])
                     .map_err(err)?;
                 counts.execute(params![a.rule]).map_err(err)?;
+                if !suppressed {
+                    per_day
+                        .execute(params![
+                            a.time_ns.div_euclid(86_400_000_000_000),
+                            priority_num(a.priority)
+                        ])
+                        .map_err(err)?;
+                }
                 if suppressed {
                     done.suppressed += 1;
                 } else {

@@ -25,6 +25,9 @@ CREATE INDEX IF NOT EXISTS alerts_source ON alerts(source, seq);
 CREATE INDEX IF NOT EXISTS alerts_priority ON alerts(priority, seq);
 CREATE INDEX IF NOT EXISTS alerts_day ON alerts(time_ns, priority, suppressed);
 CREATE TABLE IF NOT EXISTS alert_rule_counts (rule TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS alert_day_counts (
+    day INTEGER NOT NULL, priority INTEGER NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (day, priority));
 CREATE VIRTUAL TABLE IF NOT EXISTS alerts_text USING fts5(body, content='', tokenize='unicode61');
 ";
 
@@ -270,32 +273,40 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Alerts per (bucket, priority number) with event time in `[since_ns, until_ns)`, in
-    /// buckets of `bucket_ns`: `(bucket start, priority, count)`.
-    pub fn priority_histogram(
+    /// Delivered (not suppressed) alerts per UTC day of event time and priority number, for
+    /// the days in `[since_day, until_day)` (days since the epoch): `(day, priority, count)`.
+    /// Kept by [`Store::insert`] in the same transaction, so reading it costs nothing at any
+    /// size.
+    pub fn alerts_per_day(
         &self,
-        since_ns: i64,
-        until_ns: i64,
-        bucket_ns: i64,
+        since_day: i64,
+        until_day: i64,
     ) -> Result<Vec<(i64, i64, u64)>, StoreError> {
-        let bucket_ns = bucket_ns.max(1);
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT (time_ns - ?1) / ?3, priority, COUNT(*) FROM alerts \
-                 WHERE time_ns >= ?1 AND time_ns < ?2 AND suppressed = 0 GROUP BY 1, 2 ORDER BY 1, 2",
+                "SELECT day, priority, n FROM alert_day_counts \
+                 WHERE day >= ?1 AND day < ?2 ORDER BY day, priority",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([since_ns, until_ns, bucket_ns], |r| {
-                Ok((
-                    since_ns + r.get::<_, i64>(0)? * bucket_ns,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)? as u64,
-                ))
+            .query_map([since_day, until_day], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
             })
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Number of alerts stored, from the per-rule counts (no scan of the alerts).
+    pub fn counted(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(SUM(n), 0) FROM alert_rule_counts",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
     }
 
     /// How many alerts each rule raised (suppressed included), most first: kept by

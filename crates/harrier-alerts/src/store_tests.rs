@@ -316,6 +316,13 @@ fn queries_filter_by_facets_and_words_a_page_at_a_time() {
             ("Delete Trail".to_string(), 1)
         ]
     );
+    assert_eq!(s.counted().unwrap(), 8);
+    assert_eq!(
+        s.alerts_per_day(0, 1).unwrap(),
+        vec![(0, 4, 8)],
+        "day 0, Warning"
+    );
+    assert!(s.alerts_per_day(1, 30).unwrap().is_empty());
     let id = &w.alerts[0].alert.id;
     assert_eq!(s.alert(id).unwrap().unwrap().alert.rule, "Delete Trail");
     assert!(s.alert("nope").unwrap().is_none());

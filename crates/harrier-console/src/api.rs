@@ -178,7 +178,7 @@ pub(crate) fn overview_data(c: &Console) -> Result<Overview, ConsoleError> {
             .map(|a| a.alert.time_ns);
         Ok((
             s.incidents(10)?,
-            s.count()?,
+            s.counted()?,
             s.last_seq()?,
             s.deliveries()?,
             s.checkpoints()?,
@@ -188,14 +188,14 @@ pub(crate) fn overview_data(c: &Console) -> Result<Overview, ConsoleError> {
     // The 30 days up to the newest alert's day (a backfill of last year still shows).
     let end = newest.map_or(harrier_events::time::now_ns(), |t| t) / DAY_NS * DAY_NS + DAY_NS;
     let start = end - 30 * DAY_NS;
-    let hist = c.with_store(|s| Ok(s.priority_histogram(start, end, DAY_NS)?))?;
+    let hist = c.with_store(|s| Ok(s.alerts_per_day(start / DAY_NS, end / DAY_NS)?))?;
     let days = (0..30)
         .map(|d| {
             let at = start + d * DAY_NS;
             let day = format_iso8601(at).get(..10).unwrap_or("").to_string();
             let counts = hist
                 .iter()
-                .filter(|(b, _, _)| *b == at)
+                .filter(|(b, _, _)| *b * DAY_NS == at)
                 .map(|(_, p, n)| (*p, *n))
                 .collect();
             (day, counts)
