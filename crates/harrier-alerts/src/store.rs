@@ -63,6 +63,11 @@ pub trait AlertStore: Send {
     fn count(&self) -> Result<u64, StoreError>;
     /// Up to `limit` alerts `output` has not delivered, oldest first, suppressed skipped.
     fn pending(&self, output: &str, limit: u32) -> Result<Vec<StoredAlert>, StoreError>;
+    /// How many alerts `output` has not delivered (suppressed ones aside), without taking
+    /// part in its delivery (a shared store's lease is left alone).
+    fn undelivered(&self, output: &str) -> Result<u64, StoreError> {
+        self.pending(output, u32::MAX).map(|p| p.len() as u64)
+    }
     /// Registers `output` if new: from the first alert stored (`from_start`) or from now.
     fn register_output(&self, output: &str, from_start: bool) -> Result<(), StoreError>;
     /// `output` delivered everything up to `seq` (`count` alerts of it).
@@ -136,6 +141,63 @@ impl AlertStore for Store {
     }
     fn baselines(&self) -> Result<Vec<(String, String)>, StoreError> {
         Store::baselines(self)
+    }
+}
+
+/// A store chosen at run time (SQLite or a networked backend) is a store.
+impl<S: AlertStore + ?Sized> AlertStore for Box<S> {
+    fn insert(
+        &mut self,
+        alerts: &[AlertRecord],
+        throttle: &Throttle,
+        checkpoint: Option<(&str, &str)>,
+    ) -> Result<Inserted, StoreError> {
+        (**self).insert(alerts, throttle, checkpoint)
+    }
+    fn checkpoint(&self, source: &str) -> Result<Option<String>, StoreError> {
+        (**self).checkpoint(source)
+    }
+    fn list(&self, filter: &Filter) -> Result<Vec<StoredAlert>, StoreError> {
+        (**self).list(filter)
+    }
+    fn count(&self) -> Result<u64, StoreError> {
+        (**self).count()
+    }
+    fn pending(&self, output: &str, limit: u32) -> Result<Vec<StoredAlert>, StoreError> {
+        (**self).pending(output, limit)
+    }
+    fn undelivered(&self, output: &str) -> Result<u64, StoreError> {
+        (**self).undelivered(output)
+    }
+    fn register_output(&self, output: &str, from_start: bool) -> Result<(), StoreError> {
+        (**self).register_output(output, from_start)
+    }
+    fn mark_delivered(&self, output: &str, seq: i64, count: u64) -> Result<(), StoreError> {
+        (**self).mark_delivered(output, seq, count)
+    }
+    fn record_failure(&self, output: &str, error: &str) -> Result<(), StoreError> {
+        (**self).record_failure(output, error)
+    }
+    fn deliveries(&self) -> Result<Vec<DeliveryState>, StoreError> {
+        (**self).deliveries()
+    }
+    fn last_seq(&self) -> Result<i64, StoreError> {
+        (**self).last_seq()
+    }
+    fn put_incident(&mut self, incident: &StoredIncident) -> Result<(), StoreError> {
+        (**self).put_incident(incident)
+    }
+    fn incidents(&self, limit: u64) -> Result<Vec<StoredIncident>, StoreError> {
+        (**self).incidents(limit)
+    }
+    fn incident(&self, id: &str) -> Result<Option<StoredIncident>, StoreError> {
+        (**self).incident(id)
+    }
+    fn put_baselines(&mut self, profiles: &[(String, String)]) -> Result<(), StoreError> {
+        (**self).put_baselines(profiles)
+    }
+    fn baselines(&self) -> Result<Vec<(String, String)>, StoreError> {
+        (**self).baselines()
     }
 }
 

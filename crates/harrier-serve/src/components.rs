@@ -8,7 +8,7 @@ use std::time::Duration;
 use harrier_alerts::outputs::{
     self, FileOutput, FileShape, Output, Rotation, Routed, SlackOutput, StdoutOutput, WebhookOutput,
 };
-use harrier_alerts::store::{Limit, RuleThrottle, Store, Throttle};
+use harrier_alerts::store::{AlertStore, Limit, RuleThrottle, Throttle};
 use harrier_sources::aws::cwlogs::{CwLogsOptions, CwLogsSource};
 use harrier_sources::aws::sqs::{SqsOptions, SqsSource};
 use harrier_sources::live::LiveSource;
@@ -65,7 +65,7 @@ pub struct Aws<'a> {
 pub fn live_sources(
     cfg: &Config,
     aws: &Aws<'_>,
-    store: &Store,
+    store: &dyn AlertStore,
 ) -> Result<Vec<Box<dyn LiveSource>>, ServeError> {
     let mut live: Vec<Box<dyn LiveSource>> = Vec::new();
     for s in &cfg.sources {
@@ -354,7 +354,7 @@ mod tests {
         let cfg = config::parse(include_str!("../../../docs/harrier.example.yaml")).unwrap();
         let t = throttle(&cfg.noise);
         let d = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&d.path().join("alerts.db")).unwrap();
+        let mut store = harrier_alerts::store::Store::open(&d.path().join("alerts.db")).unwrap();
         let root = |i: i64, ip: &str| harrier_alerts::AlertRecord {
             time_ns: i * 10_000_000_000,
             rule: "Root Account Used".into(),

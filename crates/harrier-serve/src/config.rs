@@ -126,6 +126,11 @@ fn addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
 pub struct Config {
     /// State directory (alert store, checkpoints).
     pub state_dir: Option<PathBuf>,
+    /// Where alerts, incidents, checkpoints and output cursors live: `sqlite` (the default:
+    /// `alerts.db` in the state directory), `sqlite:///path/alerts.db`, or
+    /// `postgres://user:password@host:port/db` for several workers sharing one store.
+    #[serde(default)]
+    pub store: Option<String>,
     /// How to reach AWS.
     #[serde(default)]
     pub aws: AwsConfig,
@@ -748,6 +753,25 @@ fn check(cfg: &Config, places: &Places) -> Result<(), ConfigError> {
             return Err(ConfigError::at(
                 places.get(&format!("outputs[{i}]")).map(|p| p.0),
                 format!("two outputs are named {:?}: give one a `name`", o.name()),
+            ));
+        }
+    }
+    if let Some(st) = &cfg.store {
+        let at = places.get("store").map(|p| p.0);
+        let known = st == "sqlite"
+            || st.starts_with("sqlite://")
+            || st.starts_with("postgres://")
+            || st.starts_with("postgresql://");
+        if !known {
+            return Err(ConfigError::at(
+                at,
+                "store: expected sqlite, sqlite:///path/alerts.db or postgres://user:password@host:port/db",
+            ));
+        }
+        if cfg.console.is_some() && st.starts_with("postgres") {
+            return Err(ConfigError::at(
+                at,
+                "store: the console reads the SQLite store only, for now: run it on a worker with the default store, or without console:",
             ));
         }
     }

@@ -23,6 +23,7 @@ pub mod images;
 pub mod metrics;
 pub mod posture;
 mod service;
+pub mod store;
 mod supervise;
 
 use std::path::PathBuf;

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use harrier_alerts::outputs::{self, DriveOptions, OutputStats, Wake};
-use harrier_alerts::store::{Store, StoreSink};
+use harrier_alerts::store::{AlertStore, StoreSink};
 use harrier_alerts::AlertSink;
 use harrier_detect::{Detector, Options};
 use harrier_rules::RuleSet;
@@ -170,8 +170,8 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
     // The service's noise settings, then what each rule declares for itself.
     let throttle = components::throttle(&cfg.noise).with_rule_noise(rules);
     let dir = harrier_alerts::state::state_dir(cfg.state_dir.as_deref())?;
-    let db = harrier_alerts::state::alert_store_path(&dir);
-    let store = Store::open(&db)?;
+    let db = crate::store::StoreLocation::of(cfg.store.as_deref(), &dir);
+    let store = db.open()?;
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -331,7 +331,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         + usize::from(cfg.posture.is_some());
     eprintln!(
         "harrier: serving {n_sources} source(s) into {} with {} rules; {} output(s){}",
-        db.display(),
+        db.shown(),
         rules.active_count(),
         outputs.len(),
         listeners
@@ -355,7 +355,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
     });
     // What the anomalies learned before this start.
     let profiles = match cfg.anomalies {
-        Some(_) => Store::open(&db)?.baselines()?,
+        Some(_) => db.open()?.baselines()?,
         None => Vec::new(),
     };
     let detection = Detection {
@@ -382,14 +382,14 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
     let (throttle, db_ref, metrics, wake, sup) = (&throttle, &db, &metrics, &wake, &supervisor);
     let (stop_ref, outputs_stop): (&AtomicBool, &AtomicBool) = (&stop, &outputs_stop);
     let sink = || -> Result<StoreSink, ServeError> {
-        Ok(StoreSink::new(Store::open(db_ref)?, throttle.clone()))
+        Ok(StoreSink::new(db_ref.open()?, throttle.clone()))
     };
     let reporter = |m: Arc<SourceMetrics>| Reporter { m, metrics, wake };
     let hostname = harrier_detect::hostname();
     let hostname = hostname.as_str();
     std::thread::scope(|s| -> Result<(), ServeError> {
         for (o, st) in outputs.into_iter().zip(out_stats) {
-            let store = Store::open(db_ref)?;
+            let store = db_ref.open()?;
             let name = format!("output {}", o.name());
             s.spawn(move || {
                 sup.run(&name, || {
@@ -400,7 +400,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         }
         if let Some((c, _)) = &correlator {
             // Incidents as they are now, into the store every second and once more at the end.
-            let store = Store::open(db_ref)?;
+            let store = db_ref.open()?;
             s.spawn(move || {
                 sup.run("incident writer", || {
                     write_incidents(c, store, outputs_stop)
@@ -565,16 +565,16 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         stop.store(true, Ordering::Relaxed);
     })?;
     let failures = supervisor.failures();
-    let store = Store::open(&db)?;
+    let store = db.open()?;
     let mut behind = Vec::new();
     for d in store.deliveries()? {
-        let n = store.pending(&d.output, 1_000_000)?.len();
+        let n = store.undelivered(&d.output)? as usize;
         if n > 0 {
             behind.push((d.output, n));
         }
     }
     let stopped = Stopped {
-        store: db.clone(),
+        store: PathBuf::from(db.shown()),
         alerts: store.count()?,
         behind,
     };
@@ -589,7 +589,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
 /// it is, unless a newer state of it came meanwhile.
 fn write_incidents(
     correlator: &Mutex<harrier_incidents::Correlator>,
-    mut store: Store,
+    mut store: Box<dyn AlertStore>,
     stop: &AtomicBool,
 ) -> Result<(), String> {
     let mut unwritten: BTreeMap<String, harrier_alerts::store::StoredIncident> = BTreeMap::new();

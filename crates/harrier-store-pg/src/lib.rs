@@ -9,8 +9,16 @@
 //! - Throttling counts under a transaction-scoped advisory lock per throttle key, so two
 //!   workers raising the same noisy alert at once deliver it once, as one worker would.
 //!
-//! Not yet: delivery leases across workers (an output's cursor is per output, so two workers
-//! delivering the same output would both deliver), TLS connection options.
+//! - Each output is delivered by one worker at a time: reading its pending alerts takes (or
+//!   renews) the output's lease for [`LEASE`]; another worker's reads get nothing until the
+//!   lease runs out (its holder stopped or died), and then take over from the committed cursor.
+//!   A cursor moves only under the lease. So every alert is delivered once, in order, across
+//!   workers, but for the one batch a holder had sent when it died and had not yet committed:
+//!   that batch is delivered again by the next holder (at least once, never lost).
+//! - A connection lost (the server restarted) is opened again at the next call; the call that
+//!   met the loss fails, so its caller does not acknowledge its input and tries again.
+//!
+//! Not yet: TLS connection options (`sslmode=require` is refused by the driver without TLS).
 #![deny(missing_docs)]
 
 use harrier_alerts::store::{
@@ -21,7 +29,16 @@ use harrier_rules::Priority;
 use postgres::{Client, NoTls, Row};
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
+
+/// How long an output's lease lasts without being renewed.
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Version 2: outputs' delivery leases.
+const SCHEMA_V2: &str = "
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS holder TEXT;
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS lease_until BIGINT NOT NULL DEFAULT 0;
+";
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS alerts (
@@ -74,6 +91,10 @@ pub struct PgStore {
     client: std::sync::Mutex<Client>,
     /// The server, as errors name it (no password).
     shown: String,
+    /// The connection string, to connect again after a loss.
+    url: String,
+    /// This connection's name as a lease holder.
+    worker: String,
 }
 
 use harrier_events::time::now_ns;
@@ -88,7 +109,7 @@ fn priority_of(n: i32) -> Priority {
 }
 
 /// A connection string with any password left out, for messages.
-fn shown(url: &str) -> String {
+pub fn shown(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];
@@ -143,9 +164,19 @@ impl PgStore {
             source: Box::new(e),
         };
         let client = Client::connect(url, NoTls).map_err(err)?;
+        // Unique per connection: the process, when, and a counter of this process.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let worker = format!(
+            "{}-{}-{}",
+            std::process::id(),
+            now_ns(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         let mut s = PgStore {
             client: std::sync::Mutex::new(client),
             shown,
+            url: url.to_string(),
+            worker,
         };
         s.migrate()?;
         Ok(s)
@@ -188,6 +219,11 @@ impl PgStore {
         if current < 1 {
             tx.batch_execute(SCHEMA_V1).map_err(err)?;
             tx.execute("INSERT INTO harrier_schema (version) VALUES (1)", &[])
+                .map_err(err)?;
+        }
+        if current < 2 {
+            tx.batch_execute(SCHEMA_V2).map_err(err)?;
+            tx.execute("INSERT INTO harrier_schema (version) VALUES (2)", &[])
                 .map_err(err)?;
         }
         tx.commit().map_err(err)
@@ -270,6 +306,21 @@ pub fn inspect(url: &str) -> Result<Status, StoreError> {
         }
     }
     Ok(st)
+}
+
+/// Opens the connection again when the last one was lost (the server restarted, the network
+/// dropped it). When that fails too, the closed client stays: the call fails and the next one
+/// tries again.
+fn reconnect(c: &mut Client, url: &str) {
+    if c.is_closed() {
+        match Client::connect(url, NoTls) {
+            Ok(n) => {
+                tracing::info!("store: connected to PostgreSQL again");
+                *c = n;
+            }
+            Err(e) => tracing::warn!(error = %e, "store: cannot connect to PostgreSQL again yet"),
+        }
+    }
 }
 
 /// A deadlock or a serialization failure: the transaction can be run again.
@@ -363,7 +414,10 @@ impl PgStore {
 
     /// The client, for a writer (`&mut self`: no lock taken).
     fn client_mut(&mut self) -> &mut Client {
-        self.client.get_mut().unwrap_or_else(|p| p.into_inner())
+        let url = self.url.clone();
+        let c = self.client.get_mut().unwrap_or_else(|p| p.into_inner());
+        reconnect(c, &url);
+        c
     }
 
     /// Runs `f` on the client from a reader (`&self`): the trait's readers take `&self`,
@@ -373,6 +427,7 @@ impl PgStore {
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
         let mut c = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        reconnect(&mut c, &self.url);
         f(&mut c).map_err(|e| self.err(e))
     }
 
@@ -480,19 +535,34 @@ impl AlertStore for PgStore {
     }
 
     fn pending(&self, output: &str, limit: u32) -> Result<Vec<StoredAlert>, StoreError> {
-        let after: i64 = self
-            .query_opt(
-                "SELECT seq FROM deliveries WHERE output = $1",
-                &[&output],
-                |r| r.get(0),
-            )?
-            .unwrap_or(0);
+        // Take the output's lease (free, ours, or run out) or renew it; without it, another
+        // worker is delivering this output: nothing to do here.
+        let now = now_ns();
+        let until = now + LEASE.as_nanos() as i64;
+        let Some(after) = self.query_opt(
+            "UPDATE deliveries SET holder = $2, lease_until = $3 \
+             WHERE output = $1 AND (holder IS NULL OR holder = $2 OR lease_until < $4) RETURNING seq",
+            &[&output, &self.worker, &until, &now],
+            |r| r.get::<_, i64>(0),
+        )?
+        else {
+            return Ok(Vec::new());
+        };
         self.query(
             &format!(
                 "SELECT {ALERT_COLUMNS} FROM alerts WHERE seq > $1 AND NOT suppressed ORDER BY seq LIMIT $2"
             ),
             &[&after, &i64::from(limit)],
             alert_row,
+        )
+    }
+
+    fn undelivered(&self, output: &str) -> Result<u64, StoreError> {
+        self.query_one(
+            "SELECT COUNT(*) FROM alerts WHERE NOT suppressed AND seq > \
+             COALESCE((SELECT seq FROM deliveries WHERE output = $1), 0)",
+            &[&output],
+            |r| r.get::<_, i64>(0) as u64,
         )
     }
 
@@ -506,12 +576,25 @@ impl AlertStore for PgStore {
     }
 
     fn mark_delivered(&self, output: &str, seq: i64, count: u64) -> Result<(), StoreError> {
-        self.execute(
-            "INSERT INTO deliveries (output, seq, delivered, failures) VALUES ($1, $2, $3, 0) \
-             ON CONFLICT (output) DO UPDATE SET seq = GREATEST(deliveries.seq, $2), \
-             delivered = deliveries.delivered + $3",
-            &[&output, &seq, &(count as i64)],
-        )
+        // Only under the lease: a holder that lost it (paused past it) must not move the cursor
+        // another worker now owns.
+        let moved = self.with(|c| {
+            c.execute(
+                "UPDATE deliveries SET seq = GREATEST(seq, $2), delivered = delivered + $3 \
+                 WHERE output = $1 AND holder = $4",
+                &[&output, &seq, &(count as i64), &self.worker],
+            )
+        })?;
+        if moved == 0 {
+            return Err(StoreError {
+                path: self.shown.clone(),
+                source: format!(
+                    "output {output}: this worker no longer holds its delivery lease (another worker took it over)"
+                )
+                .into(),
+            });
+        }
+        Ok(())
     }
 
     fn record_failure(&self, output: &str, error: &str) -> Result<(), StoreError> {

@@ -3,165 +3,14 @@
 //! HARRIER_SKIP_POSTGRES_TESTS=1 (set by scripts/test when the server is not installed and
 //! cannot be) skips them and says so.
 
-use std::path::PathBuf;
-use std::process::Command;
+#[path = "support/pg_server.rs"]
+mod pg_server;
+use pg_server::Server;
 
 use harrier_alerts::store::contract;
 use harrier_alerts::store::{AlertStore, Limit, RuleThrottle, Throttle};
 use harrier_rules::Priority;
 use harrier_store_pg::{PgStore, SCHEMA_VERSION};
-
-struct Server {
-    dir: tempfile::TempDir,
-    port: u16,
-    bin: PathBuf,
-    as_user: Option<String>,
-}
-
-fn bin_dir() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .filter(|p| p.join("initdb").exists())
-        .collect();
-    dirs.sort();
-    dirs.pop()
-}
-
-fn run(s: &Server, tool: &str, args: &[&str]) -> std::process::Output {
-    let exe = s.bin.join(tool);
-    let mut c = match &s.as_user {
-        // initdb and postgres refuse to run as root: run them as the package's user.
-        Some(u) => {
-            let mut c = Command::new("runuser");
-            c.args(["-u", u, "--"]).arg(&exe);
-            c
-        }
-        None => Command::new(&exe),
-    };
-    c.args(args).output().unwrap()
-}
-
-impl Server {
-    fn start() -> Option<Server> {
-        if std::env::var_os("HARRIER_SKIP_POSTGRES_TESTS").is_some() {
-            eprintln!("PostgreSQL tests skipped (HARRIER_SKIP_POSTGRES_TESTS is set)");
-            return None;
-        }
-        let bin = bin_dir().expect(
-            "PostgreSQL must be installed (Debian package postgresql; scripts/test installs it)",
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let root = std::fs::metadata(dir.path())
-            .map(|m| {
-                use std::os::unix::fs::MetadataExt;
-                m.uid() == 0
-            })
-            .unwrap_or(false);
-        let as_user = root.then(|| "postgres".to_string());
-        if root {
-            let out = Command::new("id")
-                .args(["-u", "postgres"])
-                .output()
-                .unwrap();
-            let uid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-            let gid_out = Command::new("id")
-                .args(["-g", "postgres"])
-                .output()
-                .unwrap();
-            let gid: u32 = String::from_utf8_lossy(&gid_out.stdout)
-                .trim()
-                .parse()
-                .unwrap();
-            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let s = Server {
-            dir,
-            port,
-            bin,
-            as_user,
-        };
-        let data = s.dir.path().join("data");
-        let out = run(
-            &s,
-            "initdb",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-U",
-                "harrier",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            s.port,
-            s.dir.path().display()
-        );
-        let log = s.dir.path().join("log");
-        let out = run(
-            &s,
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-o",
-                &opts,
-                "-l",
-                log.to_str().unwrap(),
-                "-w",
-                "start",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {} {}",
-            String::from_utf8_lossy(&out.stderr),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        Some(s)
-    }
-
-    fn url(&self, db: &str) -> String {
-        format!("host=127.0.0.1 port={} user=harrier dbname={db}", self.port)
-    }
-
-    /// A new, empty database.
-    fn database(&self, name: &str) -> String {
-        let mut c = postgres::Client::connect(&self.url("postgres"), postgres::NoTls).unwrap();
-        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        self.url(name)
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let data = self.data();
-        let _ = run(
-            self,
-            "pg_ctl",
-            &["-D", data.to_str().unwrap(), "-m", "immediate", "stop"],
-        );
-    }
-}
 
 fn alert(rule: &str, event: &str, t: i64) -> harrier_alerts::AlertRecord {
     contract::alert(rule, event, t, "alice", Priority::Warning)
@@ -284,7 +133,8 @@ fn a_newer_schema_is_refused_and_migration_runs_once() {
         c.query_one("SELECT COUNT(*) FROM harrier_schema", &[])
             .unwrap()
             .get::<_, i64>(0),
-        1
+        i64::from(SCHEMA_VERSION),
+        "each migration recorded once, though several connections ran"
     );
     c.execute("INSERT INTO harrier_schema (version) VALUES (99)", &[])
         .unwrap();
@@ -296,4 +146,77 @@ fn a_newer_schema_is_refused_and_migration_runs_once() {
     let bad = format!("postgres://harrier:s3cret@127.0.0.1:{}/nope", s.port);
     let e = PgStore::connect(&bad).err().unwrap().to_string();
     assert!(!e.contains("s3cret") && e.contains("nope"), "{e}");
+}
+
+#[test]
+fn one_worker_at_a_time_delivers_an_output_and_another_takes_over_when_it_dies() {
+    let Some(s) = Server::start() else { return };
+    let url = s.database("leases");
+    let (mut a, b) = (
+        PgStore::connect(&url).unwrap(),
+        PgStore::connect(&url).unwrap(),
+    );
+    a.register_output("file", true).unwrap();
+    b.register_output("file", true).unwrap();
+    let t = Throttle::default();
+    a.insert(
+        &[
+            alert("R", "e1", 1),
+            alert("R", "e2", 2),
+            alert("R", "e3", 3),
+        ],
+        &t,
+        None,
+    )
+    .unwrap();
+
+    // A takes the lease; B, reading the same output, gets nothing and cannot move the cursor.
+    let got = a.pending("file", 2).unwrap();
+    assert_eq!(got.len(), 2);
+    assert!(
+        b.pending("file", 10).unwrap().is_empty(),
+        "A holds the lease"
+    );
+    assert!(
+        b.mark_delivered("file", got[1].seq, 2).is_err(),
+        "not B's to move"
+    );
+    a.mark_delivered("file", got[0].seq, 1).unwrap();
+    assert_eq!(b.undelivered("file").unwrap(), 2, "counting takes no lease");
+    assert!(b.pending("file", 10).unwrap().is_empty(), "still A's");
+
+    // A dies (its lease runs out): B takes over from the committed cursor, in order.
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.execute("UPDATE deliveries SET lease_until = 0", &[])
+        .unwrap();
+    let rest = b.pending("file", 10).unwrap();
+    let ids: Vec<&str> = rest.iter().map(|x| x.id.as_str()).collect();
+    let e3 = alert("R", "e3", 3).id();
+    assert_eq!(ids, vec![got[1].id.as_str(), e3.as_str()], "e2 then e3");
+    assert!(
+        a.mark_delivered("file", got[1].seq, 1).is_err(),
+        "A lost the lease"
+    );
+    b.mark_delivered("file", rest[1].seq, 2).unwrap();
+    assert_eq!(a.undelivered("file").unwrap(), 0);
+}
+
+#[test]
+fn a_restarted_server_is_reconnected_to_and_nothing_is_lost() {
+    let Some(s) = Server::start() else { return };
+    let url = s.database("restart");
+    let mut st = PgStore::connect(&url).unwrap();
+    let t = Throttle::default();
+    st.insert(&[alert("R", "before", 1)], &t, Some(("sqs", "1")))
+        .unwrap();
+    s.restart();
+    // The call that meets the lost connection fails (its input is not acknowledged) ...
+    let first = st.insert(&[alert("R", "after", 2)], &t, Some(("sqs", "2")));
+    // ... and the next one connects again and stores it.
+    if first.is_err() {
+        st.insert(&[alert("R", "after", 2)], &t, Some(("sqs", "2")))
+            .unwrap();
+    }
+    assert_eq!(st.count().unwrap(), 2);
+    assert_eq!(st.checkpoint("sqs").unwrap().as_deref(), Some("2"));
 }
