@@ -8,6 +8,8 @@
 //!   transaction.
 //! - Throttling counts under a transaction-scoped advisory lock per throttle key, so two
 //!   workers raising the same noisy alert at once deliver it once, as one worker would.
+//! - Inserts take one transaction-scoped lock, so positions are handed out in commit order and
+//!   an output's cursor never passes an alert still being committed.
 //!
 //! - Each output is delivered by one worker at a time: reading its pending alerts takes (or
 //!   renews) the output's lease for [`LEASE`]; another worker's reads get nothing until the
@@ -341,6 +343,11 @@ impl PgStore {
         checkpoint: Option<(&str, &str)>,
     ) -> Result<Inserted, postgres::Error> {
         let mut tx = self.client_mut().transaction()?;
+        // One writer at a time: alerts get their positions (`seq`) in commit order, so an
+        // output that delivered up to a position never meets a smaller one committed later by
+        // a slower worker (a sequence alone hands out positions in call order, and a
+        // transaction that commits after a larger position was delivered would be skipped).
+        tx.execute("SELECT pg_advisory_xact_lock(7263540012)", &[])?;
         // The throttle keys of the batch, locked up front in sorted order: one writer at a
         // time per key, so N workers throttle like one.
         let keys: Vec<String> = alerts.iter().map(|a| throttle.key(a)).collect();

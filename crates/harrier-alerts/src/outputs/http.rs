@@ -83,7 +83,12 @@ impl Output for WebhookOutput {
 
     fn deliver(&mut self, batch: &[StoredAlert]) -> Attempt {
         for (i, a) in batch.iter().enumerate() {
-            if let Err(e) = post(&self.agent, &self.url, &self.headers, &a.json) {
+            // The alert's id as the idempotency key: a receiver that honours it sees an alert
+            // once even when it is posted again (a retry after a lost answer, a worker that
+            // died between posting and recording the delivery).
+            let mut headers = self.headers.clone();
+            headers.push(("Idempotency-Key".to_string(), a.id.clone()));
+            if let Err(e) = post(&self.agent, &self.url, &headers, &a.json) {
                 return Attempt::partial(i, e);
             }
         }

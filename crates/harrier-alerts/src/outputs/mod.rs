@@ -244,8 +244,17 @@ pub fn run_output(
         };
         if advance > 0 {
             let last = &batch[advance - 1];
-            if let Err(e) = store.mark_delivered(&name, last.seq, sent as u64) {
-                tracing::error!(output = %name, error = %e, "cannot record a delivery (it will be repeated)");
+            // The store may be down for a moment (a restarted server): recording the delivery
+            // is tried again for a while, since giving up means delivering the batch again.
+            let mut tries = 0;
+            while let Err(e) = store.mark_delivered(&name, last.seq, sent as u64) {
+                tries += 1;
+                if tries >= 20 {
+                    tracing::error!(output = %name, error = %e, "cannot record a delivery (it will be repeated)");
+                    break;
+                }
+                tracing::warn!(output = %name, error = %e, "cannot record a delivery yet; trying again");
+                pause(Duration::from_millis(500), stop, true);
             }
             stats.delivered.fetch_add(sent as u64, Ordering::Relaxed);
         }

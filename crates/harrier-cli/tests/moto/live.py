@@ -13,6 +13,7 @@ usage: live.py ENDPOINT COMMAND ARGS...   (prints JSON on stdout)
   counts QUEUE_URL                   visible and in-flight messages
   drain QUEUE_URL                    every message body (deleted)
   findings [REGION]                  Security Hub finding ids (default us-east-1)
+  put BUCKET KEY FILE                FILE gzipped as KEY
   logs GROUP STREAM FILE [SHIFT_S]   put FILE's records (CloudTrail file) as log events, stamped
                                      now - SHIFT_S seconds
 """
@@ -158,6 +159,10 @@ elif CMD == "findings":
     res = findings(*ARGS)
 elif CMD == "logs":
     res = logs(*ARGS)
+elif CMD == "put":
+    with open(ARGS[2], "rb") as fh:
+        client("s3").put_object(Bucket=ARGS[0], Key=ARGS[1], Body=gzip.compress(fh.read()))
+    res = {}
 else:
     sys.exit(f"unknown command {CMD}")
 print(json.dumps(res))
