@@ -112,6 +112,17 @@ impl AlertStore for Store {
     fn pending(&self, output: &str, limit: u32) -> Result<Vec<StoredAlert>, StoreError> {
         Store::pending(self, output, limit)
     }
+    fn undelivered(&self, output: &str) -> Result<u64, StoreError> {
+        let after = self.cursor(output)?;
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM alerts WHERE seq > ?1 AND suppressed = 0",
+                params![after],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
     fn register_output(&self, output: &str, from_start: bool) -> Result<(), StoreError> {
         Store::register_output(self, output, from_start)
     }
@@ -471,37 +482,42 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
-        // Stores made before the console lack its facet columns: add them (old alerts keep
-        // NULL facets; new ones are filled at insert).
-        let have: Vec<String> = conn
-            .prepare("SELECT name FROM pragma_table_info('alerts')")
-            .and_then(|mut s| {
-                s.query_map([], |r| r.get(0))
-                    .and_then(|r| r.collect::<Result<_, _>>())
-            })
-            .map_err(err)?;
-        for col in query::FACET_COLUMNS {
-            if !have.iter().any(|h| h == col) {
-                conn.execute_batch(&format!("ALTER TABLE alerts ADD COLUMN {col} TEXT"))
-                    .map_err(err)?;
+        // Stores made before the console lack its facet columns, indexes and counts: added in
+        // one transaction, checked inside it (two processes opening an old store at once
+        // upgrade it once; a crash midway leaves it as it was).
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+        let upgraded = (|| -> rusqlite::Result<()> {
+            let have: Vec<String> = conn
+                .prepare("SELECT name FROM pragma_table_info('alerts')")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for col in query::FACET_COLUMNS {
+                if !have.iter().any(|h| h == col) {
+                    conn.execute_batch(&format!("ALTER TABLE alerts ADD COLUMN {col} TEXT"))?;
+                }
             }
-        }
-        let counted: bool = conn
-            .query_row(
+            let counted: bool = conn.query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE name = 'alert_rule_counts'",
                 [],
                 |r| r.get::<_, i64>(0).map(|n| n > 0),
-            )
-            .map_err(err)?;
-        conn.execute_batch(query::FACET_SCHEMA).map_err(err)?;
-        if !counted {
-            // A store made before the counts: count what it holds, once.
-            conn.execute_batch(
-                "INSERT OR REPLACE INTO alert_rule_counts (rule, n) SELECT rule, COUNT(*) FROM alerts GROUP BY rule;
-                 INSERT OR REPLACE INTO alert_day_counts (day, priority, n)
-                   SELECT time_ns / 86400000000000, priority, COUNT(*) FROM alerts WHERE suppressed = 0 GROUP BY 1, 2;",
-            )
-            .map_err(err)?;
+            )?;
+            conn.execute_batch(query::FACET_SCHEMA)?;
+            if !counted {
+                // A store made before the counts: count what it holds, once.
+                conn.execute_batch(
+                    "INSERT OR REPLACE INTO alert_rule_counts (rule, n) SELECT rule, COUNT(*) FROM alerts GROUP BY rule;
+                     INSERT OR REPLACE INTO alert_day_counts (day, priority, n)
+                       SELECT time_ns / 86400000000000, priority, COUNT(*) FROM alerts WHERE suppressed = 0 GROUP BY 1, 2;",
+                )?;
+            }
+            Ok(())
+        })();
+        match upgraded {
+            Ok(()) => conn.execute_batch("COMMIT").map_err(err)?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(err(e));
+            }
         }
         Ok(Store { conn, path: p })
     }

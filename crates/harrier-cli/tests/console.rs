@@ -542,6 +542,30 @@ fn console_api_pages_and_browser() {
     assert_eq!(st, 200);
     assert!(!page.contains("<script>alert(1)"), "unescaped");
     assert!(page.contains("&lt;script&gt;alert(1)"));
+    // The language switch never links off-site, whatever the path.
+    let (st, _, page) = req(port, "GET", "//evil.example", &[("Cookie", c)], "");
+    assert_eq!(st, 404);
+    assert!(
+        !page.contains("href=\"//evil"),
+        "an off-site link in the header"
+    );
+    // Hostile paging is an answer, not a crash.
+    assert_eq!(
+        get_json(port, c, "/api/v1/posture?offset=4294967295").0,
+        200
+    );
+    assert_eq!(
+        get_json(port, c, "/api/v1/posture?offset=18446744073709551615").0,
+        400
+    );
+    let (st, _, _) = req(
+        port,
+        "GET",
+        "/posture?offset=4294967295",
+        &[("Cookie", c)],
+        "",
+    );
+    assert_eq!(st, 200);
     // Japanese by Accept-Language.
     let (_, _, page) = req(
         port,

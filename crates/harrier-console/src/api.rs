@@ -306,8 +306,8 @@ pub(crate) fn posture_data(
             h.scope_score(cur.id, &format!("framework:{id}"))?,
         ));
     }
-    let offset = match num_param::<usize>(r, "offset", "a number") {
-        Ok(o) => o.unwrap_or(0),
+    let offset = match num_param::<u32>(r, "offset", "a number up to 4294967295") {
+        Ok(o) => o.unwrap_or(0) as usize,
         Err(e) => return Ok(Err(e)),
     };
     let limit = match limit_param(r) {
@@ -441,7 +441,7 @@ pub(crate) fn route(c: &Console, r: &In, who: &Principal) -> R {
                     "trend": d.trend.iter().map(|(t, s)| json!({"taken_at": t, "score": s})).collect::<Vec<_>>(),
                     "frameworks": d.frameworks.iter().map(|(id, name, s)| json!({"id": id, "name": name, "score": s})).collect::<Vec<_>>(),
                     "failing_total": d.failing_total,
-                    "next_offset": (((d.offset + d.limit) as i64) < d.failing_total).then_some(d.offset + d.limit),
+                    "next_offset": ((d.offset.saturating_add(d.limit) as i64) < d.failing_total).then_some(d.offset + d.limit),
                     "newly_failed": d.changes.as_ref().map(|c| keys(&c.0)),
                     "fixed": d.changes.as_ref().map(|c| keys(&c.1)),
                     "failing": d.failing.iter().map(|f| json!({

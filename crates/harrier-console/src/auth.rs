@@ -55,8 +55,12 @@ pub struct Principal {
 
 /// How long a session lasts without use.
 pub const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
-/// Failed logins allowed per client address (and per user name) in [`LOGIN_WINDOW`].
+/// Failed logins allowed per client address in [`LOGIN_WINDOW`].
 pub const LOGIN_FAILURES: u32 = 5;
+/// Failed logins allowed per user name in [`LOGIN_WINDOW`], from every client together: higher
+/// than per client, so that a stranger cannot lock a user out as easily, while guessing one
+/// user's password from many addresses stays slow.
+pub const NAME_FAILURES: u32 = 20;
 /// The window of [`LOGIN_FAILURES`].
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(60);
 /// Longest user name and password taken.
@@ -175,12 +179,15 @@ impl Auth {
             .hash_password(password.as_bytes(), &salt)
             .map_err(|e| ConsoleError::Invalid(e.to_string()))?
             .to_string();
-        self.conn()
-            .execute(
-                "INSERT INTO users (name, role, hash, created_ns) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT(name) DO UPDATE SET role = ?2, hash = ?3",
-                params![name, role.as_str(), hash, now_ns()],
-            )
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO users (name, role, hash, created_ns) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT(name) DO UPDATE SET role = ?2, hash = ?3",
+            params![name, role.as_str(), hash, now_ns()],
+        )
+        .map_err(|e| self.db(e))?;
+        // A new password or role ends the user's sessions (a stolen one included).
+        conn.execute("DELETE FROM sessions WHERE user = ?1", params![name])
             .map_err(|e| self.db(e))?;
         Ok(())
     }
@@ -202,9 +209,8 @@ impl Auth {
     pub fn limited(&self, client: &str, name: &str) -> bool {
         let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         f.retain(|_, (_, since)| since.elapsed() < LOGIN_WINDOW);
-        [client, name]
-            .iter()
-            .any(|k| f.get(*k).is_some_and(|(n, _)| *n >= LOGIN_FAILURES))
+        let over = |k: String, max: u32| f.get(&k).is_some_and(|(n, _)| *n >= max);
+        over(format!("ip:{client}"), LOGIN_FAILURES) || over(format!("user:{name}"), NAME_FAILURES)
     }
 
     fn failed(&self, client: &str, name: &str) {
@@ -213,8 +219,8 @@ impl Auth {
         if f.len() > 10_000 {
             f.clear();
         }
-        for k in [client, name] {
-            let e = f.entry(k.to_string()).or_insert((0, Instant::now()));
+        for k in [format!("ip:{client}"), format!("user:{name}")] {
+            let e = f.entry(k).or_insert((0, Instant::now()));
             e.0 += 1;
         }
     }
@@ -410,8 +416,25 @@ mod tests {
             assert!(!a.limited("10.0.0.1", "bob"));
             assert!(a.login("10.0.0.1", "bob", "nope").unwrap().is_none());
         }
-        assert!(a.limited("10.0.0.1", "someone"));
-        assert!(a.limited("10.0.0.2", "bob"));
+        assert!(
+            a.limited("10.0.0.1", "someone"),
+            "that client is out for the minute"
+        );
+        assert!(
+            !a.limited("10.0.0.2", "bob"),
+            "bob is not locked out by one client"
+        );
+        assert!(
+            !a.limited("10.0.0.2", "10.0.0.1"),
+            "names and addresses are apart"
+        );
+        for i in 0..NAME_FAILURES {
+            let _ = a.login(&format!("192.0.2.{i}"), "bob", "nope");
+        }
+        assert!(
+            a.limited("10.0.0.2", "bob"),
+            "guessed from many addresses: bob waits"
+        );
         assert!(!a.limited("10.0.0.2", "carol"));
     }
 

@@ -163,13 +163,35 @@ impl Console {
 
     /// Reads and answers one request.
     pub fn handle(&self, mut req: tiny_http::Request) {
-        match In::read(&mut req) {
-            Ok(input) => {
-                let out = self.answer(&input);
-                out.send(req);
-            }
-            Err(out) => out.send(req),
+        // Who is calling is known from the headers: a body is read only for the login form and
+        // for callers with a session or token, so a stranger trickling a large body cannot hold
+        // the console's threads.
+        let head = In::head(&req);
+        let may_send_body = head.path == "/login" || matches!(self.who(&head), Ok(Some(_)));
+        if !may_send_body && req.body_length().is_some_and(|n| n > 0) {
+            let mut out = if head.path.starts_with("/api/") {
+                Out::json(
+                    401,
+                    &serde_json::json!({"error": "authentication required"}),
+                )
+            } else {
+                Out::status(401)
+            };
+            out.secure_headers(self.opts.https);
+            return out.send(req);
         }
+        let out = match In::read(&mut req) {
+            // A bug in a page must not stop the service: the request gets a 500.
+            Ok(input) => {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.answer(&input)))
+                    .unwrap_or_else(|_| {
+                        tracing::error!(path = %input.path, "console: a request panicked");
+                        Out::error(&input, 500, "internal error")
+                    })
+            }
+            Err(out) => out,
+        };
+        out.send(req);
     }
 
     /// The answer to a request.

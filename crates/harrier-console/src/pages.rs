@@ -66,7 +66,14 @@ fn page(r: &In, who: &Principal, lang: Lang, title: &str, body: Markup) -> Out {
         Lang::En => "ja",
         Lang::Ja => "en",
     };
-    let here = &r.path;
+    // The language switch links to this page: only a path of the console's own (one leading
+    // slash, no backslash), never `//host`.
+    let here: &str =
+        if r.path.starts_with('/') && !r.path.starts_with("//") && !r.path.contains('\\') {
+            &r.path
+        } else {
+            "/"
+        };
     Out::html(html! {
         (DOCTYPE)
         html lang=(lang.code()) {
@@ -418,8 +425,8 @@ fn posture(c: &Console, r: &In, who: &Principal, lang: Lang) -> R {
                     }
                 }
             }
-            @if ((d.offset + d.limit) as i64) < d.failing_total {
-                p { a href={ "/posture?account=" (enc(&d.account)) "&scan=" (d.scan) "&offset=" (d.offset + d.limit) } { (lang.t("next_page")) } }
+            @if (d.offset.saturating_add(d.limit) as i64) < d.failing_total {
+                p { a href={ "/posture?account=" (enc(&d.account)) "&scan=" (d.scan) "&offset=" (d.offset.saturating_add(d.limit)) } { (lang.t("next_page")) } }
             }
         }
     };

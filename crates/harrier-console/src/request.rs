@@ -66,6 +66,26 @@ impl In {
         Ok(input)
     }
 
+    /// The request line and headers, without reading the body.
+    pub fn head(req: &tiny_http::Request) -> In {
+        // An over-long target is refused by `read`; here it is only not looked at.
+        let url = Some(req.url())
+            .filter(|u| u.len() <= MAX_URL)
+            .unwrap_or("/");
+        let mut input = In::new(req.method().as_str(), url);
+        input.headers = req
+            .headers()
+            .iter()
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_ascii_lowercase(),
+                    h.value.as_str().to_string(),
+                )
+            })
+            .collect();
+        input
+    }
+
     /// A request for `url` (path and query), without headers or body.
     pub fn new(method: &str, url: &str) -> In {
         let (path, query) = url.split_once('?').unwrap_or((url, ""));

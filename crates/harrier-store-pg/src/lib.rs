@@ -11,16 +11,19 @@
 //! - Inserts take one transaction-scoped lock, so positions are handed out in commit order and
 //!   an output's cursor never passes an alert still being committed.
 //!
-//! - Each output is delivered by one worker at a time: reading its pending alerts takes (or
-//!   renews) the output's lease for [`LEASE`]; another worker's reads get nothing until the
-//!   lease runs out (its holder stopped or died), and then take over from the committed cursor.
+//! - Each output is delivered by one worker at a time: reading its pending alerts takes the
+//!   output's lease, which the holder renews while it lives (however slow a delivery) and
+//!   releases when it stops; another worker's reads get nothing until then, or until the lease
+//!   runs out ([`LEASE`], on the server's clock) because its holder died, and then take over from
+//!   the committed cursor.
 //!   A cursor moves only under the lease. So every alert is delivered once, in order, across
 //!   workers, but for the one batch a holder had sent when it died and had not yet committed:
 //!   that batch is delivered again by the next holder (at least once, never lost).
 //! - A connection lost (the server restarted) is opened again at the next call; the call that
 //!   met the loss fails, so its caller does not acknowledge its input and tries again.
 //!
-//! Not yet: TLS connection options (`sslmode=require` is refused by the driver without TLS).
+//! - TLS: `sslmode=require` connects over TLS and verifies the server against `sslrootcert` (a
+//!   PEM file of CA certificates) or the web PKI's roots ([`tls`]).
 #![deny(missing_docs)]
 
 use harrier_alerts::store::{
@@ -28,13 +31,70 @@ use harrier_alerts::store::{
 };
 use harrier_alerts::{AlertRecord, Format};
 use harrier_rules::Priority;
-use postgres::{Client, NoTls, Row};
+use postgres::{Client, Row};
+
+mod tls;
+use tls::Target;
 
 /// The schema this build writes.
 pub const SCHEMA_VERSION: i32 = 2;
 
-/// How long an output's lease lasts without being renewed.
+/// How long an output's lease lasts without being renewed. A holder renews its leases every
+/// third of it from a thread of its own while it lives (a slow delivery keeps its lease); a
+/// holder that stops releases them; one that dies loses them when this runs out.
 pub const LEASE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The server's clock in ns: leases are timed by one clock, whatever the workers' say.
+const SERVER_NOW_NS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000000)::BIGINT";
+
+/// Renews one connection's leases while it lives.
+struct Keeper {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Keeper {
+    fn start(target: Target, worker: String) -> Keeper {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut client: Option<Client> = None;
+            let sql = format!(
+                "UPDATE deliveries SET lease_until = {SERVER_NOW_NS} + $2 WHERE holder = $1"
+            );
+            let lease = LEASE.as_nanos() as i64;
+            while !flag.load(Ordering::Relaxed) {
+                if client.as_ref().is_none_or(|c| c.is_closed()) {
+                    client = target.connect().ok();
+                }
+                if let Some(c) = client.as_mut() {
+                    if let Err(e) = c.execute(sql.as_str(), &[&worker, &lease]) {
+                        tracing::warn!(error = %e, "store: cannot renew output leases");
+                    }
+                }
+                // A third of the lease, in steps that notice a stop.
+                for _ in 0..(LEASE.as_millis() / 3 / 100) {
+                    if flag.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            }
+        });
+        Keeper {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
 
 /// Version 2: outputs' delivery leases.
 const SCHEMA_V2: &str = "
@@ -93,10 +153,46 @@ pub struct PgStore {
     client: std::sync::Mutex<Client>,
     /// The server, as errors name it (no password).
     shown: String,
-    /// The connection string, to connect again after a loss.
-    url: String,
+    /// How to connect again after a loss.
+    target: Target,
     /// This connection's name as a lease holder.
     worker: String,
+    /// Renews this connection's leases, once it holds one.
+    keeper: std::sync::Mutex<Option<Keeper>>,
+}
+
+impl Drop for PgStore {
+    /// Stops renewing and releases this connection's leases, so another worker takes over at
+    /// once.
+    fn drop(&mut self) {
+        let held = self
+            .keeper
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(mut k) = held {
+            k.stop();
+            let worker = self.worker.clone();
+            let c = self.client.get_mut().unwrap_or_else(|p| p.into_inner());
+            if !c.is_closed() {
+                let _ = c.execute(
+                    "UPDATE deliveries SET holder = NULL, lease_until = 0 WHERE holder = $1",
+                    &[&worker],
+                );
+            }
+        }
+    }
+}
+
+impl PgStore {
+    /// Stops renewing this connection's leases without releasing them, as if its process had
+    /// died: for tests of a takeover.
+    #[doc(hidden)]
+    pub fn stop_renewing(&self) {
+        if let Some(mut k) = self.keeper.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            k.stop();
+        }
+    }
 }
 
 use harrier_events::time::now_ns;
@@ -165,7 +261,11 @@ impl PgStore {
             path: shown.clone(),
             source: Box::new(e),
         };
-        let client = Client::connect(url, NoTls).map_err(err)?;
+        let target = Target::of(url).map_err(|e| StoreError {
+            path: shown.clone(),
+            source: e.into(),
+        })?;
+        let client = target.connect().map_err(err)?;
         // Unique per connection: the process, when, and a counter of this process.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let worker = format!(
@@ -177,8 +277,9 @@ impl PgStore {
         let mut s = PgStore {
             client: std::sync::Mutex::new(client),
             shown,
-            url: url.to_string(),
+            target,
             worker,
+            keeper: std::sync::Mutex::new(None),
         };
         s.migrate()?;
         Ok(s)
@@ -272,7 +373,11 @@ pub fn inspect(url: &str) -> Result<Status, StoreError> {
         path: shown.clone(),
         source: Box::new(e),
     };
-    let mut c = Client::connect(url, NoTls).map_err(err)?;
+    let target = Target::of(url).map_err(|e| StoreError {
+        path: shown.clone(),
+        source: e.into(),
+    })?;
+    let mut c = target.connect().map_err(err)?;
     let exists: bool = c
         .query_one("SELECT to_regclass('harrier_schema') IS NOT NULL", &[])
         .map_err(err)?
@@ -313,9 +418,9 @@ pub fn inspect(url: &str) -> Result<Status, StoreError> {
 /// Opens the connection again when the last one was lost (the server restarted, the network
 /// dropped it). When that fails too, the closed client stays: the call fails and the next one
 /// tries again.
-fn reconnect(c: &mut Client, url: &str) {
+fn reconnect(c: &mut Client, target: &Target) {
     if c.is_closed() {
-        match Client::connect(url, NoTls) {
+        match target.connect() {
             Ok(n) => {
                 tracing::info!("store: connected to PostgreSQL again");
                 *c = n;
@@ -421,9 +526,9 @@ impl PgStore {
 
     /// The client, for a writer (`&mut self`: no lock taken).
     fn client_mut(&mut self) -> &mut Client {
-        let url = self.url.clone();
+        let target = self.target.clone();
         let c = self.client.get_mut().unwrap_or_else(|p| p.into_inner());
-        reconnect(c, &url);
+        reconnect(c, &target);
         c
     }
 
@@ -434,7 +539,7 @@ impl PgStore {
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
         let mut c = self.client.lock().unwrap_or_else(|p| p.into_inner());
-        reconnect(&mut c, &self.url);
+        reconnect(&mut c, &self.target);
         f(&mut c).map_err(|e| self.err(e))
     }
 
@@ -544,17 +649,25 @@ impl AlertStore for PgStore {
     fn pending(&self, output: &str, limit: u32) -> Result<Vec<StoredAlert>, StoreError> {
         // Take the output's lease (free, ours, or run out) or renew it; without it, another
         // worker is delivering this output: nothing to do here.
-        let now = now_ns();
-        let until = now + LEASE.as_nanos() as i64;
+        let lease = LEASE.as_nanos() as i64;
         let Some(after) = self.query_opt(
-            "UPDATE deliveries SET holder = $2, lease_until = $3 \
-             WHERE output = $1 AND (holder IS NULL OR holder = $2 OR lease_until < $4) RETURNING seq",
-            &[&output, &self.worker, &until, &now],
+            &format!(
+                "UPDATE deliveries SET holder = $2, lease_until = {SERVER_NOW_NS} + $3 \
+                 WHERE output = $1 AND (holder IS NULL OR holder = $2 OR lease_until < {SERVER_NOW_NS}) \
+                 RETURNING seq"
+            ),
+            &[&output, &self.worker, &lease],
             |r| r.get::<_, i64>(0),
         )?
         else {
             return Ok(Vec::new());
         };
+        {
+            let mut k = self.keeper.lock().unwrap_or_else(|p| p.into_inner());
+            if k.is_none() {
+                *k = Some(Keeper::start(self.target.clone(), self.worker.clone()));
+            }
+        }
         self.query(
             &format!(
                 "SELECT {ALERT_COLUMNS} FROM alerts WHERE seq > $1 AND NOT suppressed ORDER BY seq LIMIT $2"

@@ -185,7 +185,9 @@ fn one_worker_at_a_time_delivers_an_output_and_another_takes_over_when_it_dies()
     assert_eq!(b.undelivered("file").unwrap(), 2, "counting takes no lease");
     assert!(b.pending("file", 10).unwrap().is_empty(), "still A's");
 
-    // A dies (its lease runs out): B takes over from the committed cursor, in order.
+    // A dies (stops renewing; its lease runs out): B takes over from the committed cursor, in
+    // order.
+    a.stop_renewing();
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     c.execute("UPDATE deliveries SET lease_until = 0", &[])
         .unwrap();
@@ -199,6 +201,15 @@ fn one_worker_at_a_time_delivers_an_output_and_another_takes_over_when_it_dies()
     );
     b.mark_delivered("file", rest[1].seq, 2).unwrap();
     assert_eq!(a.undelivered("file").unwrap(), 0);
+
+    // B stops: its lease is released, and A takes over at once.
+    drop(b);
+    a.insert(&[alert("R", "e4", 4)], &t, None).unwrap();
+    assert_eq!(
+        a.pending("file", 10).unwrap().len(),
+        1,
+        "released, not waited out"
+    );
 }
 
 #[test]
@@ -219,4 +230,46 @@ fn a_restarted_server_is_reconnected_to_and_nothing_is_lost() {
     }
     assert_eq!(st.count().unwrap(), 2);
     assert_eq!(st.checkpoint("sqs").unwrap().as_deref(), Some("2"));
+}
+
+#[test]
+fn sslmode_require_connects_over_tls_and_checks_the_server() {
+    let Some(s) = Server::start() else { return };
+    s.database("tls");
+    let ca = s.enable_tls();
+    let url = format!(
+        "host=127.0.0.1 port={} user=harrier dbname=tls sslmode=require sslrootcert={}",
+        s.port,
+        ca.display()
+    );
+    let mut st = PgStore::connect(&url).unwrap();
+    st.insert(&[alert("R", "over-tls", 1)], &Throttle::default(), None)
+        .unwrap();
+    assert_eq!(st.count().unwrap(), 1);
+    let status = harrier_store_pg::inspect(&url).unwrap();
+    assert_eq!(status.alerts, 1);
+    // The same server checked against the web PKI's roots: not trusted, refused.
+    let e = PgStore::connect(&format!(
+        "host=127.0.0.1 port={} user=harrier dbname=tls sslmode=require",
+        s.port
+    ))
+    .err()
+    .expect("a certificate from an unknown CA is refused")
+    .to_string();
+    assert!(
+        e.contains("certificate") || e.contains("tls") || e.contains("TLS"),
+        "{e}"
+    );
+    // A CA file that holds no certificate is said so.
+    let empty = ca.with_file_name("empty.pem");
+    std::fs::write(&empty, "not a certificate").unwrap();
+    let e = PgStore::connect(&format!(
+        "host=127.0.0.1 port={} user=harrier dbname=tls sslmode=require sslrootcert={}",
+        s.port,
+        empty.display()
+    ))
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("no PEM certificate"), "{e}");
 }

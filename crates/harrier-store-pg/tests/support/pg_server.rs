@@ -169,6 +169,96 @@ impl Server {
         self.start_again();
     }
 
+    /// Turns TLS on with a certificate for 127.0.0.1 signed by a new CA (openssl), restarts,
+    /// and returns the CA's PEM file.
+    pub fn enable_tls(&self) -> PathBuf {
+        let d = self.dir.path();
+        let ssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        ssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=harrier-test-ca",
+        ]);
+        ssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        std::fs::write(
+            d.join("san.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+        )
+        .unwrap();
+        ssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ]);
+        let data = self.data();
+        for f in ["server.crt", "server.key"] {
+            std::fs::copy(d.join(f), data.join(f)).unwrap();
+            if let Some(u) = &self.as_user {
+                assert!(Command::new("chown")
+                    .args([&format!("{u}:"), data.join(f).to_str().unwrap()])
+                    .status()
+                    .unwrap()
+                    .success());
+            }
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            data.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        let conf = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).unwrap();
+        text.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(&conf, text).unwrap();
+        self.restart();
+        d.join("ca.pem")
+    }
+
     /// Starts the (stopped) server again.
     pub fn start_again(&self) {
         let data = self.data();
