@@ -34,6 +34,20 @@ pub struct StoreError {
     pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
+impl StoreError {
+    /// Whether this is [`LeaseLost`]: another worker delivers the output now, so trying again
+    /// is pointless.
+    pub fn is_lease_lost(&self) -> bool {
+        self.source.downcast_ref::<LeaseLost>().is_some()
+    }
+}
+
+/// A shared store's output lease went to another worker (this one paused past it): the cursor
+/// is that worker's to move.
+#[derive(Debug, thiserror::Error)]
+#[error("output {0}: this worker no longer holds its delivery lease (another worker took it over)")]
+pub struct LeaseLost(pub String);
+
 /// The contract of an alert store: what sources, outputs, the CLI and the service need from
 /// it, whatever the database. [`Store`] (SQLite, one machine) implements it; a backend for
 /// several workers implements it too and passes the same suite ([`contract`]).

@@ -708,10 +708,7 @@ impl AlertStore for PgStore {
         if moved == 0 {
             return Err(StoreError {
                 path: self.shown.clone(),
-                source: format!(
-                    "output {output}: this worker no longer holds its delivery lease (another worker took it over)"
-                )
-                .into(),
+                source: Box::new(harrier_alerts::store::LeaseLost(output.to_string())),
             });
         }
         Ok(())

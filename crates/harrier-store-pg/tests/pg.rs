@@ -178,7 +178,9 @@ fn one_worker_at_a_time_delivers_an_output_and_another_takes_over_when_it_dies()
         "A holds the lease"
     );
     assert!(
-        b.mark_delivered("file", got[1].seq, 2).is_err(),
+        b.mark_delivered("file", got[1].seq, 2)
+            .unwrap_err()
+            .is_lease_lost(),
         "not B's to move"
     );
     a.mark_delivered("file", got[0].seq, 1).unwrap();

@@ -249,7 +249,7 @@ pub fn run_output(
             let mut tries = 0;
             while let Err(e) = store.mark_delivered(&name, last.seq, sent as u64) {
                 tries += 1;
-                if tries >= 20 {
+                if tries >= 20 || e.is_lease_lost() {
                     tracing::error!(output = %name, error = %e, "cannot record a delivery (it will be repeated)");
                     break;
                 }
