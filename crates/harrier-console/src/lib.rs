@@ -163,10 +163,13 @@ impl Console {
 
     /// Reads and answers one request.
     pub fn handle(&self, mut req: tiny_http::Request) {
+        let head = match In::head(&req) {
+            Ok(h) => h,
+            Err(out) => return out.send(req),
+        };
         // Who is calling is known from the headers: a body is read only for the login form and
         // for callers with a session or token, so a stranger trickling a large body cannot hold
         // the console's threads.
-        let head = In::head(&req);
         let may_send_body = head.path == "/login" || matches!(self.who(&head), Ok(Some(_)));
         if !may_send_body && req.body_length().is_some_and(|n| n > 0) {
             let mut out = if head.path.starts_with("/api/") {
@@ -180,7 +183,7 @@ impl Console {
             out.secure_headers(self.opts.https);
             return out.send(req);
         }
-        let out = match In::read(&mut req) {
+        let out = match head.read_body(&mut req) {
             // A bug in a page must not stop the service: the request gets a 500.
             Ok(input) => {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.answer(&input)))

@@ -28,14 +28,13 @@ pub struct In {
 }
 
 impl In {
-    /// Reads a request (its body up to [`MAX_BODY`]); the answer to give instead when it is too
-    /// large.
-    pub fn read(req: &mut tiny_http::Request) -> Result<In, Out> {
-        let url = req.url().to_string();
-        if url.len() > MAX_URL {
+    /// The request line, headers and client of a request, without its body; the answer to give
+    /// instead when its target is too long.
+    pub fn head(req: &tiny_http::Request) -> Result<In, Out> {
+        if req.url().len() > MAX_URL {
             return Err(Out::status(414));
         }
-        let mut input = In::new(req.method().as_str(), &url);
+        let mut input = In::new(req.method().as_str(), req.url());
         input.headers = req
             .headers()
             .iter()
@@ -50,6 +49,12 @@ impl In {
             .remote_addr()
             .map(|a| a.ip().to_string())
             .unwrap_or_default();
+        Ok(input)
+    }
+
+    /// Reads the body (up to [`MAX_BODY`]) of the request whose [`In::head`] this is; the
+    /// answer to give instead when it is too large.
+    pub fn read_body(mut self, req: &mut tiny_http::Request) -> Result<In, Out> {
         if req.body_length().is_some_and(|n| n > MAX_BODY) {
             return Err(Out::status(413));
         }
@@ -62,28 +67,8 @@ impl In {
         if n > MAX_BODY {
             return Err(Out::status(413));
         }
-        input.body = body;
-        Ok(input)
-    }
-
-    /// The request line and headers, without reading the body.
-    pub fn head(req: &tiny_http::Request) -> In {
-        // An over-long target is refused by `read`; here it is only not looked at.
-        let url = Some(req.url())
-            .filter(|u| u.len() <= MAX_URL)
-            .unwrap_or("/");
-        let mut input = In::new(req.method().as_str(), url);
-        input.headers = req
-            .headers()
-            .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_ascii_lowercase(),
-                    h.value.as_str().to_string(),
-                )
-            })
-            .collect();
-        input
+        self.body = body;
+        Ok(self)
     }
 
     /// A request for `url` (path and query), without headers or body.

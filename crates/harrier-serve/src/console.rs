@@ -57,5 +57,5 @@ pub fn start(
 
 /// Answers console requests on `listener` until `stop`.
 pub fn serve(console: &Console, listener: &Listener, stop: &AtomicBool) {
-    listener.serve_all(&|req| console.handle(req), stop);
+    listener.serve_all(&mut |req| console.handle(req), stop);
 }

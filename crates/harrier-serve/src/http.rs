@@ -82,29 +82,21 @@ impl Listener {
 
     /// Serves `routes` until `stop` is set.
     pub fn serve(&self, routes: &mut [Route<'_>], stop: &AtomicBool) {
-        while !stop.load(Ordering::Relaxed) {
-            let req = match self.server.recv_timeout(Duration::from_millis(200)) {
-                Ok(Some(r)) => r,
-                Ok(None) => continue,
-                Err(e) => {
-                    tracing::warn!(error = %e, "http: accept failed");
-                    continue;
+        self.serve_all(
+            &mut |req: Request| {
+                let path = req.url().split('?').next().unwrap_or("");
+                match routes.iter_mut().find(|r| r.path == path) {
+                    Some(r) => (r.handler)(req),
+                    None => respond(req, 404, error_body("not found")),
                 }
-            };
-            let path = req.url().split('?').next().unwrap_or("").to_string();
-            if path == "/healthz" && *req.method() == Method::Get {
-                respond(req, 200, "{\"status\":\"ok\"}".into());
-            } else if let Some(r) = routes.iter_mut().find(|r| r.path == path) {
-                (r.handler)(req);
-            } else {
-                respond(req, 404, error_body("not found"));
-            }
-        }
+            },
+            stop,
+        );
     }
 
     /// Serves every request (but `GET /healthz`) with `handler` until `stop` is set; several
-    /// threads may serve one listener at once.
-    pub fn serve_all(&self, handler: &dyn Fn(Request), stop: &AtomicBool) {
+    /// threads may serve one listener at once, each with its own handler.
+    pub fn serve_all(&self, handler: &mut dyn FnMut(Request), stop: &AtomicBool) {
         while !stop.load(Ordering::Relaxed) {
             let req = match self.server.recv_timeout(Duration::from_millis(200)) {
                 Ok(Some(r)) => r,
@@ -114,7 +106,8 @@ impl Listener {
                     continue;
                 }
             };
-            if req.url() == "/healthz" && *req.method() == Method::Get {
+            let healthz = req.url().split('?').next() == Some("/healthz");
+            if healthz && *req.method() == Method::Get {
                 respond(req, 200, "{\"status\":\"ok\"}".into());
             } else {
                 handler(req);

@@ -257,15 +257,7 @@ impl PgStore {
     /// brings the schema to [`SCHEMA_VERSION`]; refuses a database whose schema is newer.
     pub fn connect(url: &str) -> Result<PgStore, StoreError> {
         let shown = shown(url);
-        let err = |e: postgres::Error| StoreError {
-            path: shown.clone(),
-            source: Box::new(e),
-        };
-        let target = Target::of(url).map_err(|e| StoreError {
-            path: shown.clone(),
-            source: e.into(),
-        })?;
-        let client = target.connect().map_err(err)?;
+        let (target, client) = open_client(url, &shown)?;
         // Unique per connection: the process, when, and a counter of this process.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let worker = format!(
@@ -369,15 +361,11 @@ impl Status {
 /// (no migration).
 pub fn inspect(url: &str) -> Result<Status, StoreError> {
     let shown = shown(url);
+    let (_, mut c) = open_client(url, &shown)?;
     let err = |e: postgres::Error| StoreError {
         path: shown.clone(),
         source: Box::new(e),
     };
-    let target = Target::of(url).map_err(|e| StoreError {
-        path: shown.clone(),
-        source: e.into(),
-    })?;
-    let mut c = target.connect().map_err(err)?;
     let exists: bool = c
         .query_one("SELECT to_regclass('harrier_schema') IS NOT NULL", &[])
         .map_err(err)?
@@ -428,6 +416,17 @@ fn reconnect(c: &mut Client, target: &Target) {
             Err(e) => tracing::warn!(error = %e, "store: cannot connect to PostgreSQL again yet"),
         }
     }
+}
+
+/// How to reach `url`, and a connection to it; errors name the server as `shown`.
+fn open_client(url: &str, shown: &str) -> Result<(Target, Client), StoreError> {
+    let err = |source: Box<dyn std::error::Error + Send + Sync>| StoreError {
+        path: shown.to_string(),
+        source,
+    };
+    let target = Target::of(url).map_err(|e| err(e.into()))?;
+    let client = target.connect().map_err(|e| err(Box::new(e)))?;
+    Ok((target, client))
 }
 
 /// A deadlock or a serialization failure: the transaction can be run again.

@@ -105,32 +105,7 @@ impl Server {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            s.port,
-            s.dir.path().display()
-        );
-        let log = s.dir.path().join("log");
-        let out = run(
-            &s,
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-o",
-                &opts,
-                "-l",
-                log.to_str().unwrap(),
-                "-w",
-                "start",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {} {}",
-            String::from_utf8_lossy(&out.stderr),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
+        s.start_again();
         Some(s)
     }
 
@@ -284,8 +259,9 @@ impl Server {
         );
         assert!(
             out.status.success(),
-            "pg_ctl start: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "pg_ctl start: {} {}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
         );
     }
 }
