@@ -15,6 +15,9 @@ use crate::{backfill, ruleload, sinks, state, OutputFormat};
 
 /// How many input problems are printed one by one; the rest are only counted.
 const MAX_PRINTED_PROBLEMS: u64 = 100;
+/// A file at least this large (on disk) is read in batches on every core by itself; smaller
+/// files are spread over the cores one whole file each.
+const LARGE_INPUT_BYTES: u64 = 8 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Color {
@@ -190,22 +193,43 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         }
     }
     let threads = harrier_detect::parallel::threads(args.threads);
-    if threads > 1 && walked.inputs.len() > 1 && !args.incidents && !args.anomalies {
-        // Files on every core; the output is a single thread's, byte for byte.
-        let stats = harrier_detect::parallel::run_inputs(
-            &rules,
-            &harrier_detect::hostname(),
-            &Options {
-                validate_all: args.validate_all,
-                ..Options::default()
-            },
-            &walked.inputs,
+    if threads > 1 && !args.incidents && !args.anomalies {
+        // Every core: small files each on one, a large file (or stdin) in batches on all; the
+        // output is a single thread's, byte for byte.
+        let options = Options {
+            validate_all: args.validate_all,
+            ..Options::default()
+        };
+        let host = harrier_detect::hostname();
+        let pool = harrier_detect::parallel::Pool {
+            rules: &rules,
+            hostname: &host,
+            options: &options,
             threads,
-            sink,
-            &mut on_problem,
-        )
-        .context("writing alerts failed")?;
-        detector.stats.merge(&stats);
+        };
+        let inputs = &walked.inputs;
+        let mut i = 0;
+        while i < inputs.len() {
+            let stats = if inputs[i].is_large(LARGE_INPUT_BYTES) {
+                i += 1;
+                harrier_detect::parallel::run_input_stream(
+                    pool,
+                    &inputs[i - 1],
+                    sink,
+                    &mut on_problem,
+                )
+            } else {
+                let j = (i..inputs.len())
+                    .find(|&j| inputs[j].is_large(LARGE_INPUT_BYTES))
+                    .unwrap_or(inputs.len());
+                let run = &inputs[i..j];
+                i = j;
+                harrier_detect::parallel::run_inputs(pool, run, sink, &mut on_problem)
+            };
+            detector
+                .stats
+                .merge(&stats.context("writing alerts failed")?);
+        }
     } else {
         for input in &walked.inputs {
             detector

@@ -94,3 +94,57 @@ fn a_request_split_across_files_alerts_once_as_with_one_thread() {
     assert!(ids.contains(&"req-2"), "{ids:?}");
     assert!(many_err.contains("not alerted twice"), "{many_err}");
 }
+
+/// A JSON Lines file of at least 9 MiB (over the size read in batches on every core) made of
+/// the corpus's CloudTrail records, with a line of bad JSON every 5,000 records.
+fn large_jsonl(dir: &Path) -> PathBuf {
+    let text =
+        std::fs::read_to_string(shared("corpus/cloudtrail/panther-rule-tests.jsonl")).unwrap();
+    let records: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"]["eventName"].is_string())
+        .map(|v| v["event"].to_string())
+        .collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while out.len() < 9 << 20 {
+        if i % 5000 == 4999 {
+            out.push_str("{\"eventName\": broken\n");
+        } else {
+            out.push_str(&records[i % records.len()]);
+            out.push('\n');
+        }
+        i += 1;
+    }
+    let p = dir.join("big.jsonl");
+    std::fs::write(&p, out).unwrap();
+    p
+}
+
+#[test]
+fn a_large_file_read_on_every_core_writes_what_one_thread_writes() {
+    let d = tempfile::tempdir().unwrap();
+    let big = large_jsonl(d.path());
+    let big = big.to_str().unwrap();
+    let args = [big, "--format", "json"];
+    let (one, one_err) = detect(&args, "1");
+    let (many, many_err) = detect(&args, "3");
+    assert!(one.len() > 100_000, "the file raises alerts");
+    assert!(one == many, "the outputs differ");
+    assert_eq!(one_err, many_err, "the summaries differ");
+    assert!(one_err.contains("invalid JSON"), "{one_err}");
+
+    // The same records on standard input.
+    let piped = |threads: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_harrier"))
+            .args(["detect", "-", "--format", "json", "--threads", threads])
+            .stdin(std::fs::File::open(big).unwrap())
+            .output()
+            .unwrap();
+        out.stdout
+    };
+    let (a, b) = (piped("1"), piped("2"));
+    assert!(a == one, "stdin gives what the file gives");
+    assert!(a == b, "stdin: the outputs differ");
+}

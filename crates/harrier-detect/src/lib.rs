@@ -13,7 +13,6 @@ pub mod rulefiles;
 pub mod ruletest;
 mod stats;
 
-use std::io::BufReader;
 use std::sync::{Arc, Mutex};
 
 use harrier_alerts::{Alert, AlertSink, SinkError};
@@ -180,15 +179,7 @@ impl<'r> Detector<'r> {
         sink: &mut dyn AlertSink,
         on_problem: &mut dyn FnMut(Problem),
     ) -> Result<(), SinkError> {
-        let name = input.display();
-        let opened = match input {
-            Input::Stdin => {
-                harrier_sources::open(BufReader::with_capacity(256 << 10, std::io::stdin()))
-            }
-            Input::File(p) => std::fs::File::open(p)
-                .and_then(|f| harrier_sources::open(BufReader::with_capacity(256 << 10, f))),
-        };
-        self.process_opened(name, opened, sink, on_problem)
+        self.process_opened(input.display(), input.open(), sink, on_problem)
     }
 
     /// Reads one input given as a buffered reader (plain or gzip, any record layout) to its
@@ -228,27 +219,35 @@ impl<'r> Detector<'r> {
         while let Some(item) = reader.next_record() {
             match item {
                 Ok(rec) => self.process_record(rec.bytes, rec.offset, &name, sink, on_problem)?,
-                Err(e) => {
-                    // A record that could not be split out still counts as a record read,
-                    // unless reading the stream itself failed.
-                    if !matches!(e.kind, ReadErrorKind::Io(_)) {
-                        self.stats.records += 1;
-                    }
-                    self.stats.skip(match e.kind {
-                        ReadErrorKind::Io(_) => Skip::ReadError,
-                        ReadErrorKind::TooLarge | ReadErrorKind::TooLargeInArray => Skip::TooLarge,
-                        ReadErrorKind::Truncated => Skip::Truncated,
-                        _ => Skip::InvalidJson,
-                    });
-                    on_problem(Problem {
-                        input: name.clone(),
-                        offset: Some(e.offset),
-                        message: e.kind.to_string(),
-                    });
-                }
+                Err(e) => self.read_error(e, &name, on_problem),
             }
         }
         Ok(())
+    }
+
+    /// Counts and reports a record the reader could not split out of `input`.
+    pub fn read_error(
+        &mut self,
+        e: harrier_sources::ReadError,
+        input: &str,
+        on_problem: &mut dyn FnMut(Problem),
+    ) {
+        // A record that could not be split out still counts as a record read, unless reading
+        // the stream itself failed.
+        if !matches!(e.kind, ReadErrorKind::Io(_)) {
+            self.stats.records += 1;
+        }
+        self.stats.skip(match e.kind {
+            ReadErrorKind::Io(_) => Skip::ReadError,
+            ReadErrorKind::TooLarge | ReadErrorKind::TooLargeInArray => Skip::TooLarge,
+            ReadErrorKind::Truncated => Skip::Truncated,
+            _ => Skip::InvalidJson,
+        });
+        on_problem(Problem {
+            input: input.to_string(),
+            offset: Some(e.offset),
+            message: e.kind.to_string(),
+        });
     }
 
     /// Evaluates one record (the bytes of one JSON object) found at `offset` of `input`: a

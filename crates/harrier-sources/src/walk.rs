@@ -12,6 +12,25 @@ pub enum Input {
 }
 
 impl Input {
+    /// Opens the input for reading records (gzip or plain, by content).
+    pub fn open(&self) -> std::io::Result<crate::RecordReader<Box<dyn std::io::Read + Send>>> {
+        use std::io::BufReader;
+        match self {
+            Input::Stdin => crate::open(BufReader::with_capacity(256 << 10, std::io::stdin())),
+            Input::File(p) => std::fs::File::open(p)
+                .and_then(|f| crate::open(BufReader::with_capacity(256 << 10, f))),
+        }
+    }
+
+    /// Whether the input is worth reading on several cores by itself: standard input, or a
+    /// file of at least `min_bytes` (on disk, compressed or not).
+    pub fn is_large(&self, min_bytes: u64) -> bool {
+        match self {
+            Input::Stdin => true,
+            Input::File(p) => std::fs::metadata(p).is_ok_and(|m| m.len() >= min_bytes),
+        }
+    }
+
     /// A name for messages.
     pub fn display(&self) -> String {
         match self {
