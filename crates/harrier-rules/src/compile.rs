@@ -431,17 +431,69 @@ impl TypeField<'_> {
     }
 }
 
+/// The values of the source's type field an event must have for a condition to hold:
+/// lower-cased exact values, and lower-cased prefixes (`ct.name startswith
+/// UpdateFunctionConfiguration`, as CloudTrail suffixes some names with an API version).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TypeKeys {
+    /// Values the type may equal.
+    pub exact: FxHashSet<Box<str>>,
+    /// Prefixes the type may start with.
+    pub prefixes: FxHashSet<Box<str>>,
+}
+
+impl TypeKeys {
+    fn exact(values: impl IntoIterator<Item = Box<str>>) -> Self {
+        TypeKeys {
+            exact: values.into_iter().collect(),
+            prefixes: FxHashSet::default(),
+        }
+    }
+
+    /// Whether a (lower-cased) type value is admitted.
+    pub fn admits(&self, v: &str) -> bool {
+        self.exact.contains(v) || self.prefixes.iter().any(|p| v.starts_with(&**p))
+    }
+
+    fn union(&mut self, o: TypeKeys) {
+        self.exact.extend(o.exact);
+        self.prefixes.extend(o.prefixes);
+    }
+
+    /// The values both admit.
+    fn intersect(&self, o: &TypeKeys) -> TypeKeys {
+        let mut exact: FxHashSet<Box<str>> =
+            self.exact.iter().filter(|e| o.admits(e)).cloned().collect();
+        exact.extend(o.exact.iter().filter(|e| self.admits(e)).cloned());
+        let mut prefixes = FxHashSet::default();
+        for p in &self.prefixes {
+            for q in &o.prefixes {
+                if p.starts_with(&**q) {
+                    prefixes.insert(p.clone());
+                } else if q.starts_with(&**p) {
+                    prefixes.insert(q.clone());
+                }
+            }
+        }
+        TypeKeys { exact, prefixes }
+    }
+}
+
 /// The values of the type field, lower-cased, that could satisfy `t`; `None` for any value.
-fn test_values(t: &Test) -> Option<FxHashSet<Box<str>>> {
+fn test_values(t: &Test) -> Option<TypeKeys> {
     let lower = |v: &str| -> Box<str> { v.to_ascii_lowercase().into() };
     match t {
-        Test::Str(Cmp::Eq, v) | Test::IEq(v) => Some([lower(v)].into_iter().collect()),
-        Test::Set(set) | Test::ISet(set) => Some(set.iter().map(|v| lower(v)).collect()),
+        Test::Str(Cmp::Eq, v) | Test::IEq(v) => Some(TypeKeys::exact([lower(v)])),
+        Test::Set(set) | Test::ISet(set) => Some(TypeKeys::exact(set.iter().map(|v| lower(v)))),
+        Test::StartsWith(p) | Test::IStartsWith(p) => Some(TypeKeys {
+            exact: FxHashSet::default(),
+            prefixes: [lower(p)].into_iter().collect(),
+        }),
         Test::AnyElement(inner) => test_values(inner),
         Test::Any(ts) => {
-            let mut acc = FxHashSet::default();
+            let mut acc = TypeKeys::default();
             for t in ts.iter() {
-                acc.extend(test_values(t)?);
+                acc.union(test_values(t)?);
             }
             Some(acc)
         }
@@ -449,31 +501,31 @@ fn test_values(t: &Test) -> Option<FxHashSet<Box<str>>> {
     }
 }
 
-/// The values of the source's type field (e.g. `ct.name`), lower-cased, that an event must have
-/// for `n` to possibly hold; `None` when any value could.
-pub fn type_constraint(n: &Node, tf: TypeField<'_>) -> Option<FxHashSet<Box<str>>> {
+/// The values of the source's type field (e.g. `ct.name`) that an event must have for `n` to
+/// possibly hold; `None` when any value could.
+pub fn type_constraint(n: &Node, tf: TypeField<'_>) -> Option<TypeKeys> {
     match n {
         Node::Check(c) if tf.is(&c.operand) => test_values(&c.test),
         Node::And(items) => {
-            let mut acc: Option<FxHashSet<Box<str>>> = None;
+            let mut acc: Option<TypeKeys> = None;
             for i in items.iter() {
                 if let Some(s) = type_constraint(i, tf) {
                     acc = Some(match acc {
                         None => s,
-                        Some(a) => a.intersection(&s).cloned().collect(),
+                        Some(a) => a.intersect(&s),
                     });
                 }
             }
             acc
         }
         Node::Or(items) => {
-            let mut acc = FxHashSet::default();
+            let mut acc = TypeKeys::default();
             for i in items.iter() {
-                acc.extend(type_constraint(i, tf)?);
+                acc.union(type_constraint(i, tf)?);
             }
             Some(acc)
         }
-        Node::Const(false) => Some(FxHashSet::default()),
+        Node::Const(false) => Some(TypeKeys::default()),
         _ => None,
     }
 }

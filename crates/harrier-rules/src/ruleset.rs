@@ -7,7 +7,7 @@ use harrier_events::{Event, SourceInfo};
 use rustc_hash::FxHashMap;
 
 use crate::ast::Expr;
-use crate::compile::{type_constraint, Compiler, Scope, TypeField};
+use crate::compile::{type_constraint, Compiler, Scope, TypeField, TypeKeys};
 use crate::diag::{Diagnostic, Severity};
 use crate::falco::{condition, exceptions::exception_terms, loader::Loaded, loader::Loader};
 use crate::matcher::Node;
@@ -105,10 +105,16 @@ impl Rule {
     }
 }
 
+/// A lower-cased type prefix and the rules constrained to it.
+type PrefixRules = (Box<str>, Box<[u32]>);
+
 #[derive(Debug, Default)]
 struct SourceIndex {
-    /// Lower-cased event type -> candidate rules (constrained to it, or unconstrained).
+    /// Lower-cased event type -> candidate rules (constrained to it, to a prefix of it, or
+    /// unconstrained).
     by_type: FxHashMap<Box<str>, Box<[u32]>>,
+    /// Lower-cased type prefix -> rules constrained to it, for types not in `by_type`.
+    by_prefix: Box<[PrefixRules]>,
     /// Rules not constrained to any type.
     any: Box<[u32]>,
     /// Every rule of the source.
@@ -339,7 +345,7 @@ impl RuleSet {
     fn build_index(&mut self) {
         self.index.clear();
         // Per source: (rule index, the event types it is limited to, if any).
-        type Entry = (u32, Option<Vec<Box<str>>>);
+        type Entry = (u32, Option<TypeKeys>);
         let mut constrained: FxHashMap<&'static str, Vec<Entry>> = FxHashMap::default();
         for (i, r) in self.rules.iter().enumerate() {
             let Some(c) = &r.compiled else { continue };
@@ -349,13 +355,11 @@ impl RuleSet {
             let Some(source) = harrier_events::source(&r.source) else {
                 continue;
             };
-            let names = TypeField::of(source)
-                .and_then(|tf| type_constraint(&c.node, tf))
-                .map(|s| s.into_iter().collect());
+            let keys = TypeField::of(source).and_then(|tf| type_constraint(&c.node, tf));
             constrained
                 .entry(source.name)
                 .or_default()
-                .push((i as u32, names));
+                .push((i as u32, keys));
         }
         for (source, rules) in constrained {
             let any: Vec<u32> = rules
@@ -364,15 +368,25 @@ impl RuleSet {
                 .map(|(i, _)| *i)
                 .collect();
             let mut by_type: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
-            for (i, names) in &rules {
-                for n in names.iter().flatten() {
-                    by_type.entry(n.clone()).or_default().push(*i);
+            let mut by_prefix: BTreeMap<Box<str>, Vec<u32>> = BTreeMap::new();
+            for (i, keys) in &rules {
+                for k in keys.iter().flat_map(|k| &k.exact) {
+                    by_type.entry(k.clone()).or_default().push(*i);
+                }
+                for p in keys.iter().flat_map(|k| &k.prefixes) {
+                    by_prefix.entry(p.clone()).or_default().push(*i);
                 }
             }
             let by_type = by_type
                 .into_iter()
                 .map(|(k, mut v)| {
                     v.extend(&any);
+                    // A known type meets the rules of its prefixes here, in one list.
+                    for (p, rs) in &by_prefix {
+                        if k.starts_with(&**p) {
+                            v.extend(rs);
+                        }
+                    }
                     v.sort_unstable();
                     v.dedup();
                     (k, v.into_boxed_slice())
@@ -383,6 +397,10 @@ impl RuleSet {
                 source,
                 SourceIndex {
                     by_type,
+                    by_prefix: by_prefix
+                        .into_iter()
+                        .map(|(p, v)| (p, v.into_boxed_slice()))
+                        .collect(),
                     any: any.into(),
                     all: all.into(),
                 },
@@ -412,36 +430,92 @@ impl RuleSet {
     /// Appends to `out` the indexes of the rules that match `ev`, in load order.
     #[inline]
     pub fn matching<E: Event + ?Sized>(&self, ev: &E, out: &mut Vec<u32>) {
-        let Some(idx) = self.index.get(ev.source().name) else {
-            return;
-        };
-        let candidates = if idx.by_type.is_empty() {
-            &idx.any
-        } else {
-            // The index is keyed by lower-cased type (Sigma matches case-insensitively); a
-            // key too long for the buffer meets every rule of the source, which stays correct.
-            let mut buf = [0u8; 128];
-            match ev.type_key() {
-                Some(k) if k.len() <= buf.len() => {
-                    let lower = &mut buf[..k.len()];
-                    lower.copy_from_slice(k.as_bytes());
-                    lower.make_ascii_lowercase();
-                    match std::str::from_utf8(lower) {
-                        Ok(l) => idx.by_type.get(l).unwrap_or(&idx.any),
-                        Err(_) => &idx.all,
-                    }
-                }
-                Some(_) => &idx.all,
-                None => &idx.any,
-            }
-        };
-        for &r in candidates.iter() {
+        let before = out.len();
+        let unsorted = self.for_each_candidate(ev, |r| {
             if let Some(c) = &self.rules[r as usize].compiled {
                 if c.node.eval(ev) {
                     out.push(r);
                 }
             }
+        });
+        if unsorted {
+            // A rule under two matching prefixes came twice.
+            let mut mine = out.split_off(before);
+            mine.sort_unstable();
+            mine.dedup();
+            out.extend(mine);
         }
+    }
+
+    /// Evaluates rule `i`'s condition alone on `ev` (for profiles: [`RuleSet::candidates`]
+    /// says which rules an event meets).
+    pub fn eval_rule<E: Event + ?Sized>(&self, i: u32, ev: &E) -> bool {
+        self.rules[i as usize]
+            .compiled
+            .as_ref()
+            .is_some_and(|c| c.node.eval(ev))
+    }
+
+    /// The rules `ev` is evaluated against: those of its source that can match its event type,
+    /// in load order.
+    pub fn candidates<E: Event + ?Sized>(&self, ev: &E) -> Vec<u32> {
+        let mut v = Vec::new();
+        if self.for_each_candidate(ev, |r| v.push(r)) {
+            v.sort_unstable();
+            v.dedup();
+        }
+        v
+    }
+
+    /// Calls `f` with each rule `ev` must be evaluated against; returns whether they came out
+    /// of load order (rules of a type prefix after the rest).
+    #[inline]
+    fn for_each_candidate<E: Event + ?Sized>(&self, ev: &E, mut f: impl FnMut(u32)) -> bool {
+        let Some(idx) = self.index.get(ev.source().name) else {
+            return false;
+        };
+        if idx.by_type.is_empty() && idx.by_prefix.is_empty() {
+            idx.any.iter().for_each(|&r| f(r));
+            return false;
+        }
+        // The index is keyed by lower-cased type (Sigma matches case-insensitively); a key too
+        // long for the buffer meets every rule of the source, which stays correct.
+        let mut buf = [0u8; 128];
+        let lower = match ev.type_key() {
+            Some(k) if k.len() <= buf.len() => {
+                let lower = &mut buf[..k.len()];
+                lower.copy_from_slice(k.as_bytes());
+                lower.make_ascii_lowercase();
+                match std::str::from_utf8(lower) {
+                    Ok(l) => l,
+                    Err(_) => {
+                        idx.all.iter().for_each(|&r| f(r));
+                        return false;
+                    }
+                }
+            }
+            Some(_) => {
+                idx.all.iter().for_each(|&r| f(r));
+                return false;
+            }
+            None => {
+                idx.any.iter().for_each(|&r| f(r));
+                return false;
+            }
+        };
+        if let Some(rs) = idx.by_type.get(lower) {
+            rs.iter().for_each(|&r| f(r));
+            return false;
+        }
+        idx.any.iter().for_each(|&r| f(r));
+        let mut extra = false;
+        for (p, rs) in idx.by_prefix.iter() {
+            if lower.starts_with(&**p) {
+                rs.iter().for_each(|&r| f(r));
+                extra = true;
+            }
+        }
+        extra
     }
 
     /// Renders rule `i`'s output for `ev`.
@@ -467,12 +541,7 @@ impl RuleSet {
         let mut seen: Vec<u32> = self
             .index
             .values()
-            .flat_map(|s| {
-                s.any
-                    .iter()
-                    .chain(s.by_type.values().flat_map(|v| v.iter()))
-                    .copied()
-            })
+            .flat_map(|s| s.all.iter().copied())
             .collect();
         seen.sort_unstable();
         seen.dedup();

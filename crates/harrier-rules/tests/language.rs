@@ -449,3 +449,39 @@ fn a_rule_declares_its_noise_key_and_window() {
         );
     }
 }
+
+#[test]
+fn rules_on_a_type_prefix_are_indexed_and_fire_in_load_order_once() {
+    // CloudTrail suffixes some names with an API version (UpdateFunctionConfiguration20150331v2):
+    // rules written with `startswith` on ct.name are indexed by the prefix, not run on every
+    // event, and still meet every name with it, known to the index or not.
+    let body = [
+        rule("Unconstrained", "ct.region = us-east-1"),
+        rule(
+            "Two prefixes",
+            "ct.name startswith Create or ct.name startswith CreateAccess",
+        ),
+        rule("Exact", "ct.name = CreateAccessKey"),
+        rule("Other prefix", "ct.name startswith UpdateFunction"),
+        rule(
+            "Prefix and exact",
+            "ct.name startswith Create and ct.name in (CreateUser, CreateAccessKey)",
+        ),
+    ]
+    .concat();
+    let (rules, _) = RuleSet::load([("t.yaml", body.as_str())]);
+    assert_eq!(rules.unindexed("aws_cloudtrail"), ["Unconstrained"]);
+    assert_eq!(
+        fire_on(&body, EVENT),
+        ["Unconstrained", "Two prefixes", "Exact", "Prefix and exact"]
+    );
+    // A name no rule names exactly: only the prefix rules and the unconstrained one.
+    let versioned = EVENT.replace("CreateAccessKey", "CreateAccessKey20260101");
+    assert_eq!(
+        fire_on(&body, &versioned),
+        ["Unconstrained", "Two prefixes"]
+    );
+    // Near miss: the prefix is only a substring.
+    let inner = EVENT.replace("CreateAccessKey", "ReCreateAccessKey");
+    assert_eq!(fire_on(&body, &inner), ["Unconstrained"]);
+}

@@ -8,6 +8,8 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+mod blocks;
+
 /// Deepest nesting of arrays and objects accepted in one record.
 pub const MAX_DEPTH: usize = 512;
 
@@ -85,17 +87,24 @@ pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// plain loop over the first bytes beats setting up a vectorised search.
 #[inline(always)]
 fn next_quote_or_backslash(b: &[u8], j: usize) -> Option<usize> {
-    const SHORT: usize = 24;
-    let end = (j + SHORT).min(b.len());
-    for (k, &c) in b[j..end].iter().enumerate() {
-        if c == b'"' || c == b'\\' {
-            return Some(j + k);
+    // Eight bytes at a time in a machine word: most strings of a record are short, and a call
+    // into a search routine costs more than they do.
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // The high bit of each byte of `x` that is zero, exactly (no borrow between bytes).
+    let zero_bytes = |x: u64| !(((x & LOW).wrapping_add(LOW)) | x | LOW);
+    let mut k = j;
+    while let Some(chunk) = b.get(k..k + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let hits = zero_bytes(w ^ 0x2222_2222_2222_2222) | zero_bytes(w ^ 0x5c5c_5c5c_5c5c_5c5c);
+        if hits != 0 {
+            return Some(k + (hits.trailing_zeros() / 8) as usize);
         }
+        k += 8;
     }
-    if end == b.len() {
-        return None;
-    }
-    memchr::memchr2(b'"', b'\\', &b[end..]).map(|k| end + k)
+    b.get(k..)?
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|p| k + p)
 }
 
 /// Scans the string whose opening quote is at `i`. Returns the index just past the closing
@@ -286,35 +295,42 @@ pub fn skip_value_fast(b: &[u8], start: usize) -> Result<usize, JsonError> {
     match b.get(i) {
         None => Err(err(i, JsonErrorKind::UnexpectedEnd)),
         Some(b'"') => Ok(scan_string(b, i)?.0),
-        Some(b'{' | b'[') => {
-            let mut depth = 0usize;
-            let mut j = i;
-            while j < b.len() {
-                match b[j] {
-                    b'"' => {
-                        j = scan_string(b, j)?.0;
-                        continue;
-                    }
-                    b'{' | b'[' => {
-                        depth += 1;
-                        if depth > MAX_DEPTH {
-                            return Err(err(j, JsonErrorKind::TooDeep));
-                        }
-                    }
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Ok(j + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-            Err(err(b.len(), JsonErrorKind::UnexpectedEnd))
-        }
+        Some(b'{' | b'[') => match blocks::skip_container(b, i) {
+            Some(end) => Ok(end),
+            None => skip_container_scalar(b, i),
+        },
         Some(_) => scan_scalar(b, i),
     }
+}
+
+/// [`skip_value_fast`] for the object or array at `i`, a byte at a time: the reference for
+/// [`blocks::skip_container`], and what reports errors.
+fn skip_container_scalar(b: &[u8], i: usize) -> Result<usize, JsonError> {
+    let mut depth = 0usize;
+    let mut j = i;
+    while j < b.len() {
+        match b[j] {
+            b'"' => {
+                j = scan_string(b, j)?.0;
+                continue;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(err(j, JsonErrorKind::TooDeep));
+                }
+            }
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(j + 1);
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    Err(err(b.len(), JsonErrorKind::UnexpectedEnd))
 }
 
 /// One member of an object: where its key and value are in the buffer.
@@ -334,7 +350,9 @@ impl Member {
     pub fn key_is(&self, b: &[u8], name: &[u8]) -> bool {
         let raw = &b[self.key.clone()];
         if !self.key_escaped {
-            raw == name
+            // Lengths, then the last byte (keys of a record often share a length and a first
+            // word: eventName, eventTime), before comparing the rest.
+            raw.len() == name.len() && raw.last() == name.last() && raw == name
         } else {
             unescape(raw).map(|k| k.as_bytes() == name).unwrap_or(false)
         }
