@@ -388,6 +388,10 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
     let hostname = harrier_detect::hostname();
     let hostname = hostname.as_str();
     std::thread::scope(|s| -> Result<(), ServeError> {
+        if let Some(url) = db_ref.postgres_url().filter(|_| !outputs.is_empty()) {
+            // Alerts other workers store wake this worker's outputs too.
+            s.spawn(move || harrier_store_pg::listen(url, outputs_stop, || wake.notify()));
+        }
         for (o, st) in outputs.into_iter().zip(out_stats) {
             let store = db_ref.open()?;
             let name = format!("output {}", o.name());

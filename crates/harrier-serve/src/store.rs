@@ -36,6 +36,14 @@ impl StoreLocation {
         })
     }
 
+    /// The PostgreSQL connection string, when the store is shared.
+    pub fn postgres_url(&self) -> Option<&str> {
+        match self {
+            StoreLocation::Postgres(url) => Some(url),
+            StoreLocation::Sqlite(_) => None,
+        }
+    }
+
     /// The store as messages name it (no password).
     pub fn shown(&self) -> String {
         match self {

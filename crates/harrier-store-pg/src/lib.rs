@@ -429,6 +429,43 @@ fn open_client(url: &str, shown: &str) -> Result<(Target, Client), StoreError> {
     Ok((target, client))
 }
 
+/// Calls `on_alerts` whenever any worker commits new alerts to the store at `url` (PostgreSQL's
+/// `LISTEN`/`NOTIFY`), until `stop` is set; connects again after losing the server. Outputs use
+/// it to wake at once for alerts another worker stored, instead of at their next poll.
+pub fn listen(url: &str, stop: &std::sync::atomic::AtomicBool, mut on_alerts: impl FnMut()) {
+    use postgres::fallible_iterator::FallibleIterator;
+    use std::sync::atomic::Ordering;
+    let tick = std::time::Duration::from_millis(200);
+    let Ok(target) = Target::of(url) else { return };
+    let mut client: Option<Client> = None;
+    while !stop.load(Ordering::Relaxed) {
+        if client.as_ref().is_none_or(|c| c.is_closed()) {
+            client = target
+                .connect()
+                .and_then(|mut c| c.batch_execute("LISTEN harrier_alerts").map(|_| c))
+                .ok();
+            if client.is_none() {
+                std::thread::sleep(tick);
+                continue;
+            }
+            // Alerts may have come while no one listened.
+            on_alerts();
+        }
+        let Some(c) = client.as_mut() else { continue };
+        let mut notifications = c.notifications();
+        let got = match notifications.timeout_iter(tick).next() {
+            Ok(n) => n.is_some(),
+            Err(e) => {
+                tracing::warn!(error = %e, "store: listening for new alerts failed");
+                false
+            }
+        };
+        if got {
+            on_alerts();
+        }
+    }
+}
+
 /// A deadlock or a serialization failure: the transaction can be run again.
 fn retryable(e: &postgres::Error) -> bool {
     e.code().is_some_and(|c| {
@@ -518,6 +555,11 @@ impl PgStore {
                  ON CONFLICT (source) DO UPDATE SET value = $2, updated_ns = $3",
                 &[&source, &value, &stored],
             )?;
+        }
+        if done.new > 0 {
+            // Delivered at commit to every worker's listener (see [`listen`]): the worker that
+            // holds an output's lease delivers without waiting for its next poll.
+            tx.execute("NOTIFY harrier_alerts", &[])?;
         }
         tx.commit()?;
         Ok(done)

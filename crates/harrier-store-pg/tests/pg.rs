@@ -275,3 +275,44 @@ fn sslmode_require_connects_over_tls_and_checks_the_server() {
     .to_string();
     assert!(e.contains("no PEM certificate"), "{e}");
 }
+
+#[test]
+fn a_worker_listening_is_woken_by_alerts_another_worker_stores() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let Some(s) = Server::start() else { return };
+    let url = s.database("listen");
+    let mut writer = PgStore::connect(&url).unwrap();
+    let stop = AtomicBool::new(false);
+    let woken = AtomicUsize::new(0);
+    let wait_until = |n: usize| {
+        let t = std::time::Instant::now();
+        while woken.load(Ordering::SeqCst) < n {
+            assert!(t.elapsed().as_secs() < 30, "woken {woken:?} times, not {n}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            harrier_store_pg::listen(&url, &stop, || {
+                woken.fetch_add(1, Ordering::SeqCst);
+            })
+        });
+        // Once on connecting (alerts may have come while no one listened).
+        wait_until(1);
+        let a = alert("Stop", "e1", 1000);
+        writer
+            .insert(std::slice::from_ref(&a), &Throttle::default(), None)
+            .unwrap();
+        wait_until(2);
+        // A second connection's alerts too, again and again.
+        let mut other = PgStore::connect(&url).unwrap();
+        for i in 0..3 {
+            let a = alert("Stop", &format!("o{i}"), 2000 + i);
+            other
+                .insert(std::slice::from_ref(&a), &Throttle::default(), None)
+                .unwrap();
+            wait_until(3 + i as usize);
+        }
+        stop.store(true, Ordering::SeqCst);
+    });
+}
