@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use harrier_alerts::AlertSink;
+use harrier_detect::parallel::{self, Pool};
 use harrier_detect::{Detector, Problem};
 use harrier_sources::aws::s3::{self, OrderedFetcher, S3Url};
 use harrier_sources::aws::DEFAULT_MAX_OBJECT_BYTES;
@@ -29,7 +30,8 @@ struct Progress {
 }
 
 impl Progress {
-    fn tick(&mut self, d: &Detector<'_>, force: bool) {
+    /// Redraws the line; `counts` (events, alerts) when one detector has them.
+    fn tick(&mut self, counts: Option<(u64, u64)>, force: bool) {
         if !self.on || (!force && self.last.elapsed() < Duration::from_millis(200)) {
             return;
         }
@@ -43,23 +45,27 @@ impl Progress {
         } else {
             "-".into()
         };
+        let counts = counts
+            .map(|(events, alerts)| format!(", {events} events, {alerts} alerts"))
+            .unwrap_or_default();
         eprint!(
-            "\r\x1b[Kbackfill: {}/{} files, {:.1}/{:.1} MiB, {} events, {} alerts, ETA {eta}",
+            "\r\x1b[Kbackfill: {}/{} files, {:.1}/{:.1} MiB{counts}, ETA {eta}",
             self.files,
             self.total_files,
             self.bytes as f64 / 1048576.0,
             self.total_bytes as f64 / 1048576.0,
-            d.stats.records,
-            d.stats.total_alerts(),
         );
     }
 }
 
-/// Reads `url` into `detector`, alerts into `sink`.
+/// Reads `url` into `detector`, alerts into `sink`; with a `pool`, objects are detected on
+/// its workers as they arrive (in listing order all the same), and their counts added to
+/// `detector`'s.
 pub fn run(
     url: &str,
     b: &Backfill,
     detector: &mut Detector<'_>,
+    pool: Option<Pool<'_>>,
     sink: &mut dyn AlertSink,
     on_problem: &mut dyn FnMut(Problem),
 ) -> Result<()> {
@@ -95,6 +101,49 @@ pub fn run(
         b.concurrency,
         DEFAULT_MAX_OBJECT_BYTES,
     );
+    if let Some(pool) = pool {
+        let bucket = loc.bucket.clone();
+        let mut fetcher = fetcher;
+        let shown = &mut progress;
+        let next = move || {
+            let (obj, data) = fetcher.next()?;
+            shown.files += 1;
+            shown.bytes += obj.size;
+            shown.tick(None, false);
+            Some((format!("s3://{bucket}/{}", obj.key), data))
+        };
+        let work = |det: &mut Detector<'_>,
+                    (name, data): (String, Result<Vec<u8>, s3::FetchError>),
+                    sink: &mut dyn AlertSink,
+                    on_problem: &mut dyn FnMut(Problem)| match data {
+            Ok(data) => {
+                let _ = det.process_stream(&name, std::io::Cursor::new(data), sink, on_problem);
+            }
+            Err(e) => {
+                det.stats.unreadable_inputs += 1;
+                on_problem(Problem {
+                    input: name,
+                    offset: None,
+                    message: format!("cannot read: {e}"),
+                });
+            }
+        };
+        let stats = parallel::run_ordered(
+            pool,
+            next,
+            &work,
+            &|i| format!("object {} of {url}", i + 1),
+            sink,
+            on_problem,
+        )
+        .context("writing alerts failed")?;
+        detector.stats.merge(&stats);
+        if progress.on {
+            progress.tick(None, true);
+            eprintln!();
+        }
+        return Ok(());
+    }
     for (obj, data) in fetcher {
         let name = format!("s3://{}/{}", loc.bucket, obj.key);
         progress.files += 1;
@@ -112,10 +161,16 @@ pub fn run(
                 });
             }
         }
-        progress.tick(detector, false);
+        progress.tick(
+            Some((detector.stats.records, detector.stats.total_alerts())),
+            false,
+        );
     }
     if progress.on {
-        progress.tick(detector, true);
+        progress.tick(
+            Some((detector.stats.records, detector.stats.total_alerts())),
+            true,
+        );
         eprintln!();
     }
     Ok(())

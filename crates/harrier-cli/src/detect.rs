@@ -193,20 +193,23 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
         }
     }
     let threads = harrier_detect::parallel::threads(args.threads);
-    if threads > 1 && !args.incidents && !args.anomalies {
-        // Every core: small files each on one, a large file (or stdin) in batches on all; the
-        // output is a single thread's, byte for byte.
-        let options = Options {
-            validate_all: args.validate_all,
-            ..Options::default()
-        };
-        let host = harrier_detect::hostname();
-        let pool = harrier_detect::parallel::Pool {
+    let options = Options {
+        validate_all: args.validate_all,
+        ..Options::default()
+    };
+    let host = harrier_detect::hostname();
+    // Incidents and anomalies need one detector that sees every event in order.
+    let pool = (threads > 1 && !args.incidents && !args.anomalies).then_some(
+        harrier_detect::parallel::Pool {
             rules: &rules,
             hostname: &host,
             options: &options,
             threads,
-        };
+        },
+    );
+    if let Some(pool) = pool {
+        // Every core: small files each on one, a large file (or stdin) in batches on all; the
+        // output is a single thread's, byte for byte.
         let inputs = &walked.inputs;
         let mut i = 0;
         while i < inputs.len() {
@@ -256,7 +259,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
             concurrency: args.concurrency,
         };
         for url in &s3_urls {
-            backfill::run(url, &b, &mut detector, sink, &mut on_problem)?;
+            backfill::run(url, &b, &mut detector, pool, sink, &mut on_problem)?;
         }
     }
     sink.flush().context("writing alerts failed")?;

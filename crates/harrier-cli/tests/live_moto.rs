@@ -190,7 +190,24 @@ fn s3_backfill_gives_the_same_alerts_as_the_local_files() {
         "s3://trail",
         "--endpoint-url",
         &m.url,
+        "--threads",
+        "3",
     ]));
+    // Objects detected on three workers as they download give what one thread gives.
+    let one = run(harrier().args([
+        "detect",
+        "--format",
+        "json",
+        "s3://trail",
+        "--endpoint-url",
+        &m.url,
+        "--threads",
+        "1",
+    ]));
+    assert!(
+        one.stdout == remote.stdout,
+        "--threads 1 and --threads 3 differ"
+    );
     let (l, r) = (lines(&local.stdout), lines(&remote.stdout));
     assert!(l.len() > 15, "the corpus raises alerts: {}", l.len());
     assert_eq!(l, r, "same alerts from S3 as from the same files on disk");

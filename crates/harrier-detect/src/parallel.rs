@@ -68,8 +68,10 @@ pub struct Pool<'a> {
     pub threads: usize,
 }
 
-/// One unit's work: its detector, the unit, where its alerts and problems go.
-type Work<'w, U> = dyn Fn(&mut Detector<'_>, U, &mut Buffer, &mut Vec<Problem>) + Sync + 'w;
+/// One unit's work: its detector, the unit, where its alerts and problems go. A failed alert
+/// write cannot happen (the worker's sink is a buffer).
+pub type Work<'w, U> =
+    dyn Fn(&mut Detector<'_>, U, &mut dyn AlertSink, &mut dyn FnMut(Problem)) + Sync + 'w;
 
 /// Reads `inputs` with the pool's workers into `sink` (and problems to `on_problem`) in input
 /// order; returns the counts of the whole run. The only error is a failed alert write.
@@ -90,8 +92,7 @@ pub fn run_inputs(
         Pool { threads, ..pool },
         &source,
         &|det: &mut Detector<'_>, i: usize, buf, problems| {
-            // A buffer cannot fail to take an alert.
-            let _ = det.process_input(&inputs[i], buf, &mut |p| problems.push(p));
+            let _ = det.process_input(&inputs[i], buf, problems);
         },
         &|want| {
             inputs
@@ -188,12 +189,10 @@ pub fn run_stream<R: std::io::Read + Send>(
                 match item {
                     Item::Record { end, offset } => {
                         let _ =
-                            det.process_record(&b.data[start..end], offset, name, buf, &mut |p| {
-                                problems.push(p)
-                            });
+                            det.process_record(&b.data[start..end], offset, name, buf, problems);
                         start = end;
                     }
-                    Item::Error(e) => det.read_error(e, name, &mut |p| problems.push(p)),
+                    Item::Error(e) => det.read_error(e, name, problems),
                 }
             }
         },
@@ -203,6 +202,31 @@ pub fn run_stream<R: std::io::Read + Send>(
     )?;
     stats.inputs += 1;
     Ok(stats)
+}
+
+/// Detects units of any kind, handed out in order by `next` (S3 objects as a backfill
+/// downloads them, say), with the pool's workers: `work` reads one unit into a worker's
+/// detector; alerts and problems reach `sink` and `on_problem` in unit order. `name` names a
+/// unit (by position) that a stopped worker left unread.
+pub fn run_ordered<U: Send>(
+    pool: Pool<'_>,
+    next: impl FnMut() -> Option<U> + Send,
+    work: &Work<'_, U>,
+    name: &(dyn Fn(usize) -> String + Sync),
+    sink: &mut dyn AlertSink,
+    on_problem: &mut dyn FnMut(Problem),
+) -> Result<Stats, SinkError> {
+    run_units(
+        Pool {
+            threads: pool.threads.max(1),
+            ..pool
+        },
+        &Mutex::new(next),
+        work,
+        name,
+        sink,
+        on_problem,
+    )
 }
 
 /// The shared core: `threads` workers take units from `source` (called under its lock, in
@@ -294,7 +318,7 @@ fn run_units<U: Send>(
                     };
                     let mut buf = Buffer(Vec::new());
                     let mut problems = Vec::new();
-                    work(&mut det, unit, &mut buf, &mut problems);
+                    work(&mut det, unit, &mut buf, &mut |p| problems.push(p));
                     if tx
                         .send((
                             i,
