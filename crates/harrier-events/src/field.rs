@@ -82,6 +82,9 @@ pub struct SourceInfo {
     /// The JSON member the type field reads (`eventName`), so that generic path fields over it
     /// (Sigma's `eventName`) use the same index.
     pub type_path: Option<&'static [&'static str]>,
+    /// A second field rules are indexed by when their condition does not pin the type (the
+    /// CloudTrail identity type: `userIdentity.type = Root`), with the JSON member it reads.
+    pub second_field: Option<(&'static str, &'static [&'static str])>,
     /// Field names this source's upstream (Falco) has but Harrier does not fill yet: a rule
     /// naming one is loaded but not run, and reported with the field (any other unknown name
     /// is an error).

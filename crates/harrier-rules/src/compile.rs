@@ -413,6 +413,14 @@ impl TypeField<'_> {
         Some(TypeField { field, path })
     }
 
+    /// The second indexed field of `source` (see [`SourceInfo::second_field`]), if it has one.
+    pub fn second_of(source: &SourceInfo) -> Option<TypeField<'static>> {
+        let (name, p) = source.second_field?;
+        let field = source.field(name)?.0;
+        let path = source.field("json.path").map(|(id, _)| (id, p));
+        Some(TypeField { field, path })
+    }
+
     fn is(&self, o: &CompiledOperand) -> bool {
         if !o.transformers.is_empty() {
             return false;

@@ -115,6 +115,13 @@ struct SourceIndex {
     by_type: FxHashMap<Box<str>, Box<[u32]>>,
     /// Lower-cased type prefix -> rules constrained to it, for types not in `by_type`.
     by_prefix: Box<[PrefixRules]>,
+    /// The source's second indexed field, when some rule not constrained by type is
+    /// constrained by it.
+    second: Option<harrier_events::FieldRef>,
+    /// Lower-cased value of the second field -> the rules constrained to it (and to no type).
+    by_second: FxHashMap<Box<str>, Box<[u32]>>,
+    /// Rules constrained neither by type nor by the second field: evaluated on every event.
+    any_rest: Box<[u32]>,
     /// Rules not constrained to any type.
     any: Box<[u32]>,
     /// Every rule of the source.
@@ -367,6 +374,37 @@ impl RuleSet {
                 .filter(|(_, n)| n.is_none())
                 .map(|(i, _)| *i)
                 .collect();
+            // Rules the type does not pin, indexed by the second field's exact values.
+            let info = harrier_events::source(source);
+            let second_tf = info.and_then(TypeField::second_of);
+            let mut by_second: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
+            let mut any_rest: Vec<u32> = Vec::new();
+            for &i in &any {
+                let keys = second_tf.and_then(|tf| {
+                    let c = self.rules[i as usize].compiled.as_ref()?;
+                    type_constraint(&c.node, tf).filter(|k| k.prefixes.is_empty())
+                });
+                match keys {
+                    Some(k) => {
+                        for v in k.exact {
+                            by_second.entry(v).or_default().push(i);
+                        }
+                    }
+                    None => any_rest.push(i),
+                }
+            }
+            // Read through the generic path field: it gives numbers as text and arrays as
+            // several values, so no rule that could hold is left out.
+            let second = match (&by_second.is_empty(), info.and_then(|s| s.second_field)) {
+                (false, Some((_, path))) => {
+                    info.and_then(|s| s.resolve("json.path", Some(&path.join("."))).ok())
+                }
+                _ => None,
+            };
+            if second.is_none() {
+                any_rest = any.clone();
+                by_second.clear();
+            }
             let mut by_type: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
             let mut by_prefix: BTreeMap<Box<str>, Vec<u32>> = BTreeMap::new();
             for (i, keys) in &rules {
@@ -380,7 +418,7 @@ impl RuleSet {
             let by_type = by_type
                 .into_iter()
                 .map(|(k, mut v)| {
-                    v.extend(&any);
+                    v.extend(&any_rest);
                     // A known type meets the rules of its prefixes here, in one list.
                     for (p, rs) in &by_prefix {
                         if k.starts_with(&**p) {
@@ -401,6 +439,12 @@ impl RuleSet {
                         .into_iter()
                         .map(|(p, v)| (p, v.into_boxed_slice()))
                         .collect(),
+                    second,
+                    by_second: by_second
+                        .into_iter()
+                        .map(|(k, v)| (k, v.into_boxed_slice()))
+                        .collect(),
+                    any_rest: any_rest.into(),
                     any: any.into(),
                     all: all.into(),
                 },
@@ -414,7 +458,7 @@ impl RuleSet {
         self.index
             .get(source)
             .map(|i| {
-                i.any
+                i.any_rest
                     .iter()
                     .map(|r| self.rules[*r as usize].name.as_str())
                     .collect()
@@ -468,13 +512,13 @@ impl RuleSet {
     }
 
     /// Calls `f` with each rule `ev` must be evaluated against; returns whether they came out
-    /// of load order (rules of a type prefix after the rest).
+    /// of load order (rules of a type prefix or of the second field after the rest).
     #[inline]
     fn for_each_candidate<E: Event + ?Sized>(&self, ev: &E, mut f: impl FnMut(u32)) -> bool {
         let Some(idx) = self.index.get(ev.source().name) else {
             return false;
         };
-        if idx.by_type.is_empty() && idx.by_prefix.is_empty() {
+        if idx.by_type.is_empty() && idx.by_prefix.is_empty() && idx.by_second.is_empty() {
             idx.any.iter().for_each(|&r| f(r));
             return false;
         }
@@ -482,37 +526,51 @@ impl RuleSet {
         // long for the buffer meets every rule of the source, which stays correct.
         let mut buf = [0u8; 128];
         let lower = match ev.type_key() {
-            Some(k) if k.len() <= buf.len() => {
-                let lower = &mut buf[..k.len()];
-                lower.copy_from_slice(k.as_bytes());
-                lower.make_ascii_lowercase();
-                match std::str::from_utf8(lower) {
-                    Ok(l) => l,
-                    Err(_) => {
-                        idx.all.iter().for_each(|&r| f(r));
-                        return false;
-                    }
-                }
-            }
-            Some(_) => {
-                idx.all.iter().for_each(|&r| f(r));
-                return false;
-            }
+            Some(k) => lowered(&k, &mut buf),
             None => {
                 idx.any.iter().for_each(|&r| f(r));
                 return false;
             }
         };
+        let Some(lower) = lower else {
+            idx.all.iter().for_each(|&r| f(r));
+            return false;
+        };
+        let mut extra = false;
         if let Some(rs) = idx.by_type.get(lower) {
             rs.iter().for_each(|&r| f(r));
-            return false;
+        } else {
+            idx.any_rest.iter().for_each(|&r| f(r));
+            for (p, rs) in idx.by_prefix.iter() {
+                if lower.starts_with(&**p) {
+                    rs.iter().for_each(|&r| f(r));
+                    extra = true;
+                }
+            }
         }
-        idx.any.iter().for_each(|&r| f(r));
-        let mut extra = false;
-        for (p, rs) in idx.by_prefix.iter() {
-            if lower.starts_with(&**p) {
-                rs.iter().for_each(|&r| f(r));
-                extra = true;
+        if let Some(second) = &idx.second {
+            let mut buf2 = [0u8; 128];
+            match ev.extract(second) {
+                Some(harrier_events::Value::Str(v)) => match lowered(&v, &mut buf2) {
+                    Some(l) => {
+                        if let Some(rs) = idx.by_second.get(l) {
+                            rs.iter().for_each(|&r| f(r));
+                            extra = true;
+                        }
+                    }
+                    // Too long to look up: every rule of the second index.
+                    None => {
+                        idx.by_second.values().flatten().for_each(|&r| f(r));
+                        extra = true;
+                    }
+                },
+                // Absent (or not a string): no rule of the second index can hold, except
+                // through multi-valued or absent-field tests, which the index leaves out.
+                None => {}
+                Some(_) => {
+                    idx.by_second.values().flatten().for_each(|&r| f(r));
+                    extra = true;
+                }
             }
         }
         extra
@@ -547,6 +605,15 @@ impl RuleSet {
         seen.dedup();
         seen.len()
     }
+}
+
+/// `s` lower-cased into `buf`, if it fits and stays UTF-8.
+#[inline]
+fn lowered<'b>(s: &str, buf: &'b mut [u8; 128]) -> Option<&'b str> {
+    let lower = buf.get_mut(..s.len())?;
+    lower.copy_from_slice(s.as_bytes());
+    lower.make_ascii_lowercase();
+    std::str::from_utf8(lower).ok()
 }
 
 /// How a rule's repeated alerts fold (the `noise` key of a Harrier rule): alerts whose `key`

@@ -485,3 +485,44 @@ fn rules_on_a_type_prefix_are_indexed_and_fire_in_load_order_once() {
     let inner = EVENT.replace("CreateAccessKey", "ReCreateAccessKey");
     assert_eq!(fire_on(&body, &inner), ["Unconstrained"]);
 }
+
+#[test]
+fn rules_on_the_identity_type_alone_are_indexed_by_it() {
+    // Rules that do not pin the event name but do pin userIdentity.type (Falco's field, or a
+    // Sigma rule's path) run only on events of that identity type.
+    let body = [
+        rule("Root", "ct.user.identitytype = Root"),
+        rule(
+            "Root or user",
+            "ct.user.identitytype in (Root, IAMUser) and ct.region = us-east-1",
+        ),
+        rule("Unconstrained", "ct.region = us-east-1"),
+        rule("Named", "ct.name = CreateAccessKey"),
+    ]
+    .concat();
+    let sigma = "title: Sigma root\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  sel:\n    userIdentity.type: root\n  condition: sel\nlevel: high\n";
+    let (rules, diags) = RuleSet::load([("t.yaml", body.as_str()), ("s.yml", sigma)]);
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    assert_eq!(rules.unindexed("aws_cloudtrail"), ["Unconstrained"]);
+    let fire = |event: &str| -> Vec<String> {
+        let scratch = Scratch::default();
+        let ev = CloudTrailEvent::new(event.as_bytes(), 1, &scratch);
+        let mut out = Vec::new();
+        rules.matching(&ev, &mut out);
+        out.into_iter()
+            .map(|i| rules.rule(i).name.clone())
+            .collect()
+    };
+    // EVENT is an IAMUser's CreateAccessKey.
+    assert_eq!(fire(EVENT), ["Root or user", "Unconstrained", "Named"]);
+    let root = EVENT.replace(r#""type": "IAMUser""#, r#""type": "Root""#);
+    assert_eq!(
+        fire(&root),
+        ["Root", "Root or user", "Unconstrained", "Named", "Sigma root"]
+    );
+    // Near misses: another type, and no identity type at all.
+    let role = EVENT.replace(r#""type": "IAMUser""#, r#""type": "AssumedRole""#);
+    assert_eq!(fire(&role), ["Unconstrained", "Named"]);
+    let none = EVENT.replace(r#""type": "IAMUser", "#, "");
+    assert_eq!(fire(&none), ["Unconstrained", "Named"]);
+}

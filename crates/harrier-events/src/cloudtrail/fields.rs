@@ -594,5 +594,6 @@ pub static SOURCE: SourceInfo = SourceInfo {
     fields: &FIELDS,
     type_field: Some("ct.name"),
     type_path: Some(&["eventName"]),
+    second_field: Some(("ct.user.identitytype", &["userIdentity", "type"])),
     missing: &[],
 };

@@ -163,5 +163,6 @@ pub static SOURCE: SourceInfo = SourceInfo {
     fields: &FIELDS,
     type_field: Some("ka.target.resource"),
     type_path: Some(&["objectRef", "resource"]),
+    second_field: None,
     missing: &[],
 };

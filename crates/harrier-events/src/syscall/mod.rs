@@ -39,6 +39,7 @@ pub static SOURCE: SourceInfo = SourceInfo {
     fields: &fields::ALL,
     type_field: Some("evt.type"),
     type_path: Some(&["evt", "type"]),
+    second_field: None,
     missing: fields::MISSING,
 };
 
