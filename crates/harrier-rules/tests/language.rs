@@ -518,7 +518,13 @@ fn rules_on_the_identity_type_alone_are_indexed_by_it() {
     let root = EVENT.replace(r#""type": "IAMUser""#, r#""type": "Root""#);
     assert_eq!(
         fire(&root),
-        ["Root", "Root or user", "Unconstrained", "Named", "Sigma root"]
+        [
+            "Root",
+            "Root or user",
+            "Unconstrained",
+            "Named",
+            "Sigma root"
+        ]
     );
     // Near misses: another type, and no identity type at all.
     let role = EVENT.replace(r#""type": "IAMUser""#, r#""type": "AssumedRole""#);
