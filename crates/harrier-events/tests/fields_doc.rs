@@ -14,8 +14,13 @@ fn generated_tables() -> String {
             src.name,
             src.fields.len()
         ));
-        if let Some(tf) = src.type_field {
-            out.push_str(&format!("Rules are indexed by `{tf}`.\n\n"));
+        match (src.type_field, src.second_field) {
+            (Some(tf), Some((second, path))) => out.push_str(&format!(
+                "Rules are indexed by `{tf}`, and rules it does not pin by `{second}` (`{}`).\n\n",
+                path.join(".")
+            )),
+            (Some(tf), None) => out.push_str(&format!("Rules are indexed by `{tf}`.\n\n")),
+            _ => {}
         }
         out.push_str("| field | type | read from | description |\n|---|---|---|---|\n");
         for f in src.fields {
