@@ -183,27 +183,21 @@ fn s3_backfill_gives_the_same_alerts_as_the_local_files() {
         .args(["detect", "--format", "json"])
         .arg(invictus())
         .arg(story()));
-    let remote = run(harrier().args([
-        "detect",
-        "--format",
-        "json",
-        "s3://trail",
-        "--endpoint-url",
-        &m.url,
-        "--threads",
-        "3",
-    ]));
+    let backfill = |threads: &str| {
+        run(harrier().args([
+            "detect",
+            "--format",
+            "json",
+            "s3://trail",
+            "--endpoint-url",
+            &m.url,
+            "--threads",
+            threads,
+        ]))
+    };
+    let remote = backfill("3");
     // Objects detected on three workers as they download give what one thread gives.
-    let one = run(harrier().args([
-        "detect",
-        "--format",
-        "json",
-        "s3://trail",
-        "--endpoint-url",
-        &m.url,
-        "--threads",
-        "1",
-    ]));
+    let one = backfill("1");
     assert!(
         one.stdout == remote.stdout,
         "--threads 1 and --threads 3 differ"

@@ -1,9 +1,10 @@
 //! A Kubernetes request logged at several audit stages alerts once; a policy that logs only
 //! one stage still alerts.
 
+mod common;
+
 use harrier_alerts::{Alert, AlertSink, SinkError};
 use harrier_detect::{Detector, Options};
-use harrier_rules::RuleSet;
 
 #[derive(Default)]
 struct Names(Vec<String>);
@@ -24,21 +25,11 @@ fn exec(id: &str, stage: &str) -> String {
     )
 }
 
-fn rules() -> RuleSet {
-    let texts: Vec<(String, String)> = harrier_rules::builtin::RULES
-        .iter()
-        .map(|(n, t)| (n.to_string(), t.to_string()))
-        .collect();
-    let (rules, diags) = RuleSet::load(texts.iter().map(|(n, t)| (n.as_str(), t.as_str())));
-    assert!(diags.iter().all(|d| !d.is_error()));
-    rules
-}
-
 const EXEC: &str = "K8s Exec Or Attach Into Pod";
 
 #[test]
 fn both_stages_of_one_exec_alert_once_and_two_execs_twice() {
-    let rules = rules();
+    let rules = common::pack();
     let mut d = Detector::new(&rules, "h", Options::default());
     let mut sink = Names::default();
     for (id, stage) in [

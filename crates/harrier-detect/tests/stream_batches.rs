@@ -2,9 +2,10 @@
 //! gives: the same alerts in the same order, the same problems at the same offsets, the same
 //! counts, over many batches, with a request's audit stages on both sides of a batch boundary.
 
+mod common;
+
 use harrier_alerts::{Alert, AlertSink, SinkError};
 use harrier_detect::{parallel, Detector, Options, Problem};
-use harrier_rules::RuleSet;
 use harrier_sources::RecordReader;
 
 #[derive(Default)]
@@ -21,16 +22,6 @@ impl AlertSink for Lines {
     fn flush(&mut self) -> Result<(), SinkError> {
         Ok(())
     }
-}
-
-fn rules() -> RuleSet {
-    let texts: Vec<(String, String)> = harrier_rules::builtin::RULES
-        .iter()
-        .map(|(n, t)| (n.to_string(), t.to_string()))
-        .collect();
-    let (rules, diags) = RuleSet::load(texts.iter().map(|(n, t)| (n.as_str(), t.as_str())));
-    assert!(diags.iter().all(|d| !d.is_error()));
-    rules
 }
 
 fn exec(id: &str, stage: &str) -> String {
@@ -68,7 +59,7 @@ fn show(p: Problem) -> String {
 
 #[test]
 fn batches_on_three_threads_give_what_one_detector_gives() {
-    let rules = rules();
+    let rules = common::pack();
     let data = input();
     let mut one = Lines::default();
     let mut one_problems = Vec::new();

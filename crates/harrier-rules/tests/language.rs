@@ -27,6 +27,11 @@ fn fire_on(body: &str, event: &str) -> Vec<String> {
     let (rules, diags) = RuleSet::load([("t.yaml", body)]);
     let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
     assert!(errors.is_empty(), "{errors:#?}");
+    fired(&rules, event)
+}
+
+/// The names of the rules of `rules` that fire on `event`, in load order.
+fn fired(rules: &RuleSet, event: &str) -> Vec<String> {
     let scratch = Scratch::default();
     let ev = CloudTrailEvent::new(event.as_bytes(), 1, &scratch);
     let mut out = Vec::new();
@@ -504,15 +509,7 @@ fn rules_on_the_identity_type_alone_are_indexed_by_it() {
     let (rules, diags) = RuleSet::load([("t.yaml", body.as_str()), ("s.yml", sigma)]);
     assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
     assert_eq!(rules.unindexed("aws_cloudtrail"), ["Unconstrained"]);
-    let fire = |event: &str| -> Vec<String> {
-        let scratch = Scratch::default();
-        let ev = CloudTrailEvent::new(event.as_bytes(), 1, &scratch);
-        let mut out = Vec::new();
-        rules.matching(&ev, &mut out);
-        out.into_iter()
-            .map(|i| rules.rule(i).name.clone())
-            .collect()
-    };
+    let fire = |event: &str| fired(&rules, event);
     // EVENT is an IAMUser's CreateAccessKey.
     assert_eq!(fire(EVENT), ["Root or user", "Unconstrained", "Named"]);
     let root = EVENT.replace(r#""type": "IAMUser""#, r#""type": "Root""#);

@@ -17,9 +17,21 @@ pub fn shared(rel: &str) -> PathBuf {
 /// HARRIER_BENCH_SORTED=1 gives the input of the benchmarks before 2026-12-03: each record
 /// re-serialised through serde_json, which sorts members by name (`userIdentity` last).
 pub fn corpus_lines() -> Vec<String> {
-    if std::env::var_os("HARRIER_BENCH_SORTED").is_some() {
-        return corpus_lines_sorted();
+    let lines = corpus_lines_delivered();
+    if std::env::var_os("HARRIER_BENCH_SORTED").is_none() {
+        return lines;
     }
+    lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+fn corpus_lines_delivered() -> Vec<String> {
     let mut out = Vec::new();
     for dir in [
         "corpus/cloudtrail/stratus-red-team",
@@ -80,42 +92,6 @@ fn compact(raw: &[u8]) -> String {
         }
     }
     String::from_utf8(out).unwrap()
-}
-
-/// [`corpus_lines`] as before 2026-12-03: through serde_json, members sorted by name.
-fn corpus_lines_sorted() -> Vec<String> {
-    let mut out = Vec::new();
-    for dir in [
-        "corpus/cloudtrail/stratus-red-team",
-        "corpus/cloudtrail/invictus-ir",
-    ] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(shared(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for f in files
-            .iter()
-            .filter(|f| f.extension().is_some_and(|x| x == "json"))
-        {
-            let v: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
-            let recs = match v {
-                serde_json::Value::Array(a) => a,
-                mut o => o["Records"].take().as_array().cloned().unwrap_or_default(),
-            };
-            out.extend(recs.iter().map(|r| serde_json::to_string(r).unwrap()));
-        }
-    }
-    let panther =
-        std::fs::read_to_string(shared("corpus/cloudtrail/panther-rule-tests.jsonl")).unwrap();
-    for line in panther.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        if v["event"]["eventName"].is_string() {
-            out.push(serde_json::to_string(&v["event"]).unwrap());
-        }
-    }
-    out
 }
 
 /// A sink that formats every alert as JSON (as a real output would) and drops it.
