@@ -60,6 +60,11 @@ pub struct SensorArgs {
     /// Bytes pending in the kernel's ring buffer before the sensor is woken.
     #[arg(long, default_value_t = 256 * 1024)]
     wakeup_bytes: u64,
+    /// Send every kernel record to user space, also those no loaded rule could match (by
+    /// default the kernel drops them; see docs/sensor.md). For recording events with
+    /// --events-out to replay later against other rules.
+    #[arg(long)]
+    no_kernel_filter: bool,
     /// Only check for hidden processes, once, print what is found as alerts and exit (1 when
     /// something is hidden). Does not need BPF.
     #[arg(long)]
@@ -149,6 +154,13 @@ pub fn run(args: SensorArgs) -> Result<ExitCode> {
     }
     opts.hidden_every = (args.hidden_every > 0).then(|| Duration::from_secs(args.hidden_every));
     opts.wakeup_bytes = args.wakeup_bytes;
+    if !args.no_kernel_filter {
+        opts.filter = harrier_sensor::KernelFilter::for_rules(&rules);
+        eprintln!("harrier sensor: {}", opts.filter.describe());
+        for n in &opts.filter.notes {
+            eprintln!("harrier sensor: {n}");
+        }
+    }
     let started = Instant::now();
     let mut seq = 0u64;
     let mut handler = |ev: &[u8]| -> Result<(), String> {

@@ -591,3 +591,101 @@ fn serve_with_a_sensor_source_stores_and_delivers_runtime_alerts() {
         .count();
     assert_eq!(stored, 1, "{}", String::from_utf8_lossy(&list.stdout));
 }
+
+/// What a run of the filter story sent: the `(evt.type, fd.name)` of each event under `w`.
+fn sent_under(events: &Path, w: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(events).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter_map(|e| {
+            let name = e["fd"]["name"].as_str()?;
+            name.starts_with(w.to_str().unwrap()).then(|| {
+                (
+                    e["evt"]["type"].as_str().unwrap().to_string(),
+                    name.to_string(),
+                )
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn the_kernel_filter_drops_only_what_no_loaded_rule_could_match() {
+    if !root_or_skip() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path().join("w");
+    std::fs::create_dir_all(w.join("a")).unwrap();
+    // On the host (the sensor's mount namespace), then in a private one (a container's).
+    let story = r#"
+set -e
+cd "$W"
+for i in 1 2 3; do echo x > "$W/plain"; done
+echo ls > "$W/.bash_history"
+echo x > "$W/a/../dotdot"
+echo x > "$W//double"
+echo x > relative
+echo x > "$W/missing/x" 2>/dev/null || true
+ln -s /etc/shadow "$W/link"
+rm "$W/.bash_history"
+unshare -m sh -c 'echo x > "$W/in-other-namespace"'
+"#;
+    let run = |extra: &[&str], name: &str| -> (Vec<(String, String)>, Vec<Value>) {
+        let _ = std::fs::remove_dir_all(&w);
+        std::fs::create_dir_all(w.join("a")).unwrap();
+        let events = tmp.path().join(name);
+        let mut args = vec!["--events-out", events.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let sensor = Sensor::start(&args);
+        sh(&format!(
+            "W={} bash -c '{}'",
+            w.display(),
+            story.replace('\'', "'\\''")
+        ));
+        let alerts = sensor.stop();
+        (sent_under(&events, &w), alerts)
+    };
+    let at = |p: &str| format!("{}/{p}", w.display());
+    let has = |sent: &[(String, String)], ty: &str, p: &str| {
+        sent.iter().any(|(t, n)| t == ty && *n == at(p))
+    };
+
+    // The built-in rules: opens for write are read only of /etc/ld.so.preload and of shell
+    // history files; symlinks not at all; no file rule matches a failed call.
+    let (sent, alerts) = run(&[], "filtered.jsonl");
+    assert!(!has(&sent, "openat", "plain"), "{sent:#?}");
+    assert!(!has(&sent, "openat", "missing/x"), "{sent:#?}");
+    assert!(!has(&sent, "symlinkat", "link"), "{sent:#?}");
+    // Kept: a name a rule reads, and what only user space can judge.
+    for (ty, p) in [
+        ("openat", ".bash_history"),
+        ("unlinkat", ".bash_history"),
+        ("openat", "dotdot"),
+        ("openat", "double"),
+        ("openat", "relative"),
+        ("openat", "in-other-namespace"),
+    ] {
+        assert!(has(&sent, ty, p), "{ty} {p} not sent: {sent:#?}");
+    }
+    let hist: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| {
+            a["rule"] == "Shell History Deleted Or Truncated"
+                && field(a, "fd.name") == at(".bash_history")
+        })
+        .collect();
+    assert_eq!(hist.len(), 2, "{alerts:#?}"); // the truncating open and the unlink
+
+    // Near miss: the same story with the filter off sends what was dropped.
+    let (sent, _) = run(&["--no-kernel-filter"], "everything.jsonl");
+    assert_eq!(
+        sent.iter()
+            .filter(|(t, n)| t == "openat" && *n == at("plain"))
+            .count(),
+        3,
+        "{sent:#?}"
+    );
+    assert!(has(&sent, "openat", "missing/x"), "{sent:#?}");
+    assert!(has(&sent, "symlinkat", "link"), "{sent:#?}");
+}

@@ -421,7 +421,7 @@ impl TypeField<'_> {
         Some(TypeField { field, path })
     }
 
-    fn is(&self, o: &CompiledOperand) -> bool {
+    pub(crate) fn is(&self, o: &CompiledOperand) -> bool {
         if !o.transformers.is_empty() {
             return false;
         }
@@ -488,7 +488,7 @@ impl TypeKeys {
 }
 
 /// The values of the type field, lower-cased, that could satisfy `t`; `None` for any value.
-fn test_values(t: &Test) -> Option<TypeKeys> {
+pub(crate) fn test_values(t: &Test) -> Option<TypeKeys> {
     let lower = |v: &str| -> Box<str> { v.to_ascii_lowercase().into() };
     match t {
         Test::Str(Cmp::Eq, v) | Test::IEq(v) => Some(TypeKeys::exact([lower(v)])),

@@ -70,6 +70,28 @@ impl Glob {
         }
     }
 
+    /// The literal text every match starts with (empty when the pattern starts with a
+    /// wildcard; `None` for a case-insensitive pattern, whose matches need not share it).
+    pub fn literal_prefix(&self) -> Option<String> {
+        if self.case_insensitive {
+            return None;
+        }
+        let bytes: Vec<u8> = self
+            .tokens
+            .iter()
+            .map_while(|t| match t {
+                Tok::Lit(c) => Some(*c),
+                _ => None,
+            })
+            .collect();
+        // Cut back to a character boundary (a literal may end inside a UTF-8 sequence).
+        let mut end = bytes.len();
+        while std::str::from_utf8(&bytes[..end]).is_err() {
+            end -= 1;
+        }
+        Some(String::from_utf8_lossy(&bytes[..end]).into_owned())
+    }
+
     /// Whether the whole of `s` matches.
     pub fn is_match(&self, s: &str) -> bool {
         let s = s.as_bytes();
@@ -170,5 +192,22 @@ mod tests {
         assert!(g("", ""));
         assert!(Glob::new("AB*", true).is_match("abc"));
         assert!(!Glob::new("AB*", false).is_match("abc"));
+    }
+
+    #[test]
+    fn literal_prefix_stops_at_the_first_wildcard() {
+        assert_eq!(
+            Glob::new("/etc/*.conf", false).literal_prefix().as_deref(),
+            Some("/etc/")
+        );
+        assert_eq!(
+            Glob::new("/e\\*x", false).literal_prefix().as_deref(),
+            Some("/e*x")
+        );
+        assert_eq!(
+            Glob::new("?etc", false).literal_prefix().as_deref(),
+            Some("")
+        );
+        assert_eq!(Glob::new("/etc/*", true).literal_prefix(), None);
     }
 }

@@ -27,6 +27,7 @@ pub mod compile;
 pub mod diag;
 pub mod falco;
 pub mod glob;
+pub mod interest;
 pub mod matcher;
 pub mod output;
 pub mod priority;

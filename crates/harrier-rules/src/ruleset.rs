@@ -466,6 +466,18 @@ impl RuleSet {
             .unwrap_or_default()
     }
 
+    /// The active rules of `source` with their compiled conditions, in load order.
+    pub(crate) fn active(&self, source: &str) -> impl Iterator<Item = (&Rule, &Node)> {
+        self.index
+            .get(source)
+            .into_iter()
+            .flat_map(|i| i.all.iter())
+            .filter_map(|&r| {
+                let rule = &self.rules[r as usize];
+                rule.compiled.as_ref().map(|c| (rule, &c.node))
+            })
+    }
+
     /// Whether any rule runs on events of `source`.
     pub fn has_rules_for(&self, source: &SourceInfo) -> bool {
         self.index.contains_key(source.name)

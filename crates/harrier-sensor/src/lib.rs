@@ -11,12 +11,14 @@
 //! - [`raw`]: the kernel record layouts, decoded with bounds checks.
 //! - [`container`]: cgroup id -> container id, runtime and pod.
 //! - [`context`]: the process table and event rendering.
+//! - [`filter`]: what the kernel drops before sending, derived from the loaded rules.
 //! - [`sensor`]: loading, attaching, the ring buffer loop, drop reporting.
 //! - [`hidden`]: the hidden-process check (raw getdents64 and kill probing vs libc readdir).
 #![warn(missing_docs)]
 
 pub mod container;
 pub mod context;
+pub mod filter;
 pub mod hidden;
 mod json;
 pub mod raw;
@@ -25,4 +27,5 @@ pub mod sensor;
 #[cfg(test)]
 mod object_tests;
 
+pub use filter::KernelFilter;
 pub use sensor::{check_hidden, run, Options, SensorError, Summary};

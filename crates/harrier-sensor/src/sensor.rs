@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use std::os::fd::{AsRawFd, RawFd};
 
-use aya::maps::{MapData, PerCpuArray, RingBuf};
+use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::TracePoint;
 use aya::{Ebpf, EbpfLoader};
 
 use crate::container::Containers;
 use crate::context::Context;
+use crate::filter::{fnv1a, KernelFilter, PREFIX_MAX};
 use crate::hidden;
 use crate::raw;
 
@@ -41,6 +42,9 @@ pub struct Options {
     pub hidden_every: Option<Duration>,
     /// How often drop counters are read and reported.
     pub drop_report_every: Duration,
+    /// What the kernel does not send (default: everything is sent; see
+    /// [`KernelFilter::for_rules`]).
+    pub filter: KernelFilter,
 }
 
 impl Default for Options {
@@ -55,6 +59,7 @@ impl Default for Options {
             poll: Duration::from_millis(100),
             hidden_every: Some(Duration::from_secs(300)),
             drop_report_every: Duration::from_secs(1),
+            filter: KernelFilter::everything(),
         }
     }
 }
@@ -178,11 +183,60 @@ fn load_err(e: impl std::error::Error) -> SensorError {
 fn load_programs(opts: &Options) -> Result<Ebpf, SensorError> {
     let self_tgid: u32 = std::process::id();
     let wakeup_bytes: u64 = opts.wakeup_bytes;
+    let f = &opts.filter;
+    // The path cut needs the host's mount namespace (opens elsewhere are always sent) and
+    // must fit the maps; without either, every open for write is sent.
+    let host_mntns = host_mount_namespace();
+    // An empty prefix admits every path.
+    let open_paths = f.open_paths.as_ref().filter(|p| {
+        host_mntns.is_some()
+            && !p.prefixes.contains("")
+            && p.prefixes.len() <= OPEN_MAP_ENTRIES
+            && p.names.len() <= OPEN_MAP_ENTRIES
+    });
+    if f.open_paths.is_some() && open_paths.is_none() {
+        tracing::warn!("every open for write is sent: the host's mount namespace is unknown, or the rules name too many paths or an empty prefix");
+    }
+    // Bit L: some prefix is L bytes long (the kernel looks prefixes up at those lengths).
+    let prefix_lens: u64 = open_paths.map_or(0, |p| {
+        p.prefixes
+            .iter()
+            .fold(0, |acc, s| acc | (1u64 << s.len().min(PREFIX_MAX)))
+    });
+    let send_kinds: u32 = f.kinds;
+    let filter_opens: u32 = open_paths.is_some().into();
+    let send_failed_files: u32 = f.failed_file_calls.into();
+    let host_mntns: u32 = host_mntns.unwrap_or(0);
     let mut bpf = EbpfLoader::new()
         .override_global("self_tgid", &self_tgid, true)
         .override_global("wakeup_bytes", &wakeup_bytes, true)
+        .override_global("send_kinds", &send_kinds, true)
+        .override_global("filter_opens", &filter_opens, true)
+        .override_global("send_failed_files", &send_failed_files, true)
+        .override_global("host_mntns", &host_mntns, true)
+        .override_global("prefix_lens", &prefix_lens, true)
         .load(BPF_OBJECT)
         .map_err(load_err)?;
+    if let Some(paths) = open_paths {
+        let mut prefixes: BpfHashMap<_, u64, u8> =
+            BpfHashMap::try_from(bpf.map_mut("open_prefixes").ok_or_else(|| {
+                SensorError::Load("the BPF object has no map `open_prefixes`".into())
+            })?)
+            .map_err(load_err)?;
+        for p in &paths.prefixes {
+            prefixes
+                .insert(fnv1a(&p.as_bytes()[..p.len().min(PREFIX_MAX)]), 1, 0)
+                .map_err(load_err)?;
+        }
+        let mut names: BpfHashMap<_, u64, u8> =
+            BpfHashMap::try_from(bpf.map_mut("open_names").ok_or_else(|| {
+                SensorError::Load("the BPF object has no map `open_names`".into())
+            })?)
+            .map_err(load_err)?;
+        for n in &paths.names {
+            names.insert(fnv1a(n.as_bytes()), 1, 0).map_err(load_err)?;
+        }
+    }
     for &(name, category, tracepoint, required) in PROGRAMS {
         let attached = (|| -> Result<(), SensorError> {
             let prog: &mut TracePoint = bpf
@@ -205,6 +259,20 @@ fn load_programs(opts: &Options) -> Result<Ebpf, SensorError> {
         }
     }
     Ok(bpf)
+}
+
+/// Entries of the kernel's path maps (max_entries of open_prefixes and open_names).
+const OPEN_MAP_ENTRIES: usize = 4096;
+
+/// The inode number of the host's mount namespace: pid 1's, or when that cannot be read (a
+/// sandbox), the sensor's own (it runs in the host's, or one a container shares with it).
+fn host_mount_namespace() -> Option<u32> {
+    let inum = |pid: &str| -> Option<u32> {
+        let link = std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok()?;
+        let s = link.to_str()?;
+        s.strip_prefix("mnt:[")?.strip_suffix(']')?.parse().ok()
+    };
+    inum("1").or_else(|| inum("self"))
 }
 
 /// Waits until `fd` is readable or `timeout` passes (an interrupted wait returns early; the

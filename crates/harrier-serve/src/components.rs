@@ -180,16 +180,25 @@ pub fn webhooks(cfg: &Config) -> Result<Vec<Webhook>, ServeError> {
     Ok(out)
 }
 
-/// The runtime sensors (normally zero or one).
-pub fn sensors(cfg: &Config) -> Vec<harrier_sensor::Options> {
+/// The runtime sensors (normally zero or one), each filtering in the kernel what none of
+/// `rules` could match unless its `kernel_filter` is off.
+pub fn sensors(cfg: &Config, rules: &harrier_rules::RuleSet) -> Vec<harrier_sensor::Options> {
     cfg.sources
         .iter()
         .filter_map(|s| match s {
             SourceConfig::Sensor {
                 runtime_roots,
                 hidden_every,
+                kernel_filter,
             } => {
                 let mut o = harrier_sensor::Options::default();
+                if *kernel_filter {
+                    o.filter = harrier_sensor::KernelFilter::for_rules(rules);
+                    eprintln!("harrier sensor: {}", o.filter.describe());
+                    for n in &o.filter.notes {
+                        eprintln!("harrier sensor: {n}");
+                    }
+                }
                 if !runtime_roots.is_empty() {
                     o.runtime_roots = runtime_roots.clone();
                 }

@@ -413,6 +413,10 @@ pub enum SourceConfig {
         runtime_roots: Vec<PathBuf>,
         /// Hidden-process check interval (`5m`; `0s`: never).
         hidden_every: Option<Dur>,
+        /// Drop in the kernel what no loaded rule could match (default on; off records every
+        /// event, e.g. to replay it later against other rules).
+        #[serde(default = "default_true")]
+        kernel_filter: bool,
     },
 }
 
@@ -949,3 +953,7 @@ fn expand_env(s: &str) -> Result<String, String> {
 #[cfg(test)]
 #[path = "config_tests.rs"]
 mod tests;
+
+fn default_true() -> bool {
+    true
+}

@@ -201,7 +201,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         store.register_output(o.name(), false)?;
     }
     let live = components::live_sources(cfg, &aws, &store)?;
-    let sensors = components::sensors(cfg);
+    let sensors = components::sensors(cfg, rules);
     let plans = plan_listeners(
         components::webhooks(cfg)?,
         cfg.metrics.as_ref().map(|m| m.listen),

@@ -74,6 +74,16 @@ const volatile __u32 self_tgid = 0;
 // Bytes pending in the ring buffer before user space is woken.
 const volatile __u64 wakeup_bytes = 256 * 1024;
 
+// The kernel filter, derived from the loaded rules by user space (src/filter.rs): records no
+// rule could match are not built. Bit (1 << EV_*) of send_kinds: that kind is sent.
+const volatile __u32 send_kinds = 0xffffffff;
+// Non-zero: opens for write are sent only when open_wanted() says so.
+const volatile __u32 filter_opens = 0;
+// Zero: failed file calls are not sent.
+const volatile __u32 send_failed_files = 1;
+// The host's mount namespace: opens from any other (containers) are always sent.
+const volatile __u32 host_mntns = 0;
+
 struct hdr {
 	__u64 ts;
 	__u64 cgroup_id;
@@ -163,6 +173,27 @@ struct {
 	__type(value, struct net_ev);
 } pending_net SEC(".maps");
 
+// FNV-1a hashes of the path prefixes some rule names, for opens for write (a prefix of length
+// L is looked up only when bit L of prefix_lens is set; user space cuts longer prefixes to
+// PREFIX_MAX bytes, which keeps more, never less).
+#define PREFIX_MAX 63
+const volatile __u64 prefix_lens = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} open_prefixes SEC(".maps");
+
+// FNV-1a hashes of the file names (last path components) some rule names.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} open_names SEC(".maps");
+
 // Scratch space: file events are too large for the BPF stack.
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -182,6 +213,11 @@ static __always_inline __u64 wake_flag(void)
 {
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
 									      : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline int sends(__u32 kind)
+{
+	return (send_kinds >> kind) & 1;
 }
 
 static __always_inline int is_self(void)
@@ -384,6 +420,10 @@ static __always_inline int file_finish(long ret)
 	struct file_ev *e = bpf_map_lookup_elem(&pending_file, &tid);
 	if (!e)
 		return 0;
+	if (ret < 0 && !send_failed_files && e->h.type != EV_PTRACE && e->h.type != EV_SOCKET) {
+		bpf_map_delete_elem(&pending_file, &tid);
+		return 0;
+	}
 	e->h.ret = ret;
 	// The working directory is sent only when it was read (relative paths): half the size.
 	__u64 len = e->cwd_depth ? sizeof(*e) : offsetof(struct file_ev, cwd);
@@ -408,25 +448,78 @@ static __always_inline int sensitive_read(const char *p)
 	return 0;
 }
 
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+// Whether an open for write of e->path (n: what reading it returned) may matter to a rule: the
+// hash of one of its prefixes is in open_prefixes, or that of its last component in
+// open_names (one pass over the path). What the kernel cannot judge is always sent: relative
+// paths, paths user space normalises (//, /./, /../), paths cut at PATH_LEN, and opens outside
+// the host's mount namespace.
+static __always_inline int open_wanted(struct file_ev *e, int dfd, long n)
+{
+	if (!filter_opens)
+		return 1;
+	if (dfd != -100 || e->path[0] != '/' || n <= 0 || n >= PATH_LEN)
+		return 1;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) != host_mntns)
+		return 1;
+	__u64 whole = FNV_OFFSET, last = FNV_OFFSET;
+	char p1 = 0, p2 = 0, p3 = 0; // the three bytes before
+	for (int i = 0; i < PATH_LEN; i++) {
+		char c = e->path[i];
+		if (c == 0)
+			break;
+		whole = (whole ^ (__u8)c) * FNV_PRIME;
+		if (c == '/') {
+			// "//", "/./" or "/../" before this slash
+			if (p1 == '/' || (p1 == '.' && (p2 == '/' || (p2 == '.' && p3 == '/'))))
+				return 1;
+			last = FNV_OFFSET;
+		} else {
+			last = (last ^ (__u8)c) * FNV_PRIME;
+		}
+		if (i < PREFIX_MAX && ((prefix_lens >> (i + 1)) & 1) &&
+		    bpf_map_lookup_elem(&open_prefixes, &whole))
+			return 1;
+		p3 = p2;
+		p2 = p1;
+		p1 = c;
+	}
+	// a trailing "/." or "/.."
+	if (p1 == '.' && (p2 == '/' || (p2 == '.' && p3 == '/')))
+		return 1;
+	return bpf_map_lookup_elem(&open_names, &last) != NULL;
+}
+
 static __always_inline int open_enter(int dfd, const char *name, __u32 flags, __u32 mode)
 {
-	if (is_self())
+	if (is_self() || !sends(EV_OPEN))
 		return 0;
-	struct file_ev *e = file_start(EV_OPEN);
+	__u32 zero = 0;
+	struct file_ev *e = bpf_map_lookup_elem(&scratch_file, &zero);
 	if (!e)
 		return 0;
-	bpf_probe_read_user_str(e->path, sizeof(e->path), name);
+	// The path first: most opens are dropped on it, before the header is read.
+	long n = bpf_probe_read_user_str(e->path, sizeof(e->path), name);
 	int writes = (flags & O_ACCMODE) != 0 || (flags & (O_CREAT | O_TRUNC)) != 0;
-	if (!writes && !sensitive_read(e->path)) {
-		// Filtered in the kernel: plain reads are the bulk of all opens. A call of this
-		// thread left pending (interrupted before its return) must not be reported now.
-		__u32 tid = e->h.tid;
-		bpf_map_delete_elem(&pending_file, &tid);
+	if (writes ? !open_wanted(e, dfd, n) : !sensitive_read(e->path)) {
+		// Filtered in the kernel: plain reads are the bulk of all opens, and writes no rule
+		// names. A call of this thread left pending (interrupted before its return) must
+		// not be reported now.
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		// A lookup first: it takes no lock, and there rarely is one.
+		if (bpf_map_lookup_elem(&pending_file, &tid))
+			bpf_map_delete_elem(&pending_file, &tid);
 		return 0;
 	}
+	fill_hdr(&e->h, EV_OPEN);
 	e->dfd = dfd;
 	e->flags = flags;
 	e->mode = mode;
+	e->path2[0] = 0;
+	e->cwd_depth = 0;
 	if (dfd == -100 && e->path[0] != '/')
 		read_cwd(e);
 	file_park(e);
@@ -456,7 +549,7 @@ int enter_openat2(struct trace_event_raw_sys_enter *ctx)
 static __always_inline int path_enter(__u32 type, int dfd, const char *a, const char *b,
 				      __u32 flags)
 {
-	if (is_self())
+	if (is_self() || !sends(type))
 		return 0;
 	struct file_ev *e = file_start(type);
 	if (!e)
@@ -535,7 +628,7 @@ SEC("tp/syscalls/sys_enter_ptrace")
 int enter_ptrace(struct trace_event_raw_sys_enter *ctx)
 {
 	long req = ctx->args[0];
-	if (is_self())
+	if (is_self() || !sends(EV_PTRACE))
 		return 0;
 	if (req != PTRACE_TRACEME && req != PTRACE_POKETEXT && req != PTRACE_POKEDATA &&
 	    req != PTRACE_POKEUSER && req != PTRACE_SETREGS && req != PTRACE_ATTACH &&
@@ -554,7 +647,7 @@ int enter_ptrace(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_enter_socket")
 int enter_socket(struct trace_event_raw_sys_enter *ctx)
 {
-	if (is_self() || ctx->args[0] != AF_PACKET)
+	if (is_self() || !sends(EV_SOCKET) || ctx->args[0] != AF_PACKET)
 		return 0;
 	struct file_ev *e = file_start(EV_SOCKET);
 	if (!e)
@@ -579,7 +672,7 @@ int exit_socket(struct trace_event_raw_sys_exit *ctx) { return file_finish(ctx->
 SEC("tp/syscalls/sys_enter_ftruncate")
 int enter_ftruncate(struct trace_event_raw_sys_enter *ctx)
 {
-	if (is_self() || ctx->args[1] != 0)
+	if (is_self() || !sends(EV_TRUNCATE) || ctx->args[1] != 0)
 		return 0;
 	struct file_ev *e = file_start(EV_TRUNCATE);
 	if (!e)
@@ -615,7 +708,7 @@ int exit_truncate(struct trace_event_raw_sys_exit *ctx) { return file_finish(ctx
 SEC("tp/syscalls/sys_enter_connect")
 int enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
-	if (is_self())
+	if (is_self() || !sends(EV_CONNECT))
 		return 0;
 	__u16 family = 0;
 	void *addr = (void *)ctx->args[1];
