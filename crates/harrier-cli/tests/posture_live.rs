@@ -6,6 +6,9 @@
 
 mod common;
 
+#[path = "../../harrier-store-pg/tests/support/pg_server.rs"]
+mod pg_server;
+
 use common::{alerts, free_port, metric, stop, wait_until};
 
 use std::path::Path;
@@ -52,6 +55,24 @@ fn record(id: &str, time: &str, source: &str, name: &str, params: Value) -> Stri
 
 #[test]
 fn each_story_misconfiguration_is_alerted_from_its_event_without_a_full_rescan() {
+    story(None);
+}
+
+/// The same run with `store: postgres://...`: the re-checks go to the shared database's
+/// history, which `posture history --store` reads; the worker's state directory gets none.
+#[test]
+fn with_a_postgres_store_the_history_is_the_shared_one() {
+    let Some(db) = pg_server::Server::start() else {
+        return;
+    };
+    db.database("posture_live");
+    story(Some(format!(
+        "postgres://harrier@127.0.0.1:{}/posture_live",
+        db.port
+    )));
+}
+
+fn story(pg: Option<String>) {
     let Some(m) = common::moto() else {
         return;
     };
@@ -74,14 +95,15 @@ fn each_story_misconfiguration_is_alerted_from_its_event_without_a_full_rescan()
     std::fs::write(
         &cfg,
         format!(
-            "state_dir: {state}\naws: {{region: eu-west-1, endpoint_url: '{url}'}}\nsources:\n  - {{type: sqs, queue_url: '{queue}', wait_seconds: 1}}\nposture: {{regions: [eu-west-1], settle: 1s}}\nincidents: {{}}\nmetrics: {{listen: '127.0.0.1:{mport}'}}\noutputs:\n  - {{type: file, path: {out}}}\n",
+            "{store}state_dir: {state}\naws: {{region: eu-west-1, endpoint_url: '{url}'}}\nsources:\n  - {{type: sqs, queue_url: '{queue}', wait_seconds: 1}}\nposture: {{regions: [eu-west-1], settle: 1s}}\nincidents: {{}}\nmetrics: {{listen: '127.0.0.1:{mport}'}}\noutputs:\n  - {{type: file, path: {out}}}\n",
+            store = pg.as_ref().map_or(String::new(), |u| format!("store: '{u}'\n")),
             state = dir.path().join("state").display(),
             url = m.url,
             out = out.display(),
         ),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_harrier"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harrier"))
         .args(["serve", "--config"])
         .arg(&cfg)
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -92,6 +114,13 @@ fn each_story_misconfiguration_is_alerted_from_its_event_without_a_full_rescan()
         .spawn()
         .unwrap();
     wait_until("the first full scan", 180, || {
+        if let Ok(Some(st)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
+            panic!("serve exited ({st}) before its first scan: {err}");
+        }
         metric(mport, "harrier_posture_full_scans_total") >= 1
     });
     assert!(
@@ -235,30 +264,31 @@ fn each_story_misconfiguration_is_alerted_from_its_event_without_a_full_rescan()
         .as_str()
         .unwrap()
         .is_empty());
-    // The posture alerts join alice's incident with the rule pack's alerts on the same calls.
-    let inc = Command::new(env!("CARGO_BIN_EXE_harrier"))
-        .args(["incidents", "list", "--format", "json", "--state-dir"])
-        .arg(dir.path().join("state"))
-        .output()
-        .unwrap();
-    let incidents = String::from_utf8_lossy(&inc.stdout).to_string();
-    let holding: Vec<&str> = incidents
-        .lines()
-        .filter(|l| l.contains("Posture Check Failed"))
-        .collect();
-    assert_eq!(
-        holding.len(),
-        1,
-        "one incident holds the posture alerts: {incidents}"
-    );
-    assert!(holding[0].contains("user/alice"), "{}", holding[0]);
+    // The posture alerts join alice's incident with the rule pack's alerts on the same calls
+    // (`incidents list` reads the SQLite store).
+    if pg.is_none() {
+        incidents_hold_the_posture_alerts(&dir.path().join("state"));
+    }
     // The history lists the changes since the full scan, with who made each.
-    let hist = Command::new(env!("CARGO_BIN_EXE_harrier"))
-        .args(["posture", "history", "--state-dir"])
-        .arg(dir.path().join("state"))
-        .output()
-        .unwrap();
+    let mut hist = Command::new(env!("CARGO_BIN_EXE_harrier"));
+    hist.args(["posture", "history"]);
+    match &pg {
+        Some(url) => {
+            hist.args(["--store", url]);
+            // Near miss: nothing went to the worker's own history file.
+            assert!(!dir.path().join("state/posture.db").exists());
+        }
+        None => {
+            hist.arg("--state-dir").arg(dir.path().join("state"));
+        }
+    }
+    let hist = hist.output().unwrap();
     let text = String::from_utf8_lossy(&hist.stdout);
+    assert!(
+        hist.status.success(),
+        "{}",
+        String::from_utf8_lossy(&hist.stderr)
+    );
     assert!(
         text.contains("changes since the last full scan of 123456789012"),
         "{text}"
@@ -276,4 +306,23 @@ fn each_story_misconfiguration_is_alerted_from_its_event_without_a_full_rescan()
             .any(|l| l.contains("fixed") && l.contains("ec2_sg_no_world_admin_ports")),
         "{text}"
     );
+}
+
+fn incidents_hold_the_posture_alerts(state: &Path) {
+    let inc = Command::new(env!("CARGO_BIN_EXE_harrier"))
+        .args(["incidents", "list", "--format", "json", "--state-dir"])
+        .arg(state)
+        .output()
+        .unwrap();
+    let incidents = String::from_utf8_lossy(&inc.stdout).to_string();
+    let holding: Vec<&str> = incidents
+        .lines()
+        .filter(|l| l.contains("Posture Check Failed"))
+        .collect();
+    assert_eq!(
+        holding.len(),
+        1,
+        "one incident holds the posture alerts: {incidents}"
+    );
+    assert!(holding[0].contains("user/alice"), "{}", holding[0]);
 }

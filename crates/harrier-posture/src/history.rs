@@ -15,7 +15,115 @@ use crate::{check, framework_score, frameworks, score, Finding, Status};
 pub struct HistoryError {
     path: String,
     #[source]
-    source: rusqlite::Error,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl HistoryError {
+    /// An error of the history at `path` (a file, or a database as shown without its
+    /// password).
+    pub fn new(
+        path: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        HistoryError {
+            path: path.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// Where recorded scans are kept: SQLite on one machine ([`History`]), or PostgreSQL shared by
+/// several workers (`harrier-store-pg`). Every backend stores the same rows ([`scan_scores`]).
+pub trait PostureHistory: Send {
+    /// Records a scan (`recheck: None`) or a re-check with the verdicts it changed, in one
+    /// transaction; returns the scan id (increasing).
+    fn record_scan(
+        &mut self,
+        account: &str,
+        taken_at: &str,
+        findings: &[Finding],
+        recheck: Option<&[ChangeRecord]>,
+    ) -> Result<i64, HistoryError>;
+
+    /// The verdicts changed by re-checks since the account's last full scan, oldest first.
+    fn changes_since_full_scan(&self, account: &str) -> Result<Vec<ChangeRecord>, HistoryError>;
+
+    /// The last `limit` scans of an account (every account when `None`), oldest first.
+    fn scans(&self, account: Option<&str>, limit: usize) -> Result<Vec<ScanSummary>, HistoryError>;
+
+    /// The findings of a scan with `status` (`fail`, `pass`, `unknown`; every one when
+    /// `None`), by check, resource, then region: `(check, region, resource, status, reason)`,
+    /// at most `limit` after the first `offset`.
+    fn findings(
+        &self,
+        scan: i64,
+        status: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<FindingRow>, HistoryError>;
+
+    /// A stored score of a scan (`framework:<id>` or `service:<name>`).
+    fn scope_score(&self, scan: i64, scope: &str) -> Result<Option<f64>, HistoryError>;
+
+    /// `(check, region, resource, status)` of every finding of a scan.
+    fn statuses(&self, scan: i64) -> Result<Vec<(String, String, String, String)>, HistoryError>;
+
+    /// Records a full scan and returns its id.
+    fn record(
+        &mut self,
+        account: &str,
+        taken_at: &str,
+        findings: &[Finding],
+    ) -> Result<i64, HistoryError> {
+        self.record_scan(account, taken_at, findings, None)
+    }
+
+    /// Records a re-check (an evaluation after a targeted re-read, not a full scan) and the
+    /// verdicts it changed with who changed them; returns the scan id.
+    fn record_recheck(
+        &mut self,
+        account: &str,
+        taken_at: &str,
+        findings: &[Finding],
+        changes: &[ChangeRecord],
+    ) -> Result<i64, HistoryError> {
+        self.record_scan(account, taken_at, findings, Some(changes))
+    }
+
+    /// What newly failed and what got fixed between two scans.
+    fn changes(&self, previous: i64, current: i64) -> Result<Changes, HistoryError> {
+        Ok(diff(&self.statuses(previous)?, &self.statuses(current)?))
+    }
+
+    /// The trend table of `scans` (oldest first), then what newly failed and what was fixed
+    /// since the previous scan of the newest scan's account.
+    fn trend_table(&self, scans: &[ScanSummary]) -> Result<String, HistoryError> {
+        trend_table(self, scans)
+    }
+}
+
+/// The scores a scan stores beside its overall one: per framework (`framework:<id>`) and per
+/// service (`service:<name>`), in that order.
+pub fn scan_scores(findings: &[Finding]) -> Vec<(String, Option<f64>)> {
+    let mut out: Vec<(String, Option<f64>)> = frameworks::FRAMEWORKS
+        .iter()
+        .map(|(fw, _)| {
+            (
+                format!("framework:{fw}"),
+                framework_score(findings, fw).value,
+            )
+        })
+        .collect();
+    let services: BTreeSet<&str> = findings
+        .iter()
+        .filter_map(|f| check(f.check))
+        .map(|c| c.service)
+        .collect();
+    for s in services {
+        let v = score(findings, |f| check(f.check).is_some_and(|c| c.service == s)).value;
+        out.push((format!("service:{s}"), v));
+    }
+    out
 }
 
 /// One recorded scan.
@@ -118,10 +226,7 @@ impl History {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<History, HistoryError> {
         let p = path.display().to_string();
-        let err = |source| HistoryError {
-            path: p.clone(),
-            source,
-        };
+        let err = |source: rusqlite::Error| HistoryError::new(p.clone(), source);
         let conn = Connection::open(path).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
@@ -132,35 +237,12 @@ impl History {
     }
 
     fn err(&self, source: rusqlite::Error) -> HistoryError {
-        HistoryError {
-            path: self.path.clone(),
-            source,
-        }
+        HistoryError::new(self.path.clone(), source)
     }
+}
 
-    /// Records a scan (in one transaction) and returns its id.
-    pub fn record(
-        &mut self,
-        account: &str,
-        taken_at: &str,
-        findings: &[Finding],
-    ) -> Result<i64, HistoryError> {
-        self.record_with(account, taken_at, findings, None)
-    }
-
-    /// Records a re-check (an evaluation after a targeted re-read, not a full scan) and the
-    /// verdicts it changed with who changed them, in one transaction; returns the scan id.
-    pub fn record_recheck(
-        &mut self,
-        account: &str,
-        taken_at: &str,
-        findings: &[Finding],
-        changes: &[ChangeRecord],
-    ) -> Result<i64, HistoryError> {
-        self.record_with(account, taken_at, findings, Some(changes))
-    }
-
-    fn record_with(
+impl PostureHistory for History {
+    fn record_scan(
         &mut self,
         account: &str,
         taken_at: &str,
@@ -169,10 +251,7 @@ impl History {
     ) -> Result<i64, HistoryError> {
         let overall = score(findings, |_| true);
         let path = self.path.clone();
-        let err = |source| HistoryError {
-            path: path.clone(),
-            source,
-        };
+        let err = |source: rusqlite::Error| HistoryError::new(path.clone(), source);
         let tx = self.conn.transaction().map_err(err)?;
         let id = (|| {
             tx.execute(
@@ -181,14 +260,8 @@ impl History {
             )?;
             let id = tx.last_insert_rowid();
             let mut scope = tx.prepare("INSERT INTO scores (scan_id, scope, score) VALUES (?1, ?2, ?3)")?;
-            for (fw, _) in frameworks::FRAMEWORKS {
-                scope.execute(params![id, format!("framework:{fw}"), framework_score(findings, fw).value])?;
-            }
-            let services: BTreeSet<&str> =
-                findings.iter().filter_map(|f| check(f.check)).map(|c| c.service).collect();
-            for s in services {
-                let v = score(findings, |f| check(f.check).is_some_and(|c| c.service == s)).value;
-                scope.execute(params![id, format!("service:{s}"), v])?;
+            for (name, v) in scan_scores(findings) {
+                scope.execute(params![id, name, v])?;
             }
             let mut ins = tx.prepare(
                 "INSERT INTO findings (scan_id, check_id, region, resource, status, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -213,10 +286,7 @@ impl History {
     }
 
     /// The verdicts changed by re-checks since the account's last full scan, oldest first.
-    pub fn changes_since_full_scan(
-        &self,
-        account: &str,
-    ) -> Result<Vec<ChangeRecord>, HistoryError> {
+    fn changes_since_full_scan(&self, account: &str) -> Result<Vec<ChangeRecord>, HistoryError> {
         let mut st = self
             .conn
             .prepare(
@@ -245,11 +315,7 @@ impl History {
     }
 
     /// The last `limit` scans of an account (every account when `None`), oldest first.
-    pub fn scans(
-        &self,
-        account: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<ScanSummary>, HistoryError> {
+    fn scans(&self, account: Option<&str>, limit: usize) -> Result<Vec<ScanSummary>, HistoryError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -277,7 +343,7 @@ impl History {
     /// The findings of a scan with `status` (`fail`, `pass`, `unknown`; every one when
     /// `None`), by check then resource: `(check, region, resource, status, reason)`, at most
     /// `limit` after the first `offset`.
-    pub fn findings(
+    fn findings(
         &self,
         scan: i64,
         status: Option<&str>,
@@ -302,7 +368,7 @@ impl History {
     }
 
     /// A stored score of a scan (`framework:<id>` or `service:<name>`).
-    pub fn scope_score(&self, scan: i64, scope: &str) -> Result<Option<f64>, HistoryError> {
+    fn scope_score(&self, scan: i64, scope: &str) -> Result<Option<f64>, HistoryError> {
         self.conn
             .query_row(
                 "SELECT score FROM scores WHERE scan_id = ?1 AND scope = ?2",
@@ -327,36 +393,37 @@ impl History {
             .map_err(|e| self.err(e))?;
         Ok(rows)
     }
+}
 
-    /// What newly failed and what got fixed between two scans.
-    pub fn changes(&self, previous: i64, current: i64) -> Result<Changes, HistoryError> {
-        let before = self.statuses(previous)?;
-        let after = self.statuses(current)?;
-        let key = |r: &(String, String, String, String)| (r.0.clone(), r.1.clone(), r.2.clone());
-        let failed_before: BTreeSet<_> = before
-            .iter()
-            .filter(|r| r.3 == Status::Fail.as_str())
-            .map(key)
-            .collect();
-        let failed_now: BTreeSet<_> = after
-            .iter()
-            .filter(|r| r.3 == Status::Fail.as_str())
-            .map(key)
-            .collect();
-        // Where the check could not tell now, nothing counts as fixed.
-        let unknown_now: BTreeSet<(&str, &str)> = after
-            .iter()
-            .filter(|r| r.3 == Status::Unknown.as_str())
-            .map(|r| (r.0.as_str(), r.1.as_str()))
-            .collect();
-        Ok(Changes {
-            newly_failed: failed_now.difference(&failed_before).cloned().collect(),
-            fixed: failed_before
-                .difference(&failed_now)
-                .filter(|(c, r, _)| !unknown_now.contains(&(c.as_str(), r.as_str())))
-                .cloned()
-                .collect(),
-        })
+/// What newly failed and what got fixed from `before` to `after` (`statuses` of two scans).
+fn diff(
+    before: &[(String, String, String, String)],
+    after: &[(String, String, String, String)],
+) -> Changes {
+    let key = |r: &(String, String, String, String)| (r.0.clone(), r.1.clone(), r.2.clone());
+    let failed_before: BTreeSet<_> = before
+        .iter()
+        .filter(|r| r.3 == Status::Fail.as_str())
+        .map(key)
+        .collect();
+    let failed_now: BTreeSet<_> = after
+        .iter()
+        .filter(|r| r.3 == Status::Fail.as_str())
+        .map(key)
+        .collect();
+    // Where the check could not tell now, nothing counts as fixed.
+    let unknown_now: BTreeSet<(&str, &str)> = after
+        .iter()
+        .filter(|r| r.3 == Status::Unknown.as_str())
+        .map(|r| (r.0.as_str(), r.1.as_str()))
+        .collect();
+    Changes {
+        newly_failed: failed_now.difference(&failed_before).cloned().collect(),
+        fixed: failed_before
+            .difference(&failed_now)
+            .filter(|(c, r, _)| !unknown_now.contains(&(c.as_str(), r.as_str())))
+            .cloned()
+            .collect(),
     }
 }
 
@@ -364,11 +431,12 @@ fn fmt_score(s: Option<f64>) -> String {
     s.map_or("-".into(), |v| format!("{v:.1}"))
 }
 
-impl History {
-    /// The trend table of `scans` (oldest first), then what newly failed and what was fixed
-    /// since the previous scan of the newest scan's account.
-    pub fn trend_table(&self, scans: &[ScanSummary]) -> Result<String, HistoryError> {
-        use std::fmt::Write;
+fn trend_table<H: PostureHistory + ?Sized>(
+    h: &H,
+    scans: &[ScanSummary],
+) -> Result<String, HistoryError> {
+    use std::fmt::Write;
+    {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -407,8 +475,8 @@ impl History {
                 s.pass,
                 s.fail,
                 s.unknown,
-                fmt_score(self.scope_score(s.id, "framework:cis-5.0")?),
-                fmt_score(self.scope_score(s.id, "framework:pci-4.0")?),
+                fmt_score(h.scope_score(s.id, "framework:cis-5.0")?),
+                fmt_score(h.scope_score(s.id, "framework:pci-4.0")?),
             );
             prev = Some(s);
         }
@@ -420,7 +488,7 @@ impl History {
             .rev()
             .find(|s| s.account == last.account)
         {
-            let c = self.changes(before.id, last.id)?;
+            let c = h.changes(before.id, last.id)?;
             let _ = writeln!(
                 out,
                 "\nsince scan {} ({}): {} newly failing, {} fixed",

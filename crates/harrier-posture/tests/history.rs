@@ -1,5 +1,6 @@
 //! The scan history: scores per scan, trend, and what newly failed or got fixed.
 
+use harrier_posture::history::PostureHistory as _;
 use std::path::PathBuf;
 
 use harrier_posture::history::History;

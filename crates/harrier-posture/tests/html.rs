@@ -1,5 +1,6 @@
 //! The HTML report: self-contained, escaped, with the trend chart.
 
+use harrier_posture::history::PostureHistory as _;
 use harrier_posture::{html, Finding, Status};
 
 #[test]

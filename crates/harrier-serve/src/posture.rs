@@ -11,7 +11,6 @@
 //! re-check is recorded in the posture history with its score.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Mutex;
@@ -115,7 +114,7 @@ pub struct Watch {
     /// Quiet time before a burst of changes is re-checked.
     pub settle: Duration,
     /// The posture history.
-    pub history: PathBuf,
+    pub history: crate::store::HistoryLocation,
     /// Counters.
     pub metrics: std::sync::Arc<PostureMetrics>,
 }
@@ -334,8 +333,7 @@ impl Watch {
     /// Records an evaluation: a full scan, or (with `changes`) a re-check and what it changed.
     fn record(&self, account: &str, findings: &[Finding], changes: Option<&[Out]>) {
         let taken = harrier_events::time::format_iso8601(harrier_events::time::now_ns());
-        match harrier_posture::history::History::open(&self.history).and_then(|mut h| match changes
-        {
+        match self.history.open().and_then(|mut h| match changes {
             None => h.record(account, &taken, findings),
             Some(outs) => {
                 let rows: Vec<_> = outs.iter().map(|o| o.change.clone()).collect();

@@ -270,7 +270,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
                 .map(|d| d.0)
                 .unwrap_or(Duration::from_secs(86_400)),
             settle: p.settle.map(|d| d.0).unwrap_or(Duration::from_secs(2)),
-            history: dir.join("posture.db"),
+            history: db.history(&dir),
             metrics: Arc::clone(&posture_metrics),
         }
     });

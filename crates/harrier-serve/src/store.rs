@@ -4,6 +4,30 @@
 use std::path::{Path, PathBuf};
 
 use harrier_alerts::store::{AlertStore, Store, StoreError};
+use harrier_posture::history::{History, HistoryError, PostureHistory};
+
+/// Where the posture history is: `posture.db` in the state directory beside the SQLite alert
+/// store, or the shared PostgreSQL store (every worker's scans in one history).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryLocation {
+    /// An SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection string (with its password; never shown).
+    Postgres(String),
+}
+
+impl HistoryLocation {
+    /// Opens a connection.
+    pub fn open(&self) -> Result<Box<dyn PostureHistory>, HistoryError> {
+        Ok(match self {
+            HistoryLocation::Sqlite(p) => Box::new(History::open(p)?),
+            HistoryLocation::Postgres(url) => Box::new(
+                harrier_store_pg::PgStore::connect(url)
+                    .map_err(|e| HistoryError::new(harrier_store_pg::shown(url), e))?,
+            ),
+        })
+    }
+}
 
 /// Where the alert store is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +58,15 @@ impl StoreLocation {
             StoreLocation::Sqlite(p) => Box::new(Store::open(p)?),
             StoreLocation::Postgres(url) => Box::new(harrier_store_pg::PgStore::connect(url)?),
         })
+    }
+
+    /// Where the posture history goes with this store (`posture.db` in `state_dir` with
+    /// SQLite).
+    pub fn history(&self, state_dir: &Path) -> HistoryLocation {
+        match self {
+            StoreLocation::Postgres(url) => HistoryLocation::Postgres(url.clone()),
+            StoreLocation::Sqlite(_) => HistoryLocation::Sqlite(state_dir.join("posture.db")),
+        }
     }
 
     /// The PostgreSQL connection string, when the store is shared.

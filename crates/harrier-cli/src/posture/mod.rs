@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::{Subcommand, ValueEnum};
 
-use harrier_posture::history::History;
+use harrier_posture::history::{History, PostureHistory};
 use harrier_posture::{report, Severity, Snapshot};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -123,12 +123,27 @@ pub struct StateArgs {
     /// State directory (default: $XDG_STATE_HOME/harrier or ~/.local/state/harrier).
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// Keep the history in this shared PostgreSQL store (postgres://..., the `store:` of
+    /// `serve` workers; default: $HARRIER_STORE_URL when set, else posture.db in the state
+    /// directory).
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
 }
 
 impl StateArgs {
-    fn history(&self) -> Result<History> {
+    fn history(&self) -> Result<Box<dyn PostureHistory>> {
+        let url = self
+            .store
+            .clone()
+            .or_else(|| std::env::var("HARRIER_STORE_URL").ok());
+        if let Some(url) = url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                anyhow::bail!("--store: expected postgres://user:password@host:port/db");
+            }
+            return Ok(Box::new(harrier_store_pg::PgStore::connect(&url)?));
+        }
         let dir = crate::state::state_dir(self.state_dir.as_deref())?;
-        Ok(History::open(&dir.join("posture.db"))?)
+        Ok(Box::new(History::open(&dir.join("posture.db"))?))
     }
 }
 
