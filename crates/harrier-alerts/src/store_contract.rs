@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use harrier_rules::Priority;
 
-use super::{AlertStore, Filter, Limit, StoredIncident, Throttle};
+use super::{priority_num, AlertQuery, AlertStore, Filter, Limit, StoredIncident, Throttle};
 use crate::alert::AlertRecord;
 
 /// Makes a fresh, empty store; called once per check.
@@ -26,6 +26,7 @@ pub fn run_all(fresh: &mut Factory<'_>) {
     lists_filter_and_order(fresh().as_mut());
     incidents_are_replaced_as_they_grow(fresh().as_mut());
     baselines_are_replaced_by_subject(fresh().as_mut());
+    console_reads_find_by_facets_words_and_pages(fresh().as_mut());
 }
 
 /// An alert of `rule` for event `event` at `t_s` seconds, by `user`.
@@ -253,4 +254,225 @@ pub fn baselines_are_replaced_by_subject(s: &mut dyn AlertStore) {
             ),
         ]
     );
+}
+
+/// What a console reads: pages of alerts newest first, by facet (from output fields, else from
+/// the event), priority, time and words, suppressed ones only when asked; one alert with its
+/// facets and event; the counts kept on insert; checkpoints; incidents a page at a time.
+pub fn console_reads_find_by_facets_words_and_pages(s: &mut dyn AlertStore) {
+    const DAY: i64 = 86_400;
+    let alice = "arn:aws:iam::111122223333:user/alice";
+    let t = Throttle {
+        default: Some(Limit {
+            window: Duration::from_secs(600),
+            max: 1,
+        }),
+        ..Throttle::default()
+    };
+    let mut key = alert("Create Access Key", "e1", 100, alice, Priority::Warning);
+    key.output = format!("Create Access Key by {alice} for xmrig-miner");
+    key.output_fields = vec![
+        ("ct.user.arn".into(), Some(alice.into())),
+        ("ct.region".into(), Some("eu-west-1".into())),
+        ("ct.user.accountid".into(), Some("111122223333".into())),
+    ];
+    let mut stop = alert("Stop Logging", "e2", DAY + 5, "-", Priority::Critical);
+    stop.output_fields = vec![];
+    stop.event = Some(
+        r#"{"awsRegion":"us-east-1","recipientAccountId":"444455556666","userIdentity":{"arn":"arn:aws:iam::444455556666:user/bob"}}"#.into(),
+    );
+    let mut again = key.clone();
+    again.event_id = Some("e3".into());
+    again.time_ns = 200 * 1_000_000_000;
+    let bulk: Vec<_> = (0..3)
+        .map(|i| {
+            let user = format!("carol{i}");
+            alert(
+                "Bulk",
+                &format!("b{i}"),
+                2 * DAY + i,
+                &user,
+                Priority::Notice,
+            )
+        })
+        .collect();
+    // One alert per batch, in time order: positions follow time on every backend.
+    let mut ids = Vec::new();
+    for (i, a) in [&key, &again, &stop, &bulk[0], &bulk[1], &bulk[2]]
+        .into_iter()
+        .enumerate()
+    {
+        let cp = (i == 5).then_some(("s3:trail", "k6"));
+        s.insert(std::slice::from_ref(a), &t, cp).unwrap();
+        ids.push(a.id());
+    }
+    let rules = |q: AlertQuery| -> Vec<String> {
+        s.query(&q)
+            .unwrap()
+            .alerts
+            .iter()
+            .map(|a| format!("{}@{}", a.alert.rule, a.alert.time_ns / 1_000_000_000))
+            .collect()
+    };
+    assert_eq!(
+        rules(AlertQuery::default()),
+        [
+            format!("Bulk@{}", 2 * DAY + 2),
+            format!("Bulk@{}", 2 * DAY + 1),
+            format!("Bulk@{}", 2 * DAY),
+            format!("Stop Logging@{}", DAY + 5),
+            "Create Access Key@100".to_string()
+        ],
+        "newest first, the suppressed repeat left out"
+    );
+    let by = |f: fn(&mut AlertQuery, String), v: &str| {
+        let mut q = AlertQuery::default();
+        f(&mut q, v.to_string());
+        rules(q)
+    };
+    assert_eq!(
+        by(|q, v| q.principal = Some(v), alice),
+        ["Create Access Key@100"]
+    );
+    let mut all_alice = AlertQuery {
+        principal: Some(alice.into()),
+        include_suppressed: true,
+        ..AlertQuery::default()
+    };
+    assert_eq!(
+        rules(all_alice.clone()),
+        ["Create Access Key@200", "Create Access Key@100"],
+        "suppressed ones when asked"
+    );
+    all_alice.principal = Some("arn:aws:iam::111122223333:user/alic".into());
+    assert!(rules(all_alice).is_empty(), "facets match whole values");
+    let from_event = [format!("Stop Logging@{}", DAY + 5)];
+    assert_eq!(by(|q, v| q.account = Some(v), "444455556666"), from_event);
+    assert_eq!(by(|q, v| q.region = Some(v), "us-east-1"), from_event);
+    assert_eq!(
+        by(
+            |q, v| q.principal = Some(v),
+            "arn:aws:iam::444455556666:user/bob"
+        ),
+        from_event
+    );
+    assert_eq!(by(|q, v| q.region = Some(v), "eu-west-1").len(), 1);
+    assert_eq!(by(|q, v| q.rule = Some(v), "Bulk").len(), 3);
+    assert_eq!(
+        by(|q, v| q.text = Some(v), "XMRIG"),
+        ["Create Access Key@100"],
+        "words, any case"
+    );
+    assert_eq!(
+        by(|q, v| q.text = Some(v), "xmrig alice"),
+        ["Create Access Key@100"],
+        "every word, from output and facets"
+    );
+    assert!(
+        by(|q, v| q.text = Some(v), "xmrig bob").is_empty(),
+        "every word must be there"
+    );
+    assert!(
+        by(|q, v| q.text = Some(v), " ':()* ").is_empty(),
+        "nothing searchable matches nothing"
+    );
+    assert!(
+        by(|q, v| q.text = Some(v), "xmri").is_empty(),
+        "whole words"
+    );
+    let critical = AlertQuery {
+        min_priority: Some(Priority::Error),
+        ..AlertQuery::default()
+    };
+    assert_eq!(rules(critical), from_event);
+    let window = AlertQuery {
+        since_ns: Some(DAY * 1_000_000_000),
+        until_ns: Some(2 * DAY * 1_000_000_000),
+        ..AlertQuery::default()
+    };
+    assert_eq!(rules(window), from_event);
+    // Pages.
+    let first = s
+        .query(&AlertQuery {
+            rule: Some("Bulk".into()),
+            limit: Some(2),
+            ..AlertQuery::default()
+        })
+        .unwrap();
+    assert_eq!(first.alerts.len(), 2);
+    let second = s
+        .query(&AlertQuery {
+            rule: Some("Bulk".into()),
+            limit: Some(2),
+            before_seq: first.next,
+            ..AlertQuery::default()
+        })
+        .unwrap();
+    assert_eq!(
+        second
+            .alerts
+            .iter()
+            .map(|a| a.alert.time_ns / 1_000_000_000)
+            .collect::<Vec<_>>(),
+        [2 * DAY],
+        "the page after the first two"
+    );
+    assert_eq!(second.next, None, "the last page");
+    // One alert.
+    let got = s.alert(&ids[2]).unwrap().expect("stored");
+    assert_eq!(got.alert.rule, "Stop Logging");
+    assert_eq!(got.facets.region.as_deref(), Some("us-east-1"));
+    assert_eq!(got.facets.account.as_deref(), Some("444455556666"));
+    assert_eq!(got.event, stop.event);
+    let k = s.alert(&ids[0]).unwrap().expect("stored");
+    assert_eq!(k.facets.principal.as_deref(), Some(alice));
+    assert_eq!(k.event, None);
+    assert!(s.alert("no-such-id").unwrap().is_none());
+    // Counts kept on insert.
+    assert_eq!(s.counted().unwrap(), 6, "suppressed included");
+    assert_eq!(
+        s.rule_counts().unwrap(),
+        vec![
+            ("Bulk".to_string(), 3),
+            ("Create Access Key".to_string(), 2),
+            ("Stop Logging".to_string(), 1)
+        ]
+    );
+    assert_eq!(
+        s.alerts_per_day(0, 3).unwrap(),
+        vec![
+            (0, priority_num(Priority::Warning), 1),
+            (1, priority_num(Priority::Critical), 1),
+            (2, priority_num(Priority::Notice), 3)
+        ],
+        "delivered alerts per day and priority"
+    );
+    assert_eq!(s.alerts_per_day(1, 2).unwrap().len(), 1, "[since, until)");
+    let cps = s.checkpoints().unwrap();
+    assert_eq!(cps.len(), 1);
+    assert_eq!((cps[0].0.as_str(), cps[0].1.as_str()), ("s3:trail", "k6"));
+    // Incidents, a page at a time: most recently active first, ties by id.
+    for (id, last) in [("inc-a", 10), ("inc-b", 20), ("inc-c", 20)] {
+        s.put_incident(&StoredIncident {
+            id: id.into(),
+            first_ns: 0,
+            last_ns: last,
+            severity: Priority::Warning,
+            alerts: 1,
+            title: id.into(),
+            text: String::new(),
+            json: "{}".into(),
+        })
+        .unwrap();
+    }
+    let (page, next) = s.incidents_page(None, 2).unwrap();
+    let names: Vec<&str> = page.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(names, ["inc-b", "inc-c"]);
+    assert_eq!(next, Some((20, "inc-c".to_string())));
+    let (page, next) = s
+        .incidents_page(next.as_ref().map(|(t, id)| (*t, id.as_str())), 2)
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].id, "inc-a");
+    assert_eq!(next, None);
 }

@@ -93,8 +93,8 @@ pub fn facets(a: &AlertRecord) -> Facets {
     }
 }
 
-/// The words of an alert the full-text index keeps.
-pub(super) fn words(a: &AlertRecord, f: &Facets) -> String {
+/// The words of an alert a full-text index keeps: its rule, output, source and facets.
+pub fn words(a: &AlertRecord, f: &Facets) -> String {
     let mut s = format!("{} {} {}", a.rule, a.output, a.source);
     for v in [&f.principal, &f.resource, &f.account, &f.region]
         .into_iter()

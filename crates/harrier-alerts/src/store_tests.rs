@@ -197,7 +197,7 @@ fn sqlite_meets_the_store_contract() {
         n += 1;
         Box::new(Store::open(&d.path().join(format!("c{n}.db"))).unwrap())
     });
-    assert_eq!(n, 7, "every check ran on a fresh store");
+    assert_eq!(n, 8, "every check ran on a fresh store");
 }
 
 #[test]

@@ -113,7 +113,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
                 "--console {addr}: not a loopback address; serving the console beyond this machine needs TLS: use `console:` with tls_cert and tls_key in a --config file"
             );
             let dir = crate::state::state_dir(args.state_dir.as_deref())?;
-            Some(harrier_serve::console::start(&cfg, &dir, &rules)?)
+            let db = harrier_serve::store::StoreLocation::of(None, &dir);
+            Some(harrier_serve::console::start(&cfg, &dir, &db, &rules)?)
         }
         None => None,
     };

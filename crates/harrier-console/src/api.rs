@@ -2,7 +2,6 @@
 
 use harrier_alerts::store::{AlertQuery, DeliveryState, QueriedAlert, StoredIncident};
 use harrier_events::time::{format_iso8601, parse_rfc3339};
-use harrier_posture::history::PostureHistory as _;
 use harrier_rules::Priority;
 use serde_json::{json, Value};
 

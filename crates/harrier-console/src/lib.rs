@@ -1,9 +1,11 @@
 //! Harrier's console: one place to see alerts, incidents, posture, images and rules, as web
 //! pages and as a REST API (`/api/v1`, described at `/api/v1/openapi.json`) over the same data.
 //!
-//! It reads what the service writes in its state directory (`alerts.db`: alerts, incidents,
-//! outputs and checkpoints; `posture.db`; `images.db`) and keeps its own users and sessions in
-//! `console.db`. Pages are rendered on the server (maud, escaping every value) and work without
+//! It reads what the service writes: the alert store (alerts, incidents, outputs and
+//! checkpoints) and the posture history, through their interfaces ([`Stores`]: SQLite files in
+//! the state directory on one machine, or the PostgreSQL store every worker shares), and image
+//! results from `images.db` in the state directory. It keeps its own users and sessions in
+//! `console.db` there. Pages are rendered on the server (maud, escaping every value) and work without
 //! JavaScript: the Content Security Policy allows no script at all. Charts are SVG drawn on
 //! the server.
 //!
@@ -24,10 +26,11 @@ mod openapi;
 mod pages;
 mod request;
 
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use harrier_alerts::store::Store;
+use harrier_alerts::store::{AlertStore, Store, StoreError};
+use harrier_posture::history::{History, HistoryError, PostureHistory};
 use harrier_rules::Priority;
 
 pub use auth::{Auth, Principal, Role};
@@ -91,11 +94,49 @@ impl RuleInfo {
     }
 }
 
+/// Opens a connection to the alert store.
+pub type OpenStore = Arc<dyn Fn() -> Result<Box<dyn AlertStore>, StoreError> + Send + Sync>;
+
+/// Opens the posture history.
+pub type OpenHistory = Arc<dyn Fn() -> Result<Box<dyn PostureHistory>, HistoryError> + Send + Sync>;
+
+/// Where the console reads alerts and posture history: the service's own backends, so a
+/// console on a worker sharing a PostgreSQL store shows every worker's.
+#[derive(Clone)]
+pub struct Stores {
+    /// The alert store (a connection per concurrent request, reused).
+    pub alerts: OpenStore,
+    /// The posture history.
+    pub history: OpenHistory,
+}
+
+impl Stores {
+    /// `alerts.db` and `posture.db` in `state_dir`.
+    pub fn sqlite(state_dir: &Path) -> Stores {
+        let alerts = harrier_alerts::state::alert_store_path(state_dir);
+        let history = state_dir.join("posture.db");
+        Stores {
+            alerts: Arc::new(move || Ok(Box::new(Store::open(&alerts)?) as Box<dyn AlertStore>)),
+            history: Arc::new(move || {
+                Ok(Box::new(History::open(&history)?) as Box<dyn PostureHistory>)
+            }),
+        }
+    }
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stores")
+    }
+}
+
 /// What the console needs to start.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The service's state directory.
+    /// The service's state directory (users, sessions, image results).
     pub state_dir: PathBuf,
+    /// The alert store and posture history.
+    pub stores: Stores,
     /// API tokens: lines `name role token`, mode 600.
     pub token_file: Option<PathBuf>,
     /// Served over HTTPS (cookies get `Secure`).
@@ -108,7 +149,7 @@ pub struct Options {
 pub struct Console {
     opts: Options,
     auth: Auth,
-    stores: Mutex<Vec<Store>>,
+    stores: Mutex<Vec<Box<dyn AlertStore>>>,
 }
 
 impl Console {
@@ -116,7 +157,7 @@ impl Console {
     pub fn new(opts: Options) -> Result<Console, ConsoleError> {
         let auth = Auth::open(&opts.state_dir, opts.token_file.as_deref())?;
         // The alert store exists (and has the console's columns) from the start.
-        let store = Store::open(&harrier_alerts::state::alert_store_path(&opts.state_dir))?;
+        let store = (opts.stores.alerts)()?;
         Ok(Console {
             opts,
             auth,
@@ -132,16 +173,14 @@ impl Console {
     /// Runs `f` with a connection to the alert store (one per concurrent request, reused).
     fn with_store<R>(
         &self,
-        f: impl FnOnce(&Store) -> Result<R, ConsoleError>,
+        f: impl FnOnce(&dyn AlertStore) -> Result<R, ConsoleError>,
     ) -> Result<R, ConsoleError> {
         let s = self.stores.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let s = match s {
             Some(s) => s,
-            None => Store::open(&harrier_alerts::state::alert_store_path(
-                &self.opts.state_dir,
-            ))?,
+            None => (self.opts.stores.alerts)()?,
         };
-        let r = f(&s);
+        let r = f(s.as_ref());
         let mut pool = self.stores.lock().unwrap_or_else(|p| p.into_inner());
         if pool.len() < 16 {
             pool.push(s);
@@ -149,10 +188,8 @@ impl Console {
         r
     }
 
-    fn history(&self) -> Result<harrier_posture::history::History, ConsoleError> {
-        Ok(harrier_posture::history::History::open(
-            &self.opts.state_dir.join("posture.db"),
-        )?)
+    fn history(&self) -> Result<Box<dyn PostureHistory>, ConsoleError> {
+        Ok((self.opts.stores.history)()?)
     }
 
     fn images(&self) -> Result<harrier_supply::results::ImageDb, ConsoleError> {

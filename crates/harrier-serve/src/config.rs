@@ -772,18 +772,6 @@ fn check(cfg: &Config, places: &Places) -> Result<(), ConfigError> {
                 "store: expected sqlite, sqlite:///path/alerts.db or postgres://user:password@host:port/db",
             ));
         }
-        if cfg.console.is_some() && st.starts_with("sqlite://") {
-            return Err(ConfigError::at(
-                at,
-                "store: the console reads alerts.db in state_dir: leave store unset (or sqlite) to run both",
-            ));
-        }
-        if cfg.console.is_some() && st.starts_with("postgres") {
-            return Err(ConfigError::at(
-                at,
-                "store: the console reads the SQLite store only, for now: run it on a worker with the default store, or without console:",
-            ));
-        }
     }
     if let Some(c) = &cfg.console {
         let at = places.get("console").map(|p| p.0);

@@ -3,22 +3,26 @@
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
-use harrier_console::{Console, Options, RuleInfo};
+use harrier_console::{Console, Options, RuleInfo, Stores};
 use harrier_rules::RuleSet;
 
 use crate::config::ConsoleConfig;
 use crate::http::Listener;
+use crate::store::StoreLocation;
 use crate::ServeError;
 
 /// Requests the console answers at once (a slow page does not hold up the others).
 pub const CONSOLE_WORKERS: usize = 4;
 
-/// Opens the console over `state_dir` and binds its listener; on a first start, creates the
-/// `admin` user and prints its password once, on standard error (never to the log).
+/// Opens the console over the service's alert store `db` (and the posture history that goes
+/// with it) and `state_dir`, and binds its listener; on a first start, creates the `admin` user
+/// and prints its password once, on standard error (never to the log).
 pub fn start(
     cfg: &ConsoleConfig,
     state_dir: &Path,
+    db: &StoreLocation,
     rules: &RuleSet,
 ) -> Result<(Console, Listener), ServeError> {
     let read = |what: &str, p: &Path| {
@@ -32,8 +36,14 @@ pub fn start(
         (Some(c), Some(k)) => Some((read("tls_cert", c)?, read("tls_key", k)?)),
         _ => None,
     };
+    let (alerts, history) = (db.clone(), db.history(state_dir));
+    let stores = Stores {
+        alerts: Arc::new(move || alerts.open()),
+        history: Arc::new(move || history.open()),
+    };
     let console = Console::new(Options {
         state_dir: state_dir.to_path_buf(),
+        stores,
         token_file: cfg.token_file.clone(),
         https: tls.is_some(),
         rules: RuleInfo::of(rules),

@@ -375,7 +375,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
     let outputs_stop = AtomicBool::new(false);
     let wake = Wake::default();
     let console = match &cfg.console {
-        Some(c) => Some(crate::console::start(c, &dir, rules)?),
+        Some(c) => Some(crate::console::start(c, &dir, &db, rules)?),
         None => None,
     };
     let supervisor = Supervisor::new(&stop);

@@ -28,12 +28,14 @@
 #![deny(missing_docs)]
 
 use harrier_alerts::store::{
-    AlertStore, DeliveryState, Filter, Inserted, StoreError, StoredAlert, StoredIncident, Throttle,
+    AlertPage, AlertQuery, AlertStore, DeliveryState, Filter, IncidentPage, Inserted, QueriedAlert,
+    StoreError, StoredAlert, StoredIncident, Throttle,
 };
 use harrier_alerts::{AlertRecord, Format};
 use harrier_rules::Priority;
 use postgres::{Client, Row};
 
+mod console;
 mod posture;
 mod schema;
 mod tls;
@@ -41,7 +43,7 @@ pub use schema::{inspect, Status};
 use tls::Target;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// How long an output's lease lasts without being renewed. A holder renews its leases every
 /// third of it from a thread of its own while it lives (a slow delivery keeps its lease); a
@@ -343,6 +345,8 @@ impl PgStore {
         let mut done = Inserted::default();
         let stored = now_ns();
         let mut json = String::new();
+        let mut per_rule = std::collections::BTreeMap::<&str, i64>::new();
+        let mut per_day = std::collections::BTreeMap::<(i64, i32), i64>::new();
         for ((a, id), key) in alerts.iter().zip(ids).zip(&keys) {
             let suppressed = match throttle.limit(&a.rule) {
                 Some(l) => {
@@ -360,9 +364,12 @@ impl PgStore {
             };
             json.clear();
             a.as_alert().write_to(Format::Json, &mut json);
+            let f = harrier_alerts::store::facets(a);
             let n = tx.execute(
                 "INSERT INTO alerts (id, time_ns, stored_ns, rule, priority, source, throttle_key, \
-                 suppressed, json) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (id) DO NOTHING",
+                 suppressed, json, principal, resource, account, region, event, words) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,to_tsvector('simple', $15)) \
+                 ON CONFLICT (id) DO NOTHING",
                 &[
                     id,
                     &a.time_ns,
@@ -373,16 +380,32 @@ impl PgStore {
                     key,
                     &suppressed,
                     &json.trim_end(),
+                    &f.principal,
+                    &f.resource,
+                    &f.account,
+                    &f.region,
+                    &a.event,
+                    &console::alert_words(a, &f),
                 ],
             )?;
             if n == 0 {
                 done.duplicates += 1;
-            } else if suppressed {
+                continue;
+            }
+            *per_rule.entry(a.rule.as_str()).or_default() += 1;
+            if suppressed {
                 done.suppressed += 1;
             } else {
                 done.new += 1;
+                *per_day
+                    .entry((
+                        a.time_ns.div_euclid(86_400_000_000_000),
+                        priority_num(a.priority),
+                    ))
+                    .or_default() += 1;
             }
         }
+        console::add_counts(&mut tx, &per_rule, &per_day)?;
         if let Some((source, value)) = checkpoint {
             tx.execute(
                 "INSERT INTO checkpoints (source, value, updated_ns) VALUES ($1, $2, $3) \
@@ -677,5 +700,66 @@ impl AlertStore for PgStore {
             &[],
             |r| (r.get(0), r.get(1)),
         )
+    }
+
+    fn query(&self, q: &AlertQuery) -> Result<AlertPage, StoreError> {
+        self.query_page(q)
+    }
+
+    fn alert(&self, id: &str) -> Result<Option<QueriedAlert>, StoreError> {
+        self.alert_by_id(id)
+    }
+
+    fn alerts_per_day(
+        &self,
+        since_day: i64,
+        until_day: i64,
+    ) -> Result<Vec<(i64, i64, u64)>, StoreError> {
+        self.per_day(since_day, until_day)
+    }
+
+    fn counted(&self) -> Result<u64, StoreError> {
+        self.query_one(
+            "SELECT COALESCE(SUM(n), 0)::BIGINT FROM alert_rule_counts",
+            &[],
+            |r| r.get::<_, i64>(0) as u64,
+        )
+    }
+
+    fn rule_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.counts_per_rule()
+    }
+
+    fn checkpoints(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        self.query(
+            "SELECT source, value, updated_ns FROM checkpoints ORDER BY source COLLATE \"C\"",
+            &[],
+            |r| (r.get(0), r.get(1), r.get(2)),
+        )
+    }
+
+    fn incidents_page(
+        &self,
+        before: Option<(i64, &str)>,
+        limit: u32,
+    ) -> Result<IncidentPage, StoreError> {
+        let limit = limit.clamp(1, 500);
+        let (t, id) = before.unwrap_or((i64::MAX, ""));
+        let mut out = self.query(
+            &format!(
+                "SELECT {INCIDENT_COLUMNS} FROM incidents \
+                 WHERE $4 OR last_ns < $1 OR (last_ns = $1 AND id COLLATE \"C\" > $2) \
+                 ORDER BY last_ns DESC, id COLLATE \"C\" LIMIT $3"
+            ),
+            &[&t, &id, &(i64::from(limit) + 1), &before.is_none()],
+            incident_row,
+        )?;
+        let next = if out.len() > limit as usize {
+            out.truncate(limit as usize);
+            out.last().map(|i| (i.last_ns, i.id.clone()))
+        } else {
+            None
+        };
+        Ok((out, next))
     }
 }

@@ -1,7 +1,7 @@
 //! The schema: its versions, the migrations that bring a database to this build's, and what
 //! `harrier store check` reads of a database without changing it.
 
-use super::{open_client, posture, shown, PgStore, SCHEMA_VERSION};
+use super::{console, open_client, posture, shown, PgStore, SCHEMA_VERSION};
 use harrier_alerts::store::StoreError;
 
 /// Version 2: outputs' delivery leases.
@@ -97,6 +97,12 @@ impl PgStore {
         if current < 3 {
             tx.batch_execute(posture::SCHEMA_V3).map_err(err)?;
             tx.execute("INSERT INTO harrier_schema (version) VALUES (3)", &[])
+                .map_err(err)?;
+        }
+        if current < 4 {
+            tx.batch_execute(console::SCHEMA_V4).map_err(err)?;
+            console::backfill(&mut tx).map_err(err)?;
+            tx.execute("INSERT INTO harrier_schema (version) VALUES (4)", &[])
                 .map_err(err)?;
         }
         tx.commit().map_err(err)

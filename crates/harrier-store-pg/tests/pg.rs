@@ -8,7 +8,7 @@ mod pg_server;
 use pg_server::Server;
 
 use harrier_alerts::store::contract;
-use harrier_alerts::store::{AlertStore, Limit, RuleThrottle, Throttle};
+use harrier_alerts::store::{AlertQuery, AlertStore, Limit, RuleThrottle, Throttle};
 use harrier_rules::Priority;
 use harrier_store_pg::{PgStore, SCHEMA_VERSION};
 
@@ -24,7 +24,7 @@ fn postgres_meets_the_store_contract() {
         n += 1;
         Box::new(PgStore::connect(&s.database(&format!("contract{n}"))).unwrap())
     });
-    assert_eq!(n, 7, "every check ran on a fresh database");
+    assert_eq!(n, 8, "every check ran on a fresh database");
 }
 
 #[test]
@@ -315,4 +315,66 @@ fn a_worker_listening_is_woken_by_alerts_another_worker_stores() {
         }
         stop.store(true, Ordering::SeqCst);
     });
+}
+
+/// A database from before the console (schema version 3) is brought to version 4 at connect:
+/// its alerts get their facets and words from their stored output fields, and the counts are
+/// taken from what it holds, so the console finds them as it finds new ones.
+#[test]
+fn a_version_3_database_gets_the_consoles_facets_words_and_counts() {
+    let Some(s) = Server::start() else { return };
+    let url = s.database("v3");
+    let mut st = PgStore::connect(&url).unwrap();
+    let mut a = alert("Create Access Key", "e1", 100);
+    a.output = "Create Access Key for xmrig".into();
+    a.output_fields = vec![(
+        "ct.user.arn".into(),
+        Some("arn:aws:iam::111122223333:user/alice".into()),
+    )];
+    st.insert(&[a, alert("R", "e2", 200)], &Throttle::default(), None)
+        .unwrap();
+    drop(st);
+    // Back to version 3 as it was: no facet columns, no counts.
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute(
+        "ALTER TABLE alerts DROP COLUMN principal, DROP COLUMN resource, DROP COLUMN account, \
+         DROP COLUMN region, DROP COLUMN event, DROP COLUMN words;
+         DROP TABLE alert_rule_counts; DROP TABLE alert_day_counts;
+         DELETE FROM harrier_schema WHERE version = 4;",
+    )
+    .unwrap();
+    assert_eq!(harrier_store_pg::inspect(&url).unwrap().schema, 3);
+    let st = PgStore::connect(&url).unwrap();
+    assert_eq!(harrier_store_pg::inspect(&url).unwrap().schema, 4);
+    let found = |q: AlertQuery| -> Vec<String> {
+        st.query(&q)
+            .unwrap()
+            .alerts
+            .into_iter()
+            .map(|a| a.alert.rule)
+            .collect()
+    };
+    assert_eq!(
+        found(AlertQuery {
+            text: Some("xmrig alice".into()),
+            ..AlertQuery::default()
+        }),
+        ["Create Access Key"]
+    );
+    assert_eq!(
+        found(AlertQuery {
+            principal: Some("arn:aws:iam::111122223333:user/alice".into()),
+            ..AlertQuery::default()
+        }),
+        ["Create Access Key"]
+    );
+    assert_eq!(st.counted().unwrap(), 2);
+    assert_eq!(
+        st.alerts_per_day(0, 1)
+            .unwrap()
+            .iter()
+            .map(|d| d.2)
+            .sum::<u64>(),
+        2
+    );
 }
