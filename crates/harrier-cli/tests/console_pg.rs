@@ -18,8 +18,9 @@ use serde_json::Value;
 use support::{enc, get_json, harrier, login, repo, req, run, serve};
 
 /// Two workers on one PostgreSQL store: what one stores (the story's Kubernetes audit events,
-/// posted to its webhook, and their incident) and a posture scan recorded into the database are
-/// what the other worker's console shows; the console's worker keeps no alert store of its own.
+/// posted to its webhook, and their incident), a posture scan and an image scan recorded into
+/// the database are what the other worker's console shows; the console's worker keeps no
+/// store of its own.
 #[test]
 fn a_console_on_the_postgres_store_shows_every_workers_alerts() {
     let Some(db) = pg_server::Server::start() else {
@@ -96,6 +97,19 @@ fn a_console_on_the_postgres_store_shows_every_workers_alerts() {
         &url,
     ]);
 
+    // The sample image scanned and recorded into the shared database.
+    let out = harrier()
+        .args(["image", "scan"])
+        .arg(r.join("samples/images/backdoored-web.tar"))
+        .args(["--record", "--store", &url])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("recorded sha256:"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // Worker A: the console, on the same store.
     let s = serve(a.path(), &format!("store: '{url}'\n"));
     let c = login(s.port, "admin", &s.password).expect("login");
@@ -169,9 +183,20 @@ fn a_console_on_the_postgres_store_shows_every_workers_alerts() {
     let (_, p) = get_json(s.port, c, "/api/v1/posture");
     assert_eq!(p["trend"].as_array().unwrap().len(), 1, "{p}");
     assert!(!p["failing"].as_array().unwrap().is_empty());
+    let (_, im) = get_json(s.port, c, "/api/v1/images");
+    let digest = im["items"][0]["digest"]
+        .as_str()
+        .expect("the image")
+        .to_string();
+    let (_, scan) = get_json(s.port, c, &format!("/api/v1/images/{digest}"));
+    assert!(scan["malware"].to_string().contains("miner"), "{scan}");
+    let (_, sbom) = get_json(s.port, c, &format!("/api/v1/images/{digest}/sbom"));
+    assert_eq!(sbom["bomFormat"], "CycloneDX");
+    assert_eq!(get_json(s.port, c, "/api/v1/images/sha256:00").0, 404);
     // Worker A's state directory holds its users, not an alert store.
     assert!(!a.path().join("alerts.db").exists());
     assert!(!a.path().join("posture.db").exists());
+    assert!(!a.path().join("images.db").exists());
     stop(s.child);
     stop(worker);
 }

@@ -6,6 +6,9 @@
 
 mod common;
 
+#[path = "../../harrier-store-pg/tests/support/pg_server.rs"]
+mod pg_server;
+
 use common::{alerts, free_port, http_get, metric, stop, wait_until};
 
 use std::io::{Read, Write};
@@ -63,6 +66,24 @@ fn put_image(id: &str, time: &str, identity: Value, tag: &str, digest: &str) -> 
 
 #[test]
 fn pushed_images_are_scanned_once_and_a_person_moving_a_tag_is_alerted() {
+    pushes(None);
+}
+
+/// The same run with `store: postgres://...`: the scan queue, the scans and the tags are the
+/// shared database's; the worker's state directory gets no images.db.
+#[test]
+fn with_a_postgres_store_the_scans_are_the_shared_ones() {
+    let Some(db) = pg_server::Server::start() else {
+        return;
+    };
+    db.database("supply");
+    pushes(Some(format!(
+        "postgres://harrier@127.0.0.1:{}/supply",
+        db.port
+    )));
+}
+
+fn pushes(pg: Option<String>) {
     let (Some(m), Some(reg)) = (common::moto(), common::registry()) else {
         return;
     };
@@ -82,7 +103,8 @@ fn pushed_images_are_scanned_once_and_a_person_moving_a_tag_is_alerted() {
     std::fs::write(
         &cfg,
         format!(
-            "state_dir: {state}\naws: {{region: us-east-1, endpoint_url: '{url}'}}\nsources:\n  - {{type: sqs, queue_url: '{trail_q}', wait_seconds: 1}}\n  - {{type: ecr_events, queue_url: '{ecr_q}', wait_seconds: 1}}\nimages: {{registry: '127.0.0.1:{port}'}}\nincidents: {{}}\nmetrics: {{listen: '127.0.0.1:{mport}'}}\noutputs:\n  - {{type: file, path: {out}}}\n",
+            "{store}state_dir: {state}\naws: {{region: us-east-1, endpoint_url: '{url}'}}\nsources:\n  - {{type: sqs, queue_url: '{trail_q}', wait_seconds: 1}}\n  - {{type: ecr_events, queue_url: '{ecr_q}', wait_seconds: 1}}\nimages: {{registry: '127.0.0.1:{port}'}}\nincidents: {{}}\nmetrics: {{listen: '127.0.0.1:{mport}'}}\noutputs:\n  - {{type: file, path: {out}}}\n",
+            store = pg.as_ref().map_or(String::new(), |u| format!("store: '{u}'\n")),
             state = dir.path().join("state").display(),
             url = m.url,
             port = reg.port,
@@ -221,6 +243,25 @@ fn pushed_images_are_scanned_once_and_a_person_moving_a_tag_is_alerted() {
         clean_digest.as_str()
     );
 
+    if let Some(url) = &pg {
+        // The shared database holds both scans and where the tag points; the worker keeps none.
+        use harrier_supply::results::ImageResults;
+        let store = harrier_store_pg::PgStore::connect(url).unwrap();
+        let mut scanned: Vec<String> = store
+            .scans(10)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.digest)
+            .collect();
+        scanned.sort();
+        let mut want = vec![clean_digest.clone(), bad_digest.clone()];
+        want.sort();
+        assert_eq!(scanned, want);
+        assert_eq!(store.tags_of(&bad_digest).unwrap(), ["web:v1.4.2"]);
+        assert_eq!(store.depth().unwrap(), 0, "nothing left to scan");
+        assert!(!dir.path().join("state/images.db").exists());
+        return;
+    }
     // The scan alerts join the pusher's incident, with the pack's alert on the push itself.
     let inc = Command::new(env!("CARGO_BIN_EXE_harrier"))
         .args(["incidents", "list", "--format", "json", "--state-dir"])

@@ -2,10 +2,10 @@
 //! pages and as a REST API (`/api/v1`, described at `/api/v1/openapi.json`) over the same data.
 //!
 //! It reads what the service writes: the alert store (alerts, incidents, outputs and
-//! checkpoints) and the posture history, through their interfaces ([`Stores`]: SQLite files in
-//! the state directory on one machine, or the PostgreSQL store every worker shares), and image
-//! results from `images.db` in the state directory. It keeps its own users and sessions in
-//! `console.db` there. Pages are rendered on the server (maud, escaping every value) and work without
+//! checkpoints), the posture history and the image results, through their interfaces
+//! ([`Stores`]: SQLite files in the state directory on one machine, or the PostgreSQL store
+//! every worker shares). It keeps its own users and sessions in `console.db` in the state
+//! directory. Pages are rendered on the server (maud, escaping every value) and work without
 //! JavaScript: the Content Security Policy allows no script at all. Charts are SVG drawn on
 //! the server.
 //!
@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex};
 use harrier_alerts::store::{AlertStore, Store, StoreError};
 use harrier_posture::history::{History, HistoryError, PostureHistory};
 use harrier_rules::Priority;
+use harrier_supply::results::{ImageDb, ImageResults};
 
 pub use auth::{Auth, Principal, Role};
 pub use request::{In, Out};
@@ -97,10 +98,14 @@ impl RuleInfo {
 /// Opens a connection to the alert store.
 pub type OpenStore = Arc<dyn Fn() -> Result<Box<dyn AlertStore>, StoreError> + Send + Sync>;
 
+/// Opens the image results.
+pub type OpenImages =
+    Arc<dyn Fn() -> Result<Box<dyn ImageResults>, harrier_supply::results::DbError> + Send + Sync>;
+
 /// Opens the posture history.
 pub type OpenHistory = Arc<dyn Fn() -> Result<Box<dyn PostureHistory>, HistoryError> + Send + Sync>;
 
-/// Where the console reads alerts and posture history: the service's own backends, so a
+/// Where the console reads alerts, posture history and images: the service's own backends, so a
 /// console on a worker sharing a PostgreSQL store shows every worker's.
 #[derive(Clone)]
 pub struct Stores {
@@ -108,14 +113,20 @@ pub struct Stores {
     pub alerts: OpenStore,
     /// The posture history.
     pub history: OpenHistory,
+    /// Image scans, SBOMs and tags.
+    pub images: OpenImages,
 }
 
 impl Stores {
-    /// `alerts.db` and `posture.db` in `state_dir`.
+    /// `alerts.db`, `posture.db` and `images.db` in `state_dir`.
     pub fn sqlite(state_dir: &Path) -> Stores {
         let alerts = harrier_alerts::state::alert_store_path(state_dir);
         let history = state_dir.join("posture.db");
+        let images = state_dir.join("images.db");
         Stores {
+            images: Arc::new(
+                move || Ok(Box::new(ImageDb::open(&images)?) as Box<dyn ImageResults>),
+            ),
             alerts: Arc::new(move || Ok(Box::new(Store::open(&alerts)?) as Box<dyn AlertStore>)),
             history: Arc::new(move || {
                 Ok(Box::new(History::open(&history)?) as Box<dyn PostureHistory>)
@@ -192,10 +203,8 @@ impl Console {
         Ok((self.opts.stores.history)()?)
     }
 
-    fn images(&self) -> Result<harrier_supply::results::ImageDb, ConsoleError> {
-        Ok(harrier_supply::results::ImageDb::open(
-            &self.opts.state_dir.join("images.db"),
-        )?)
+    fn images(&self) -> Result<Box<dyn ImageResults>, ConsoleError> {
+        Ok((self.opts.stores.images)()?)
     }
 
     /// Reads and answers one request.

@@ -36,10 +36,11 @@ pub fn start(
         (Some(c), Some(k)) => Some((read("tls_cert", c)?, read("tls_key", k)?)),
         _ => None,
     };
-    let (alerts, history) = (db.clone(), db.history(state_dir));
+    let (alerts, history, images) = (db.clone(), db.history(state_dir), db.images(state_dir));
     let stores = Stores {
         alerts: Arc::new(move || alerts.open()),
         history: Arc::new(move || history.open()),
+        images: Arc::new(move || images.open()),
     };
     let console = Console::new(Options {
         state_dir: state_dir.to_path_buf(),

@@ -4,7 +4,7 @@
 //! admission webhook, which shares the scans.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,7 +15,9 @@ use harrier_image::malware::Severity;
 use harrier_sources::webhook::{error_body, respond};
 use harrier_supply::admission::{self, Controller, Review};
 use harrier_supply::push::Push;
-use harrier_supply::results::ImageDb;
+use harrier_supply::results::ImageResults;
+
+use crate::store::ImagesLocation;
 use harrier_supply::scanner::RegistryScanner;
 use harrier_supply::verdict::Bar;
 use harrier_supply::watch::{self, Settings, SupplyAlert};
@@ -34,8 +36,8 @@ pub const MAX_REVIEW: usize = 8 << 20;
 /// How the service scans images.
 #[derive(Clone)]
 pub struct Images {
-    /// The image database.
-    pub db: PathBuf,
+    /// Where image results are (the state directory's `images.db`, or the shared store).
+    pub db: ImagesLocation,
     /// The scanner.
     pub scanner: Arc<RegistryScanner>,
     /// How pushes are judged.
@@ -67,13 +69,13 @@ impl Images {
     pub fn new(
         cfg: Option<&ImagesConfig>,
         state_dir: &Path,
+        db: ImagesLocation,
         aws_endpoint_url: Option<String>,
         metrics: Arc<ImageMetrics>,
     ) -> Result<Option<Images>, ServeError> {
         let Some(c) = cfg else { return Ok(None) };
-        let db = state_dir.join("images.db");
         // Opened once now: a broken file is a start-up error, not a failing thread.
-        let d = ImageDb::open(&db).map_err(|e| ServeError::Conflict(e.to_string()))?;
+        let d = db.open().map_err(|e| ServeError::Conflict(e.to_string()))?;
         metrics
             .queue_depth
             .store(d.depth().unwrap_or(0), Ordering::Relaxed);
@@ -99,13 +101,13 @@ impl Images {
         }))
     }
 
-    fn open(&self) -> Result<ImageDb, String> {
-        ImageDb::open(&self.db).map_err(|e| e.to_string())
+    fn open(&self) -> Result<Box<dyn ImageResults>, String> {
+        self.db.open().map_err(|e| e.to_string())
     }
 
     /// Records `push` to scan, waiting (the caller's input unacknowledged) while the queue is
     /// full.
-    fn record(&self, db: &ImageDb, push: &Push, stop: &AtomicBool) -> Result<(), String> {
+    fn record(&self, db: &dyn ImageResults, push: &Push, stop: &AtomicBool) -> Result<(), String> {
         loop {
             let depth = db.depth().map_err(|e| e.to_string())?;
             self.metrics.queue_depth.store(depth, Ordering::Relaxed);
@@ -142,7 +144,7 @@ impl Images {
                 return Ok(());
             };
             match Push::from_cloudtrail(&v) {
-                Some(p) => self.record(&db, &p, stop),
+                Some(p) => self.record(db.as_ref(), &p, stop),
                 None => Ok(()),
             }
         }))
@@ -172,7 +174,7 @@ impl Images {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                match watch::process(&db, self.scanner.as_ref(), &q.push, &self.settings) {
+                match watch::process(db.as_ref(), self.scanner.as_ref(), &q.push, &self.settings) {
                     Ok(o) => {
                         let c = if o.scanned {
                             &self.metrics.scanned
@@ -271,7 +273,7 @@ pub fn run_ecr_events(
                     Push::from_eventbridge(inner.as_ref().unwrap_or(&v))
                 });
             match parsed {
-                Ok(Some(p)) => images.record(&db, &p, stop)?,
+                Ok(Some(p)) => images.record(db.as_ref(), &p, stop)?,
                 Ok(None) => {
                     tracing::debug!(queue = %queue_url, message = %id, "ecr_events: not an ECR push; skipped")
                 }
@@ -382,7 +384,7 @@ impl Images {
             }
             let rows = harrier_supply::inventory::judge(
                 running,
-                Some(&db),
+                Some(db.as_ref()),
                 self.scanner.as_ref(),
                 self.settings.bar,
             );
@@ -433,6 +435,7 @@ pub fn admission_hooks(
     sources: &[SourceConfig],
     images: Option<&Images>,
     state_dir: &Path,
+    db: &ImagesLocation,
 ) -> Result<Vec<AdmissionHook>, ServeError> {
     let mut out = Vec::new();
     for s in sources {
@@ -480,8 +483,7 @@ pub fn admission_hooks(
                 ..RegistryScanner::default()
             })
         });
-        let db = ImageDb::open(&state_dir.join("images.db"))
-            .map_err(|e| ServeError::Conflict(e.to_string()))?;
+        let db = db.open().map_err(|e| ServeError::Conflict(e.to_string()))?;
         out.push(AdmissionHook {
             listen: *listen,
             tls: (

@@ -220,10 +220,12 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
     let images = crate::images::Images::new(
         cfg.images.as_ref(),
         &dir,
+        db.images(&dir),
         aws_opts.endpoint_url.clone(),
         Arc::clone(&image_metrics),
     )?;
-    let admission = crate::images::admission_hooks(&cfg.sources, images.as_ref(), &dir)?;
+    let admission =
+        crate::images::admission_hooks(&cfg.sources, images.as_ref(), &dir, &db.images(&dir))?;
     let mut admission_listeners = Vec::new();
     for a in admission {
         if listeners.iter().any(|(_, p)| p.addr == a.listen) {

@@ -5,6 +5,32 @@ use std::path::{Path, PathBuf};
 
 use harrier_alerts::store::{AlertStore, Store, StoreError};
 use harrier_posture::history::{History, HistoryError, PostureHistory};
+use harrier_supply::results::{DbError, ImageDb, ImageResults};
+
+/// Where image results are: `images.db` in the state directory, or the shared PostgreSQL store
+/// (one scan queue and one set of scans for every worker).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImagesLocation {
+    /// An SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection string (with its password; never shown).
+    Postgres(String),
+}
+
+impl ImagesLocation {
+    /// Opens a connection.
+    pub fn open(&self) -> Result<Box<dyn ImageResults>, DbError> {
+        Ok(match self {
+            ImagesLocation::Sqlite(p) => Box::new(ImageDb::open(p)?),
+            ImagesLocation::Postgres(url) => Box::new(
+                harrier_store_pg::PgStore::connect(url).map_err(|e| DbError::Backend {
+                    path: e.path,
+                    source: e.source,
+                })?,
+            ),
+        })
+    }
+}
 
 /// Where the posture history is: `posture.db` in the state directory beside the SQLite alert
 /// store, or the shared PostgreSQL store (every worker's scans in one history).
@@ -66,6 +92,14 @@ impl StoreLocation {
         match self {
             StoreLocation::Postgres(url) => HistoryLocation::Postgres(url.clone()),
             StoreLocation::Sqlite(_) => HistoryLocation::Sqlite(state_dir.join("posture.db")),
+        }
+    }
+
+    /// Where image results go with this store (`images.db` in `state_dir` with SQLite).
+    pub fn images(&self, state_dir: &Path) -> ImagesLocation {
+        match self {
+            StoreLocation::Postgres(url) => ImagesLocation::Postgres(url.clone()),
+            StoreLocation::Sqlite(_) => ImagesLocation::Sqlite(state_dir.join("images.db")),
         }
     }
 

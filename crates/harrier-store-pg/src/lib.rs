@@ -1,6 +1,7 @@
 //! Harrier's alert store on PostgreSQL: the same [`AlertStore`] interface as the embedded
 //! SQLite store (`harrier_alerts::store::Store`), for several workers sharing one database,
-//! and the same `PostureHistory` as `harrier_posture::history::History` (module `posture`).
+//! the same `PostureHistory` as `harrier_posture::history::History` (module `posture`), and the
+//! same `ImageResults` as `harrier_supply::results::ImageDb` (module `images`).
 //!
 //! - The schema is versioned ([`SCHEMA_VERSION`]) and migrated at connect; a database with a
 //!   newer schema than this build knows is refused, never written.
@@ -36,14 +37,16 @@ use harrier_rules::Priority;
 use postgres::{Client, Row};
 
 mod console;
+mod images;
 mod posture;
 mod schema;
 mod tls;
+pub use images::SCAN_CLAIM;
 pub use schema::{inspect, Status};
 use tls::Target;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 /// How long an output's lease lasts without being renewed. A holder renews its leases every
 /// third of it from a thread of its own while it lives (a slow delivery keeps its lease); a

@@ -1,7 +1,7 @@
 //! The schema: its versions, the migrations that bring a database to this build's, and what
 //! `harrier store check` reads of a database without changing it.
 
-use super::{console, open_client, posture, shown, PgStore, SCHEMA_VERSION};
+use super::{console, images, open_client, posture, shown, PgStore, SCHEMA_VERSION};
 use harrier_alerts::store::StoreError;
 
 /// Version 2: outputs' delivery leases.
@@ -103,6 +103,11 @@ impl PgStore {
             tx.batch_execute(console::SCHEMA_V4).map_err(err)?;
             console::backfill(&mut tx).map_err(err)?;
             tx.execute("INSERT INTO harrier_schema (version) VALUES (4)", &[])
+                .map_err(err)?;
+        }
+        if current < 5 {
+            tx.batch_execute(images::SCHEMA_V5).map_err(err)?;
+            tx.execute("INSERT INTO harrier_schema (version) VALUES (5)", &[])
                 .map_err(err)?;
         }
         tx.commit().map_err(err)

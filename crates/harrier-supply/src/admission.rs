@@ -22,7 +22,7 @@ use harrier_incidents::{Entity, Kind};
 use harrier_rules::Priority;
 use serde_json::{json, Value};
 
-use crate::results::ImageDb;
+use crate::results::ImageResults;
 use crate::scanner::Scanner;
 use crate::verdict::{Bar, Summary};
 use crate::watch::SupplyAlert;
@@ -269,7 +269,7 @@ pub const MAX_FETCHES: usize = 16;
 struct Inner {
     policy: Policy,
     scanner: Arc<dyn Scanner>,
-    db: Option<Mutex<ImageDb>>,
+    db: Option<Mutex<Box<dyn ImageResults>>>,
     scans: Mutex<HashMap<String, Arc<Summary>>>,
     tags: Mutex<HashMap<String, (String, Instant)>>,
     inflight: std::sync::atomic::AtomicUsize,
@@ -367,7 +367,11 @@ impl Inner {
 impl Controller {
     /// A controller with `policy`, scanning through `scanner`, sharing stored scans with `db`
     /// (the scans of pushed images), when given.
-    pub fn new(policy: Policy, scanner: Arc<dyn Scanner>, db: Option<ImageDb>) -> Controller {
+    pub fn new(
+        policy: Policy,
+        scanner: Arc<dyn Scanner>,
+        db: Option<Box<dyn ImageResults>>,
+    ) -> Controller {
         Controller {
             inner: Arc::new(Inner {
                 policy,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use harrier_image::registry::Reference;
 use serde_json::Value;
 
-use crate::results::ImageDb;
+use crate::results::ImageResults;
 use crate::scanner::Scanner;
 use crate::verdict::{Bar, Summary};
 
@@ -410,7 +410,7 @@ pub struct Row {
 /// ones) and judges it by `bar`.
 pub fn judge(
     running: Vec<Running>,
-    db: Option<&ImageDb>,
+    db: Option<&dyn ImageResults>,
     scanner: &dyn Scanner,
     bar: Bar,
 ) -> Vec<Row> {

@@ -1,9 +1,13 @@
-//! The image database (SQLite, `images.db` in the state directory): one scan per digest, where
-//! each tag points and every digest it pointed to, and the pushes waiting to be scanned.
+//! Image results: one scan per digest, where each tag points and every digest it pointed to,
+//! and the pushes waiting to be scanned, behind one interface ([`ImageResults`]) with two
+//! backends: [`ImageDb`] (SQLite, `images.db` in the state directory, one machine) and the
+//! PostgreSQL store several workers share (crate harrier-store-pg).
 //!
-//! The pushes table is the scan queue: a push is recorded (idempotently, by its event id)
-//! while the event that told of it is processed, before the source acknowledges it, so a push
-//! survives a crash; the scanner takes them in arrival order and marks each done or failed.
+//! The pushes are the scan queue: a push is recorded (idempotently, by its event id) while the
+//! event that told of it is processed, before the source acknowledges it, so a push survives a
+//! crash; the scanner takes them in arrival order and marks each done or failed. On a shared
+//! store, taking pushes claims them for a while, so two workers never scan the same push at
+//! once, and a worker that died leaves its claims to the others when they run out.
 
 use std::path::Path;
 
@@ -23,6 +27,15 @@ pub enum DbError {
         /// What SQLite said.
         #[source]
         source: rusqlite::Error,
+    },
+    /// A shared store's database said no.
+    #[error("image results in {path}: {source}")]
+    Backend {
+        /// The database, as shown (no password).
+        path: String,
+        /// What it said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A stored row could not be read back.
     #[error("image database {path}: a stored {what} cannot be read: {message}")]
@@ -369,86 +382,106 @@ impl ImageDb {
     }
 }
 
+/// What the image supply chain keeps, whatever the database: the scan queue, scans and SBOMs
+/// by digest, and where tags point. [`ImageDb`] (SQLite) implements it; so does the PostgreSQL
+/// store, and both pass the same checks ([`contract`]).
+pub trait ImageResults: Send {
+    /// Records a push to scan; `false` when it was recorded before: the same event (a replay,
+    /// another worker), or the same push told the other way (CloudTrail and EventBridge both
+    /// tell of it, with different ids: same account, region, repository, tag and digest within
+    /// ten minutes). When CloudTrail's telling comes while EventBridge's still waits, the
+    /// waiting one gains its pusher.
+    fn enqueue(&self, push: &Push) -> Result<bool, DbError>;
+    /// Up to `limit` pending pushes, oldest first, for this worker to scan: on a shared store
+    /// they are claimed until [`ImageResults::finish`]ed or until the claim runs out.
+    fn pending(&self, limit: usize) -> Result<Vec<Queued>, DbError>;
+    /// How many pushes wait.
+    fn depth(&self) -> Result<u64, DbError>;
+    /// Marks a push `done`, or (with an error) counts a failed attempt; after `max_attempts`
+    /// it is `failed` and leaves the queue (the error kept).
+    fn finish(&self, seq: i64, error: Option<&str>, max_attempts: u32) -> Result<(), DbError>;
+    /// The stored scan of `digest`.
+    fn scan(&self, digest: &str) -> Result<Option<Summary>, DbError>;
+    /// Stores a scan (a newer one of the same digest replaces it).
+    fn put_scan(&self, s: &Summary) -> Result<(), DbError>;
+    /// Stores an image's software bill of materials (CycloneDX JSON).
+    fn put_sbom(&self, digest: &str, cyclonedx: &str) -> Result<(), DbError>;
+    /// An image's software bill of materials (CycloneDX JSON), when one was stored.
+    fn sbom(&self, digest: &str) -> Result<Option<String>, DbError>;
+    /// Every stored scan, newest first, at most `limit`.
+    fn scans(&self, limit: usize) -> Result<Vec<Summary>, DbError>;
+    /// Points `tag` of `registry/repository` at `push`'s digest and records it in the tag's
+    /// history. Returns the digest the tag pointed to before when that was a different one
+    /// (the tag moved); the same push asked again gets the same answer. A push older than what
+    /// the tag already records does not move it back (events arrive out of order); it is only
+    /// kept in the history.
+    fn point_tag(&self, registry: &str, push: &Push) -> Result<Option<String>, DbError>;
+    /// The tags that point at `digest` now, as `repository:tag`, sorted.
+    fn tags_of(&self, digest: &str) -> Result<Vec<String>, DbError>;
+}
+
+impl ImageResults for ImageDb {
+    fn enqueue(&self, push: &Push) -> Result<bool, DbError> {
+        ImageDb::enqueue(self, push)
+    }
+    fn pending(&self, limit: usize) -> Result<Vec<Queued>, DbError> {
+        ImageDb::pending(self, limit)
+    }
+    fn depth(&self) -> Result<u64, DbError> {
+        ImageDb::depth(self)
+    }
+    fn finish(&self, seq: i64, error: Option<&str>, max_attempts: u32) -> Result<(), DbError> {
+        ImageDb::finish(self, seq, error, max_attempts)
+    }
+    fn scan(&self, digest: &str) -> Result<Option<Summary>, DbError> {
+        ImageDb::scan(self, digest)
+    }
+    fn put_scan(&self, s: &Summary) -> Result<(), DbError> {
+        ImageDb::put_scan(self, s)
+    }
+    fn put_sbom(&self, digest: &str, cyclonedx: &str) -> Result<(), DbError> {
+        ImageDb::put_sbom(self, digest, cyclonedx)
+    }
+    fn sbom(&self, digest: &str) -> Result<Option<String>, DbError> {
+        ImageDb::sbom(self, digest)
+    }
+    fn scans(&self, limit: usize) -> Result<Vec<Summary>, DbError> {
+        ImageDb::scans(self, limit)
+    }
+    fn point_tag(&self, registry: &str, push: &Push) -> Result<Option<String>, DbError> {
+        ImageDb::point_tag(self, registry, push)
+    }
+    fn tags_of(&self, digest: &str) -> Result<Vec<String>, DbError> {
+        ImageDb::tags_of(self, digest)
+    }
+}
+
+#[path = "results_contract.rs"]
+pub mod contract;
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn push(id: &str, digest_char: char, t: i64) -> Push {
-        Push {
-            registry_id: "111122223333".into(),
-            region: "eu-west-1".into(),
-            repository: "web".into(),
-            tag: Some("v1.4.2".into()),
-            digest: format!("sha256:{}", digest_char.to_string().repeat(64)),
-            pusher: Some("arn:aws:iam::111122223333:user/alice".into()),
-            person: true,
-            access_key: None,
-            source_ip: None,
-            time_ns: t,
-            event_id: id.into(),
-            via: "cloudtrail".into(),
-        }
+    #[test]
+    fn sqlite_meets_the_image_results_contract() {
+        let d = tempfile::tempdir().unwrap();
+        let mut n = 0;
+        contract::run_all(&mut || {
+            n += 1;
+            Box::new(ImageDb::open(&d.path().join(format!("i{n}.db"))).unwrap())
+        });
+        assert_eq!(n, 3, "every check ran on a fresh database");
     }
 
     #[test]
-    fn pushes_queue_once_and_leave_when_done_or_failed_too_often() {
+    fn the_queue_survives_a_reopen() {
         let d = tempfile::tempdir().unwrap();
         let db = ImageDb::open(&d.path().join("images.db")).unwrap();
-        assert!(db.enqueue(&push("a", 'a', 1)).unwrap());
-        assert!(!db.enqueue(&push("a", 'a', 1)).unwrap(), "a replay");
-        assert!(db.enqueue(&push("b", 'b', 2)).unwrap());
-        let q = db.pending(10).unwrap();
-        assert_eq!(q.len(), 2);
-        assert_eq!(q[0].push.event_id, "a");
-        db.finish(q[0].seq, None, 3).unwrap();
-        db.finish(q[1].seq, Some("registry down"), 2).unwrap();
-        assert_eq!(db.depth().unwrap(), 1, "one failure: tried again");
-        db.finish(q[1].seq, Some("registry down"), 2).unwrap();
-        assert_eq!(db.depth().unwrap(), 0, "two failures: given up");
-        // The same push told by EventBridge (another id, no pusher) and then by CloudTrail:
-        // one push, and the waiting one gains the pusher.
-        let mut eb = push("eb-1", 'c', 100);
-        eb.pusher = None;
-        eb.via = "eventbridge".into();
-        assert!(db.enqueue(&eb).unwrap());
-        let mut ct = push("ct-1", 'c', 100 + 60_000_000_000);
-        ct.via = "cloudtrail".into();
-        assert!(!db.enqueue(&ct).unwrap(), "the same push");
-        let waiting = db.pending(10).unwrap();
-        let c = waiting
-            .iter()
-            .find(|q| q.push.digest.ends_with("cccc"))
-            .unwrap();
-        assert!(c.push.pusher.is_some(), "CloudTrail's pusher filled in");
-        // Near miss: the same digest pushed again an hour later is another push.
-        assert!(db
-            .enqueue(&push("ct-2", 'c', 100 + 3_600_000_000_000))
-            .unwrap());
-        // Reopened: the state survives.
+        assert!(db.enqueue(&contract::push("b", 'b', 2)).unwrap());
         drop(db);
         let db = ImageDb::open(&d.path().join("images.db")).unwrap();
-        assert!(!db.enqueue(&push("b", 'b', 2)).unwrap());
-    }
-
-    #[test]
-    fn a_tag_moves_only_forward_in_time() {
-        let d = tempfile::tempdir().unwrap();
-        let db = ImageDb::open(&d.path().join("images.db")).unwrap();
-        assert_eq!(db.point_tag("r", &push("1", 'a', 10)).unwrap(), None);
-        assert_eq!(
-            db.point_tag("r", &push("2", 'a', 11)).unwrap(),
-            None,
-            "same digest"
-        );
-        let moved = db.point_tag("r", &push("3", 'b', 20)).unwrap();
-        assert_eq!(moved, Some(format!("sha256:{}", "a".repeat(64))));
-        // The same push again (a retry after a crash): the same answer.
-        assert_eq!(db.point_tag("r", &push("3", 'b', 20)).unwrap(), moved);
-        // A late event from before the move does not move it back.
-        assert_eq!(db.point_tag("r", &push("4", 'c', 15)).unwrap(), None);
-        assert_eq!(
-            db.tags_of(&format!("sha256:{}", "b".repeat(64))).unwrap(),
-            ["web:v1.4.2"]
-        );
+        assert!(!db.enqueue(&contract::push("b", 'b', 2)).unwrap());
+        assert_eq!(db.depth().unwrap(), 1);
     }
 }

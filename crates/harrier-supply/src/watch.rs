@@ -10,7 +10,7 @@ use harrier_incidents::{Entity, Kind};
 use harrier_rules::Priority;
 
 use crate::push::Push;
-use crate::results::ImageDb;
+use crate::results::ImageResults;
 use crate::scanner::Scanner;
 use crate::verdict::{Bar, Summary};
 
@@ -114,7 +114,7 @@ fn entities(p: &Push) -> Vec<Entity> {
 /// unless it was before) and says what to alert. An error (the registry unreachable, the
 /// image unreadable) leaves the push for another attempt.
 pub fn process(
-    db: &ImageDb,
+    db: &dyn ImageResults,
     scanner: &dyn Scanner,
     push: &Push,
     s: &Settings,
@@ -228,6 +228,7 @@ pub fn process(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::ImageDb;
     use crate::verdict::Item;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -9,6 +9,7 @@ use harrier_image::layers::Limits;
 use harrier_image::malware::Severity;
 use harrier_image::registry::{Credentials, Reference};
 use harrier_image::vulndb::VulnDb;
+use harrier_supply::results::ImageResults;
 
 use crate::state;
 
@@ -68,6 +69,10 @@ pub enum ImageCommand {
         /// digest; for an archive, the SHA-256 of the file).
         #[arg(long)]
         record: bool,
+        /// With --record: keep it in this shared PostgreSQL store instead (postgres://..., the
+        /// `store:` of `serve` workers; default: $HARRIER_STORE_URL when set).
+        #[arg(long, value_name = "URL", requires = "record")]
+        store: Option<String>,
     },
     /// The images that run (ECS and Fargate tasks, Kubernetes pods), each scanned once per
     /// digest: which workloads run a vulnerable or tampered image. Exit 1 when one does, 2 when
@@ -138,6 +143,7 @@ pub fn run_image(cmd: ImageCommand) -> Result<ExitCode> {
             endpoint_url,
             known_hashes,
             record,
+            store,
         } => {
             let known = match &known_hashes {
                 Some(p) => {
@@ -187,8 +193,26 @@ pub fn run_image(cmd: ImageCommand) -> Result<ExitCode> {
                     Some(d) => d,
                     None => file_digest(&path)?,
                 };
-                let dir = state::state_dir(state_dir.as_deref())?;
-                let images = harrier_supply::results::ImageDb::open(&dir.join("images.db"))?;
+                let url = store.or_else(|| std::env::var("HARRIER_STORE_URL").ok());
+                let (images, shown): (Box<dyn ImageResults>, String) = match url {
+                    Some(url) => {
+                        anyhow::ensure!(
+                            url.starts_with("postgres://") || url.starts_with("postgresql://"),
+                            "--store: expected postgres://user:password@host:port/db"
+                        );
+                        (
+                            Box::new(harrier_store_pg::PgStore::connect(&url)?),
+                            harrier_store_pg::shown(&url),
+                        )
+                    }
+                    None => {
+                        let p = state::state_dir(state_dir.as_deref())?.join("images.db");
+                        (
+                            Box::new(harrier_supply::results::ImageDb::open(&p)?),
+                            p.display().to_string(),
+                        )
+                    }
+                };
                 images.put_scan(&harrier_supply::verdict::Summary::of(
                     &report,
                     &digest,
@@ -199,10 +223,7 @@ pub fn run_image(cmd: ImageCommand) -> Result<ExitCode> {
                     &digest,
                     &serde_json::to_string(&harrier_image::formats::cyclonedx(&report))?,
                 )?;
-                eprintln!(
-                    "harrier: recorded {digest} in {}",
-                    dir.join("images.db").display()
-                );
+                eprintln!("harrier: recorded {digest} in {shown}");
             }
             match format {
                 ImageFormat::Table => print!("{}", report.table()),
