@@ -50,6 +50,8 @@ fn main() {
         rules
     };
     let harrier_ct = load(&sigma_ct);
+    let harrier_pack = load(&pack);
+    let harrier_falco = load(&[shared("rules/falco/aws_cloudtrail_rules.yaml")]);
     let mut everything = pack.clone();
     everything.push(shared("rules/falco/aws_cloudtrail_rules.yaml"));
     everything.extend(all_sigma.iter().cloned());
@@ -168,6 +170,8 @@ fn main() {
         n
     };
     let (t_eval_all, _) = best_of(3, || eval_only(&harrier_all));
+    let (t_falco, a_falco) = best_of(3, || run(&harrier_falco, None));
+    let (t_pack, a_pack) = best_of(3, || run(&harrier_pack, None));
     let (t_ct, a_ct) = best_of(3, || run(&harrier_ct, None));
     let (t_all, a_all) = best_of(3, || run(&harrier_all, None));
     run(&harrier_ct, Some(&mut harrier_hits));
@@ -181,6 +185,8 @@ fn main() {
         ("parse-only: sonic-rs to Value (best parse-only baseline)", t_sonic),
         ("rsigma 0.23 (serde_json Value + Engine::evaluate), 57 SigmaHQ CloudTrail rules", t_rsigma),
         ("harrier, the same 57 SigmaHQ CloudTrail rules", t_ct),
+        ("harrier, Falco's aws_cloudtrail_rules.yaml", t_falco),
+        ("harrier, the built-in pack (rules/aws)", t_pack),
         ("harrier, everything: the built-in pack, Falco's CloudTrail rules, all of ../shared/rules/sigma", t_all),
         ("harrier, everything, matching only (no alert rendering)", t_eval_all),
     ] {
@@ -192,7 +198,7 @@ fn main() {
             rate(t) / rate(t_rsigma)
         );
     }
-    println!("\nAlerts per pass: harrier 57 Sigma rules {a_ct}, everything {a_all}.\n");
+    println!("\nAlerts per pass: harrier 57 Sigma rules {a_ct}, Falco's {a_falco}, the pack {a_pack}, everything {a_all}.\n");
     println!("| rule | rsigma hits | harrier hits |\n|---|---:|---:|");
     let mut names: Vec<&String> = rsigma_hits.keys().chain(harrier_hits.keys()).collect();
     names.sort();
