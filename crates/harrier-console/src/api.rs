@@ -155,18 +155,20 @@ pub(crate) fn incident_page(
 pub(crate) struct Overview {
     pub incidents: Vec<StoredIncident>,
     pub alerts: u64,
-    pub last_seq: i64,
     pub days: Vec<(String, Vec<(i64, u64)>)>,
     pub score: Option<f64>,
     pub scores: Vec<(String, f64)>,
     pub outputs: Vec<DeliveryState>,
+    /// Alerts each output has still to deliver (suppressed ones aside), by `outputs`' order:
+    /// counted, since a shared store's positions have gaps.
+    pub lags: Vec<u64>,
     pub sources: Vec<(String, String, i64)>,
 }
 
 const DAY_NS: i64 = 86_400_000_000_000;
 
 pub(crate) fn overview_data(c: &Console) -> Result<Overview, ConsoleError> {
-    let (incidents, alerts, last_seq, outputs, sources, newest) = c.with_store(|s| {
+    let (incidents, alerts, outputs, sources, newest) = c.with_store(|s| {
         let newest = s
             .query(&AlertQuery {
                 limit: Some(1),
@@ -176,15 +178,20 @@ pub(crate) fn overview_data(c: &Console) -> Result<Overview, ConsoleError> {
             .alerts
             .first()
             .map(|a| a.alert.time_ns);
+        let outputs = s.deliveries()?;
+        let lags = outputs
+            .iter()
+            .map(|d| s.undelivered(&d.output))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok((
             s.incidents(10)?,
             s.counted()?,
-            s.last_seq()?,
-            s.deliveries()?,
+            (outputs, lags),
             s.checkpoints()?,
             newest,
         ))
     })?;
+    let (outputs, lags) = outputs;
     // The 30 days up to the newest alert's day (a backfill of last year still shows).
     let end = newest.map_or(harrier_events::time::now_ns(), |t| t) / DAY_NS * DAY_NS + DAY_NS;
     let start = end - 30 * DAY_NS;
@@ -216,11 +223,11 @@ pub(crate) fn overview_data(c: &Console) -> Result<Overview, ConsoleError> {
     Ok(Overview {
         incidents,
         alerts,
-        last_seq,
         days,
         score: scans.last().and_then(|s| s.score),
         scores,
         outputs,
+        lags,
         sources,
     })
 }
@@ -406,7 +413,7 @@ pub(crate) fn route(c: &Console, r: &In, who: &Principal) -> R {
                     })).collect::<Vec<_>>(),
                     "posture_score": o.score,
                     "posture_trend": o.scores.iter().map(|(t, s)| json!({"taken_at": t, "score": s})).collect::<Vec<_>>(),
-                    "outputs": o.outputs.iter().map(|d| json!({"output": d.output, "delivered": d.delivered, "lag": o.last_seq - d.seq, "failures": d.failures, "last_error": d.last_error})).collect::<Vec<_>>(),
+                    "outputs": o.outputs.iter().zip(&o.lags).map(|(d, lag)| json!({"output": d.output, "delivered": d.delivered, "lag": lag, "failures": d.failures, "last_error": d.last_error})).collect::<Vec<_>>(),
                     "sources": o.sources.iter().map(|(s, v, at)| json!({"source": s, "checkpoint": v, "updated": format_iso8601(*at)})).collect::<Vec<_>>(),
                 }),
             )

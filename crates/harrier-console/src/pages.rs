@@ -177,8 +177,8 @@ fn overview(c: &Console, r: &In, who: &Principal, lang: Lang) -> R {
             h2 { (lang.t("health")) }
             table {
                 tr { th { (lang.t("output")) } th { (lang.t("delivered")) } th { (lang.t("lag")) } th { (lang.t("failures")) } th { (lang.t("last_error")) } }
-                @for d in &o.outputs {
-                    tr { td { (d.output) } td { (d.delivered) } td { (o.last_seq - d.seq) } td { (d.failures) } td { (d.last_error.as_deref().unwrap_or("")) } }
+                @for (d, lag) in o.outputs.iter().zip(&o.lags) {
+                    tr { td { (d.output) } td { (d.delivered) } td { (lag) } td { (d.failures) } td { (d.last_error.as_deref().unwrap_or("")) } }
                 }
                 tr { th { (lang.t("source")) } th colspan="4" { (lang.t("last_checkpoint")) } }
                 @for (s, _, at) in &o.sources {

@@ -162,7 +162,9 @@ impl Images {
     ) -> Result<(), String> {
         let db = self.open()?;
         while !stop.load(Ordering::Relaxed) {
-            let batch = db.pending(8).map_err(|e| e.to_string())?;
+            // One at a time: on a shared store taking a push claims it for a while, and a
+            // claim should cover the one scan it is taken for.
+            let batch = db.pending(1).map_err(|e| e.to_string())?;
             self.metrics
                 .queue_depth
                 .store(db.depth().unwrap_or(0), Ordering::Relaxed);

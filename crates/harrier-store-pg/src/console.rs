@@ -15,9 +15,12 @@ use harrier_alerts::AlertRecord;
 use postgres::types::ToSql;
 use postgres::{Row, Transaction};
 
-use super::{alert_row, priority_num, PgStore, ALERT_COLUMNS};
+use super::{alert_row, priority_num, PgStore};
 
-/// Version 4: the console's facets, words and counts.
+/// Version 4: the console's facets, words and counts. Adding the columns rewrites nothing;
+/// alerts stored before keep no facets or words (as in SQLite: they are listed, not found by
+/// facet or word), so the migration costs the index builds and one counting pass, not a
+/// rewrite of every alert.
 pub(crate) const SCHEMA_V4: &str = "
 ALTER TABLE alerts
     ADD COLUMN IF NOT EXISTS principal TEXT,
@@ -48,8 +51,15 @@ INSERT INTO alert_day_counts (day, priority, n)
     FROM alerts WHERE NOT suppressed GROUP BY 1, 2 ON CONFLICT DO NOTHING;
 ";
 
-/// Words kept per alert at most (a tsvector has a size limit; an alert's words are far fewer).
+/// Words kept per alert at most: a tsvector holds at most 1 MiB, and an alert's output can
+/// carry an attacker's command line.
 const MAX_WORDS: usize = 4096;
+
+/// Bytes of words kept per alert at most (far below the tsvector's limit).
+const MAX_WORD_BYTES: usize = 64 * 1024;
+
+/// Longest word kept (PostgreSQL ignores words over 2047 bytes; none is searched for).
+const MAX_WORD_LEN: usize = 256;
 
 /// Words searched for at most.
 const MAX_QUERY_WORDS: usize = 16;
@@ -60,9 +70,12 @@ pub(crate) fn split_words(text: &str, max: usize) -> String {
     let mut out = String::new();
     for w in text
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
+        .filter(|w| !w.is_empty() && w.len() <= MAX_WORD_LEN)
         .take(max)
     {
+        if out.len() + w.len() + 1 > MAX_WORD_BYTES {
+            break;
+        }
         if !out.is_empty() {
             out.push(' ');
         }
@@ -90,67 +103,6 @@ fn queried(r: &Row) -> QueriedAlert {
             region: r.get(12),
         },
         event: r.get(13),
-    }
-}
-
-/// Fills in the facets and words of alerts stored before version 4 (from their stored JSON:
-/// output fields and output; their events were not kept), a thousand at a time.
-pub(crate) fn backfill(tx: &mut Transaction<'_>) -> Result<(), postgres::Error> {
-    let mut after = 0i64;
-    loop {
-        let rows = tx.query(
-            &format!(
-                "SELECT {ALERT_COLUMNS} FROM alerts WHERE seq > $1 AND words IS NULL ORDER BY seq LIMIT 1000"
-            ),
-            &[&after],
-        )?;
-        let Some(last) = rows.last() else {
-            return Ok(());
-        };
-        after = last.get(0);
-        for r in &rows {
-            let a = alert_row(r);
-            let rec = record_of(&a.json, &a.rule, &a.source, a.time_ns);
-            let f = harrier_alerts::store::facets(&rec);
-            tx.execute(
-                "UPDATE alerts SET principal = $2, resource = $3, account = $4, region = $5, \
-                 words = to_tsvector('simple', $6) WHERE seq = $1",
-                &[
-                    &a.seq,
-                    &f.principal,
-                    &f.resource,
-                    &f.account,
-                    &f.region,
-                    &alert_words(&rec, &f),
-                ],
-            )?;
-        }
-    }
-}
-
-/// An alert record rebuilt from its stored JSON, as far as facets and words need it.
-fn record_of(json: &str, rule: &str, source: &str, time_ns: i64) -> AlertRecord {
-    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    let output_fields = v["output_fields"]
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string)))
-                .collect()
-        })
-        .unwrap_or_default();
-    AlertRecord {
-        time_ns,
-        rule: rule.to_string(),
-        priority: harrier_rules::Priority::Informational,
-        source: source.to_string(),
-        output: v["output"].as_str().unwrap_or("").to_string(),
-        output_fields,
-        tags: Vec::new(),
-        hostname: String::new(),
-        event_id: None,
-        rule_file: String::new(),
-        event: None,
     }
 }
 

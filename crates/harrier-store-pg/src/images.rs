@@ -7,7 +7,9 @@
 //!   (digest and repository), so two workers told of one push at once queue it once.
 //! - Taking pushes claims them (`FOR UPDATE SKIP LOCKED`, then a holder and a claim end on the
 //!   server's clock): two workers never scan one push at once; a worker that dies leaves its
-//!   claims to the others after [`SCAN_CLAIM`].
+//!   claims to the others after [`SCAN_CLAIM`]. Only the holder finishes a push (a worker
+//!   whose claim ran out and passed on cannot undo what the new holder did), and a push is
+//!   finished once. `serve` claims one push at a time, so a claim covers one scan.
 //! - Moving a tag runs under a lock per tag, so concurrent pushes to one tag see each other.
 
 use harrier_supply::push::Push;
@@ -174,14 +176,15 @@ impl ImageResults for PgStore {
         self.images(|c| {
             match error {
                 None => c.execute(
-                    "UPDATE image_pushes SET state = 'done', error = NULL, holder = NULL WHERE seq = $1",
-                    &[&seq],
+                    "UPDATE image_pushes SET state = 'done', error = NULL, holder = NULL
+                     WHERE seq = $1 AND state = 'pending' AND (holder = $2 OR holder IS NULL)",
+                    &[&seq, &self.worker],
                 ),
                 Some(e) => c.execute(
                     "UPDATE image_pushes SET attempts = attempts + 1, error = $2, holder = NULL,
                        state = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE 'pending' END
-                     WHERE seq = $1",
-                    &[&seq, &e, &max],
+                     WHERE seq = $1 AND state = 'pending' AND (holder = $4 OR holder IS NULL)",
+                    &[&seq, &e, &max, &self.worker],
                 ),
             }
             .map(|_| ())

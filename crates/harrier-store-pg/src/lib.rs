@@ -165,17 +165,45 @@ fn priority_of(n: i32) -> Priority {
 
 /// A connection string with any password left out, for messages.
 pub fn shown(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            let user = creds.split(':').next().unwrap_or("");
-            format!("{}{user}@{}", &url[..s + 3], &url[at + 1..])
+    match url.find("://") {
+        Some(s) => {
+            // The credentials end at the last `@` before the path (a password may hold `@`).
+            let rest = &url[s + 3..];
+            let end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let (auth, tail) = rest.split_at(end);
+            let host = match auth.rfind('@') {
+                Some(at) => {
+                    let user = auth[..at].split(':').next().unwrap_or("");
+                    format!("{user}@{}", &auth[at + 1..])
+                }
+                None => auth.to_string(),
+            };
+            // And no `password=` among the query parameters.
+            let tail = match tail.split_once('?') {
+                Some((path, query)) => {
+                    let kept: Vec<&str> = query
+                        .split('&')
+                        .filter(|kv| !kv.to_ascii_lowercase().starts_with("password="))
+                        .collect();
+                    if kept.is_empty() {
+                        path.to_string()
+                    } else {
+                        format!("{path}?{}", kept.join("&"))
+                    }
+                }
+                None => tail.to_string(),
+            };
+            format!("{}{host}{tail}", &url[..s + 3])
         }
-        _ => url
-            .split_whitespace()
-            .filter(|kv| !kv.starts_with("password="))
-            .collect::<Vec<_>>()
-            .join(" "),
+        // key=value form: everything from a `password` key on is left out (a quoted password
+        // may hold spaces, and `password = x` spreads over three words).
+        None => {
+            let lower = url.to_ascii_lowercase();
+            match lower.find("password") {
+                Some(i) => url[..i].trim_end().to_string(),
+                None => url.to_string(),
+            }
+        }
     }
 }
 
@@ -764,5 +792,34 @@ impl AlertStore for PgStore {
             None
         };
         Ok((out, next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn a_password_never_shows() {
+        for (url, want) in [
+            (
+                "postgres://h:s3cret@db:5432/harrier?sslmode=require",
+                "postgres://h@db:5432/harrier?sslmode=require",
+            ),
+            // A password holding `@` and `/`-free text; a password as a query parameter.
+            ("postgres://h:p@ss@db/x", "postgres://h@db/x"),
+            (
+                "postgresql://db/x?user=h&password=s3cret&sslmode=require",
+                "postgresql://db/x?user=h&sslmode=require",
+            ),
+            ("postgres://db/x?PASSWORD=s3cret", "postgres://db/x"),
+            ("host=db user=h password=s3cret", "host=db user=h"),
+            ("host=db user=h password = 's3 cret'", "host=db user=h"),
+            ("host=db user=h", "host=db user=h"),
+        ] {
+            let got = shown(url);
+            assert_eq!(got, want, "{url}");
+            assert!(!got.contains("s3") && !got.contains("ss@"), "{got}");
+        }
     }
 }

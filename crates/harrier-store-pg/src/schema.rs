@@ -65,6 +65,24 @@ impl PgStore {
             path: shown.clone(),
             source: Box::new(e),
         };
+        // Already current (every connection after the first): no lock, no DDL, so a reader
+        // (a console request, an admission review) neither waits for a migration lock nor
+        // needs the right to change the schema.
+        let exists: bool = self
+            .client_mut()
+            .query_one("SELECT to_regclass('harrier_schema') IS NOT NULL", &[])
+            .map_err(err)?
+            .get(0);
+        if exists {
+            let current: Option<i32> = self
+                .client_mut()
+                .query_one("SELECT MAX(version) FROM harrier_schema", &[])
+                .map_err(err)?
+                .get(0);
+            if current == Some(SCHEMA_VERSION) {
+                return Ok(());
+            }
+        }
         let mut tx = self.client_mut().transaction().map_err(err)?;
         tx.execute("SELECT pg_advisory_xact_lock(7263540011)", &[])
             .map_err(err)?;
@@ -101,7 +119,6 @@ impl PgStore {
         }
         if current < 4 {
             tx.batch_execute(console::SCHEMA_V4).map_err(err)?;
-            console::backfill(&mut tx).map_err(err)?;
             tx.execute("INSERT INTO harrier_schema (version) VALUES (4)", &[])
                 .map_err(err)?;
         }

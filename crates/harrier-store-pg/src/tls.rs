@@ -102,11 +102,19 @@ impl Target {
         })
     }
 
-    /// Connects.
+    /// Connects: within 10 s unless the connection string says otherwise (`connect_timeout`),
+    /// with TCP keepalives, so a server gone silent fails the call (and its caller retries)
+    /// instead of holding it, and with it an admission request or a console page, forever.
     pub(crate) fn connect(&self) -> Result<Client, postgres::Error> {
+        let mut cfg: postgres::Config = self.url.parse()?;
+        if cfg.get_connect_timeout().is_none() {
+            cfg.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        cfg.keepalives(true);
+        cfg.keepalives_idle(std::time::Duration::from_secs(30));
         match &self.tls {
-            Some(t) => Client::connect(&self.url, t.clone()),
-            None => Client::connect(&self.url, NoTls),
+            Some(t) => cfg.connect(t.clone()),
+            None => cfg.connect(NoTls),
         }
     }
 }

@@ -57,6 +57,9 @@ fn workers_claim_pushes_so_none_is_scanned_twice() {
     )
     .unwrap();
     assert_eq!(ids(&b.pending(10).unwrap()), ["e1", "e2"]);
+    // a comes back and finishes e1 late: b holds it now, so nothing changes.
+    a.finish(took_a[1].seq, None, 3).unwrap();
+    assert_eq!(a.depth().unwrap(), 2, "a stale holder cannot finish a push");
     // A failed attempt returns the push to the queue for anyone; done never comes back.
     b.finish(took_a[1].seq, Some("registry down"), 3).unwrap();
     assert_eq!(a.depth().unwrap(), 2);
