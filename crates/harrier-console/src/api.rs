@@ -359,12 +359,16 @@ pub(crate) fn image_list(
     c: &Console,
 ) -> Result<Vec<(harrier_supply::verdict::Summary, Vec<String>)>, ConsoleError> {
     let db = c.images()?;
-    let mut out = Vec::new();
-    for s in db.scans(500)? {
-        let tags = db.tags_of(&s.digest)?;
-        out.push((s, tags));
-    }
-    Ok(out)
+    let scans = db.scans(500)?;
+    let digests: Vec<&str> = scans.iter().map(|s| s.digest.as_str()).collect();
+    let mut tags = db.tags_of_each(&digests)?;
+    Ok(scans
+        .into_iter()
+        .map(|s| {
+            let t = tags.remove(&s.digest).unwrap_or_default();
+            (s, t)
+        })
+        .collect())
 }
 
 /// Loaded rules with how often each fired.

@@ -295,6 +295,25 @@ impl ImageResults for PgStore {
         })
     }
 
+    fn tags_of_each(
+        &self,
+        digests: &[&str],
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>, DbError> {
+        let rows: Vec<(String, String)> = self.images(|c| {
+            c.query(
+                "SELECT digest, repository || ':' || tag FROM image_tags WHERE digest = ANY($1) \
+                 ORDER BY digest, (repository || ':' || tag) COLLATE \"C\"",
+                &[&digests],
+            )
+            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })?;
+        let mut out = std::collections::BTreeMap::<String, Vec<String>>::new();
+        for (d, t) in rows {
+            out.entry(d).or_default().push(t);
+        }
+        Ok(out)
+    }
+
     fn tags_of(&self, digest: &str) -> Result<Vec<String>, DbError> {
         self.images(|c| {
             c.query(

@@ -418,6 +418,21 @@ pub trait ImageResults: Send {
     fn point_tag(&self, registry: &str, push: &Push) -> Result<Option<String>, DbError>;
     /// The tags that point at `digest` now, as `repository:tag`, sorted.
     fn tags_of(&self, digest: &str) -> Result<Vec<String>, DbError>;
+    /// [`ImageResults::tags_of`] for each of `digests` (a page of images), by digest; a digest
+    /// no tag points at is left out. A networked backend answers in one query.
+    fn tags_of_each(
+        &self,
+        digests: &[&str],
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>, DbError> {
+        let mut out = std::collections::BTreeMap::new();
+        for d in digests {
+            let tags = self.tags_of(d)?;
+            if !tags.is_empty() {
+                out.insert(d.to_string(), tags);
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl ImageResults for ImageDb {

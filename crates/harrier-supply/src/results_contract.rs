@@ -91,6 +91,23 @@ pub fn a_tag_moves_only_forward_in_time(db: &dyn ImageResults) {
         db.tags_of(&format!("sha256:{}", "b".repeat(64))).unwrap(),
         ["web:v1.4.2"]
     );
+    // A second tag on the same digest, and the tags of a page of digests at once.
+    let mut stable = push("5", 'b', 30);
+    stable.tag = Some("stable".into());
+    db.point_tag("r", &stable).unwrap();
+    let (a, b) = (
+        format!("sha256:{}", "a".repeat(64)),
+        format!("sha256:{}", "b".repeat(64)),
+    );
+    let each = db.tags_of_each(&[&a, &b, "sha256:none"]).unwrap();
+    assert_eq!(
+        each.into_iter().collect::<Vec<_>>(),
+        [(
+            b.clone(),
+            vec!["web:stable".to_string(), "web:v1.4.2".to_string()]
+        )],
+        "the moved-from digest has no tag left; an unknown one is left out"
+    );
 }
 
 /// A scan of `digest` at `t` ns with `packages` packages.
