@@ -13,7 +13,6 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use common::stop;
 use support::*;
 
 /// Fills a state directory as the story would: alerts and the incident, two posture scans, the
@@ -459,7 +458,7 @@ fn console_api_pages_and_browser() {
         &format!("user=admin&password={}", s.password),
     );
     assert_eq!(st, 429, "even the right password waits");
-    stop(s.child);
+    s.stop();
 }
 
 fn browser(port: u16, password: &str) {

@@ -13,9 +13,9 @@ mod support;
 use std::net::TcpStream;
 use std::process::Stdio;
 
-use common::{free_port, stop, wait_until};
+use common::{free_port, wait_until};
 use serde_json::Value;
-use support::{enc, get_json, harrier, login, repo, req, run, serve};
+use support::{enc, get_json, harrier, login, repo, req, run, serve, Serve};
 
 /// Two workers on one PostgreSQL store: what one stores (the story's Kubernetes audit events,
 /// posted to its webhook, and their incident), a posture scan and an image scan recorded into
@@ -53,12 +53,15 @@ fn a_console_on_the_postgres_store_shows_every_workers_alerts() {
         ),
     )
     .unwrap();
-    let worker = harrier()
-        .args(["serve", "--config", cfg.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let worker = Serve::of(
+        harrier()
+            .args(["serve", "--config", cfg.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        hook,
+    );
     wait_until("worker B's webhook", 30, || {
         TcpStream::connect(("127.0.0.1", hook)).is_ok()
     });
@@ -197,6 +200,6 @@ fn a_console_on_the_postgres_store_shows_every_workers_alerts() {
     assert!(!a.path().join("alerts.db").exists());
     assert!(!a.path().join("posture.db").exists());
     assert!(!a.path().join("images.db").exists());
-    stop(s.child);
-    stop(worker);
+    s.stop();
+    worker.stop();
 }

@@ -115,10 +115,37 @@ pub fn get_json(port: u16, cookie: &str, path: &str) -> (u16, Value) {
     (st, serde_json::from_str(&b).unwrap_or(Value::Null))
 }
 
+/// A running `harrier serve`: stopped cleanly by [`Serve::stop`], killed when dropped (a
+/// failing test leaves no server behind).
 pub struct Serve {
-    pub child: std::process::Child,
+    child: Option<std::process::Child>,
     pub port: u16,
     pub password: String,
+}
+
+impl Serve {
+    /// A service started elsewhere, listening on `port`.
+    pub fn of(child: std::process::Child, port: u16) -> Serve {
+        Serve {
+            child: Some(child),
+            port,
+            password: String::new(),
+        }
+    }
+
+    /// Stops it with SIGTERM, asserts it exited cleanly; its stderr.
+    pub fn stop(mut self) -> String {
+        crate::common::stop(self.child.take().expect("still running"))
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
 pub fn serve(dir: &Path, extra: &str) -> Serve {
@@ -159,7 +186,7 @@ pub fn serve(dir: &Path, extra: &str) -> Serve {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
     Serve {
-        child,
+        child: Some(child),
         port,
         password,
     }
