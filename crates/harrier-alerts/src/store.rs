@@ -36,7 +36,9 @@ pub mod contract;
 
 #[path = "store_query.rs"]
 mod query;
-pub use query::{facets, words, AlertPage, AlertQuery, Facets, IncidentPage, QueriedAlert};
+pub use query::{
+    facets, next_page, words, AlertPage, AlertQuery, Facets, IncidentPage, QueriedAlert,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS alerts (

@@ -137,6 +137,17 @@ pub struct AlertQuery {
     pub limit: Option<u32>,
 }
 
+/// Cuts `items`, read with one more than `limit`, to `limit`; returns the key of the next page
+/// (from the last item kept) when there was more. Every backend's pages end this way.
+pub fn next_page<T, K>(items: &mut Vec<T>, limit: u32, key: impl Fn(&T) -> K) -> Option<K> {
+    if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(key)
+    } else {
+        None
+    }
+}
+
 /// A page of incidents and the key of the next page (`(last ns, id)`), when there is one.
 pub type IncidentPage = (Vec<super::StoredIncident>, Option<(i64, String)>);
 
@@ -252,12 +263,7 @@ impl Store {
         let mut alerts = rows
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
-        let next = if alerts.len() > limit as usize {
-            alerts.truncate(limit as usize);
-            alerts.last().map(|a| a.alert.seq)
-        } else {
-            None
-        };
+        let next = next_page(&mut alerts, limit, |a| a.alert.seq);
         Ok(AlertPage { alerts, next })
     }
 
@@ -361,12 +367,7 @@ impl Store {
         let mut out = rows
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
-        let next = if out.len() > limit as usize {
-            out.truncate(limit as usize);
-            out.last().map(|i| (i.last_ns, i.id.clone()))
-        } else {
-            None
-        };
+        let next = next_page(&mut out, limit, |i| (i.last_ns, i.id.clone()));
         Ok((out, next))
     }
 }

@@ -436,74 +436,72 @@ fn trend_table<H: PostureHistory + ?Sized>(
     scans: &[ScanSummary],
 ) -> Result<String, HistoryError> {
     use std::fmt::Write;
-    {
-        let mut out = String::new();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>5}  {:<14} {:<30} {:>6} {:>6}  {:>5} {:>5} {:>7}  {:>7} {:>7}",
+        "scan",
+        "account",
+        "taken at",
+        "score",
+        "trend",
+        "pass",
+        "fail",
+        "unknown",
+        "cis-5.0",
+        "pci-4.0"
+    );
+    let mut prev: Option<&ScanSummary> = None;
+    for s in scans {
+        let trend = match (
+            prev.filter(|p| p.account == s.account)
+                .and_then(|p| p.score),
+            s.score,
+        ) {
+            (Some(a), Some(b)) if b > a + 0.05 => format!("+{:.1}", b - a),
+            (Some(a), Some(b)) if b < a - 0.05 => format!("{:.1}", b - a),
+            (Some(_), Some(_)) => "=".into(),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
             "{:>5}  {:<14} {:<30} {:>6} {:>6}  {:>5} {:>5} {:>7}  {:>7} {:>7}",
-            "scan",
-            "account",
-            "taken at",
-            "score",
-            "trend",
-            "pass",
-            "fail",
-            "unknown",
-            "cis-5.0",
-            "pci-4.0"
+            s.id,
+            s.account,
+            s.taken_at,
+            fmt_score(s.score),
+            trend,
+            s.pass,
+            s.fail,
+            s.unknown,
+            fmt_score(h.scope_score(s.id, "framework:cis-5.0")?),
+            fmt_score(h.scope_score(s.id, "framework:pci-4.0")?),
         );
-        let mut prev: Option<&ScanSummary> = None;
-        for s in scans {
-            let trend = match (
-                prev.filter(|p| p.account == s.account)
-                    .and_then(|p| p.score),
-                s.score,
-            ) {
-                (Some(a), Some(b)) if b > a + 0.05 => format!("+{:.1}", b - a),
-                (Some(a), Some(b)) if b < a - 0.05 => format!("{:.1}", b - a),
-                (Some(_), Some(_)) => "=".into(),
-                _ => String::new(),
-            };
-            let _ = writeln!(
-                out,
-                "{:>5}  {:<14} {:<30} {:>6} {:>6}  {:>5} {:>5} {:>7}  {:>7} {:>7}",
-                s.id,
-                s.account,
-                s.taken_at,
-                fmt_score(s.score),
-                trend,
-                s.pass,
-                s.fail,
-                s.unknown,
-                fmt_score(h.scope_score(s.id, "framework:cis-5.0")?),
-                fmt_score(h.scope_score(s.id, "framework:pci-4.0")?),
-            );
-            prev = Some(s);
-        }
-        let Some(last) = scans.last() else {
-            return Ok(out);
-        };
-        if let Some(before) = scans[..scans.len() - 1]
-            .iter()
-            .rev()
-            .find(|s| s.account == last.account)
-        {
-            let c = h.changes(before.id, last.id)?;
-            let _ = writeln!(
-                out,
-                "\nsince scan {} ({}): {} newly failing, {} fixed",
-                before.id,
-                before.taken_at,
-                c.newly_failed.len(),
-                c.fixed.len()
-            );
-            for (check, region, resource) in &c.newly_failed {
-                let _ = writeln!(out, "  NEW FAIL  {check:<40} {region:<12} {resource}");
-            }
-            for (check, region, resource) in &c.fixed {
-                let _ = writeln!(out, "  FIXED     {check:<40} {region:<12} {resource}");
-            }
-        }
-        Ok(out)
+        prev = Some(s);
     }
+    let Some(last) = scans.last() else {
+        return Ok(out);
+    };
+    if let Some(before) = scans[..scans.len() - 1]
+        .iter()
+        .rev()
+        .find(|s| s.account == last.account)
+    {
+        let c = h.changes(before.id, last.id)?;
+        let _ = writeln!(
+            out,
+            "\nsince scan {} ({}): {} newly failing, {} fixed",
+            before.id,
+            before.taken_at,
+            c.newly_failed.len(),
+            c.fixed.len()
+        );
+        for (check, region, resource) in &c.newly_failed {
+            let _ = writeln!(out, "  NEW FAIL  {check:<40} {region:<12} {resource}");
+        }
+        for (check, region, resource) in &c.fixed {
+            let _ = writeln!(out, "  FIXED     {check:<40} {region:<12} {resource}");
+        }
+    }
+    Ok(out)
 }

@@ -39,8 +39,8 @@ pub fn start(
     let (alerts, history, images) = (db.clone(), db.history(state_dir), db.images(state_dir));
     let stores = Stores {
         alerts: Arc::new(move || alerts.open()),
-        history: Arc::new(move || history.open()),
-        images: Arc::new(move || images.open()),
+        history: Arc::new(move || history.open_history()),
+        images: Arc::new(move || images.open_images()),
     };
     let console = Console::new(Options {
         state_dir: state_dir.to_path_buf(),

@@ -17,7 +17,7 @@ use harrier_supply::admission::{self, Controller, Review};
 use harrier_supply::push::Push;
 use harrier_supply::results::ImageResults;
 
-use crate::store::ImagesLocation;
+use crate::store::Location;
 use harrier_supply::scanner::RegistryScanner;
 use harrier_supply::verdict::Bar;
 use harrier_supply::watch::{self, Settings, SupplyAlert};
@@ -37,7 +37,7 @@ pub const MAX_REVIEW: usize = 8 << 20;
 #[derive(Clone)]
 pub struct Images {
     /// Where image results are (the state directory's `images.db`, or the shared store).
-    pub db: ImagesLocation,
+    pub db: Location,
     /// The scanner.
     pub scanner: Arc<RegistryScanner>,
     /// How pushes are judged.
@@ -69,13 +69,15 @@ impl Images {
     pub fn new(
         cfg: Option<&ImagesConfig>,
         state_dir: &Path,
-        db: ImagesLocation,
+        db: Location,
         aws_endpoint_url: Option<String>,
         metrics: Arc<ImageMetrics>,
     ) -> Result<Option<Images>, ServeError> {
         let Some(c) = cfg else { return Ok(None) };
         // Opened once now: a broken file is a start-up error, not a failing thread.
-        let d = db.open().map_err(|e| ServeError::Conflict(e.to_string()))?;
+        let d = db
+            .open_images()
+            .map_err(|e| ServeError::Conflict(e.to_string()))?;
         metrics
             .queue_depth
             .store(d.depth().unwrap_or(0), Ordering::Relaxed);
@@ -102,7 +104,7 @@ impl Images {
     }
 
     fn open(&self) -> Result<Box<dyn ImageResults>, String> {
-        self.db.open().map_err(|e| e.to_string())
+        self.db.open_images().map_err(|e| e.to_string())
     }
 
     /// Records `push` to scan, waiting (the caller's input unacknowledged) while the queue is
@@ -437,7 +439,7 @@ pub fn admission_hooks(
     sources: &[SourceConfig],
     images: Option<&Images>,
     state_dir: &Path,
-    db: &ImagesLocation,
+    db: &Location,
 ) -> Result<Vec<AdmissionHook>, ServeError> {
     let mut out = Vec::new();
     for s in sources {
@@ -485,7 +487,9 @@ pub fn admission_hooks(
                 ..RegistryScanner::default()
             })
         });
-        let db = db.open().map_err(|e| ServeError::Conflict(e.to_string()))?;
+        let db = db
+            .open_images()
+            .map_err(|e| ServeError::Conflict(e.to_string()))?;
         out.push(AdmissionHook {
             listen: *listen,
             tls: (

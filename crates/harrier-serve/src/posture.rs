@@ -114,7 +114,7 @@ pub struct Watch {
     /// Quiet time before a burst of changes is re-checked.
     pub settle: Duration,
     /// The posture history.
-    pub history: crate::store::HistoryLocation,
+    pub history: crate::store::Location,
     /// Counters.
     pub metrics: std::sync::Arc<PostureMetrics>,
 }
@@ -333,7 +333,7 @@ impl Watch {
     /// Records an evaluation: a full scan, or (with `changes`) a re-check and what it changed.
     fn record(&self, account: &str, findings: &[Finding], changes: Option<&[Out]>) {
         let taken = harrier_events::time::format_iso8601(harrier_events::time::now_ns());
-        match self.history.open().and_then(|mut h| match changes {
+        match self.history.open_history().and_then(|mut h| match changes {
             None => h.record(account, &taken, findings),
             Some(outs) => {
                 let rows: Vec<_> = outs.iter().map(|o| o.change.clone()).collect();

@@ -7,61 +7,68 @@ use harrier_alerts::store::{AlertStore, Store, StoreError};
 use harrier_posture::history::{History, HistoryError, PostureHistory};
 use harrier_supply::results::{DbError, ImageDb, ImageResults};
 
-/// Where image results are: `images.db` in the state directory, or the shared PostgreSQL store
-/// (one scan queue and one set of scans for every worker).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImagesLocation {
+/// Where one of the service's other stores is (the posture history, the image results): a file
+/// in the state directory beside the SQLite alert store, or the shared PostgreSQL store (every
+/// worker's in one place).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
     /// An SQLite file.
     Sqlite(PathBuf),
     /// A PostgreSQL connection string (with its password; never shown).
     Postgres(String),
 }
 
-impl ImagesLocation {
-    /// Opens a connection.
-    pub fn open(&self) -> Result<Box<dyn ImageResults>, DbError> {
-        Ok(match self {
-            ImagesLocation::Sqlite(p) => Box::new(ImageDb::open(p)?),
-            ImagesLocation::Postgres(url) => Box::new(
-                harrier_store_pg::PgStore::connect(url).map_err(|e| DbError::Backend {
-                    path: e.path,
-                    source: e.source,
-                })?,
-            ),
-        })
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(p) => write!(f, "Sqlite({})", p.display()),
+            Location::Postgres(url) => write!(f, "Postgres({})", harrier_store_pg::shown(url)),
+        }
     }
 }
 
-/// Where the posture history is: `posture.db` in the state directory beside the SQLite alert
-/// store, or the shared PostgreSQL store (every worker's scans in one history).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HistoryLocation {
-    /// An SQLite file.
-    Sqlite(PathBuf),
-    /// A PostgreSQL connection string (with its password; never shown).
-    Postgres(String),
-}
-
-impl HistoryLocation {
-    /// Opens a connection.
-    pub fn open(&self) -> Result<Box<dyn PostureHistory>, HistoryError> {
+impl Location {
+    /// Opens a connection to the posture history.
+    pub fn open_history(&self) -> Result<Box<dyn PostureHistory>, HistoryError> {
         Ok(match self {
-            HistoryLocation::Sqlite(p) => Box::new(History::open(p)?),
-            HistoryLocation::Postgres(url) => Box::new(
+            Location::Sqlite(p) => Box::new(History::open(p)?),
+            Location::Postgres(url) => Box::new(
                 harrier_store_pg::PgStore::connect(url)
                     .map_err(|e| HistoryError::new(harrier_store_pg::shown(url), e))?,
             ),
         })
     }
+
+    /// Opens a connection to the image results.
+    pub fn open_images(&self) -> Result<Box<dyn ImageResults>, DbError> {
+        Ok(match self {
+            Location::Sqlite(p) => Box::new(ImageDb::open(p)?),
+            Location::Postgres(url) => Box::new(harrier_store_pg::PgStore::connect(url).map_err(
+                |e| DbError::Backend {
+                    path: e.path,
+                    source: e.source,
+                },
+            )?),
+        })
+    }
 }
 
 /// Where the alert store is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     /// An SQLite file.
     Sqlite(PathBuf),
     /// A PostgreSQL connection string (with its password; never shown).
     Postgres(String),
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sqlite(p) => write!(f, "Sqlite({})", p.display()),
+            StoreLocation::Postgres(_) => write!(f, "Postgres({})", self.shown()),
+        }
+    }
 }
 
 impl StoreLocation {
@@ -88,18 +95,20 @@ impl StoreLocation {
 
     /// Where the posture history goes with this store (`posture.db` in `state_dir` with
     /// SQLite).
-    pub fn history(&self, state_dir: &Path) -> HistoryLocation {
-        match self {
-            StoreLocation::Postgres(url) => HistoryLocation::Postgres(url.clone()),
-            StoreLocation::Sqlite(_) => HistoryLocation::Sqlite(state_dir.join("posture.db")),
-        }
+    pub fn history(&self, state_dir: &Path) -> Location {
+        self.beside(state_dir, "posture.db")
     }
 
     /// Where image results go with this store (`images.db` in `state_dir` with SQLite).
-    pub fn images(&self, state_dir: &Path) -> ImagesLocation {
+    pub fn images(&self, state_dir: &Path) -> Location {
+        self.beside(state_dir, "images.db")
+    }
+
+    /// The shared store itself, or the file `name` in `state_dir` with SQLite.
+    fn beside(&self, state_dir: &Path, name: &str) -> Location {
         match self {
-            StoreLocation::Postgres(url) => ImagesLocation::Postgres(url.clone()),
-            StoreLocation::Sqlite(_) => ImagesLocation::Sqlite(state_dir.join("images.db")),
+            StoreLocation::Postgres(url) => Location::Postgres(url.clone()),
+            StoreLocation::Sqlite(_) => Location::Sqlite(state_dir.join(name)),
         }
     }
 
@@ -138,5 +147,12 @@ mod tests {
         let pg = StoreLocation::of(Some("postgres://h:s3cret@db:5432/harrier"), d);
         assert!(matches!(pg, StoreLocation::Postgres(_)));
         assert!(!pg.shown().contains("s3cret"), "{}", pg.shown());
+        assert!(!format!("{pg:?}").contains("s3cret"), "{pg:?}");
+        let side = pg.images(d);
+        assert!(!format!("{side:?}").contains("s3cret"), "{side:?}");
+        assert_eq!(
+            StoreLocation::of(None, d).history(d),
+            Location::Sqlite(d.join("posture.db"))
+        );
     }
 }

@@ -192,12 +192,7 @@ impl PgStore {
         );
         let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b.as_ref()).collect();
         let mut alerts = self.query(&sql, &params, queried)?;
-        let next = if alerts.len() > limit as usize {
-            alerts.truncate(limit as usize);
-            alerts.last().map(|a| a.alert.seq)
-        } else {
-            None
-        };
+        let next = harrier_alerts::store::next_page(&mut alerts, limit, |a| a.alert.seq);
         Ok(AlertPage { alerts, next })
     }
 

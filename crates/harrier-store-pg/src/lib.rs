@@ -785,12 +785,7 @@ impl AlertStore for PgStore {
             &[&t, &id, &(i64::from(limit) + 1), &before.is_none()],
             incident_row,
         )?;
-        let next = if out.len() > limit as usize {
-            out.truncate(limit as usize);
-            out.last().map(|i| (i.last_ns, i.id.clone()))
-        } else {
-            None
-        };
+        let next = harrier_alerts::store::next_page(&mut out, limit, |i| (i.last_ns, i.id.clone()));
         Ok((out, next))
     }
 }
