@@ -61,8 +61,12 @@ pub struct AlertRecord {
     pub event_id: Option<String>,
     /// File the rule came from.
     pub rule_file: String,
-    /// The event's record as read (JSON), when it was kept (see [`MAX_EVENT_BYTES`]).
+    /// The event's record as read (JSON), when it was kept (see `MAX_EVENT_BYTES`).
     pub event: Option<String>,
+    /// The entities of the alert's event, encoded (`harrier_incidents::entity::encode`), when
+    /// it was raised for a correlator that reads them back from a shared store; `None`: not
+    /// correlated that way. Not part of the alert's text or JSON forms.
+    pub entities: Option<String>,
 }
 
 /// The largest event record an alert keeps; a larger one is left out (the alert says so by
@@ -216,6 +220,7 @@ impl Alert<'_> {
                 .event
                 .filter(|e| e.len() <= MAX_EVENT_BYTES)
                 .map(|e| String::from_utf8_lossy(e).into_owned()),
+            entities: None,
         }
     }
 

@@ -19,6 +19,12 @@ pub struct SinkError {
 pub trait AlertSink {
     /// Queues an alert for writing.
     fn send(&mut self, alert: &Alert<'_>) -> Result<(), SinkError>;
+    /// Queues an alert with the encoded entities of its event, for a store that keeps them
+    /// for correlation across workers; other sinks write the alert alone.
+    fn send_linked(&mut self, alert: &Alert<'_>, entities: &str) -> Result<(), SinkError> {
+        let _ = entities;
+        self.send(alert)
+    }
     /// Writes everything queued; when this returns `Ok`, every alert sent so far is delivered.
     fn flush(&mut self) -> Result<(), SinkError>;
 }
@@ -131,6 +137,13 @@ impl AlertSink for Tee<'_> {
     fn send(&mut self, alert: &Alert<'_>) -> Result<(), SinkError> {
         for s in &mut self.0 {
             s.send(alert)?;
+        }
+        Ok(())
+    }
+
+    fn send_linked(&mut self, alert: &Alert<'_>, entities: &str) -> Result<(), SinkError> {
+        for s in &mut self.0 {
+            s.send_linked(alert, entities)?;
         }
         Ok(())
     }

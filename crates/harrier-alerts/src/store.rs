@@ -25,7 +25,7 @@ use crate::alert::{AlertRecord, Format};
 
 #[path = "store_api.rs"]
 mod api;
-pub use api::{AlertStore, LeaseLost, StoreError};
+pub use api::{AlertStore, LeaseLost, LinkedAlert, Replay, StoreError};
 
 #[path = "store_incidents.rs"]
 mod incidents;
@@ -717,6 +717,18 @@ impl crate::AlertSink for StoreSink {
             .entry((alert.rule.to_string(), alert.priority))
             .or_default() += 1;
         self.batch.push(alert.to_record());
+        Ok(())
+    }
+
+    fn send_linked(
+        &mut self,
+        alert: &crate::Alert<'_>,
+        entities: &str,
+    ) -> Result<(), crate::SinkError> {
+        self.send(alert)?;
+        if let Some(r) = self.batch.last_mut() {
+            r.entities = Some(entities.to_string());
+        }
         Ok(())
     }
 

@@ -33,9 +33,36 @@ impl StoreError {
 #[error("output {0}: this worker no longer holds its delivery lease (another worker took it over)")]
 pub struct LeaseLost(pub String);
 
+/// An alert as a correlator in another process reads it back: the stored alert and the
+/// encoded entities it was raised with (`None`: raised without them).
+#[derive(Debug, Clone)]
+pub struct LinkedAlert {
+    /// The alert.
+    pub alert: StoredAlert,
+    /// Its event's entities (`harrier_incidents::entity::encode`'s form).
+    pub entities: Option<String>,
+}
+
+/// Where a correlator taking over resumes: replay the alerts after position `after` with
+/// event time at or after `since_ns` (up to its cursor) to rebuild the incidents still open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replay {
+    /// Replay alerts after this position.
+    pub after: i64,
+    /// ... whose event time is at or after this, ns.
+    pub since_ns: i64,
+}
+
+fn unsupported(what: &str) -> StoreError {
+    StoreError {
+        path: "alert store".into(),
+        source: format!("{what}: this store is for one process (correlation runs in it)").into(),
+    }
+}
+
 /// The contract of an alert store: what sources, outputs, the CLI and the service need from
 /// it, whatever the database. [`Store`] (SQLite, one machine) implements it; a backend for
-/// several workers implements it too and passes the same suite ([`contract`]).
+/// several workers implements it too and passes the same suite (`store::contract`).
 ///
 /// The guarantees, which every implementation keeps:
 /// - [`AlertStore::insert`] writes the alerts and the checkpoint in one durable transaction:
@@ -116,6 +143,36 @@ pub trait AlertStore: Send {
         before: Option<(i64, &str)>,
         limit: u32,
     ) -> Result<IncidentPage, StoreError>;
+
+    // What a correlator for several workers needs (a shared store; one process's store
+    // correlates in that process and says it does not support these).
+
+    /// Takes or renews the lease of `task` (a delivery cursor such as an output's, registered
+    /// with [`AlertStore::register_output`]) and returns its cursor; `None` while another
+    /// worker holds it. The cursor moves with [`AlertStore::mark_delivered`], under the lease.
+    fn lease(&self, task: &str) -> Result<Option<i64>, StoreError> {
+        let _ = task;
+        Err(unsupported("leases"))
+    }
+    /// Up to `limit` alerts after position `after` and at most `upto`, with event time at or
+    /// after `since_ns`, in store order, suppressed ones included, with their entities.
+    fn linked(
+        &self,
+        after: i64,
+        upto: i64,
+        since_ns: i64,
+        limit: u32,
+    ) -> Result<Vec<LinkedAlert>, StoreError> {
+        let _ = (after, upto, since_ns, limit);
+        Err(unsupported("alerts with entities"))
+    }
+    /// What a correlator taking over at cursor `upto` replays to rebuild the incidents that
+    /// alerts after it may still join: alerts a `window_ns` behind the newest event up to the
+    /// cursor, and every alert of the incidents active in that window, from their first.
+    fn replay_from(&self, upto: i64, window_ns: i64) -> Result<Replay, StoreError> {
+        let _ = (upto, window_ns);
+        Err(unsupported("replays"))
+    }
 }
 
 impl AlertStore for Store {
@@ -213,6 +270,21 @@ impl AlertStore for Store {
 
 /// A store chosen at run time (SQLite or a networked backend) is a store.
 impl<S: AlertStore + ?Sized> AlertStore for Box<S> {
+    fn lease(&self, task: &str) -> Result<Option<i64>, StoreError> {
+        (**self).lease(task)
+    }
+    fn linked(
+        &self,
+        after: i64,
+        upto: i64,
+        since_ns: i64,
+        limit: u32,
+    ) -> Result<Vec<LinkedAlert>, StoreError> {
+        (**self).linked(after, upto, since_ns, limit)
+    }
+    fn replay_from(&self, upto: i64, window_ns: i64) -> Result<Replay, StoreError> {
+        (**self).replay_from(upto, window_ns)
+    }
     fn insert(
         &mut self,
         alerts: &[AlertRecord],

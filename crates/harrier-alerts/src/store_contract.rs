@@ -43,6 +43,7 @@ pub fn alert(rule: &str, event: &str, t_s: i64, user: &str, p: Priority) -> Aler
         event_id: Some(event.into()),
         rule_file: "r.yaml".into(),
         event: None,
+        entities: None,
     }
 }
 

@@ -29,6 +29,7 @@ fn rec(rule: &str, event: &str) -> AlertRecord {
         event_id: Some(event.into()),
         rule_file: "r.yaml".into(),
         event: None,
+        entities: None,
     }
 }
 

@@ -1,5 +1,5 @@
 //! `harrier incidents`: the incidents `serve` (with `incidents:`) and `detect --incidents
-//! --store` recorded in the alert store.
+//! --store` recorded in the alert store (the state directory's, or a shared one with `--store`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +23,10 @@ pub enum IncidentsCommand {
         /// State directory (default: $XDG_STATE_HOME/harrier or ~/.local/state/harrier).
         #[arg(long)]
         state_dir: Option<PathBuf>,
+        /// Read the shared PostgreSQL store (postgres://..., the `store:` of `serve` workers;
+        /// default: $HARRIER_STORE_URL when set, else the state directory's).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
     },
     /// One incident: its principals, tactics, entities and timeline.
     Show {
@@ -34,6 +38,10 @@ pub enum IncidentsCommand {
         /// State directory.
         #[arg(long)]
         state_dir: Option<PathBuf>,
+        /// Read the shared PostgreSQL store (postgres://..., the `store:` of `serve` workers;
+        /// default: $HARRIER_STORE_URL when set, else the state directory's).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
     },
 }
 
@@ -43,8 +51,9 @@ pub fn run(cmd: IncidentsCommand) -> Result<ExitCode> {
             limit,
             format,
             state_dir,
+            store,
         } => {
-            let store = state::alert_store(state_dir.as_deref())?;
+            let store = state::any_alert_store(state_dir.as_deref(), store.as_deref())?;
             let all = store.incidents(limit)?;
             for i in &all {
                 match format {
@@ -69,8 +78,9 @@ pub fn run(cmd: IncidentsCommand) -> Result<ExitCode> {
             id,
             format,
             state_dir,
+            store,
         } => {
-            let store = state::alert_store(state_dir.as_deref())?;
+            let store = state::any_alert_store(state_dir.as_deref(), store.as_deref())?;
             match store.incident(&id)? {
                 Some(i) => {
                     match format {

@@ -77,6 +77,18 @@ fn a_console_on_the_postgres_store_shows_every_workers_alerts() {
     );
     let (st, _, answer) = req(hook, "POST", "/k8s-audit", &[], &body);
     assert_eq!(st, 200, "{answer}");
+    // The worker correlating through the store (B, the only one with `incidents:`) opens the
+    // incident once it has read the alerts back.
+    wait_until("the incident opened", 30, || {
+        postgres::Client::connect(&url, postgres::NoTls)
+            .and_then(|mut c| {
+                c.query_one(
+                    "SELECT COUNT(*) FROM alerts WHERE rule = 'Incident Opened'",
+                    &[],
+                )
+            })
+            .is_ok_and(|r| r.get::<_, i64>(0) > 0)
+    });
     // A posture scan recorded straight into the shared database.
     let a = tempfile::tempdir().unwrap();
     let snap = a.path().join("snap.json");

@@ -265,10 +265,8 @@ fn story(pg: Option<String>) {
         .unwrap()
         .is_empty());
     // The posture alerts join alice's incident with the rule pack's alerts on the same calls
-    // (`incidents list` reads the SQLite store).
-    if pg.is_none() {
-        incidents_hold_the_posture_alerts(&dir.path().join("state"));
-    }
+    // (with PostgreSQL, correlated through the shared store).
+    incidents_hold_the_posture_alerts(&dir.path().join("state"), pg.as_deref());
     // The history lists the changes since the full scan, with who made each.
     let mut hist = Command::new(env!("CARGO_BIN_EXE_harrier"));
     hist.args(["posture", "history"]);
@@ -308,12 +306,14 @@ fn story(pg: Option<String>) {
     );
 }
 
-fn incidents_hold_the_posture_alerts(state: &Path) {
-    let inc = Command::new(env!("CARGO_BIN_EXE_harrier"))
-        .args(["incidents", "list", "--format", "json", "--state-dir"])
-        .arg(state)
-        .output()
-        .unwrap();
+fn incidents_hold_the_posture_alerts(state: &Path, pg: Option<&str>) {
+    let mut inc = Command::new(env!("CARGO_BIN_EXE_harrier"));
+    inc.args(["incidents", "list", "--format", "json", "--state-dir"])
+        .arg(state);
+    if let Some(url) = pg {
+        inc.args(["--store", url]);
+    }
+    let inc = inc.output().unwrap();
     let incidents = String::from_utf8_lossy(&inc.stdout).to_string();
     let holding: Vec<&str> = incidents
         .lines()

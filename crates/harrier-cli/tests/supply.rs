@@ -260,14 +260,16 @@ fn pushes(pg: Option<String>) {
         assert_eq!(store.tags_of(&bad_digest).unwrap(), ["web:v1.4.2"]);
         assert_eq!(store.depth().unwrap(), 0, "nothing left to scan");
         assert!(!dir.path().join("state/images.db").exists());
-        return;
     }
-    // The scan alerts join the pusher's incident, with the pack's alert on the push itself.
-    let inc = Command::new(env!("CARGO_BIN_EXE_harrier"))
-        .args(["incidents", "list", "--format", "json", "--state-dir"])
-        .arg(dir.path().join("state"))
-        .output()
-        .unwrap();
+    // The scan alerts join the pusher's incident, with the pack's alert on the push itself
+    // (with PostgreSQL, correlated through the shared store).
+    let mut inc = Command::new(env!("CARGO_BIN_EXE_harrier"));
+    inc.args(["incidents", "list", "--format", "json", "--state-dir"])
+        .arg(dir.path().join("state"));
+    if let Some(url) = &pg {
+        inc.args(["--store", url]);
+    }
+    let inc = inc.output().unwrap();
     let incidents: Vec<Value> = String::from_utf8_lossy(&inc.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())

@@ -116,8 +116,19 @@ impl<'r> Detector<'r> {
     ) {
         self.incidents = Some(Box::new(Incidents {
             extractor: harrier_incidents::Extractor::new(),
-            correlator,
+            correlator: Some(correlator),
             notices,
+        }));
+    }
+
+    /// Turns incidents on for a correlator in another process (several workers sharing a
+    /// store correlate there, one at a time): every alert goes to the sink with its event's
+    /// entities ([`AlertSink::send_linked`]) and is not correlated here.
+    pub fn enable_linked_incidents(&mut self) {
+        self.incidents = Some(Box::new(Incidents {
+            extractor: harrier_incidents::Extractor::new(),
+            correlator: None,
+            notices: false,
         }));
     }
 
@@ -162,12 +173,8 @@ impl<'r> Detector<'r> {
     pub fn incidents(&self) -> Vec<harrier_incidents::Incident> {
         self.incidents
             .as_ref()
-            .map(|b| {
-                b.correlator
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .incidents()
-            })
+            .and_then(|b| b.correlator.as_ref())
+            .map(|c| c.lock().unwrap_or_else(|p| p.into_inner()).incidents())
             .unwrap_or_default()
     }
 
@@ -479,11 +486,11 @@ impl<'r> Detector<'r> {
                 rule_file: &rule.file,
                 event: Some(ev.raw()).filter(|r| !r.is_empty()),
             };
-            sink.send(&alert)?;
-            self.stats.alert(rule.priority);
-            if let (Some(b), Some(e)) = (self.incidents.as_deref(), entities.as_ref()) {
-                b.correlate(&alert, e, &self.hostname, sink)?;
+            match (self.incidents.as_deref(), entities.as_ref()) {
+                (Some(b), Some(e)) => b.send(&alert, e, &self.hostname, sink)?,
+                _ => sink.send(&alert)?,
             }
+            self.stats.alert(rule.priority);
         }
         Ok(())
     }
@@ -518,11 +525,11 @@ impl Detector<'_> {
                 rule_file: "<baselines>",
                 event: Some(ev.raw()).filter(|r| !r.is_empty()),
             };
-            sink.send(&alert)?;
-            self.stats.alert(alert.priority);
-            if let (Some(i), Some(e)) = (self.incidents.as_deref(), entities.as_ref()) {
-                i.correlate(&alert, e, &self.hostname, sink)?;
+            match (self.incidents.as_deref(), entities.as_ref()) {
+                (Some(i), Some(e)) => i.send(&alert, e, &self.hostname, sink)?,
+                _ => sink.send(&alert)?,
             }
+            self.stats.alert(alert.priority);
         }
         Ok(())
     }
@@ -571,78 +578,37 @@ impl RecentKeys<(u32, String)> {
 pub(crate) const K8S_STAGE_MEMORY: usize = 4096;
 
 /// A detector's part in the incidents: its entity reader and the (possibly shared)
-/// correlator.
+/// correlator, or none when another process correlates what the sink stores.
 struct Incidents {
     extractor: harrier_incidents::Extractor,
-    correlator: Arc<Mutex<harrier_incidents::Correlator>>,
+    correlator: Option<Arc<Mutex<harrier_incidents::Correlator>>>,
     notices: bool,
 }
 
 impl Incidents {
-    /// Correlates `alert`; with notices on, announces what it did to the incidents.
-    fn correlate(
+    /// Sends `alert` and correlates it here; with notices on, announces what it did to the
+    /// incidents. Without a correlator here, sends it with its entities.
+    fn send(
         &self,
         alert: &Alert<'_>,
         entities: &[harrier_incidents::Entity],
         hostname: &str,
         sink: &mut dyn AlertSink,
     ) -> Result<(), SinkError> {
+        let Some(correlator) = &self.correlator else {
+            return sink.send_linked(alert, &harrier_incidents::entity::encode(entities));
+        };
+        sink.send(alert)?;
         let entry = harrier_incidents::incident::AlertEntry::from_alert(alert);
-        let notice = self
-            .correlator
+        let notice = correlator
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .observe_entry(entry, entities.to_vec());
         let (Some(notice), true) = (notice, self.notices) else {
             return Ok(());
         };
-        use harrier_incidents::Notice;
-        let (rule, priority, id, output, key) = match notice {
-            Notice::Opened { id, severity } => (
-                "Incident Opened",
-                severity,
-                id.clone(),
-                format!(
-                    "Incident {id} opened ({severity}) by {}: {}",
-                    alert.rule, alert.output
-                ),
-                format!("{id}/opened"),
-            ),
-            Notice::Escalated {
-                id,
-                from,
-                to,
-                tactics,
-                alerts,
-            } => {
-                let chain: Vec<&str> = tactics.iter().map(|t| t.name()).collect();
-                (
-                    "Incident Escalated",
-                    to,
-                    id.clone(),
-                    format!(
-                        "Incident {id} escalated from {from} to {to}: {alerts} alerts, tactics {} (latest: {})",
-                        chain.join(" -> "),
-                        alert.rule
-                    ),
-                    format!("{id}/escalated/{to}"),
-                )
-            }
-        };
-        let tags = vec!["incident".to_string()];
-        sink.send(&Alert {
-            time_ns: alert.time_ns,
-            rule,
-            priority,
-            source: "incident",
-            output,
-            output_fields: vec![("incident.id", Some(id))],
-            tags: &tags,
-            hostname,
-            event_id: Some(key.into()),
-            rule_file: "<incidents>",
-            event: None,
-        })
+        let by = harrier_incidents::incident::AlertEntry::from_alert(alert);
+        sink.send(&notice.to_alert(&by, hostname).as_alert())
     }
 }
 

@@ -82,6 +82,60 @@ pub enum Notice {
     },
 }
 
+impl Notice {
+    /// The alert announcing this notice, raised at the time of the alert that caused it
+    /// (`by`): "Incident Opened" or "Incident Escalated", source `incident`, with an id that
+    /// depends only on the incident and what happened to it, so a replay raises it once.
+    pub fn to_alert(&self, by: &AlertEntry, hostname: &str) -> AlertRecord {
+        let (rule, priority, id, output, key) = match self {
+            Notice::Opened { id, severity } => (
+                "Incident Opened",
+                *severity,
+                id,
+                format!(
+                    "Incident {id} opened ({severity}) by {}: {}",
+                    by.rule, by.output
+                ),
+                format!("{id}/opened"),
+            ),
+            Notice::Escalated {
+                id,
+                from,
+                to,
+                tactics,
+                alerts,
+            } => {
+                let chain: Vec<&str> = tactics.iter().map(|t| t.name()).collect();
+                (
+                    "Incident Escalated",
+                    *to,
+                    id,
+                    format!(
+                        "Incident {id} escalated from {from} to {to}: {alerts} alerts, tactics {} (latest: {})",
+                        chain.join(" -> "),
+                        by.rule
+                    ),
+                    format!("{id}/escalated/{to}"),
+                )
+            }
+        };
+        AlertRecord {
+            time_ns: by.time_ns,
+            rule: rule.to_string(),
+            priority,
+            source: "incident".to_string(),
+            output,
+            output_fields: vec![("incident.id".to_string(), Some(id.clone()))],
+            tags: vec!["incident".to_string()],
+            hostname: hostname.to_string(),
+            event_id: Some(key),
+            rule_file: "<incidents>".to_string(),
+            event: None,
+            entities: None,
+        }
+    }
+}
+
 /// Builds incidents from alerts, in any order.
 pub struct Correlator {
     opts: Options,

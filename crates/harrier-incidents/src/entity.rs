@@ -74,6 +74,11 @@ impl Kind {
         }
     }
 
+    /// The kind named `s` ([`Kind::as_str`]'s form).
+    pub fn parse(s: &str) -> Option<Kind> {
+        ALL_KINDS.iter().copied().find(|k| k.as_str() == s)
+    }
+
     /// Whether two alerts that share an entity of this kind are one story. Accounts, regions,
     /// user agents, namespaces and hosts are shared by everyone working there: they describe
     /// an incident but never join one.
@@ -83,6 +88,60 @@ impl Kind {
             Kind::Account | Kind::Region | Kind::UserAgent | Kind::Namespace | Kind::Host
         )
     }
+}
+
+/// Every kind, in declaration order.
+const ALL_KINDS: [Kind; 18] = [
+    Kind::Account,
+    Kind::Principal,
+    Kind::TargetPrincipal,
+    Kind::AccessKey,
+    Kind::SourceIp,
+    Kind::UserAgent,
+    Kind::Region,
+    Kind::K8sUser,
+    Kind::Pod,
+    Kind::Namespace,
+    Kind::Container,
+    Kind::EcsTask,
+    Kind::Image,
+    Kind::ImageDigest,
+    Kind::Host,
+    Kind::Bucket,
+    Kind::SecurityGroup,
+    Kind::ToolRun,
+];
+
+/// The most an alert's encoded entities take ([`encode`]); entities past it are left out, so
+/// one hostile record cannot bloat every stored alert.
+pub const MAX_ENCODED: usize = 16 * 1024;
+
+/// An alert's entities as a store keeps them beside it, for a correlator in another process:
+/// a JSON array of `[kind, value]` pairs, at most [`MAX_ENCODED`] bytes.
+pub fn encode(entities: &[Entity]) -> String {
+    let mut out = String::from("[");
+    for e in entities {
+        let pair = serde_json::json!([e.kind.as_str(), e.value]).to_string();
+        if out.len() + pair.len() + 2 > MAX_ENCODED {
+            break;
+        }
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&pair);
+    }
+    out.push(']');
+    out
+}
+
+/// Reads what [`encode`] wrote; an unknown kind is skipped (a newer worker's), anything else
+/// malformed is an error saying what was expected.
+pub fn decode(s: &str) -> Result<Vec<Entity>, String> {
+    let v: Vec<(String, String)> = serde_json::from_str(s)
+        .map_err(|e| format!("entities: expected a JSON array of [kind, value] pairs: {e}"))?;
+    Ok(v.into_iter()
+        .filter_map(|(k, value)| Entity::new(Kind::parse(&k)?, value))
+        .collect())
 }
 
 /// One entity.
@@ -357,5 +416,52 @@ mod tests {
             user_agent_family("kubectl/v1.29.2 (linux/amd64)"),
             "kubectl"
         );
+    }
+}
+
+#[cfg(test)]
+mod encoding_tests {
+    use super::*;
+
+    #[test]
+    fn encoded_entities_read_back_as_they_were() {
+        let e = vec![
+            Entity::new(Kind::Principal, "arn:aws:iam::111122223333:user/alice").unwrap(),
+            Entity::new(Kind::Pod, "web/nginx-7c9f").unwrap(),
+            // Hostile values: quotes, newlines, a NUL.
+            Entity::new(Kind::K8sUser, "a\"b\nc\u{0}d").unwrap(),
+        ];
+        assert_eq!(decode(&encode(&e)).unwrap(), e);
+        assert_eq!(decode(&encode(&[])).unwrap(), Vec::<Entity>::new());
+        for k in ALL_KINDS {
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(Kind::parse("principals"), None, "near miss");
+    }
+
+    #[test]
+    fn a_hostile_event_cannot_bloat_the_encoded_form() {
+        let big: Vec<Entity> = (0..2000)
+            .map(|i| {
+                Entity::new(Kind::Bucket, format!("bucket-{i:04}-{}", "x".repeat(40))).unwrap()
+            })
+            .collect();
+        let s = encode(&big);
+        assert!(s.len() <= MAX_ENCODED, "{}", s.len());
+        let back = decode(&s).unwrap();
+        assert!(!back.is_empty() && back.len() < big.len());
+        assert_eq!(back[..], big[..back.len()], "the first ones kept, in order");
+    }
+
+    #[test]
+    fn unknown_kinds_are_skipped_and_malformed_text_is_an_error() {
+        let e = decode(r#"[["principal","arn:x"],["from_the_future","v"],["pod",""]]"#).unwrap();
+        assert_eq!(e, vec![Entity::new(Kind::Principal, "arn:x").unwrap()]);
+        let err = decode(r#"{"principal":"arn:x"}"#).unwrap_err();
+        assert!(
+            err.contains("expected a JSON array of [kind, value] pairs"),
+            "{err}"
+        );
+        assert!(decode(r#"[["principal"]]"#).is_err());
     }
 }

@@ -109,6 +109,33 @@ impl AlertEntry {
         }
     }
 
+    /// The entry of an alert read back from a store (its output, tags and event id from its
+    /// JSON form); an error says what the JSON lacked.
+    pub fn from_stored(a: &harrier_alerts::store::StoredAlert) -> Result<AlertEntry, String> {
+        let v: serde_json::Value = serde_json::from_str(&a.json)
+            .map_err(|e| format!("alert {}: its JSON does not parse: {e}", a.id))?;
+        let output = v["output"]
+            .as_str()
+            .ok_or_else(|| format!("alert {}: its JSON has no \"output\" string", a.id))?;
+        Ok(AlertEntry {
+            id: a.id.clone(),
+            event_id: v["event_id"].as_str().map(str::to_string),
+            time_ns: a.time_ns,
+            rule: a.rule.clone(),
+            priority: a.priority,
+            source: a.source.clone(),
+            output: output.to_string(),
+            tactics: v["tags"]
+                .as_array()
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|t| Tactic::from_tag(t.as_str()?))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+
     /// The entry of `a`.
     pub fn of(a: &AlertRecord) -> AlertEntry {
         AlertEntry {

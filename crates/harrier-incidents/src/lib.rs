@@ -12,7 +12,7 @@
 //! # fn alert(rule: &str, t: i64) -> harrier_alerts::AlertRecord {
 //! #     harrier_alerts::AlertRecord { time_ns: t, rule: rule.into(), priority: harrier_rules::Priority::Warning,
 //! #         source: "aws_cloudtrail".into(), output: rule.into(), output_fields: vec![], tags: vec![],
-//! #         hostname: "h".into(), event_id: Some(rule.into()), rule_file: "r".into(), event: None }
+//! #         hostname: "h".into(), event_id: Some(rule.into()), rule_file: "r".into(), event: None, entities: None }
 //! # }
 //! let key = Entity::new(Kind::AccessKey, "AKIAEXAMPLEALICE0001").unwrap();
 //! let mut c = Correlator::new(Options::default());

@@ -39,6 +39,7 @@ fn alert(rule: &str, t: i64, tags: &[&str]) -> AlertRecord {
         event_id: Some(format!("{rule}-{t}")),
         rule_file: "r".into(),
         event: None,
+        entities: None,
     }
 }
 

@@ -379,6 +379,7 @@ mod tests {
             event_id: Some(format!("e{i}")),
             rule_file: "r".into(),
             event: None,
+            entities: None,
         };
         // An afternoon of root work from one browser: 680 calls, one alert.
         let calls: Vec<_> = (0..680).map(|i| root(i, "203.0.113.7")).collect();

@@ -228,7 +228,9 @@ pub struct AnomaliesConfig {
     pub learning: Option<Dur>,
 }
 
-/// Incidents in the service: one correlator for every source, and notices to the outputs.
+/// Incidents in the service: one correlator for every source, and notices to the outputs. With
+/// a PostgreSQL `store:`, one correlator for every worker, through the store
+/// ([`crate::incidents`]); give every worker the same `incidents:`.
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentsConfig {
@@ -753,6 +755,15 @@ type Places = HashMap<String, (Pos, Option<String>)>;
 fn check(cfg: &Config, places: &Places) -> Result<(), ConfigError> {
     let mut names = BTreeSet::new();
     for (i, o) in cfg.outputs.iter().enumerate() {
+        if o.name().starts_with('~') {
+            return Err(ConfigError::at(
+                places.get(&format!("outputs[{i}].name")).map(|p| p.0),
+                format!(
+                    "output name {:?}: names starting with `~` are Harrier's own cursors (the incident correlation's)",
+                    o.name()
+                ),
+            ));
+        }
         if !names.insert(o.name()) {
             return Err(ConfigError::at(
                 places.get(&format!("outputs[{i}]")).map(|p| p.0),

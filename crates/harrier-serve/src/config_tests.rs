@@ -46,6 +46,16 @@ fn typos_and_missing_variables_are_errors() {
         parse("sources: [{type: sqs, queue_url: q}]\noutputs: [{type: stdout}, {type: stdout}]\n")
             .unwrap_err();
     assert!(format!("{e:#}").contains("two outputs are named"), "{e:#}");
+    // The incident correlation's cursor is not an output's to take; a near miss is.
+    let e = parse(
+        "sources: [{type: sqs, queue_url: q}]\noutputs: [{type: stdout, name: \"~incidents\"}]\n",
+    )
+    .unwrap_err();
+    assert!(format!("{e:#}").contains("starting with `~`"), "{e:#}");
+    parse(
+        "sources: [{type: sqs, queue_url: q}]\noutputs: [{type: stdout, name: \"incidents~\"}]\n",
+    )
+    .unwrap();
     let e = parse("sources: [\n").unwrap_err();
     assert!(format!("{e:#}").contains("line"), "{e:#}");
 }

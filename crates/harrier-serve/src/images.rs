@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use harrier_alerts::store::StoreSink;
@@ -157,7 +157,7 @@ impl Images {
     pub fn run_scanner(
         &self,
         mut sink: StoreSink,
-        correlator: Option<&Mutex<harrier_incidents::Correlator>>,
+        correlator: Option<&crate::incidents::Linking>,
         hostname: &str,
         on_alerts: &dyn Fn(&mut StoreSink),
         stop: &AtomicBool,
@@ -219,17 +219,14 @@ impl Images {
 pub fn store_alerts(
     alerts: &[SupplyAlert],
     sink: &mut StoreSink,
-    correlator: Option<&Mutex<harrier_incidents::Correlator>>,
+    correlator: Option<&crate::incidents::Linking>,
     hostname: &str,
 ) -> Result<(), harrier_alerts::SinkError> {
     for a in alerts {
         let alert = a.alert(hostname);
-        sink.send(&alert)?;
-        if let Some(c) = correlator {
-            let entry = harrier_incidents::incident::AlertEntry::from_alert(&alert);
-            c.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .observe_entry(entry, a.entities.clone());
+        match correlator {
+            Some(l) => l.send(sink, &alert, &a.entities)?,
+            None => sink.send(&alert)?,
         }
     }
     sink.flush()
@@ -358,7 +355,7 @@ impl Images {
         plan: &InventoryPlan,
         rt: &tokio::runtime::Handle,
         mut sink: StoreSink,
-        correlator: Option<&Mutex<harrier_incidents::Correlator>>,
+        correlator: Option<&crate::incidents::Linking>,
         hostname: &str,
         on_alerts: &dyn Fn(&mut StoreSink),
         stop: &AtomicBool,
@@ -578,7 +575,7 @@ pub fn handle_admission(
 pub fn write_refusals(
     rx: std::sync::mpsc::Receiver<SupplyAlert>,
     mut sink: StoreSink,
-    correlator: Option<&Mutex<harrier_incidents::Correlator>>,
+    correlator: Option<&crate::incidents::Linking>,
     hostname: &str,
     on_alerts: &dyn Fn(&mut StoreSink),
 ) -> Result<(), String> {

@@ -20,6 +20,7 @@ pub mod config;
 pub mod console;
 pub mod http;
 pub mod images;
+pub mod incidents;
 pub mod metrics;
 pub mod posture;
 mod service;

@@ -13,7 +13,6 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use harrier_alerts::store::StoreSink;
@@ -301,7 +300,7 @@ fn diff(
 fn store(
     outs: &[Out],
     sink: &mut StoreSink,
-    correlator: Option<&Mutex<harrier_incidents::Correlator>>,
+    correlator: Option<&crate::incidents::Linking>,
     hostname: &str,
 ) -> Result<(), String> {
     for o in outs {
@@ -318,13 +317,11 @@ fn store(
             rule_file: "<posture>",
             event: None,
         };
-        sink.send(&a).map_err(|e| e.to_string())?;
-        if let Some(c) = correlator {
-            let entry = harrier_incidents::incident::AlertEntry::from_alert(&a);
-            c.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .observe_entry(entry, o.entities.clone());
+        match correlator {
+            Some(l) => l.send(sink, &a, &o.entities),
+            None => sink.send(&a),
         }
+        .map_err(|e| e.to_string())?;
     }
     sink.flush().map_err(|e| e.to_string())
 }
@@ -365,7 +362,7 @@ impl Watch {
         &self,
         rx: Receiver<Change>,
         mut sink: StoreSink,
-        correlator: Option<&Mutex<harrier_incidents::Correlator>>,
+        correlator: Option<&crate::incidents::Linking>,
         hostname: &str,
         on_alerts: &dyn Fn(&mut StoreSink),
         stop: &AtomicBool,

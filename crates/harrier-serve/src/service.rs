@@ -26,6 +26,7 @@ use harrier_sources::live::LiveSource;
 use crate::components::{self, Aws, Webhook};
 use crate::config::Config;
 use crate::http::{Listener, Route};
+use crate::incidents::Linking;
 use crate::metrics::{Metrics, SourceMetrics};
 use crate::supervise::Supervisor;
 use crate::ServeError;
@@ -45,7 +46,7 @@ pub struct Stopped {
 #[derive(Clone, Copy)]
 struct Detection<'a> {
     rules: &'a RuleSet,
-    incidents: Option<(&'a Arc<Mutex<harrier_incidents::Correlator>>, bool)>,
+    incidents: Option<(&'a Linking, bool)>,
     anomalies: Option<harrier_incidents::BaselineOptions>,
     /// The baseline profiles stored by earlier runs, given to every detector.
     profiles: &'a [(String, String)],
@@ -58,8 +59,10 @@ struct Detection<'a> {
 impl<'a> Detection<'a> {
     fn detector(&self) -> Detector<'a> {
         let mut d = Detector::new(self.rules, harrier_detect::hostname(), Options::default());
-        if let Some((c, notices)) = self.incidents {
-            d.enable_shared_incidents(Arc::clone(c), notices);
+        match self.incidents {
+            Some((Linking::Here(c), notices)) => d.enable_shared_incidents(Arc::clone(c), notices),
+            Some((Linking::Store, _)) => d.enable_linked_incidents(),
+            None => {}
         }
         if let Some(o) = self.anomalies {
             d.enable_anomalies(o);
@@ -342,7 +345,8 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
             .map(|(l, _)| format!("; metrics on {}/metrics", l.base_url()))
             .collect::<String>()
     );
-    let correlator = cfg.incidents.as_ref().map(|i| {
+    // Several workers on one store correlate through it; one process, in memory.
+    let incident_options = cfg.incidents.as_ref().map(|i| {
         let mut o = harrier_incidents::Options {
             forget_closed: true,
             ..harrier_incidents::Options::default()
@@ -350,10 +354,14 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         if let Some(w) = i.window {
             o.window_ns = i64::try_from(w.0.as_nanos()).unwrap_or(i64::MAX);
         }
-        (
-            Arc::new(Mutex::new(harrier_incidents::Correlator::new(o))),
-            i.notices,
-        )
+        (o, i.notices)
+    });
+    let correlator = incident_options.map(|(o, notices)| {
+        let linking = match db.postgres_url() {
+            Some(_) => Linking::Store,
+            None => Linking::Here(Arc::new(Mutex::new(harrier_incidents::Correlator::new(o)))),
+        };
+        (linking, notices)
     });
     // What the anomalies learned before this start.
     let profiles = match cfg.anomalies {
@@ -375,6 +383,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         }),
     };
     let outputs_stop = AtomicBool::new(false);
+    let correlation_stop = AtomicBool::new(false);
     let wake = Wake::default();
     let console = match &cfg.console {
         Some(c) => Some(crate::console::start(c, &dir, &db, rules)?),
@@ -404,14 +413,35 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
                 })
             });
         }
-        if let Some((c, _)) = &correlator {
-            // Incidents as they are now, into the store every second and once more at the end.
-            let store = db_ref.open()?;
-            s.spawn(move || {
-                sup.run("incident writer", || {
-                    write_incidents(c, store, outputs_stop)
-                })
-            });
+        let correlation_stop = &correlation_stop;
+        let mut correlation = None;
+        match (&correlator, incident_options) {
+            (Some((Linking::Here(c), _)), _) => {
+                // Incidents as they are now, into the store every second and once more at the
+                // end.
+                let store = db_ref.open()?;
+                s.spawn(move || {
+                    sup.run("incident writer", || {
+                        crate::incidents::write_incidents(c, store, outputs_stop)
+                    })
+                });
+            }
+            (Some((Linking::Store, _)), Some((options, notices))) => {
+                let store = db_ref.open()?;
+                let cfg = crate::incidents::StoreCorrelation {
+                    options,
+                    notices,
+                    throttle: throttle.clone(),
+                    hostname,
+                    wake,
+                };
+                correlation = Some(s.spawn(move || {
+                    sup.run("incident correlation", || {
+                        crate::incidents::run_store_correlation(store, &cfg, correlation_stop)
+                    })
+                }));
+            }
+            _ => {}
         }
         let mut sources = Vec::new();
         for ((listener, plan), ms) in listeners.into_iter().zip(hook_metrics) {
@@ -441,7 +471,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
                 sources.push(t);
             }
         }
-        let shared = correlator.as_ref().map(|(c, _)| c.as_ref());
+        let shared = correlator.as_ref().map(|(l, _)| l);
         if let Some(w) = watch.as_ref() {
             let posture_sink = sink()?;
             sources.push(s.spawn(move || {
@@ -563,7 +593,12 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         for t in sources {
             let _ = t.join();
         }
-        // Sources are done: let the outputs deliver what is left, then stop.
+        // Sources are done: what they stored is correlated, then the outputs deliver what is
+        // left (notices included), then stop.
+        correlation_stop.store(true, Ordering::Relaxed);
+        if let Some(t) = correlation {
+            let _ = t.join();
+        }
         outputs_stop.store(true, Ordering::Relaxed);
         Ok(())
     })
@@ -588,47 +623,6 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         return Err(ServeError::Failed(failures, stopped));
     }
     Ok(stopped)
-}
-
-/// Stores the incidents that changed, every second, until `stop` (then once more). One that
-/// cannot be written (the store busy or down for a moment) is tried again each second until
-/// it is, unless a newer state of it came meanwhile.
-fn write_incidents(
-    correlator: &Mutex<harrier_incidents::Correlator>,
-    mut store: Box<dyn AlertStore>,
-    stop: &AtomicBool,
-) -> Result<(), String> {
-    let mut unwritten: BTreeMap<String, harrier_alerts::store::StoredIncident> = BTreeMap::new();
-    loop {
-        let last = stop.load(Ordering::Relaxed);
-        let changed = correlator
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take_changed();
-        for i in changed {
-            unwritten.insert(i.id.clone(), i.to_stored());
-        }
-        unwritten.retain(|id, i| match store.put_incident(i) {
-            Ok(()) => false,
-            Err(e) => {
-                tracing::warn!(incident = %id, error = %e, "cannot store an incident; trying again");
-                true
-            }
-        });
-        if last {
-            // Said, not dropped: the service stops with this failure.
-            return match unwritten.len() {
-                0 => Ok(()),
-                n => Err(format!("{n} incident(s) could not be stored at stop")),
-            };
-        }
-        for _ in 0..10 {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
 }
 
 fn serve_listener(

@@ -21,32 +21,38 @@
 //!   A cursor moves only under the lease. So every alert is delivered once, in order, across
 //!   workers, but for the one batch a holder had sent when it died and had not yet committed:
 //!   that batch is delivered again by the next holder (at least once, never lost).
+//! - Alerts keep the entities of their event (schema version 6) for the one worker that
+//!   correlates every worker's alerts into incidents: it reads them back in store order under a
+//!   lease like an output's (`AlertStore::lease`, `linked`, `replay_from`).
 //! - A connection lost (the server restarted) is opened again at the next call; the call that
 //!   met the loss fails, so its caller does not acknowledge its input and tries again.
 //!
 //! - TLS: `sslmode=require` connects over TLS and verifies the server against `sslrootcert` (a
-//!   PEM file of CA certificates) or the web PKI's roots ([`tls`]).
+//!   PEM file of CA certificates) or the web PKI's roots (module `tls`).
 #![deny(missing_docs)]
 
 use harrier_alerts::store::{
-    AlertPage, AlertQuery, AlertStore, DeliveryState, Filter, IncidentPage, Inserted, QueriedAlert,
-    StoreError, StoredAlert, StoredIncident, Throttle,
+    AlertPage, AlertQuery, AlertStore, DeliveryState, Filter, IncidentPage, Inserted, LinkedAlert,
+    QueriedAlert, Replay, StoreError, StoredAlert, StoredIncident, Throttle,
 };
 use harrier_alerts::{AlertRecord, Format};
 use harrier_rules::Priority;
 use postgres::{Client, Row};
 
 mod console;
+mod correlation;
 mod images;
+mod lease;
 mod posture;
 mod schema;
 mod tls;
 pub use images::SCAN_CLAIM;
+use lease::Keeper;
 pub use schema::{inspect, Status};
 use tls::Target;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 /// How long an output's lease lasts without being renewed. A holder renews its leases every
 /// third of it from a thread of its own while it lives (a slow delivery keeps its lease); a
@@ -55,55 +61,6 @@ pub const LEASE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The server's clock in ns: leases are timed by one clock, whatever the workers' say.
 const SERVER_NOW_NS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000000)::BIGINT";
-
-/// Renews one connection's leases while it lives.
-struct Keeper {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Keeper {
-    fn start(target: Target, worker: String) -> Keeper {
-        use std::sync::atomic::Ordering;
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = std::sync::Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let mut client: Option<Client> = None;
-            let sql = format!(
-                "UPDATE deliveries SET lease_until = {SERVER_NOW_NS} + $2 WHERE holder = $1"
-            );
-            let lease = LEASE.as_nanos() as i64;
-            while !flag.load(Ordering::Relaxed) {
-                if client.as_ref().is_none_or(|c| c.is_closed()) {
-                    client = target.connect().ok();
-                }
-                if let Some(c) = client.as_mut() {
-                    if let Err(e) = c.execute(sql.as_str(), &[&worker, &lease]) {
-                        tracing::warn!(error = %e, "store: cannot renew output leases");
-                    }
-                }
-                // A third of the lease, in steps that notice a stop.
-                for _ in 0..(LEASE.as_millis() / 3 / 100) {
-                    if flag.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                }
-            }
-        });
-        Keeper {
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn stop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
 
 /// The alert store on a PostgreSQL server.
 pub struct PgStore {
@@ -116,40 +73,6 @@ pub struct PgStore {
     worker: String,
     /// Renews this connection's leases, once it holds one.
     keeper: std::sync::Mutex<Option<Keeper>>,
-}
-
-impl Drop for PgStore {
-    /// Stops renewing and releases this connection's leases, so another worker takes over at
-    /// once.
-    fn drop(&mut self) {
-        let held = self
-            .keeper
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(mut k) = held {
-            k.stop();
-            let worker = self.worker.clone();
-            let c = self.client.get_mut().unwrap_or_else(|p| p.into_inner());
-            if !c.is_closed() {
-                let _ = c.execute(
-                    "UPDATE deliveries SET holder = NULL, lease_until = 0 WHERE holder = $1",
-                    &[&worker],
-                );
-            }
-        }
-    }
-}
-
-impl PgStore {
-    /// Stops renewing this connection's leases without releasing them, as if its process had
-    /// died: for tests of a takeover.
-    #[doc(hidden)]
-    pub fn stop_renewing(&self) {
-        if let Some(mut k) = self.keeper.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            k.stop();
-        }
-    }
 }
 
 use harrier_events::time::now_ns;
@@ -398,8 +321,8 @@ impl PgStore {
             let f = harrier_alerts::store::facets(a);
             let n = tx.execute(
                 "INSERT INTO alerts (id, time_ns, stored_ns, rule, priority, source, throttle_key, \
-                 suppressed, json, principal, resource, account, region, event, words) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,to_tsvector('simple', $15)) \
+                 suppressed, json, principal, resource, account, region, event, words, entities) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,to_tsvector('simple', $15),$16) \
                  ON CONFLICT (id) DO NOTHING",
                 &[
                     id,
@@ -417,6 +340,7 @@ impl PgStore {
                     &f.region,
                     &a.event,
                     &console::alert_words(a, &f),
+                    &a.entities,
                 ],
             )?;
             if n == 0 {
@@ -576,27 +500,10 @@ impl AlertStore for PgStore {
     }
 
     fn pending(&self, output: &str, limit: u32) -> Result<Vec<StoredAlert>, StoreError> {
-        // Take the output's lease (free, ours, or run out) or renew it; without it, another
-        // worker is delivering this output: nothing to do here.
-        let lease = LEASE.as_nanos() as i64;
-        let Some(after) = self.query_opt(
-            &format!(
-                "UPDATE deliveries SET holder = $2, lease_until = {SERVER_NOW_NS} + $3 \
-                 WHERE output = $1 AND (holder IS NULL OR holder = $2 OR lease_until < {SERVER_NOW_NS}) \
-                 RETURNING seq"
-            ),
-            &[&output, &self.worker, &lease],
-            |r| r.get::<_, i64>(0),
-        )?
-        else {
+        // Without the output's lease, another worker is delivering it: nothing to do here.
+        let Some(after) = self.take_lease(output)? else {
             return Ok(Vec::new());
         };
-        {
-            let mut k = self.keeper.lock().unwrap_or_else(|p| p.into_inner());
-            if k.is_none() {
-                *k = Some(Keeper::start(self.target.clone(), self.worker.clone()));
-            }
-        }
         self.query(
             &format!(
                 "SELECT {ALERT_COLUMNS} FROM alerts WHERE seq > $1 AND NOT suppressed ORDER BY seq LIMIT $2"
@@ -663,6 +570,24 @@ impl AlertStore for PgStore {
                 last_error: r.get(4),
             },
         )
+    }
+
+    fn lease(&self, task: &str) -> Result<Option<i64>, StoreError> {
+        self.take_lease(task)
+    }
+
+    fn linked(
+        &self,
+        after: i64,
+        upto: i64,
+        since_ns: i64,
+        limit: u32,
+    ) -> Result<Vec<LinkedAlert>, StoreError> {
+        self.linked_alerts(after, upto, since_ns, limit)
+    }
+
+    fn replay_from(&self, upto: i64, window_ns: i64) -> Result<Replay, StoreError> {
+        self.replay_start(upto, window_ns)
     }
 
     fn last_seq(&self) -> Result<i64, StoreError> {

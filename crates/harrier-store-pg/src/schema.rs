@@ -1,7 +1,7 @@
 //! The schema: its versions, the migrations that bring a database to this build's, and what
 //! `harrier store check` reads of a database without changing it.
 
-use super::{console, images, open_client, posture, shown, PgStore, SCHEMA_VERSION};
+use super::{console, correlation, images, open_client, posture, shown, PgStore, SCHEMA_VERSION};
 use harrier_alerts::store::StoreError;
 
 /// Version 2: outputs' delivery leases.
@@ -125,6 +125,11 @@ impl PgStore {
         if current < 5 {
             tx.batch_execute(images::SCHEMA_V5).map_err(err)?;
             tx.execute("INSERT INTO harrier_schema (version) VALUES (5)", &[])
+                .map_err(err)?;
+        }
+        if current < 6 {
+            tx.batch_execute(correlation::SCHEMA_V6).map_err(err)?;
+            tx.execute("INSERT INTO harrier_schema (version) VALUES (6)", &[])
                 .map_err(err)?;
         }
         tx.commit().map_err(err)

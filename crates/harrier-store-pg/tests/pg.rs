@@ -385,3 +385,96 @@ fn found_in(st: &PgStore, q: AlertQuery) -> Vec<String> {
         .map(|a| a.alert.rule)
         .collect()
 }
+
+/// What a correlator shared by workers reads: alerts with the entities they were stored with,
+/// in store order, suppressed ones included, one lease holder at a time, and where a worker
+/// taking the correlation over replays from.
+#[test]
+fn the_correlation_reads_alerts_with_their_entities_under_one_lease() {
+    let Some(s) = Server::start() else { return };
+    let url = s.database("correlation");
+    let (mut a, b) = (
+        PgStore::connect(&url).unwrap(),
+        PgStore::connect(&url).unwrap(),
+    );
+    a.register_output("~incidents", true).unwrap();
+    let mut t = Throttle::default();
+    t.rules.insert(
+        "Noisy".into(),
+        RuleThrottle {
+            limit: Some(Limit {
+                window: std::time::Duration::from_secs(3600),
+                max: 1,
+            }),
+            key_fields: None,
+        },
+    );
+    let hour = 3600 * 1_000_000_000i64;
+    let linked = |rule: &str, ev: &str, t: i64, e: Option<&str>| {
+        let mut r = alert(rule, ev, 0);
+        r.time_ns = t;
+        r.entities = e.map(str::to_string);
+        r
+    };
+    a.insert(
+        &[
+            linked("Old", "e0", hour, Some(r#"[["principal","old"]]"#)),
+            linked("Noisy", "e1", 30 * hour, Some(r#"[["principal","alice"]]"#)),
+            linked(
+                "Noisy",
+                "e2",
+                30 * hour + 1,
+                Some(r#"[["principal","alice"]]"#),
+            ),
+            linked("Plain", "e3", 30 * hour + 2, None),
+        ],
+        &t,
+        None,
+    )
+    .unwrap();
+    // One holder: A reads, B waits.
+    let cursor = a.lease("~incidents").unwrap().expect("free");
+    assert_eq!(cursor, 0);
+    assert_eq!(b.lease("~incidents").unwrap(), None, "A holds it");
+    let got = a.linked(cursor, i64::MAX, i64::MIN, 10).unwrap();
+    let rules: Vec<&str> = got.iter().map(|l| l.alert.rule.as_str()).collect();
+    assert_eq!(rules, ["Old", "Noisy", "Noisy", "Plain"], "store order");
+    assert!(got[2].alert.suppressed, "the suppressed one is read too");
+    assert_eq!(
+        got[1].entities.as_deref(),
+        Some(r#"[["principal","alice"]]"#)
+    );
+    assert_eq!(got[3].entities, None, "raised without entities");
+    let end = got[3].alert.seq;
+    a.mark_delivered("~incidents", end, 4).unwrap();
+    assert!(a.linked(end, i64::MAX, i64::MIN, 10).unwrap().is_empty());
+
+    // A taking over at the cursor replays a window behind the newest alert...
+    let r = b.replay_from(end, 24 * hour).unwrap();
+    assert_eq!(r.since_ns, 6 * hour + 2);
+    let replayed = b.linked(r.after, end, r.since_ns, 10).unwrap();
+    assert_eq!(replayed.len(), 3, "the old alert is a window behind");
+    // ... and every alert of an incident still active in it, from its first.
+    a.put_incident(&harrier_alerts::store::StoredIncident {
+        id: "inc-1".into(),
+        first_ns: hour,
+        last_ns: 30 * hour,
+        severity: Priority::Warning,
+        alerts: 2,
+        title: "t".into(),
+        text: "t".into(),
+        json: "{}".into(),
+    })
+    .unwrap();
+    let r = b.replay_from(end, 24 * hour).unwrap();
+    assert_eq!(r.since_ns, hour);
+    assert_eq!(b.linked(r.after, end, r.since_ns, 10).unwrap().len(), 4);
+    // An empty store replays nothing.
+    let empty = PgStore::connect(&s.database("correlation_empty")).unwrap();
+    let r = empty.replay_from(0, hour).unwrap();
+    assert!(empty.linked(r.after, 0, r.since_ns, 10).unwrap().is_empty());
+    // The embedded store is one process's: it correlates there and says so here.
+    let d = tempfile::tempdir().unwrap();
+    let sqlite = harrier_alerts::store::Store::open(&d.path().join("a.db")).unwrap();
+    assert!(AlertStore::lease(&sqlite, "~incidents").is_err());
+}
