@@ -53,6 +53,12 @@ pub struct Replay {
     pub since_ns: i64,
 }
 
+/// Whether a delivery cursor is an output's: those named with a leading `~` are Harrier's own
+/// (the incident correlation's), which reports of outputs leave out.
+pub fn is_output(name: &str) -> bool {
+    !name.starts_with('~')
+}
+
 fn unsupported(what: &str) -> StoreError {
     StoreError {
         path: "alert store".into(),
@@ -173,6 +179,22 @@ pub trait AlertStore: Send {
         let _ = (upto, window_ns);
         Err(unsupported("replays"))
     }
+    /// Commits one step of `task` (a correlation) in one transaction, only while this worker
+    /// holds its lease: stores `notices` (throttled by `throttle`), writes `incidents` whole,
+    /// and moves the cursor to `seq` (`count` alerts read). A worker that lost the lease
+    /// writes nothing and gets [`LeaseLost`].
+    fn commit_correlation(
+        &mut self,
+        task: &str,
+        seq: i64,
+        count: u64,
+        notices: &[AlertRecord],
+        throttle: &Throttle,
+        incidents: &[StoredIncident],
+    ) -> Result<Inserted, StoreError> {
+        let _ = (task, seq, count, notices, throttle, incidents);
+        Err(unsupported("correlation steps"))
+    }
 }
 
 impl AlertStore for Store {
@@ -284,6 +306,17 @@ impl<S: AlertStore + ?Sized> AlertStore for Box<S> {
     }
     fn replay_from(&self, upto: i64, window_ns: i64) -> Result<Replay, StoreError> {
         (**self).replay_from(upto, window_ns)
+    }
+    fn commit_correlation(
+        &mut self,
+        task: &str,
+        seq: i64,
+        count: u64,
+        notices: &[AlertRecord],
+        throttle: &Throttle,
+        incidents: &[StoredIncident],
+    ) -> Result<Inserted, StoreError> {
+        (**self).commit_correlation(task, seq, count, notices, throttle, incidents)
     }
     fn insert(
         &mut self,

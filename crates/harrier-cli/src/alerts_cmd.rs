@@ -96,7 +96,11 @@ pub fn run(cmd: AlertsCommand) -> Result<ExitCode> {
                 "{:<24} {:>10} {:>10} {:>9}  last error",
                 "output", "delivered", "behind", "failures"
             );
-            for d in store.deliveries()? {
+            for d in store
+                .deliveries()?
+                .into_iter()
+                .filter(|d| harrier_alerts::store::is_output(&d.output))
+            {
                 println!(
                     "{:<24} {:>10} {:>10} {:>9}  {}",
                     d.output,

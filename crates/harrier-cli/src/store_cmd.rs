@@ -44,7 +44,11 @@ pub fn run(cmd: StoreCommand) -> Result<ExitCode> {
                 st.alerts
             );
             for (o, n) in &st.behind {
-                println!("  output {o}: {n} alert(s) not delivered yet");
+                if harrier_alerts::store::is_output(o) {
+                    println!("  output {o}: {n} alert(s) not delivered yet");
+                } else {
+                    println!("  incident correlation: {n} alert(s) not correlated yet");
+                }
             }
             Ok(match st.current() {
                 Some(true) => ExitCode::SUCCESS,

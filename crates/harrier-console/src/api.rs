@@ -178,7 +178,8 @@ pub(crate) fn overview_data(c: &Console) -> Result<Overview, ConsoleError> {
             .alerts
             .first()
             .map(|a| a.alert.time_ns);
-        let outputs = s.deliveries()?;
+        let mut outputs = s.deliveries()?;
+        outputs.retain(|d| harrier_alerts::store::is_output(&d.output));
         let lags = outputs
             .iter()
             .map(|d| s.undelivered(&d.output))

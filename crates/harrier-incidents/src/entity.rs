@@ -122,8 +122,9 @@ pub fn encode(entities: &[Entity]) -> String {
     let mut out = String::from("[");
     for e in entities {
         let pair = serde_json::json!([e.kind.as_str(), e.value]).to_string();
+        // One long value leaves out itself only, not the entities after it.
         if out.len() + pair.len() + 2 > MAX_ENCODED {
-            break;
+            continue;
         }
         if out.len() > 1 {
             out.push(',');
@@ -451,6 +452,13 @@ mod encoding_tests {
         let back = decode(&s).unwrap();
         assert!(!back.is_empty() && back.len() < big.len());
         assert_eq!(back[..], big[..back.len()], "the first ones kept, in order");
+        // A hostile long value first leaves out itself, not the pod and the run after it.
+        let e = vec![
+            Entity::new(Kind::Bucket, "b".repeat(MAX_ENCODED)).unwrap(),
+            Entity::new(Kind::Pod, "web/nginx").unwrap(),
+            Entity::new(Kind::ToolRun, "grimoire_1").unwrap(),
+        ];
+        assert_eq!(decode(&encode(&e)).unwrap(), e[1..]);
     }
 
     #[test]

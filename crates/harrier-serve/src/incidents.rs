@@ -6,8 +6,10 @@
 //! - **through the store** ([`Linking::Store`]), when several workers share a PostgreSQL
 //!   store: each alert is stored with its event's entities, and the one worker holding the
 //!   correlation's lease ([`TASK`]) reads alerts in store order after its cursor, correlates
-//!   them, stores the incidents they changed and their "Incident Opened/Escalated" notices,
-//!   and only then moves its cursor ([`run_store_correlation`]). The notices have
+//!   them, and stores the incidents they changed, their "Incident Opened/Escalated" notices
+//!   and its new cursor in one transaction that checks it still holds the lease
+//!   ([`run_store_correlation`]). A worker that lost the lease (paused past it) writes
+//!   nothing; one whose cursor moved under another holder rebuilds first. The notices have
 //!   deterministic ids and incidents are written whole, so work redone after a failure or a
 //!   takeover stores nothing twice. A worker that takes the lease over (its holder stopped or
 //!   died) first replays the alerts the incidents still open were built from, so it goes on
@@ -123,9 +125,10 @@ pub struct StoreCorrelation<'a> {
 }
 
 /// Correlates through the shared store while this worker holds the lease, until `stop`;
-/// then once more (the caller sets `stop` after its sources stopped, so what they stored is
-/// correlated before the outputs' last pass). A failed step (the database restarting, the
-/// lease lost) drops what was built in memory: the next step rebuilds it from the store.
+/// then a last time, up to [`LAST_PAGES`] pages (the caller sets `stop` after its sources
+/// stopped, so what they stored is correlated before the outputs' last pass). A failed step
+/// (the database restarting, the lease lost) drops what was built in memory: the next step
+/// rebuilds it from the store. A last pass that fails is the service's failure.
 pub fn run_store_correlation(
     mut store: Box<dyn AlertStore>,
     cfg: &StoreCorrelation<'_>,
@@ -138,8 +141,9 @@ pub fn run_store_correlation(
         }
         pause(stop, Duration::from_secs(1));
     }
-    let mut held: Option<Correlator> = None;
+    let mut held: Option<Held> = None;
     let mut failures = 0u32;
+    let mut last_pages = 0;
     loop {
         let last = stop.load(Ordering::Relaxed);
         let more = match step(store.as_mut(), &mut held, cfg) {
@@ -151,33 +155,46 @@ pub fn run_store_correlation(
                 // Rebuilt from the store by the next step: nothing half-applied survives.
                 held = None;
                 failures += 1;
+                if last {
+                    return Err(format!("the last incident correlation step failed: {e}"));
+                }
                 if e.is_lease_lost() {
                     tracing::info!("another worker took the incident correlation over");
                 } else {
-                    tracing::warn!(error = %e, "incident correlation failed; trying again");
+                    tracing::warn!(error = %e, failures, "incident correlation failed; trying again");
                 }
                 false
             }
         };
-        if last && !more {
-            return Ok(());
+        if last {
+            last_pages += 1;
+            if !more || last_pages >= LAST_PAGES {
+                return Ok(());
+            }
+            continue;
         }
         if !more {
-            let wait = if failures > 0 {
-                Duration::from_millis(250 << failures.min(4))
-            } else {
-                Duration::from_millis(250)
-            };
+            let wait = Duration::from_millis(250 << failures.min(4));
             pause(stop, wait);
         }
     }
 }
 
-/// One step: take or renew the lease, rebuild after a takeover, correlate a page. True when
-/// a full page was read (more may be waiting).
+/// How many pages a stopping worker still correlates (what is left goes to the next holder).
+const LAST_PAGES: u32 = 20;
+
+/// What the lease holder built: the correlator, and the cursor it is at.
+struct Held {
+    correlator: Correlator,
+    cursor: i64,
+}
+
+/// One step: take or renew the lease, rebuild after a takeover, correlate a page and commit
+/// it (notices, incidents, cursor: one transaction, under the lease). True when a full page
+/// was read (more may be waiting).
 fn step(
     store: &mut dyn AlertStore,
-    held: &mut Option<Correlator>,
+    held: &mut Option<Held>,
     cfg: &StoreCorrelation<'_>,
 ) -> Result<bool, harrier_alerts::store::StoreError> {
     let Some(cursor) = store.lease(TASK)? else {
@@ -185,9 +202,16 @@ fn step(
         *held = None;
         return Ok(false);
     };
-    let c = match held {
-        Some(c) => c,
-        None => held.insert(rebuild(store, cursor, cfg.options)?),
+    // Built here up to another cursor: another worker held the lease meanwhile.
+    if held.as_ref().is_some_and(|h| h.cursor != cursor) {
+        *held = None;
+    }
+    let h = match held {
+        Some(h) => h,
+        None => held.insert(Held {
+            correlator: rebuild(store, cursor, cfg.options)?,
+            cursor,
+        }),
     };
     let page = store.linked(cursor, i64::MAX, i64::MIN, PAGE)?;
     let Some(end) = page.last().map(|a| a.alert.seq) else {
@@ -195,19 +219,27 @@ fn step(
     };
     let mut notices = Vec::new();
     for a in &page {
-        if let Some((notice, by)) = observe(c, a) {
+        if let Some((notice, by)) = observe(&mut h.correlator, a) {
             if cfg.notices {
                 notices.push(notice.to_alert(&by, cfg.hostname));
             }
         }
     }
-    if !notices.is_empty() {
-        store.insert(&notices, &cfg.throttle, None)?;
-    }
-    for i in c.take_changed() {
-        store.put_incident(&i.to_stored())?;
-    }
-    store.mark_delivered(TASK, end, page.len() as u64)?;
+    let incidents: Vec<_> = h
+        .correlator
+        .take_changed()
+        .iter()
+        .map(|i| i.to_stored())
+        .collect();
+    store.commit_correlation(
+        TASK,
+        end,
+        page.len() as u64,
+        &notices,
+        &cfg.throttle,
+        &incidents,
+    )?;
+    h.cursor = end;
     if !notices.is_empty() {
         cfg.wake.notify();
     }

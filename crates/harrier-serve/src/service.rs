@@ -609,6 +609,9 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
     let store = db.open()?;
     let mut behind = Vec::new();
     for d in store.deliveries()? {
+        if !harrier_alerts::store::is_output(&d.output) {
+            continue;
+        }
         let n = store.undelivered(&d.output)? as usize;
         if n > 0 {
             behind.push((d.output, n));

@@ -257,7 +257,7 @@ pub fn listen(url: &str, stop: &std::sync::atomic::AtomicBool, mut on_alerts: im
 }
 
 /// A deadlock or a serialization failure: the transaction can be run again.
-fn retryable(e: &postgres::Error) -> bool {
+pub(crate) fn retryable(e: &postgres::Error) -> bool {
     e.code().is_some_and(|c| {
         *c == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
             || *c == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
@@ -274,109 +274,164 @@ impl PgStore {
         checkpoint: Option<(&str, &str)>,
     ) -> Result<Inserted, postgres::Error> {
         let mut tx = self.client_mut().transaction()?;
-        // One writer at a time: alerts get their positions (`seq`) in commit order, so an
-        // output that delivered up to a position never meets a smaller one committed later by
-        // a slower worker (a sequence alone hands out positions in call order, and a
-        // transaction that commits after a larger position was delivered would be skipped).
-        tx.execute("SELECT pg_advisory_xact_lock(7263540012)", &[])?;
-        // The throttle keys of the batch, locked up front in sorted order: one writer at a
-        // time per key, so N workers throttle like one.
-        let keys: Vec<String> = alerts.iter().map(|a| throttle.key(a)).collect();
-        let mut locked: Vec<&String> = alerts
-            .iter()
-            .zip(&keys)
-            .filter(|(a, _)| throttle.limit(&a.rule).is_some())
-            .map(|(_, k)| k)
-            .collect();
-        locked.sort();
-        locked.dedup();
-        for k in locked {
-            tx.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                &[k],
-            )?;
-        }
-        let mut done = Inserted::default();
-        let stored = now_ns();
-        let mut json = String::new();
-        let mut per_rule = std::collections::BTreeMap::<&str, i64>::new();
-        let mut per_day = std::collections::BTreeMap::<(i64, i32), i64>::new();
-        for ((a, id), key) in alerts.iter().zip(ids).zip(&keys) {
-            let suppressed = match throttle.limit(&a.rule) {
-                Some(l) => {
-                    let w = i64::try_from(l.window.as_nanos()).unwrap_or(i64::MAX);
-                    let n: i64 = tx
-                        .query_one(
-                            "SELECT COUNT(*) FROM alerts WHERE throttle_key = $1 AND NOT suppressed \
-                             AND time_ns > $2 AND time_ns <= $3 AND id <> $4",
-                            &[key, &a.time_ns.saturating_sub(w), &a.time_ns, id],
-                        )?
-                        .get(0);
-                    n >= i64::from(l.max)
-                }
-                None => false,
-            };
-            json.clear();
-            a.as_alert().write_to(Format::Json, &mut json);
-            let f = harrier_alerts::store::facets(a);
-            let n = tx.execute(
-                "INSERT INTO alerts (id, time_ns, stored_ns, rule, priority, source, throttle_key, \
-                 suppressed, json, principal, resource, account, region, event, words, entities) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,to_tsvector('simple', $15),$16) \
-                 ON CONFLICT (id) DO NOTHING",
-                &[
-                    id,
-                    &a.time_ns,
-                    &stored,
-                    &a.rule,
-                    &priority_num(a.priority),
-                    &a.source,
-                    key,
-                    &suppressed,
-                    &json.trim_end(),
-                    &f.principal,
-                    &f.resource,
-                    &f.account,
-                    &f.region,
-                    &a.event,
-                    &console::alert_words(a, &f),
-                    &a.entities,
-                ],
-            )?;
-            if n == 0 {
-                done.duplicates += 1;
-                continue;
-            }
-            *per_rule.entry(a.rule.as_str()).or_default() += 1;
-            if suppressed {
-                done.suppressed += 1;
-            } else {
-                done.new += 1;
-                *per_day
-                    .entry((
-                        a.time_ns.div_euclid(86_400_000_000_000),
-                        priority_num(a.priority),
-                    ))
-                    .or_default() += 1;
-            }
-        }
-        console::add_counts(&mut tx, &per_rule, &per_day)?;
-        if let Some((source, value)) = checkpoint {
-            tx.execute(
-                "INSERT INTO checkpoints (source, value, updated_ns) VALUES ($1, $2, $3) \
-                 ON CONFLICT (source) DO UPDATE SET value = $2, updated_ns = $3",
-                &[&source, &value, &stored],
-            )?;
-        }
-        if done.new > 0 {
-            // Delivered at commit to every worker's listener (see [`listen`]): the worker that
-            // holds an output's lease delivers without waiting for its next poll.
-            tx.execute("NOTIFY harrier_alerts", &[])?;
-        }
+        let done = insert_in(&mut tx, alerts, ids, throttle, checkpoint)?;
         tx.commit()?;
         Ok(done)
     }
+}
 
+/// Stores `alerts` (ids `ids`, in canonical order) and the checkpoint within `tx`.
+pub(crate) fn insert_in(
+    tx: &mut postgres::Transaction<'_>,
+    alerts: &[&AlertRecord],
+    ids: &[String],
+    throttle: &Throttle,
+    checkpoint: Option<(&str, &str)>,
+) -> Result<Inserted, postgres::Error> {
+    // One writer at a time: alerts get their positions (`seq`) in commit order, so an
+    // output that delivered up to a position never meets a smaller one committed later by
+    // a slower worker (a sequence alone hands out positions in call order, and a
+    // transaction that commits after a larger position was delivered would be skipped).
+    tx.execute("SELECT pg_advisory_xact_lock(7263540012)", &[])?;
+    // The throttle keys of the batch, locked up front in sorted order: one writer at a
+    // time per key, so N workers throttle like one.
+    // (PostgreSQL's text refuses NUL, which a value decoded from a hostile event may hold.)
+    let keys: Vec<String> = alerts
+        .iter()
+        .map(|a| throttle.key(a).replace('\0', "\u{FFFD}"))
+        .collect();
+    let mut locked: Vec<&String> = alerts
+        .iter()
+        .zip(&keys)
+        .filter(|(a, _)| throttle.limit(&a.rule).is_some())
+        .map(|(_, k)| k)
+        .collect();
+    locked.sort();
+    locked.dedup();
+    for k in locked {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[k],
+        )?;
+    }
+    let mut done = Inserted::default();
+    let stored = now_ns();
+    let mut json = String::new();
+    let mut per_rule = std::collections::BTreeMap::<&str, i64>::new();
+    let mut per_day = std::collections::BTreeMap::<(i64, i32), i64>::new();
+    for ((a, id), key) in alerts.iter().zip(ids).zip(&keys) {
+        let suppressed = match throttle.limit(&a.rule) {
+            Some(l) => {
+                let w = i64::try_from(l.window.as_nanos()).unwrap_or(i64::MAX);
+                let n: i64 = tx
+                    .query_one(
+                        "SELECT COUNT(*) FROM alerts WHERE throttle_key = $1 AND NOT suppressed \
+                         AND time_ns > $2 AND time_ns <= $3 AND id <> $4",
+                        &[key, &a.time_ns.saturating_sub(w), &a.time_ns, id],
+                    )?
+                    .get(0);
+                n >= i64::from(l.max)
+            }
+            None => false,
+        };
+        json.clear();
+        a.as_alert().write_to(Format::Json, &mut json);
+        let mut f = harrier_alerts::store::facets(a);
+        // PostgreSQL's text refuses NUL, which a value decoded from a hostile event may hold.
+        for v in [
+            &mut f.principal,
+            &mut f.resource,
+            &mut f.account,
+            &mut f.region,
+        ] {
+            if let Some(s) = v.as_mut().filter(|s| s.contains('\0')) {
+                *s = s.replace('\0', "\u{FFFD}");
+            }
+        }
+        let n = tx.execute(
+            "INSERT INTO alerts (id, time_ns, stored_ns, rule, priority, source, throttle_key, \
+             suppressed, json, principal, resource, account, region, event, words, entities) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,to_tsvector('simple', $15),$16) \
+             ON CONFLICT (id) DO NOTHING",
+            &[
+                id,
+                &a.time_ns,
+                &stored,
+                &a.rule,
+                &priority_num(a.priority),
+                &a.source,
+                key,
+                &suppressed,
+                &json.trim_end(),
+                &f.principal,
+                &f.resource,
+                &f.account,
+                &f.region,
+                &a.event,
+                &console::alert_words(a, &f),
+                &a.entities,
+            ],
+        )?;
+        if n == 0 {
+            done.duplicates += 1;
+            continue;
+        }
+        *per_rule.entry(a.rule.as_str()).or_default() += 1;
+        if suppressed {
+            done.suppressed += 1;
+        } else {
+            done.new += 1;
+            *per_day
+                .entry((
+                    a.time_ns.div_euclid(86_400_000_000_000),
+                    priority_num(a.priority),
+                ))
+                .or_default() += 1;
+        }
+    }
+    console::add_counts(tx, &per_rule, &per_day)?;
+    if let Some((source, value)) = checkpoint {
+        tx.execute(
+            "INSERT INTO checkpoints (source, value, updated_ns) VALUES ($1, $2, $3) \
+             ON CONFLICT (source) DO UPDATE SET value = $2, updated_ns = $3",
+            &[&source, &value, &stored],
+        )?;
+    }
+    if done.new > 0 {
+        // Delivered at commit to every worker's listener (see [`listen`]): the worker that
+        // holds an output's lease delivers without waiting for its next poll.
+        tx.execute("NOTIFY harrier_alerts", &[])?;
+    }
+    Ok(done)
+}
+
+/// Writes an incident whole under its id. PostgreSQL's text refuses NUL, which an entity read
+/// from a hostile event may hold: it is written as U+FFFD.
+pub(crate) fn upsert_incident(
+    c: &mut impl postgres::GenericClient,
+    i: &StoredIncident,
+) -> Result<(), postgres::Error> {
+    let clean = |t: &str| t.replace('\0', "\u{FFFD}");
+    c.execute(
+        "INSERT INTO incidents (id, first_ns, last_ns, updated_ns, severity, alerts, title, text, json) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (id) DO UPDATE SET first_ns = $2, \
+         last_ns = $3, updated_ns = $4, severity = $5, alerts = $6, title = $7, text = $8, json = $9",
+        &[
+            &i.id,
+            &i.first_ns,
+            &i.last_ns,
+            &now_ns(),
+            &priority_num(i.severity),
+            &(i.alerts as i64),
+            &clean(&i.title),
+            &clean(&i.text),
+            &i.json,
+        ],
+    )
+    .map(|_| ())
+}
+
+impl PgStore {
     /// The client, for a writer (`&mut self`: no lock taken).
     fn client_mut(&mut self) -> &mut Client {
         let target = self.target.clone();
@@ -590,6 +645,18 @@ impl AlertStore for PgStore {
         self.replay_start(upto, window_ns)
     }
 
+    fn commit_correlation(
+        &mut self,
+        task: &str,
+        seq: i64,
+        count: u64,
+        notices: &[AlertRecord],
+        throttle: &Throttle,
+        incidents: &[StoredIncident],
+    ) -> Result<Inserted, StoreError> {
+        self.commit_step(task, seq, count, notices, throttle, incidents)
+    }
+
     fn last_seq(&self) -> Result<i64, StoreError> {
         self.query_one("SELECT COALESCE(MAX(seq), 0) FROM alerts", &[], |r| {
             r.get(0)
@@ -597,22 +664,7 @@ impl AlertStore for PgStore {
     }
 
     fn put_incident(&mut self, i: &StoredIncident) -> Result<(), StoreError> {
-        self.execute(
-            "INSERT INTO incidents (id, first_ns, last_ns, updated_ns, severity, alerts, title, text, json) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (id) DO UPDATE SET first_ns = $2, \
-             last_ns = $3, updated_ns = $4, severity = $5, alerts = $6, title = $7, text = $8, json = $9",
-            &[
-                &i.id,
-                &i.first_ns,
-                &i.last_ns,
-                &now_ns(),
-                &priority_num(i.severity),
-                &(i.alerts as i64),
-                &i.title,
-                &i.text,
-                &i.json,
-            ],
-        )
+        self.with(|c| upsert_incident(c, i))
     }
 
     fn incidents(&self, limit: u64) -> Result<Vec<StoredIncident>, StoreError> {

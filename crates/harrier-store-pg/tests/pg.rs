@@ -469,10 +469,94 @@ fn the_correlation_reads_alerts_with_their_entities_under_one_lease() {
     let r = b.replay_from(end, 24 * hour).unwrap();
     assert_eq!(r.since_ns, hour);
     assert_eq!(b.linked(r.after, end, r.since_ns, 10).unwrap().len(), 4);
+    // An event stamped far in the future (a hostile or broken clock) does not move the
+    // replay past everything.
+    a.insert(
+        &[linked(
+            "Future",
+            "e9",
+            4_000_000_000 * 1_000_000_000,
+            Some("[]"),
+        )],
+        &t,
+        None,
+    )
+    .unwrap();
+    let upto = a.last_seq().unwrap();
+    assert_eq!(b.replay_from(upto, 24 * hour).unwrap().since_ns, hour);
     // An empty store replays nothing.
     let empty = PgStore::connect(&s.database("correlation_empty")).unwrap();
-    let r = empty.replay_from(0, hour).unwrap();
-    assert!(empty.linked(r.after, 0, r.since_ns, 10).unwrap().is_empty());
+    assert_eq!(
+        empty.replay_from(0, hour).unwrap(),
+        harrier_alerts::store::Replay {
+            after: 0,
+            since_ns: i64::MAX
+        }
+    );
+
+    // A step commits notices, incidents and the cursor together, only under the lease: B,
+    // which does not hold it, writes nothing.
+    let notice = linked("Incident Opened", "inc-1/opened", 30 * hour, None);
+    let mut inc = a.incident("inc-1").unwrap().unwrap();
+    inc.alerts = 3;
+    // A value decoded from a hostile event may hold NUL, which PostgreSQL's text refuses.
+    inc.title = "by al\0ice".into();
+    let mut b = b;
+    let err = b
+        .commit_correlation(
+            "~incidents",
+            upto,
+            1,
+            std::slice::from_ref(&notice),
+            &t,
+            std::slice::from_ref(&inc),
+        )
+        .unwrap_err();
+    assert!(err.is_lease_lost(), "{err}");
+    assert_eq!(
+        a.incident("inc-1").unwrap().unwrap().alerts,
+        2,
+        "B wrote nothing"
+    );
+    assert!(a.alert(&notice.id()).unwrap().is_none(), "nor its notice");
+    assert_eq!(
+        a.lease("~incidents").unwrap(),
+        Some(end),
+        "nor moved the cursor"
+    );
+    let done = a
+        .commit_correlation(
+            "~incidents",
+            upto,
+            1,
+            std::slice::from_ref(&notice),
+            &t,
+            std::slice::from_ref(&inc),
+        )
+        .unwrap();
+    assert_eq!(done.new, 1);
+    let stored = a.incident("inc-1").unwrap().unwrap();
+    assert_eq!(
+        (stored.alerts, stored.title.as_str()),
+        (3, "by al\u{FFFD}ice")
+    );
+    assert_eq!(a.lease("~incidents").unwrap(), Some(upto));
+    // Redone (a reply lost after the commit): the notice is stored once.
+    let again = a
+        .commit_correlation(
+            "~incidents",
+            upto,
+            1,
+            std::slice::from_ref(&notice),
+            &t,
+            std::slice::from_ref(&inc),
+        )
+        .unwrap();
+    assert_eq!((again.new, again.duplicates), (0, 1));
+    // A facet holding NUL is stored too (the alert is not refused forever).
+    let mut odd = linked("Odd", "e10", 31 * hour, None);
+    odd.output_fields = vec![("ct.user".into(), Some("x\0y".into()))];
+    assert_eq!(a.insert(&[odd], &t, None).unwrap().new, 1);
     // The embedded store is one process's: it correlates there and says so here.
     let d = tempfile::tempdir().unwrap();
     let sqlite = harrier_alerts::store::Store::open(&d.path().join("a.db")).unwrap();
