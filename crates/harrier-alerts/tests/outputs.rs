@@ -1,5 +1,6 @@
 //! Outputs over real files and real sockets, driven from a real alert store.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -308,4 +309,73 @@ fn partial_delivery_resumes_after_the_last_delivered_alert() {
         }),
     );
     assert_eq!(*seen.lock().unwrap(), vec![1, 2, 3, 4, 5]);
+}
+
+/// Stored alerts `e<i>` for i in `range`, positions and ids as a store gives them.
+fn stored(range: std::ops::Range<usize>) -> Vec<StoredAlert> {
+    let (_d, db) = store_with(range.end);
+    let all = Store::open(&db)
+        .unwrap()
+        .list(&harrier_alerts::store::Filter::default())
+        .unwrap();
+    all.into_iter().skip(range.start).collect()
+}
+
+fn ids_in(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .map(|v| v["id"].as_str().unwrap_or("").to_string())
+                .unwrap_or_else(|_| format!("unreadable: {l}"))
+        })
+        .collect()
+}
+
+/// A worker holding the file output wrote a batch and died before its cursor moved; the next
+/// holder gets the same batch (and more) and writes each alert once.
+#[test]
+fn a_file_output_taking_over_a_dead_writers_batch_writes_each_alert_once() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("alerts.jsonl");
+    let all = stored(0..5);
+    let mut dead = FileOutput::new("file", &path, FileShape::Json, None);
+    assert_eq!(dead.deliver(&all[..3]).delivered, 3);
+    let mut next = FileOutput::new("file", &path, FileShape::Json, None);
+    let a = next.deliver(&all[..4]);
+    assert_eq!((a.delivered, a.error), (4, None));
+    let want: Vec<String> = all[..4].iter().map(|a| a.id.clone()).collect();
+    assert_eq!(ids_in(&path), want, "each once, in order");
+    // Near miss: the file's last alert is not in the batch (delivered long ago): all written.
+    let mut again = FileOutput::new("file", &path, FileShape::Json, None);
+    assert_eq!(again.deliver(&all[4..]).delivered, 1);
+    assert_eq!(ids_in(&path).len(), 5);
+
+    // A writer that died mid-line: the cut line is ended, the alerts before it count as
+    // written, the batch resumes after them and no line after it is spoiled.
+    let cut = d.path().join("cut.jsonl");
+    let mut w = FileOutput::new("file", &cut, FileShape::Json, None);
+    w.deliver(&all[..2]);
+    let half = &all[2].json[..all[2].json.len() / 2];
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&cut)
+        .unwrap()
+        .write_all(half.as_bytes())
+        .unwrap();
+    let mut next = FileOutput::new("file", &cut, FileShape::Json, None);
+    assert_eq!(next.deliver(&all[1..4]).delivered, 3);
+    let got = ids_in(&cut);
+    assert_eq!(got.len(), 5, "{got:?}");
+    assert_eq!(got[..2], [all[0].id.clone(), all[1].id.clone()]);
+    assert!(got[2].starts_with("unreadable"), "{got:?}");
+    assert_eq!(got[3..], [all[2].id.clone(), all[3].id.clone()]);
+
+    // OCSF lines are told by their finding's uid.
+    let ocsf = d.path().join("ocsf.jsonl");
+    FileOutput::new("o", &ocsf, FileShape::Ocsf, None).deliver(&all[..2]);
+    let a = FileOutput::new("o", &ocsf, FileShape::Ocsf, None).deliver(&all[..3]);
+    assert_eq!(a.delivered, 3);
+    assert_eq!(std::fs::read_to_string(&ocsf).unwrap().lines().count(), 3);
 }

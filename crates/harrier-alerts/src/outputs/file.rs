@@ -1,5 +1,11 @@
 //! A file output: JSON lines (Harrier's alert shape or OCSF), appended, synced after every
 //! batch, rotated by size.
+//!
+//! Each batch first reads the file's last line: when it is an alert of the batch, that alert
+//! and those before it were written already (by this output before a failure, or by another
+//! worker that died holding the output's lease before its cursor moved), so writing resumes
+//! after it and the file gets each alert once. A last line cut short (a writer that died
+//! mid-line) is ended first, so it spoils no line after it.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -27,6 +33,31 @@ pub struct Rotation {
     pub keep: u32,
 }
 
+/// The last complete line of the file at `path` (`len` bytes), and whether a line cut short
+/// follows it; `None` when there is no complete line in its last MiB.
+fn last_line(path: &Path, len: u64) -> std::io::Result<Option<(Vec<u8>, bool)>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path)?;
+    // A small read first; a longer line needs a longer one.
+    for tail_len in [64 << 10, 1 << 20] {
+        let from = len.saturating_sub(tail_len);
+        f.seek(SeekFrom::Start(from))?;
+        let mut tail = Vec::new();
+        (&mut f).take(len - from).read_to_end(&mut tail)?;
+        let cut_short = tail.last() != Some(&b'\n');
+        let Some(end) = tail.iter().rposition(|&b| b == b'\n') else {
+            continue;
+        };
+        let complete = &tail[..end];
+        match complete.iter().rposition(|&b| b == b'\n') {
+            Some(start) => return Ok(Some((complete[start + 1..].to_vec(), cut_short))),
+            None if from == 0 => return Ok(Some((complete.to_vec(), cut_short))),
+            None => continue,
+        }
+    }
+    Ok(None)
+}
+
 /// The file output.
 pub struct FileOutput {
     name: String,
@@ -35,6 +66,8 @@ pub struct FileOutput {
     rotation: Option<Rotation>,
     file: Option<File>,
     size: u64,
+    /// The file's length after this output's last write, when it knows it.
+    mine: Option<u64>,
 }
 
 impl FileOutput {
@@ -52,6 +85,7 @@ impl FileOutput {
             rotation,
             file: None,
             size: 0,
+            mine: None,
         }
     }
 
@@ -104,6 +138,39 @@ impl FileOutput {
         s
     }
 
+    /// How many alerts from the start of `batch` the file holds already: those up to the one
+    /// its last complete line is. Ends a last line cut short.
+    fn written_already(&mut self, batch: &[StoredAlert]) -> std::io::Result<usize> {
+        let len = match std::fs::metadata(&self.path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        // As this output left it: nobody wrote after it (the usual case, no read).
+        if len == 0 || self.mine == Some(len) {
+            return Ok(0);
+        }
+        let Some((line, cut_short)) = last_line(&self.path, len)? else {
+            return Ok(0);
+        };
+        if cut_short {
+            // A writer died mid-line: end it (it stays one unreadable line).
+            let f = self.open()?;
+            f.write_all(b"\n")?;
+            self.size += 1;
+        }
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else {
+            return Ok(0);
+        };
+        let id = match self.shape {
+            FileShape::Json => v["id"].as_str(),
+            FileShape::Ocsf => v["finding_info"]["uid"].as_str(),
+        };
+        Ok(id
+            .and_then(|id| batch.iter().position(|a| a.id == id))
+            .map_or(0, |k| k + 1))
+    }
+
     fn write_batch(&mut self, batch: &[StoredAlert]) -> Result<usize, (usize, std::io::Error)> {
         let mut written = 0;
         for a in batch {
@@ -132,12 +199,24 @@ impl Output for FileOutput {
     }
 
     fn deliver(&mut self, batch: &[StoredAlert]) -> Attempt {
-        match self.write_batch(batch) {
-            Ok(n) => Attempt::all(n),
-            Err((_, e)) => {
-                // What was written may not be durable: deliver the batch again (ids tell repeats).
+        let skip = match self.written_already(batch) {
+            Ok(n) => n,
+            Err(e) => {
                 self.file = None;
-                Attempt::partial(0, format!("{}: {e}", self.path.display()))
+                return Attempt::partial(0, format!("{}: {e}", self.path.display()));
+            }
+        };
+        match self.write_batch(&batch[skip..]) {
+            Ok(n) => {
+                self.mine = std::fs::metadata(&self.path).ok().map(|m| m.len());
+                Attempt::all(skip + n)
+            }
+            Err((_, e)) => {
+                self.mine = None;
+                // What was written may not be durable: deliver the rest again (the last line
+                // tells what is there already).
+                self.file = None;
+                Attempt::partial(skip, format!("{}: {e}", self.path.display()))
             }
         }
     }
