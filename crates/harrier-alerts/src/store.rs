@@ -25,7 +25,7 @@ use crate::alert::{AlertRecord, Format};
 
 #[path = "store_api.rs"]
 mod api;
-pub use api::{is_output, AlertStore, LeaseLost, LinkedAlert, Replay, StoreError};
+pub use api::{is_output, AlertStore, CorrelationStep, LeaseLost, LinkedAlert, Replay, StoreError};
 
 #[path = "store_incidents.rs"]
 mod incidents;

@@ -53,6 +53,24 @@ pub struct Replay {
     pub since_ns: i64,
 }
 
+/// One step of a correlation through the store, committed whole by
+/// [`AlertStore::commit_correlation`].
+#[derive(Debug, Clone, Copy)]
+pub struct CorrelationStep<'a> {
+    /// The correlation's cursor name (`~incidents`).
+    pub task: &'a str,
+    /// The position the cursor moves to.
+    pub seq: i64,
+    /// How many alerts the step read.
+    pub count: u64,
+    /// The notices it raised, stored throttled.
+    pub notices: &'a [AlertRecord],
+    /// The throttling of those notices.
+    pub throttle: &'a Throttle,
+    /// The incidents it changed, written whole.
+    pub incidents: &'a [StoredIncident],
+}
+
 /// Whether a delivery cursor is an output's: those named with a leading `~` are Harrier's own
 /// (the incident correlation's), which reports of outputs leave out.
 pub fn is_output(name: &str) -> bool {
@@ -179,20 +197,11 @@ pub trait AlertStore: Send {
         let _ = (upto, window_ns);
         Err(unsupported("replays"))
     }
-    /// Commits one step of `task` (a correlation) in one transaction, only while this worker
-    /// holds its lease: stores `notices` (throttled by `throttle`), writes `incidents` whole,
-    /// and moves the cursor to `seq` (`count` alerts read). A worker that lost the lease
-    /// writes nothing and gets [`LeaseLost`].
-    fn commit_correlation(
-        &mut self,
-        task: &str,
-        seq: i64,
-        count: u64,
-        notices: &[AlertRecord],
-        throttle: &Throttle,
-        incidents: &[StoredIncident],
-    ) -> Result<Inserted, StoreError> {
-        let _ = (task, seq, count, notices, throttle, incidents);
+    /// Commits one step of a correlation in one transaction, only while this worker holds
+    /// its lease: stores the step's notices (throttled), writes its incidents whole, and moves
+    /// its cursor. A worker that lost the lease writes nothing and gets [`LeaseLost`].
+    fn commit_correlation(&mut self, step: &CorrelationStep<'_>) -> Result<Inserted, StoreError> {
+        let _ = step;
         Err(unsupported("correlation steps"))
     }
 }
@@ -307,16 +316,8 @@ impl<S: AlertStore + ?Sized> AlertStore for Box<S> {
     fn replay_from(&self, upto: i64, window_ns: i64) -> Result<Replay, StoreError> {
         (**self).replay_from(upto, window_ns)
     }
-    fn commit_correlation(
-        &mut self,
-        task: &str,
-        seq: i64,
-        count: u64,
-        notices: &[AlertRecord],
-        throttle: &Throttle,
-        incidents: &[StoredIncident],
-    ) -> Result<Inserted, StoreError> {
-        (**self).commit_correlation(task, seq, count, notices, throttle, incidents)
+    fn commit_correlation(&mut self, step: &CorrelationStep<'_>) -> Result<Inserted, StoreError> {
+        (**self).commit_correlation(step)
     }
     fn insert(
         &mut self,

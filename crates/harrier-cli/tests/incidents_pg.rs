@@ -146,6 +146,10 @@ fn one_attacker_over_three_workers_is_one_incident_as_with_one() {
     let url = format!("postgres://harrier@127.0.0.1:{}/incidents", db.port);
     let dir = tempfile::tempdir().unwrap();
     let hooks = [("w2", free_port()), ("w3", free_port())];
+    let metrics_port: BTreeMap<&str, u16> = ["w1", "w2", "w3"]
+        .map(|n| (n, free_port()))
+        .into_iter()
+        .collect();
     let mut workers = Workers(BTreeMap::new());
     for name in ["w1", "w2", "w3"] {
         let source = match hooks.iter().find(|(n, _)| *n == name) {
@@ -156,9 +160,11 @@ fn one_attacker_over_three_workers_is_one_incident_as_with_one() {
         std::fs::write(
             &cfg,
             format!(
-                "state_dir: {}\nstore: \"{url}\"\nincidents: {{}}\naws: {{ endpoint_url: \"{}\" }}\nsources:\n  - {source}\n",
+                "state_dir: {}\nstore: \"{url}\"\nincidents: {{}}\naws: {{ endpoint_url: \"{}\" }}\n\
+                 metrics: {{ listen: \"127.0.0.1:{}\" }}\nsources:\n  - {source}\n",
                 dir.path().join(name).display(),
-                m.url
+                m.url,
+                metrics_port[name],
             ),
         )
         .unwrap();
@@ -248,6 +254,29 @@ fn one_attacker_over_three_workers_is_one_incident_as_with_one() {
         log(taker_name).contains("correlates the incidents now"),
         "the new holder rebuilt the open incidents: {}",
         log(taker_name)
+    );
+    // Each worker's /metrics tells its share: the taker holds the lease, took over once
+    // (rebuilding from the alerts correlated before) and correlated the rest; the bystander
+    // holds nothing.
+    let taker_port = metrics_port[taker_name];
+    assert_eq!(
+        common::metric(taker_port, "harrier_correlation_lease_held"),
+        1
+    );
+    assert_eq!(
+        common::metric(taker_port, "harrier_correlation_rebuilds_total"),
+        1
+    );
+    assert!(common::metric(taker_port, "harrier_correlation_replayed_total") >= 1);
+    assert!(common::metric(taker_port, "harrier_correlation_alerts_total") >= 1);
+    let bystander = ["w1", "w2", "w3"]
+        .into_iter()
+        .find(|n| *n != victim && *n != taker_name)
+        .unwrap();
+    let text = common::http_get(metrics_port[bystander], "/metrics");
+    assert!(
+        text.contains("\nharrier_correlation_lease_held 0\n"),
+        "{bystander}: {text}"
     );
 
     // One incident, the one a single process finds: same id, same alerts.

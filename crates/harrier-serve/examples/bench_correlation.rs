@@ -95,12 +95,14 @@ fn main() {
     }
     let last = w.last_seq().unwrap();
     let wake = Wake::default();
+    let metrics = harrier_serve::metrics::CorrelationMetrics::default();
     let cfg = StoreCorrelation {
         options: harrier_incidents::Options::default(),
         notices: true,
         throttle: Throttle::default(),
         hostname: "bench",
         wake: &wake,
+        metrics: &metrics,
     };
     let read = |s: &PgStore| {
         s.deliveries()

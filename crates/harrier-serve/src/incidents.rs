@@ -22,10 +22,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use harrier_alerts::outputs::Wake;
-use harrier_alerts::store::{AlertStore, LinkedAlert, StoreSink, Throttle};
+use harrier_alerts::store::{AlertStore, CorrelationStep, LinkedAlert, StoreSink, Throttle};
 use harrier_alerts::{Alert, AlertSink, SinkError};
 use harrier_incidents::incident::AlertEntry;
 use harrier_incidents::{Correlator, Entity, Notice};
+
+use crate::metrics::CorrelationMetrics;
 
 /// The correlation's name among the store's delivery cursors (the configuration refuses output
 /// names starting with `~`).
@@ -122,6 +124,8 @@ pub struct StoreCorrelation<'a> {
     pub hostname: &'a str,
     /// Told when notices were stored, so outputs deliver them at once.
     pub wake: &'a Wake,
+    /// This worker's share of the correlation, for `/metrics`.
+    pub metrics: &'a CorrelationMetrics,
 }
 
 /// Correlates through the shared store while this worker holds the lease, until `stop`;
@@ -155,6 +159,8 @@ pub fn run_store_correlation(
                 // Rebuilt from the store by the next step: nothing half-applied survives.
                 held = None;
                 failures += 1;
+                cfg.metrics.failures.fetch_add(1, Ordering::Relaxed);
+                cfg.metrics.held.store(0, Ordering::Relaxed);
                 if last {
                     return Err(format!("the last incident correlation step failed: {e}"));
                 }
@@ -169,6 +175,8 @@ pub fn run_store_correlation(
         if last {
             last_pages += 1;
             if !more || last_pages >= LAST_PAGES {
+                // The lease goes with the store, dropped here.
+                cfg.metrics.held.store(0, Ordering::Relaxed);
                 return Ok(());
             }
             continue;
@@ -197,21 +205,26 @@ fn step(
     held: &mut Option<Held>,
     cfg: &StoreCorrelation<'_>,
 ) -> Result<bool, harrier_alerts::store::StoreError> {
+    let m = cfg.metrics;
     let Some(cursor) = store.lease(TASK)? else {
         // Another worker correlates; what this one built is stale by now.
         *held = None;
+        m.held.store(0, Ordering::Relaxed);
         return Ok(false);
     };
+    m.held.store(1, Ordering::Relaxed);
     // Built here up to another cursor: another worker held the lease meanwhile.
     if held.as_ref().is_some_and(|h| h.cursor != cursor) {
         *held = None;
     }
     let h = match held {
         Some(h) => h,
-        None => held.insert(Held {
-            correlator: rebuild(store, cursor, cfg.options)?,
-            cursor,
-        }),
+        None => {
+            let (correlator, replayed) = rebuild(store, cursor, cfg.options)?;
+            m.rebuilds.fetch_add(1, Ordering::Relaxed);
+            m.replayed.fetch_add(replayed, Ordering::Relaxed);
+            held.insert(Held { correlator, cursor })
+        }
     };
     let page = store.linked(cursor, i64::MAX, i64::MIN, PAGE)?;
     let Some(end) = page.last().map(|a| a.alert.seq) else {
@@ -231,15 +244,20 @@ fn step(
         .iter()
         .map(|i| i.to_stored())
         .collect();
-    store.commit_correlation(
-        TASK,
-        end,
-        page.len() as u64,
-        &notices,
-        &cfg.throttle,
-        &incidents,
-    )?;
+    store.commit_correlation(&CorrelationStep {
+        task: TASK,
+        seq: end,
+        count: page.len() as u64,
+        notices: &notices,
+        throttle: &cfg.throttle,
+        incidents: &incidents,
+    })?;
     h.cursor = end;
+    m.steps.fetch_add(1, Ordering::Relaxed);
+    let correlated = page.iter().filter(|a| !is_notice(a)).count();
+    m.alerts.fetch_add(correlated as u64, Ordering::Relaxed);
+    m.notices.fetch_add(notices.len() as u64, Ordering::Relaxed);
+    m.cursor.store(end.max(0) as u64, Ordering::Relaxed);
     if !notices.is_empty() {
         cfg.wake.notify();
     }
@@ -247,12 +265,12 @@ fn step(
 }
 
 /// A correlator with the incidents still open at `cursor`, rebuilt from the alerts they were
-/// made of (their notices and incidents are stored already).
+/// made of (their notices and incidents are stored already), and how many alerts it replayed.
 fn rebuild(
     store: &dyn AlertStore,
     cursor: i64,
     opts: harrier_incidents::Options,
-) -> Result<Correlator, harrier_alerts::store::StoreError> {
+) -> Result<(Correlator, u64), harrier_alerts::store::StoreError> {
     let mut c = Correlator::new(harrier_incidents::Options {
         forget_closed: true,
         ..opts
@@ -266,7 +284,7 @@ fn rebuild(
         after = last.alert.seq;
         for a in &page {
             let _ = observe(&mut c, a);
-            replayed += 1;
+            replayed += u64::from(!is_notice(a));
         }
     }
     let _ = c.take_changed();
@@ -275,14 +293,14 @@ fn rebuild(
         replayed,
         "this worker correlates the incidents now (the open ones rebuilt)"
     );
-    Ok(c)
+    Ok((c, replayed))
 }
 
 /// Correlates one stored alert; its notice, if it made one, with the alert's entry. Notices
 /// themselves and alerts raised without entities are not correlated (as in one process); an
 /// alert whose stored form cannot be read is said and skipped.
 fn observe(c: &mut Correlator, a: &LinkedAlert) -> Option<(Notice, AlertEntry)> {
-    if a.alert.source == "incident" {
+    if is_notice(a) {
         return None;
     }
     let stored = a.entities.as_deref()?;
@@ -302,4 +320,9 @@ fn observe(c: &mut Correlator, a: &LinkedAlert) -> Option<(Notice, AlertEntry)> 
     };
     let by = entry.clone();
     c.observe_entry(entry, entities).map(|n| (n, by))
+}
+
+/// An "Incident Opened/Escalated" alert (which is not correlated).
+fn is_notice(a: &LinkedAlert) -> bool {
+    a.alert.source == "incident"
 }

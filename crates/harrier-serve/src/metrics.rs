@@ -45,7 +45,82 @@ pub struct Metrics {
     pub images: Option<Arc<ImageMetrics>>,
     /// Continuous posture, when configured.
     pub posture: Option<Arc<crate::posture::PostureMetrics>>,
+    /// The incident correlation through a shared store, when configured.
+    pub correlation: Option<Arc<CorrelationMetrics>>,
 }
+
+/// What this worker's part of the incident correlation through the store reports.
+#[derive(Default)]
+pub struct CorrelationMetrics {
+    /// 1 while this worker holds the correlation's lease, else 0.
+    pub held: AtomicU64,
+    /// Steps committed by this worker.
+    pub steps: AtomicU64,
+    /// Alerts read and correlated by this worker.
+    pub alerts: AtomicU64,
+    /// "Incident Opened/Escalated" notices this worker raised.
+    pub notices: AtomicU64,
+    /// Times this worker took the correlation over and rebuilt the open incidents.
+    pub rebuilds: AtomicU64,
+    /// Alerts replayed by those rebuilds.
+    pub replayed: AtomicU64,
+    /// Failed steps (the store down, the lease lost).
+    pub failures: AtomicU64,
+    /// The store position this worker's correlation reached last.
+    pub cursor: AtomicU64,
+}
+
+/// The correlation families (no labels).
+pub const CORRELATION_FAMILIES: &[Family<CorrelationMetrics>] = &[
+    Family {
+        name: "harrier_correlation_lease_held",
+        help: "1 while this worker correlates the incidents of every worker.",
+        kind: "gauge",
+        value: |m| Some(m.held.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_correlation_steps_total",
+        help: "Correlation steps committed by this worker.",
+        kind: "counter",
+        value: |m| Some(m.steps.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_correlation_alerts_total",
+        help: "Stored alerts this worker read and correlated.",
+        kind: "counter",
+        value: |m| Some(m.alerts.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_correlation_notices_total",
+        help: "Incident Opened/Escalated notices this worker raised.",
+        kind: "counter",
+        value: |m| Some(m.notices.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_correlation_rebuilds_total",
+        help: "Takeovers: the open incidents rebuilt from the store.",
+        kind: "counter",
+        value: |m| Some(m.rebuilds.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_correlation_replayed_total",
+        help: "Alerts replayed to rebuild the open incidents.",
+        kind: "counter",
+        value: |m| Some(m.replayed.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_correlation_failures_total",
+        help: "Failed correlation steps (the store unreachable, the lease lost).",
+        kind: "counter",
+        value: |m| Some(m.failures.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "harrier_correlation_cursor",
+        help: "The store position this worker's correlation reached last.",
+        kind: "gauge",
+        value: |m| Some(m.cursor.load(Ordering::Relaxed)),
+    },
+];
 
 /// What the image scanner and the admission webhook report.
 #[derive(Default)]
@@ -285,6 +360,15 @@ fn family<'a, T: 'a + ?Sized>(
     }
 }
 
+fn unlabelled<T>(o: &mut String, families: &[Family<T>], item: &T) {
+    for f in families {
+        if let Some(v) = (f.value)(item) {
+            header(o, f.name, f.help, f.kind);
+            let _ = writeln!(o, "{} {v}", f.name);
+        }
+    }
+}
+
 impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
@@ -378,12 +462,10 @@ impl Metrics {
             }
         }
         if let Some(m) = &self.images {
-            for f in IMAGE_FAMILIES {
-                if let Some(v) = (f.value)(m) {
-                    header(&mut o, f.name, f.help, f.kind);
-                    let _ = writeln!(o, "{} {v}", f.name);
-                }
-            }
+            unlabelled(&mut o, IMAGE_FAMILIES, m);
+        }
+        if let Some(m) = &self.correlation {
+            unlabelled(&mut o, CORRELATION_FAMILIES, m);
         }
         o
     }
@@ -435,5 +517,19 @@ mod tests {
         assert!(text.contains("harrier_output_delivered_total{output=\"slack\"} 0"));
         // No live source: the SQS/CloudWatch families are left out rather than empty.
         assert!(!text.contains("harrier_source_lag_seconds"), "{text}");
+        assert!(
+            !text.contains("harrier_correlation"),
+            "no shared store: {text}"
+        );
+        let c = Arc::new(CorrelationMetrics::default());
+        c.held.store(1, Ordering::Relaxed);
+        m.correlation = Some(c);
+        let text = m.render();
+        assert!(
+            text.contains(
+                "# TYPE harrier_correlation_lease_held gauge\nharrier_correlation_lease_held 1\n"
+            ),
+            "{text}"
+        );
     }
 }

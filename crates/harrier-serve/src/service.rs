@@ -286,6 +286,10 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
     if watch.is_some() {
         metrics.posture = Some(Arc::clone(&posture_metrics));
     }
+    let correlation_metrics = Arc::new(crate::metrics::CorrelationMetrics::default());
+    if cfg.incidents.is_some() && db.postgres_url().is_some() {
+        metrics.correlation = Some(Arc::clone(&correlation_metrics));
+    }
     let out_stats: Vec<Arc<OutputStats>> = outputs.iter().map(|_| Arc::default()).collect();
     for (o, s) in outputs.iter().zip(&out_stats) {
         metrics.outputs.push((o.name().to_string(), Arc::clone(s)));
@@ -392,6 +396,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
     let supervisor = Supervisor::new(&stop);
     let (throttle, db_ref, metrics, wake, sup) = (&throttle, &db, &metrics, &wake, &supervisor);
     let (stop_ref, outputs_stop): (&AtomicBool, &AtomicBool) = (&stop, &outputs_stop);
+    let correlation_metrics_ref: &crate::metrics::CorrelationMetrics = &correlation_metrics;
     let sink = || -> Result<StoreSink, ServeError> {
         Ok(StoreSink::new(db_ref.open()?, throttle.clone()))
     };
@@ -434,6 +439,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
                     throttle: throttle.clone(),
                     hostname,
                     wake,
+                    metrics: correlation_metrics_ref,
                 };
                 correlation = Some(s.spawn(move || {
                     sup.run("incident correlation", || {

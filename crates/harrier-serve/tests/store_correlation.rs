@@ -11,13 +11,14 @@ use std::sync::atomic::AtomicBool;
 
 use harrier_alerts::outputs::Wake;
 use harrier_alerts::store::{
-    AlertPage, AlertQuery, AlertStore, DeliveryState, Filter, IncidentPage, Inserted, LinkedAlert,
-    QueriedAlert, Replay, StoreError, StoredAlert, StoredIncident, Throttle,
+    AlertPage, AlertQuery, AlertStore, CorrelationStep, DeliveryState, Filter, IncidentPage,
+    Inserted, LinkedAlert, QueriedAlert, Replay, StoreError, StoredAlert, StoredIncident, Throttle,
 };
 use harrier_alerts::AlertRecord;
 use harrier_incidents::{Entity, Kind};
 use harrier_rules::Priority;
 use harrier_serve::incidents::{run_store_correlation, StoreCorrelation, TASK};
+use harrier_serve::metrics::CorrelationMetrics;
 use harrier_store_pg::PgStore;
 
 /// A PostgreSQL store whose first `refuse` correlation commits fail before reaching the
@@ -44,15 +45,7 @@ impl AlertStore for Flaky {
     fn replay_from(&self, upto: i64, window_ns: i64) -> Result<Replay, StoreError> {
         self.inner.replay_from(upto, window_ns)
     }
-    fn commit_correlation(
-        &mut self,
-        task: &str,
-        seq: i64,
-        count: u64,
-        notices: &[AlertRecord],
-        throttle: &Throttle,
-        incidents: &[StoredIncident],
-    ) -> Result<Inserted, StoreError> {
+    fn commit_correlation(&mut self, step: &CorrelationStep<'_>) -> Result<Inserted, StoreError> {
         if self.refuse > 0 {
             self.refuse -= 1;
             return Err(StoreError {
@@ -60,9 +53,7 @@ impl AlertStore for Flaky {
                 source: "connection lost before the commit".into(),
             });
         }
-        let done = self
-            .inner
-            .commit_correlation(task, seq, count, notices, throttle, incidents)?;
+        let done = self.inner.commit_correlation(step)?;
         // The first commits are "lost on the way back": committed, yet the step sees a failure.
         if self.lose > 0 {
             self.lose -= 1;
@@ -179,8 +170,9 @@ fn alert(rule: &str, h: i64, key: &str) -> AlertRecord {
 }
 
 /// Runs the correlation on `store` until it has read every alert, then stops it.
-fn correlate(store: Box<dyn AlertStore>, url: &str) {
+fn correlate(store: Box<dyn AlertStore>, url: &str) -> CorrelationMetrics {
     let stop = AtomicBool::new(false);
+    let metrics = CorrelationMetrics::default();
     let wake = Wake::default();
     let cfg = StoreCorrelation {
         options: harrier_incidents::Options::default(),
@@ -188,6 +180,7 @@ fn correlate(store: Box<dyn AlertStore>, url: &str) {
         throttle: Throttle::default(),
         hostname: "w",
         wake: &wake,
+        metrics: &metrics,
     };
     std::thread::scope(|s| {
         let t = s.spawn(|| run_store_correlation(store, &cfg, &stop));
@@ -223,6 +216,11 @@ fn correlate(store: Box<dyn AlertStore>, url: &str) {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         t.join().unwrap().unwrap();
     });
+    metrics
+}
+
+fn count(c: &std::sync::atomic::AtomicU64) -> u64 {
+    c.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 fn incidents(url: &str) -> Vec<(String, u64, Vec<String>)> {
@@ -265,13 +263,19 @@ fn a_step_redone_after_a_lost_reply_and_a_handover_keep_one_incident() {
     // Worker 1: its first commit fails (the alerts it correlated in memory must not count
     // twice when it reads them again); its second lands but it is told it failed, so it
     // rebuilds from the store (the alerts it had read are behind the cursor now) and goes on.
-    correlate(
+    let m1 = correlate(
         Box::new(Flaky {
             inner: PgStore::connect(&url).unwrap(),
             refuse: 1,
             lose: 1,
         }),
         &url,
+    );
+    // Its metrics tell both failures, and a rebuild before each step after them.
+    assert_eq!(
+        (count(&m1.failures), count(&m1.rebuilds), count(&m1.held)),
+        (2, 3, 0),
+        "failures, rebuilds, lease held after stop"
     );
     let first = incidents(&url);
     assert_eq!(first.len(), 2, "{first:?}");
@@ -289,7 +293,17 @@ fn a_step_redone_after_a_lost_reply_and_a_handover_keep_one_incident() {
         None,
     )
     .unwrap();
-    correlate(Box::new(PgStore::connect(&url).unwrap()), &url);
+    let m2 = correlate(Box::new(PgStore::connect(&url).unwrap()), &url);
+    // One takeover, replaying the three alerts of the stories so far (not their notices).
+    assert_eq!(
+        (
+            count(&m2.failures),
+            count(&m2.rebuilds),
+            count(&m2.replayed)
+        ),
+        (0, 1, 3)
+    );
+    assert!(count(&m2.steps) >= 1 && count(&m2.alerts) >= 1);
     let after = incidents(&url);
     assert_eq!(after.len(), 2, "{after:?}");
     let grown = after.iter().find(|(id, _, _)| *id == attacker.0).unwrap();

@@ -2,7 +2,7 @@
 //! entities stored beside it, read back in store order after a cursor, and where a worker
 //! taking the correlation over replays from.
 
-use harrier_alerts::store::{Inserted, LinkedAlert, Replay, StoreError, StoredIncident, Throttle};
+use harrier_alerts::store::{CorrelationStep, Inserted, LinkedAlert, Replay, StoreError};
 use harrier_alerts::AlertRecord;
 
 use crate::{alert_row, insert_in, retryable, upsert_incident, PgStore, ALERT_COLUMNS};
@@ -89,13 +89,16 @@ impl PgStore {
     /// checked to be this worker's.
     pub(crate) fn commit_step(
         &mut self,
-        task: &str,
-        seq: i64,
-        count: u64,
-        notices: &[AlertRecord],
-        throttle: &Throttle,
-        incidents: &[StoredIncident],
+        step: &CorrelationStep<'_>,
     ) -> Result<Inserted, StoreError> {
+        let &CorrelationStep {
+            task,
+            seq,
+            count,
+            notices,
+            throttle,
+            incidents,
+        } = step;
         // Notices in the order every writer shares (see `insert`).
         let mut order: Vec<(&AlertRecord, String)> = notices.iter().map(|a| (a, a.id())).collect();
         order.sort_by(|x, y| (x.0.time_ns, &x.1).cmp(&(y.0.time_ns, &y.1)));

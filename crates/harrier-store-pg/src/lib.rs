@@ -32,8 +32,8 @@
 #![deny(missing_docs)]
 
 use harrier_alerts::store::{
-    AlertPage, AlertQuery, AlertStore, DeliveryState, Filter, IncidentPage, Inserted, LinkedAlert,
-    QueriedAlert, Replay, StoreError, StoredAlert, StoredIncident, Throttle,
+    AlertPage, AlertQuery, AlertStore, CorrelationStep, DeliveryState, Filter, IncidentPage,
+    Inserted, LinkedAlert, QueriedAlert, Replay, StoreError, StoredAlert, StoredIncident, Throttle,
 };
 use harrier_alerts::{AlertRecord, Format};
 use harrier_rules::Priority;
@@ -645,16 +645,8 @@ impl AlertStore for PgStore {
         self.replay_start(upto, window_ns)
     }
 
-    fn commit_correlation(
-        &mut self,
-        task: &str,
-        seq: i64,
-        count: u64,
-        notices: &[AlertRecord],
-        throttle: &Throttle,
-        incidents: &[StoredIncident],
-    ) -> Result<Inserted, StoreError> {
-        self.commit_step(task, seq, count, notices, throttle, incidents)
+    fn commit_correlation(&mut self, step: &CorrelationStep<'_>) -> Result<Inserted, StoreError> {
+        self.commit_step(step)
     }
 
     fn last_seq(&self) -> Result<i64, StoreError> {

@@ -8,7 +8,9 @@ mod pg_server;
 use pg_server::Server;
 
 use harrier_alerts::store::contract;
-use harrier_alerts::store::{AlertQuery, AlertStore, Limit, RuleThrottle, Throttle};
+use harrier_alerts::store::{
+    AlertQuery, AlertStore, CorrelationStep, Limit, RuleThrottle, Throttle,
+};
 use harrier_rules::Priority;
 use harrier_store_pg::{PgStore, SCHEMA_VERSION};
 
@@ -501,17 +503,16 @@ fn the_correlation_reads_alerts_with_their_entities_under_one_lease() {
     inc.alerts = 3;
     // A value decoded from a hostile event may hold NUL, which PostgreSQL's text refuses.
     inc.title = "by al\0ice".into();
+    let step = CorrelationStep {
+        task: "~incidents",
+        seq: upto,
+        count: 1,
+        notices: std::slice::from_ref(&notice),
+        throttle: &t,
+        incidents: std::slice::from_ref(&inc),
+    };
     let mut b = b;
-    let err = b
-        .commit_correlation(
-            "~incidents",
-            upto,
-            1,
-            std::slice::from_ref(&notice),
-            &t,
-            std::slice::from_ref(&inc),
-        )
-        .unwrap_err();
+    let err = b.commit_correlation(&step).unwrap_err();
     assert!(err.is_lease_lost(), "{err}");
     assert_eq!(
         a.incident("inc-1").unwrap().unwrap().alerts,
@@ -524,16 +525,7 @@ fn the_correlation_reads_alerts_with_their_entities_under_one_lease() {
         Some(end),
         "nor moved the cursor"
     );
-    let done = a
-        .commit_correlation(
-            "~incidents",
-            upto,
-            1,
-            std::slice::from_ref(&notice),
-            &t,
-            std::slice::from_ref(&inc),
-        )
-        .unwrap();
+    let done = a.commit_correlation(&step).unwrap();
     assert_eq!(done.new, 1);
     let stored = a.incident("inc-1").unwrap().unwrap();
     assert_eq!(
@@ -542,16 +534,7 @@ fn the_correlation_reads_alerts_with_their_entities_under_one_lease() {
     );
     assert_eq!(a.lease("~incidents").unwrap(), Some(upto));
     // Redone (a reply lost after the commit): the notice is stored once.
-    let again = a
-        .commit_correlation(
-            "~incidents",
-            upto,
-            1,
-            std::slice::from_ref(&notice),
-            &t,
-            std::slice::from_ref(&inc),
-        )
-        .unwrap();
+    let again = a.commit_correlation(&step).unwrap();
     assert_eq!((again.new, again.duplicates), (0, 1));
     // A facet holding NUL is stored too (the alert is not refused forever).
     let mut odd = linked("Odd", "e10", 31 * hour, None);
