@@ -113,15 +113,21 @@ fn webhook_receiver() -> (u16, Received) {
     std::thread::spawn(move || {
         for mut req in server.incoming_requests() {
             let mut body = String::new();
-            let _ = req.as_reader().read_to_string(&mut body);
+            let read = req.as_reader().read_to_string(&mut body);
+            let parsed = serde_json::from_str::<Value>(&body).ok();
+            // A post cut short (its sender killed mid-body) is refused, as a receiver does:
+            // it keeps no key of a request it did not take.
+            if read.is_err() || parsed.is_none() {
+                let _ = req.respond(tiny_http::Response::from_string("bad").with_status_code(400));
+                continue;
+            }
             let key = req
                 .headers()
                 .iter()
                 .find(|h| h.field.equiv("Idempotency-Key"))
                 .map(|h| h.value.to_string())
                 .unwrap_or_default();
-            let id = serde_json::from_str::<Value>(&body)
-                .ok()
+            let id = parsed
                 .and_then(|v| v["id"].as_str().map(str::to_string))
                 .unwrap_or_default();
             g.lock().unwrap().push((key, id));
