@@ -208,10 +208,41 @@ fn a_console_on_the_postgres_store_shows_every_workers_alerts() {
     let (_, sbom) = get_json(s.port, c, &format!("/api/v1/images/{digest}/sbom"));
     assert_eq!(sbom["bomFormat"], "CycloneDX");
     assert_eq!(get_json(s.port, c, "/api/v1/images/sha256:00").0, 404);
-    // Worker A's state directory holds its users, not an alert store.
-    assert!(!a.path().join("alerts.db").exists());
-    assert!(!a.path().join("posture.db").exists());
-    assert!(!a.path().join("images.db").exists());
+    // Worker A's state directory holds no store: its users are in the database too.
+    for f in ["alerts.db", "posture.db", "images.db", "console.db"] {
+        assert!(!a.path().join(f).exists(), "{f}");
+    }
+    // A second console (worker C, behind the same load balancer) shares the logins: it made
+    // no admin of its own, takes A's session, and a logout on C ends it on A too.
+    let cdir = tempfile::tempdir().unwrap();
+    let s2 = serve(cdir.path(), &format!("store: '{url}'\n"));
+    assert_eq!(s2.password, "", "one first admin for every console");
+    let (st, who) = get_json(s2.port, c, "/api/v1/session");
+    assert_eq!((st, who["user"].as_str()), (200, Some("admin")), "{who}");
+    let csrf = who["csrf_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        login(s2.port, "admin", "not-the-password").as_deref(),
+        None,
+        "a near miss"
+    );
+    let (st, _, _) = req(
+        s2.port,
+        "POST",
+        "/logout",
+        &[
+            ("Cookie", c),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &format!("csrf={csrf}"),
+    );
+    assert_eq!(st, 303);
+    assert_eq!(
+        get_json(s.port, c, "/api/v1/alerts").0,
+        401,
+        "logged out on A"
+    );
+    assert!(login(s.port, "admin", &s.password).is_some());
+    s2.stop();
     s.stop();
     worker.stop();
 }

@@ -198,9 +198,18 @@ fn one_attacker_over_three_workers_is_one_incident_as_with_one() {
         .filter(|l| !l.trim().is_empty())
         .map(str::to_string)
         .collect();
-    // Both stages of the exec request go to one worker (each worker remembers the stages it
-    // alerted); the secrets read and the events deletion come later.
+    // The exec request's two audit stages go to two workers: each alerts it, under the one
+    // id of (rule, audit id), so the store keeps it once. The secrets read and the events
+    // deletion come later.
+    assert_eq!(
+        (
+            items[1].contains("ResponseStarted"),
+            items[2].contains("ResponseComplete")
+        ),
+        (true, true)
+    );
     let (first, rest) = items.split_at(3);
+    let (first, second_stage) = first.split_at(2);
     let cloud = lines
         .iter()
         .filter(|v| v["source"] == "aws_cloudtrail")
@@ -212,6 +221,7 @@ fn one_attacker_over_three_workers_is_one_incident_as_with_one() {
         ) == Some(cloud)
     });
     post_k8s(hooks[0].1, first);
+    post_k8s(hooks[1].1, second_stage);
     let part = one(
         &url,
         "SELECT COUNT(*) FROM alerts WHERE source <> 'incident'",

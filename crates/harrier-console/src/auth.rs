@@ -1,17 +1,18 @@
-//! Who may use the console: users with argon2 password hashes and a role, in `console.db`
-//! beside the alert store; sessions (random tokens, kept only as their SHA-256) with their
-//! CSRF token; API tokens from a token file; and a limit on failed logins.
+//! Who may use the console: users with argon2 password hashes and a role, and sessions
+//! (random tokens, kept only as their SHA-256) with their CSRF token, in the console's
+//! [`Accounts`] (`console.db`, or the shared PostgreSQL store); API tokens from a token file;
+//! and a limit on failed logins (per worker).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
+use crate::accounts::{Accounts, SessionRow};
 use crate::ConsoleError;
 
 /// What a user may do.
@@ -92,73 +93,58 @@ pub fn same(a: &str, b: &str) -> bool {
 
 /// The users, sessions and tokens.
 pub struct Auth {
-    path: PathBuf,
-    conn: Mutex<Connection>,
+    accounts: Mutex<Box<dyn Accounts>>,
     tokens: Vec<(String, Role, String)>,
     failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY,
-    role TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    created_ns INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    token_sha256 TEXT PRIMARY KEY,
-    user TEXT NOT NULL,
-    csrf TEXT NOT NULL,
-    seen_ns INTEGER NOT NULL
-);
-";
 
 fn now_ns() -> i64 {
     harrier_events::time::now_ns()
 }
 
+fn hash_password(password: &str) -> Result<String, ConsoleError> {
+    let salt = SaltString::encode_b64(random_hex(16).as_bytes())
+        .map_err(|e| ConsoleError::Invalid(e.to_string()))?;
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| ConsoleError::Invalid(e.to_string()))?
+        .to_string())
+}
+
 impl Auth {
-    /// Opens `console.db` in `state_dir`; reads `token_file` (lines `name role token`; it must
+    /// Users and sessions in `accounts`; reads `token_file` (lines `name role token`; it must
     /// not be readable by others).
-    pub fn open(state_dir: &Path, token_file: Option<&Path>) -> Result<Auth, ConsoleError> {
-        let path = state_dir.join("console.db");
-        let db = |e: rusqlite::Error| ConsoleError::Db(path.display().to_string(), e);
-        let conn = Connection::open(&path).map_err(db)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
-        conn.execute_batch(SCHEMA).map_err(db)?;
+    pub fn new(
+        accounts: Box<dyn Accounts>,
+        token_file: Option<&Path>,
+    ) -> Result<Auth, ConsoleError> {
         let tokens = match token_file {
             Some(f) => read_tokens(f)?,
             None => Vec::new(),
         };
         Ok(Auth {
-            path,
-            conn: Mutex::new(conn),
+            accounts: Mutex::new(accounts),
             tokens,
             failures: Mutex::new(HashMap::new()),
         })
     }
 
-    fn db(&self, e: rusqlite::Error) -> ConsoleError {
-        ConsoleError::Db(self.path.display().to_string(), e)
-    }
-
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    fn accounts(&self) -> std::sync::MutexGuard<'_, Box<dyn Accounts>> {
+        self.accounts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// When there is no user yet: creates `admin` with a random password and returns it (to be
-    /// shown once).
+    /// shown once). Of several workers starting together on one store, one creates it.
     pub fn first_admin(&self) -> Result<Option<String>, ConsoleError> {
-        let n: i64 = self
-            .conn()
-            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
-            .map_err(|e| self.db(e))?;
-        if n > 0 {
+        if !self.accounts().users()?.is_empty() {
             return Ok(None);
         }
         let password = random_hex(12);
-        self.add_user("admin", Role::Admin, &password)?;
-        Ok(Some(password))
+        let hash = hash_password(&password)?;
+        let made = self
+            .accounts()
+            .add_first_user("admin", Role::Admin.as_str(), &hash)?;
+        Ok(made.then_some(password))
     }
 
     /// Adds (or replaces the password and role of) a user.
@@ -173,36 +159,14 @@ impl Auth {
                 "a password is 12 to 256 characters".into(),
             ));
         }
-        let salt = SaltString::encode_b64(random_hex(16).as_bytes())
-            .map_err(|e| ConsoleError::Invalid(e.to_string()))?;
-        let hash = Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map_err(|e| ConsoleError::Invalid(e.to_string()))?
-            .to_string();
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO users (name, role, hash, created_ns) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT(name) DO UPDATE SET role = ?2, hash = ?3",
-            params![name, role.as_str(), hash, now_ns()],
-        )
-        .map_err(|e| self.db(e))?;
-        // A new password or role ends the user's sessions (a stolen one included).
-        conn.execute("DELETE FROM sessions WHERE user = ?1", params![name])
-            .map_err(|e| self.db(e))?;
+        let hash = hash_password(password)?;
+        self.accounts().put_user(name, role.as_str(), &hash)?;
         Ok(())
     }
 
     /// Every user: `(name, role)`.
     pub fn users(&self) -> Result<Vec<(String, String)>, ConsoleError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT name, role FROM users ORDER BY name")
-            .map_err(|e| self.db(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .and_then(|r| r.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.db(e));
-        rows
+        Ok(self.accounts().users()?)
     }
 
     /// Whether `client` (an address) or `name` has used up its failed logins.
@@ -236,15 +200,7 @@ impl Auth {
             self.failed(client, name);
             return Ok(None);
         }
-        let hash: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT hash FROM users WHERE name = ?1",
-                params![name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.db(e))?;
+        let hash = self.accounts().password_hash(name)?;
         // An unknown user costs a hash too, so timing does not tell which names exist.
         static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         let dummy = DUMMY.get_or_init(|| {
@@ -269,19 +225,16 @@ impl Auth {
         }
         let token = random_hex(32);
         let csrf = random_hex(32);
-        let conn = self.conn();
         // Expired sessions go when someone logs in.
-        let idle = SESSION_IDLE.as_nanos() as i64;
-        conn.execute(
-            "DELETE FROM sessions WHERE seen_ns < ?1",
-            params![now_ns() - idle],
-        )
-        .map_err(|e| self.db(e))?;
-        conn.execute(
-            "INSERT INTO sessions (token_sha256, user, csrf, seen_ns) VALUES (?1, ?2, ?3, ?4)",
-            params![sha256_hex(&token), name, csrf, now_ns()],
-        )
-        .map_err(|e| self.db(e))?;
+        let now = now_ns();
+        let session = SessionRow {
+            key: sha256_hex(&token),
+            user: name.to_string(),
+            csrf,
+            seen_ns: now,
+        };
+        self.accounts()
+            .start_session(&session, now - SESSION_IDLE.as_nanos() as i64)?;
         Ok(Some(token))
     }
 
@@ -291,47 +244,28 @@ impl Auth {
             return Ok(None);
         }
         let key = sha256_hex(token);
-        let conn = self.conn();
-        let row: Option<(String, String, i64, String)> = conn
-            .query_row(
-                "SELECT s.user, s.csrf, s.seen_ns, u.role FROM sessions s \
-                 JOIN users u ON u.name = s.user WHERE s.token_sha256 = ?1",
-                params![key],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()
-            .map_err(|e| self.db(e))?;
-        let Some((name, csrf, seen, role)) = row else {
+        let row = self.accounts().session(&key)?;
+        let Some((session, role)) = row else {
             return Ok(None);
         };
         let now = now_ns();
-        if now - seen > SESSION_IDLE.as_nanos() as i64 {
+        if now - session.seen_ns > SESSION_IDLE.as_nanos() as i64 {
             return Ok(None);
         }
         // Refreshed at most once a minute: reading pages does not write on every request.
-        if now - seen > 60_000_000_000 {
-            conn.execute(
-                "UPDATE sessions SET seen_ns = ?2 WHERE token_sha256 = ?1",
-                params![key, now],
-            )
-            .map_err(|e| self.db(e))?;
+        if now - session.seen_ns > 60_000_000_000 {
+            self.accounts().touch_session(&key, now)?;
         }
         Ok(Role::parse(&role).map(|role| Principal {
-            name,
+            name: session.user,
             role,
-            csrf: Some(csrf),
+            csrf: Some(session.csrf),
         }))
     }
 
     /// Ends a session.
     pub fn logout(&self, token: &str) -> Result<(), ConsoleError> {
-        self.conn()
-            .execute(
-                "DELETE FROM sessions WHERE token_sha256 = ?1",
-                params![sha256_hex(token)],
-            )
-            .map(|_| ())
-            .map_err(|e| self.db(e))
+        Ok(self.accounts().end_session(&sha256_hex(token))?)
     }
 
     /// The caller of a bearer token from the token file.
@@ -391,10 +325,15 @@ fn read_tokens(f: &Path) -> Result<Vec<(String, Role, String)>, ConsoleError> {
 mod tests {
     use super::*;
 
+    fn sqlite(dir: &Path, tokens: Option<&Path>) -> Result<Auth, ConsoleError> {
+        let a = crate::accounts::SqliteAccounts::open(&dir.join("console.db"))?;
+        Auth::new(Box::new(a), tokens)
+    }
+
     #[test]
     fn first_admin_logs_in_and_others_do_not() {
         let d = tempfile::tempdir().unwrap();
-        let a = Auth::open(d.path(), None).unwrap();
+        let a = sqlite(d.path(), None).unwrap();
         let pw = a.first_admin().unwrap().expect("a password the first time");
         assert_eq!(a.first_admin().unwrap(), None, "only once");
         assert!(a.login("c", "admin", "wrong-password").unwrap().is_none());
@@ -409,7 +348,7 @@ mod tests {
     #[test]
     fn failed_logins_are_limited_per_client_and_name() {
         let d = tempfile::tempdir().unwrap();
-        let a = Auth::open(d.path(), None).unwrap();
+        let a = sqlite(d.path(), None).unwrap();
         a.add_user("bob", Role::Viewer, "correct horse battery")
             .unwrap();
         for _ in 0..LOGIN_FAILURES {
@@ -445,16 +384,16 @@ mod tests {
         let f = d.path().join("tokens");
         std::fs::write(&f, "ci viewer 0123456789abcdef0123456789abcdef\n").unwrap();
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(Auth::open(d.path(), Some(&f)).is_err());
+        assert!(sqlite(d.path(), Some(&f)).is_err());
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let a = Auth::open(d.path(), Some(&f)).unwrap();
+        let a = sqlite(d.path(), Some(&f)).unwrap();
         assert_eq!(
             a.bearer("0123456789abcdef0123456789abcdef").map(|p| p.role),
             Some(Role::Viewer)
         );
         assert!(a.bearer("0123456789abcdef0123456789abcdeX").is_none());
         std::fs::write(&f, "ci superuser 0123456789abcdef0123456789abcdef\n").unwrap();
-        let e = Auth::open(d.path(), Some(&f)).err().unwrap().to_string();
+        let e = sqlite(d.path(), Some(&f)).err().unwrap().to_string();
         assert!(e.contains("tokens:1"), "{e}");
     }
 }

@@ -4,10 +4,11 @@
 //! It reads what the service writes: the alert store (alerts, incidents, outputs and
 //! checkpoints), the posture history and the image results, through their interfaces
 //! ([`Stores`]: SQLite files in the state directory on one machine, or the PostgreSQL store
-//! every worker shares). It keeps its own users and sessions in `console.db` in the state
-//! directory. Pages are rendered on the server (maud, escaping every value) and work without
-//! JavaScript: the Content Security Policy allows no script at all. Charts are SVG drawn on
-//! the server.
+//! every worker shares). Its users and sessions are kept the same way ([`Accounts`]):
+//! `console.db` in the state directory, or the shared store, where a session started on one
+//! worker's console is valid on every other's. Pages are rendered on the server (maud,
+//! escaping every value) and work without JavaScript: the Content Security Policy allows no
+//! script at all. Charts are SVG drawn on the server.
 //!
 //! Security, always on: every page and API call needs a session (a login with an argon2-hashed
 //! password) or a bearer token from the token file; sessions live in `HttpOnly`,
@@ -18,6 +19,7 @@
 //! [`Console::handle`] answers one [`tiny_http::Request`]; the service runs it on several
 //! threads of one listener.
 
+pub mod accounts;
 mod api;
 pub mod auth;
 mod chart;
@@ -34,15 +36,16 @@ use harrier_posture::history::{History, HistoryError, PostureHistory};
 use harrier_rules::Priority;
 use harrier_supply::results::{ImageDb, ImageResults};
 
+pub use accounts::{Accounts, SqliteAccounts};
 pub use auth::{Auth, Principal, Role};
 pub use request::{In, Out};
 
 /// Something the console could not do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
-    /// A database said no.
-    #[error("console database {0}: {1}")]
-    Db(String, rusqlite::Error),
+    /// The users and sessions' store said no.
+    #[error(transparent)]
+    Accounts(#[from] accounts::AccountsError),
     /// The alert store said no.
     #[error(transparent)]
     Store(#[from] harrier_alerts::store::StoreError),
@@ -102,6 +105,10 @@ pub type OpenStore = Arc<dyn Fn() -> Result<Box<dyn AlertStore>, StoreError> + S
 pub type OpenImages =
     Arc<dyn Fn() -> Result<Box<dyn ImageResults>, harrier_supply::results::DbError> + Send + Sync>;
 
+/// Opens the console's users and sessions.
+pub type OpenAccounts =
+    Arc<dyn Fn() -> Result<Box<dyn Accounts>, accounts::AccountsError> + Send + Sync>;
+
 /// Opens the posture history.
 pub type OpenHistory = Arc<dyn Fn() -> Result<Box<dyn PostureHistory>, HistoryError> + Send + Sync>;
 
@@ -115,11 +122,14 @@ pub struct Stores {
     pub history: OpenHistory,
     /// Image scans, SBOMs and tags.
     pub images: OpenImages,
+    /// The console's users and sessions.
+    pub accounts: OpenAccounts,
 }
 
 impl Stores {
-    /// `alerts.db`, `posture.db` and `images.db` in `state_dir`.
+    /// `alerts.db`, `posture.db`, `images.db` and `console.db` in `state_dir`.
     pub fn sqlite(state_dir: &Path) -> Stores {
+        let accounts = state_dir.join("console.db");
         let alerts = harrier_alerts::state::alert_store_path(state_dir);
         let history = state_dir.join("posture.db");
         let images = state_dir.join("images.db");
@@ -130,6 +140,9 @@ impl Stores {
             alerts: Arc::new(move || Ok(Box::new(Store::open(&alerts)?) as Box<dyn AlertStore>)),
             history: Arc::new(move || {
                 Ok(Box::new(History::open(&history)?) as Box<dyn PostureHistory>)
+            }),
+            accounts: Arc::new(move || {
+                Ok(Box::new(SqliteAccounts::open(&accounts)?) as Box<dyn Accounts>)
             }),
         }
     }
@@ -166,7 +179,7 @@ pub struct Console {
 impl Console {
     /// Opens the console over `opts.state_dir`.
     pub fn new(opts: Options) -> Result<Console, ConsoleError> {
-        let auth = Auth::open(&opts.state_dir, opts.token_file.as_deref())?;
+        let auth = Auth::new((opts.stores.accounts)()?, opts.token_file.as_deref())?;
         // The alert store exists (and has the console's columns) from the start.
         let store = (opts.stores.alerts)()?;
         Ok(Console {

@@ -37,10 +37,12 @@ pub fn start(
         _ => None,
     };
     let (alerts, history, images) = (db.clone(), db.history(state_dir), db.images(state_dir));
+    let accounts = db.accounts(state_dir);
     let stores = Stores {
         alerts: Arc::new(move || alerts.open()),
         history: Arc::new(move || history.open_history()),
         images: Arc::new(move || images.open_images()),
+        accounts: Arc::new(move || accounts.open_accounts()),
     };
     let console = Console::new(Options {
         state_dir: state_dir.to_path_buf(),

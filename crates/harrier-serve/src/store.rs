@@ -39,6 +39,23 @@ impl Location {
         })
     }
 
+    /// Opens a connection to the console's users and sessions.
+    pub fn open_accounts(
+        &self,
+    ) -> Result<Box<dyn harrier_console::Accounts>, harrier_console::accounts::AccountsError> {
+        Ok(match self {
+            Location::Sqlite(p) => Box::new(harrier_console::SqliteAccounts::open(p)?),
+            Location::Postgres(url) => {
+                Box::new(harrier_store_pg::PgStore::connect(url).map_err(|e| {
+                    harrier_console::accounts::AccountsError {
+                        place: e.path,
+                        source: e.source,
+                    }
+                })?)
+            }
+        })
+    }
+
     /// Opens a connection to the image results.
     pub fn open_images(&self) -> Result<Box<dyn ImageResults>, DbError> {
         Ok(match self {
@@ -102,6 +119,12 @@ impl StoreLocation {
     /// Where image results go with this store (`images.db` in `state_dir` with SQLite).
     pub fn images(&self, state_dir: &Path) -> Location {
         self.beside(state_dir, "images.db")
+    }
+
+    /// Where the console's users and sessions go with this store (`console.db` in `state_dir`
+    /// with SQLite).
+    pub fn accounts(&self, state_dir: &Path) -> Location {
+        self.beside(state_dir, "console.db")
     }
 
     /// The shared store itself, or the file `name` in `state_dir` with SQLite.

@@ -1,7 +1,9 @@
 //! Harrier's alert store on PostgreSQL: the same [`AlertStore`] interface as the embedded
 //! SQLite store (`harrier_alerts::store::Store`), for several workers sharing one database,
 //! the same `PostureHistory` as `harrier_posture::history::History` (module `posture`), and the
-//! same `ImageResults` as `harrier_supply::results::ImageDb` (module `images`).
+//! same `ImageResults` as `harrier_supply::results::ImageDb` (module `images`), and the same
+//! console `Accounts` (users and sessions) as `harrier_console::SqliteAccounts` (module
+//! `accounts`, schema version 7).
 //!
 //! - The schema is versioned ([`SCHEMA_VERSION`]) and migrated at connect; a database with a
 //!   newer schema than this build knows is refused, never written.
@@ -39,6 +41,7 @@ use harrier_alerts::{AlertRecord, Format};
 use harrier_rules::Priority;
 use postgres::{Client, Row};
 
+mod accounts;
 mod console;
 mod correlation;
 mod images;
@@ -52,7 +55,7 @@ pub use schema::{inspect, Status};
 use tls::Target;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i32 = 6;
+pub const SCHEMA_VERSION: i32 = 7;
 
 /// How long an output's lease lasts without being renewed. A holder renews its leases every
 /// third of it from a thread of its own while it lives (a slow delivery keeps its lease); a

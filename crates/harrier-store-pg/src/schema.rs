@@ -1,7 +1,9 @@
 //! The schema: its versions, the migrations that bring a database to this build's, and what
 //! `harrier store check` reads of a database without changing it.
 
-use super::{console, correlation, images, open_client, posture, shown, PgStore, SCHEMA_VERSION};
+use super::{
+    accounts, console, correlation, images, open_client, posture, shown, PgStore, SCHEMA_VERSION,
+};
 use harrier_alerts::store::StoreError;
 
 /// Version 2: outputs' delivery leases.
@@ -130,6 +132,11 @@ impl PgStore {
         if current < 6 {
             tx.batch_execute(correlation::SCHEMA_V6).map_err(err)?;
             tx.execute("INSERT INTO harrier_schema (version) VALUES (6)", &[])
+                .map_err(err)?;
+        }
+        if current < 7 {
+            tx.batch_execute(accounts::SCHEMA_V7).map_err(err)?;
+            tx.execute("INSERT INTO harrier_schema (version) VALUES (7)", &[])
                 .map_err(err)?;
         }
         tx.commit().map_err(err)

@@ -30,6 +30,15 @@ fn postgres_meets_the_store_contract() {
 }
 
 #[test]
+fn console_accounts_on_postgres_are_shared_by_every_connection() {
+    let Some(s) = Server::start() else { return };
+    let url = s.database("accounts");
+    // The same checks as console.db: one first admin of two workers asking together, a session
+    // started on one connection valid on another, a new password ending it everywhere.
+    harrier_console::accounts::contract::check(&|| Box::new(PgStore::connect(&url).unwrap()));
+}
+
+#[test]
 fn workers_sharing_one_database_store_each_alert_once_and_throttle_as_one() {
     let Some(s) = Server::start() else { return };
     let url = s.database("workers");
