@@ -46,6 +46,8 @@ pub fn run(cmd: StoreCommand) -> Result<ExitCode> {
             for (o, n) in &st.behind {
                 if harrier_alerts::store::is_output(o) {
                     println!("  output {o}: {n} alert(s) not delivered yet");
+                } else if o == "~posture" {
+                    println!("  continuous posture: {n} change(s) not re-checked yet");
                 } else {
                     println!("  incident correlation: {n} alert(s) not correlated yet");
                 }

@@ -2,7 +2,8 @@
 //! tests/moto/build_account.py) is scanned once at start; then the story's misconfigurations
 //! are made through the API and their CloudTrail records delivered through S3 and SQS, and each
 //! newly failing check is alerted once, from a re-read of only what changed (no second full
-//! scan); reverting the security group makes its check "fixed".
+//! scan); reverting the security group makes its check "fixed". With a PostgreSQL store, the
+//! same story over two workers: one reads the trail, the other watches the account.
 
 mod common;
 
@@ -58,10 +59,14 @@ fn each_story_misconfiguration_is_alerted_from_its_event_without_a_full_rescan()
     story(None);
 }
 
-/// The same run with `store: postgres://...`: the re-checks go to the shared database's
-/// history, which `posture history --store` reads; the worker's state directory gets none.
+/// The same run with `store: postgres://...` and two workers: the one started first watches the
+/// account; the other reads the trail and queues its changes in the shared database, which the
+/// watcher re-checks (one full scan for both, each change alerted once). Before the last
+/// change the watcher is SIGKILLed: the reader takes the watch over, and its scan finds the
+/// fix, named after the change it queued. The re-checks go to the shared history, which
+/// `posture history --store` reads; no state directory gets one.
 #[test]
-fn with_a_postgres_store_the_history_is_the_shared_one() {
+fn with_a_postgres_store_two_workers_watch_as_one() {
     let Some(db) = pg_server::Server::start() else {
         return;
     };
@@ -90,39 +95,62 @@ fn story(pg: Option<String>) {
         .to_string();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("alerts.jsonl");
-    let mport = free_port();
-    let cfg = dir.path().join("harrier.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "{store}state_dir: {state}\naws: {{region: eu-west-1, endpoint_url: '{url}'}}\nsources:\n  - {{type: sqs, queue_url: '{queue}', wait_seconds: 1}}\nposture: {{regions: [eu-west-1], settle: 1s}}\nincidents: {{}}\nmetrics: {{listen: '127.0.0.1:{mport}'}}\noutputs:\n  - {{type: file, path: {out}}}\n",
-            store = pg.as_ref().map_or(String::new(), |u| format!("store: '{u}'\n")),
-            state = dir.path().join("state").display(),
-            url = m.url,
-            out = out.display(),
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_harrier"))
-        .args(["serve", "--config"])
-        .arg(&cfg)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("HARRIER_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
+    // A worker: its name, its source, its metrics port.
+    let start = |name: &str, source: String, mport: u16, scans: bool| {
+        let cfg = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "{store}state_dir: {state}\naws: {{region: eu-west-1, endpoint_url: '{url}'}}\nsources:\n  - {source}\nposture: {{regions: [eu-west-1], settle: 1s}}\nincidents: {{}}\nmetrics: {{listen: '127.0.0.1:{mport}'}}\noutputs:\n  - {{type: file, path: {out}}}\n",
+                store = pg.as_ref().map_or(String::new(), |u| format!("store: '{u}'\n")),
+                state = dir.path().join("state").join(name).display(),
+                url = m.url,
+                out = out.display(),
+            ),
+        )
         .unwrap();
-    wait_until("the first full scan", 180, || {
-        if let Ok(Some(st)) = child.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_harrier"))
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("HARRIER_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_until("the worker up (and its first full scan)", 180, || {
+            if let Ok(Some(st)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                panic!("serve exited ({st}) before its first scan: {err}");
             }
-            panic!("serve exited ({st}) before its first scan: {err}");
+            match scans {
+                true => metric(mport, "harrier_posture_full_scans_total") >= 1,
+                false => common::http_get(mport, "/metrics").contains("harrier_posture_"),
+            }
+        });
+        child
+    };
+    let sqs = format!("{{type: sqs, queue_url: '{queue}', wait_seconds: 1}}");
+    let mport = free_port();
+    // With PostgreSQL, two workers: the first watches the account; the second reads the trail
+    // and only queues its changes, which the first re-checks.
+    let (mut child, reader) = match pg {
+        None => (start("worker", sqs, mport, true), None),
+        Some(_) => {
+            let watcher = start(
+                "watcher",
+                format!("{{type: k8s_audit, listen: '127.0.0.1:{}'}}", free_port()),
+                mport,
+                true,
+            );
+            let rport = free_port();
+            (watcher, Some((start("reader", sqs, rport, false), rport)))
         }
-        metric(mport, "harrier_posture_full_scans_total") >= 1
-    });
+    };
     assert!(
         posture_alerts(&out, "Posture Check Failed").is_empty(),
         "the first scan is the baseline, not news"
@@ -198,6 +226,22 @@ fn story(pg: Option<String>) {
             .iter()
             .any(|(c, _)| c == "ecr_tag_immutability")
     });
+    let mut killed = false;
+    if let Some((_, rport)) = &reader {
+        // So far the watcher made the one full scan and re-checked the reader's four changes.
+        assert_eq!(metric(mport, "harrier_posture_full_scans_total"), 1);
+        assert_eq!(
+            metric(mport, "harrier_posture_changes_total"),
+            4,
+            "the watcher re-checked each of the reader's changes once"
+        );
+        assert_eq!(metric(*rport, "harrier_posture_full_scans_total"), 0);
+        // The watcher dies: the reader takes the watch over when the lease runs out, and its
+        // scan, compared with the last evaluation recorded, finds the fix made meanwhile.
+        child.kill().unwrap();
+        child.wait().unwrap();
+        killed = true;
+    }
     // The security group is closed again: fixed.
     py(&m.url, &["close-sg"]);
     deliver(
@@ -211,13 +255,28 @@ fn story(pg: Option<String>) {
             .iter()
             .any(|(c, _)| c == "ec2_sg_no_world_admin_ports")
     });
-    assert_eq!(
-        metric(mport, "harrier_posture_full_scans_total"),
-        1,
-        "every re-check was a targeted re-read"
-    );
-    assert!(metric(mport, "harrier_posture_rereads_total") >= 5);
-    let err = stop(child);
+    let mut err = String::new();
+    if let Some((reader, rport)) = reader {
+        // One scan by the reader, at its takeover.
+        assert_eq!(metric(rport, "harrier_posture_full_scans_total"), 1);
+        let read: u64 = common::http_get(rport, "/metrics")
+            .lines()
+            .filter(|l| l.starts_with("harrier_events_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum();
+        assert!(read >= 5, "the reader read the trail: {read} records");
+        err = stop(reader);
+    } else {
+        assert_eq!(
+            metric(mport, "harrier_posture_full_scans_total"),
+            1,
+            "every re-check was a targeted re-read"
+        );
+        assert!(metric(mport, "harrier_posture_rereads_total") >= 5);
+    }
+    if !killed {
+        err += &stop(child);
+    }
 
     let failed = posture_alerts(&out, "Posture Check Failed");
     let mut unique = failed.clone();
@@ -260,13 +319,29 @@ fn story(pg: Option<String>) {
         "{text}"
     );
     assert!(text.contains("Fix: "), "{text}");
+    // The fix is named after the change that made it (with PostgreSQL, found by the worker
+    // that took the watch over, from the change the reader queued).
+    let fixed = all
+        .iter()
+        .find(|a| {
+            a["rule"] == "Posture Check Fixed"
+                && a["output_fields"]["posture.check"] == "ec2_sg_no_world_admin_ports"
+        })
+        .unwrap();
+    let text = fixed["output"].as_str().unwrap();
+    assert!(
+        text.contains(
+            "fixed after RevokeSecurityGroupIngress by arn:aws:iam::123456789012:user/alice"
+        ),
+        "{text}"
+    );
     assert!(!sg_alert["output_fields"]["posture.cli"]
         .as_str()
         .unwrap()
         .is_empty());
     // The posture alerts join alice's incident with the rule pack's alerts on the same calls
     // (with PostgreSQL, correlated through the shared store).
-    incidents_hold_the_posture_alerts(&dir.path().join("state"), pg.as_deref());
+    incidents_hold_the_posture_alerts(&dir.path().join("state/worker"), pg.as_deref());
     // The history lists the changes since the full scan, with who made each.
     let mut hist = Command::new(env!("CARGO_BIN_EXE_harrier"));
     hist.args(["posture", "history"]);
@@ -274,10 +349,10 @@ fn story(pg: Option<String>) {
         Some(url) => {
             hist.args(["--store", url]);
             // Near miss: nothing went to the worker's own history file.
-            assert!(!dir.path().join("state/posture.db").exists());
+            assert!(!dir.path().join("state/watcher/posture.db").exists());
         }
         None => {
-            hist.arg("--state-dir").arg(dir.path().join("state"));
+            hist.arg("--state-dir").arg(dir.path().join("state/worker"));
         }
     }
     let hist = hist.output().unwrap();

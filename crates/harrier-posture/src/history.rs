@@ -100,6 +100,27 @@ pub trait PostureHistory: Send {
     fn trend_table(&self, scans: &[ScanSummary]) -> Result<String, HistoryError> {
         trend_table(self, scans)
     }
+
+    /// Queues a configuration change (a JSON document) read by one worker for the worker that
+    /// re-checks posture for all of them, when several share this history. The embedded
+    /// history has no queue: its one process re-checks what it reads.
+    fn queue_change(&mut self, change: &str) -> Result<(), HistoryError> {
+        let _ = change;
+        Err(HistoryError::new(
+            "posture history",
+            "a queue of changes needs the shared store",
+        ))
+    }
+
+    /// The changes queued after position `after`, oldest first, at most `limit`:
+    /// `(position, JSON)`.
+    fn queued_changes(&self, after: i64, limit: u32) -> Result<Vec<(i64, String)>, HistoryError> {
+        let _ = (after, limit);
+        Err(HistoryError::new(
+            "posture history",
+            "a queue of changes needs the shared store",
+        ))
+    }
 }
 
 /// The scores a scan stores beside its overall one: per framework (`framework:<id>`) and per

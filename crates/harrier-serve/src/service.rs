@@ -480,6 +480,11 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         let shared = correlator.as_ref().map(|(l, _)| l);
         if let Some(w) = watch.as_ref() {
             let posture_sink = sink()?;
+            // With a shared store, one worker watches for all (posture::shared).
+            let posture_lease = match db_ref.postgres_url() {
+                Some(_) => Some(db_ref.open()?),
+                None => None,
+            };
             sources.push(s.spawn(move || {
                 sup.run("posture watcher", || {
                     let publish = |sink: &mut StoreSink| published(metrics, wake, sink);
@@ -490,6 +495,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
                         hostname,
                         &publish,
                         stop_ref,
+                        posture_lease,
                     )
                 })
             }));

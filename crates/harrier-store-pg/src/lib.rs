@@ -55,7 +55,7 @@ pub use schema::{inspect, Status};
 use tls::Target;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i32 = 7;
+pub const SCHEMA_VERSION: i32 = 8;
 
 /// How long an output's lease lasts without being renewed. A holder renews its leases every
 /// third of it from a thread of its own while it lives (a slow delivery keeps its lease); a

@@ -51,6 +51,20 @@ CREATE TABLE IF NOT EXISTS posture_changes (
 CREATE INDEX IF NOT EXISTS posture_changes_scan ON posture_changes(scan_id);
 ";
 
+/// Version 8: the changes workers read, queued for the one re-checking posture.
+pub(crate) const SCHEMA_V8: &str = "
+CREATE TABLE IF NOT EXISTS posture_queue (
+    seq BIGSERIAL PRIMARY KEY,
+    queued_ns BIGINT NOT NULL,
+    change TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS posture_queue_time ON posture_queue(queued_ns);
+";
+
+/// How long a queued change is kept (the worker re-checking reads it within seconds; one
+/// taking over after an outage scans the whole account anyway).
+const QUEUE_KEPT_NS: i64 = 7 * 86_400 * 1_000_000_000;
+
 impl PgStore {
     fn history_err(&self, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> HistoryError {
         HistoryError::new(self.shown.clone(), e)
@@ -138,6 +152,32 @@ impl PgStore {
 }
 
 impl PostureHistory for PgStore {
+    fn queue_change(&mut self, change: &str) -> Result<(), HistoryError> {
+        let now = harrier_events::time::now_ns();
+        // PostgreSQL's text refuses NUL, which a value decoded from a hostile record may hold.
+        let change = change.replace('\0', "\u{FFFD}");
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM posture_queue WHERE queued_ns < $1",
+                &[&(now - QUEUE_KEPT_NS)],
+            )?;
+            c.execute(
+                "INSERT INTO posture_queue (queued_ns, change) VALUES ($1, $2)",
+                &[&now, &change],
+            )
+        })
+        .map(|_| ())
+        .map_err(|e| self.history_err(e))
+    }
+
+    fn queued_changes(&self, after: i64, limit: u32) -> Result<Vec<(i64, String)>, HistoryError> {
+        self.history_query(
+            "SELECT seq, change FROM posture_queue WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&after, &i64::from(limit)],
+            |r| (r.get(0), r.get(1)),
+        )
+    }
+
     fn record_scan(
         &mut self,
         account: &str,

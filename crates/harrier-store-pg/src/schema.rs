@@ -139,6 +139,11 @@ impl PgStore {
             tx.execute("INSERT INTO harrier_schema (version) VALUES (7)", &[])
                 .map_err(err)?;
         }
+        if current < 8 {
+            tx.batch_execute(posture::SCHEMA_V8).map_err(err)?;
+            tx.execute("INSERT INTO harrier_schema (version) VALUES (8)", &[])
+                .map_err(err)?;
+        }
         tx.commit().map_err(err)
     }
 
@@ -210,7 +215,20 @@ pub fn inspect(url: &str) -> Result<Status, StoreError> {
         for r in c
             .query(
                 "SELECT d.output, (SELECT COUNT(*) FROM alerts a WHERE a.seq > d.seq AND NOT a.suppressed)
-                 FROM deliveries d ORDER BY d.output",
+                 FROM deliveries d WHERE d.output <> '~posture' ORDER BY d.output",
+                &[],
+            )
+            .map_err(err)?
+        {
+            st.behind.push((r.get(0), r.get(1)));
+        }
+    }
+    if st.schema >= 8 {
+        // The posture watcher's cursor is a position in the queue of changes, not of alerts.
+        if let Some(r) = c
+            .query_opt(
+                "SELECT d.output, (SELECT COUNT(*) FROM posture_queue q WHERE q.seq > d.seq)
+                 FROM deliveries d WHERE d.output = '~posture'",
                 &[],
             )
             .map_err(err)?

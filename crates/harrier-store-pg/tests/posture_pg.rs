@@ -117,3 +117,26 @@ fn posture_history_on_postgres_reads_as_the_sqlite_history_does() {
         .is_empty());
     assert!(c > b);
 }
+
+#[test]
+fn changes_queued_by_one_worker_are_read_by_another_in_order() {
+    let Some(s) = Server::start() else { return };
+    let url = s.database("posture_queue");
+    let mut reader = PgStore::connect(&url).unwrap();
+    let watcher = PgStore::connect(&url).unwrap();
+    reader.queue_change(r#"{"event":"first"}"#).unwrap();
+    // A value decoded from a hostile record may hold NUL, which PostgreSQL's text refuses.
+    reader.queue_change("{\"event\":\"se\0cond\"}").unwrap();
+    let all = watcher.queued_changes(0, 10).unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all[0].1.contains("first") && all[1].1.contains("se\u{FFFD}cond"));
+    assert!(all[0].0 < all[1].0, "in the order queued");
+    let after = watcher.queued_changes(all[0].0, 10).unwrap();
+    assert_eq!(after, all[1..]);
+    assert_eq!(watcher.queued_changes(all[1].0, 10).unwrap(), []);
+    // The embedded history has no queue (one process re-checks what it reads): it says so.
+    let d = tempfile::tempdir().unwrap();
+    let mut local = History::open(&d.path().join("posture.db")).unwrap();
+    let e = local.queue_change("{}").unwrap_err().to_string();
+    assert!(e.contains("shared store"), "{e}");
+}

@@ -9,6 +9,10 @@
 //! **Posture Check Failed** (its fix, and who made the change, so it joins that actor's
 //! incident); one that now passes raises **Posture Check Fixed** (informational). Each
 //! re-check is recorded in the posture history with its score.
+//!
+//! With a store several workers share, one of them watches for all ([`shared`]): every
+//! worker queues the changes its sources read in the store, and the one holding the posture
+//! lease scans and re-checks them.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,6 +26,8 @@ use harrier_posture::collect::recheck::Area;
 use harrier_posture::collect::CollectOptions;
 use harrier_posture::{Finding, Severity, Snapshot, Status};
 use harrier_rules::Priority;
+
+pub mod shared;
 
 /// A configuration change read from CloudTrail.
 #[derive(Debug, Clone)]
@@ -80,6 +86,45 @@ impl Change {
                 .unwrap_or(0),
             seen: Instant::now(),
             account: s(&v, "/recipientAccountId").or_else(|| s(&v, "/userIdentity/accountId")),
+        })
+    }
+}
+
+impl Change {
+    /// The change as queued in a shared store (JSON; when it was read here is left out).
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "area": self.area.name(),
+            "region": self.region,
+            "event": self.event,
+            "event_id": self.event_id,
+            "actor": self.actor,
+            "key": self.key,
+            "ip": self.ip,
+            "time_ns": self.time_ns,
+            "account": self.account,
+        })
+        .to_string()
+    }
+
+    /// A change read back from a shared store's queue (read now, as far as settling goes);
+    /// `None` when it is not one.
+    pub fn from_json(text: &str) -> Option<Change> {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        let name = v.get("area")?.as_str()?;
+        let area = *Area::ALL.iter().find(|a| a.name() == name)?;
+        let opt = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        Some(Change {
+            area,
+            region: opt("region")?,
+            event: opt("event")?,
+            event_id: opt("event_id").unwrap_or_default(),
+            actor: opt("actor"),
+            key: opt("key"),
+            ip: opt("ip"),
+            time_ns: v.get("time_ns").and_then(|x| x.as_i64()).unwrap_or(0),
+            seen: Instant::now(),
+            account: opt("account"),
         })
     }
 }
@@ -326,6 +371,60 @@ fn store(
     sink.flush().map_err(|e| e.to_string())
 }
 
+/// What the watcher knows of the account since its last full scan.
+struct Baseline {
+    account: String,
+    snap: Snapshot,
+    findings: Vec<Finding>,
+    last_full: Instant,
+    seq: u64,
+}
+
+impl Baseline {
+    fn new(snap: Snapshot, findings: Vec<Finding>) -> Baseline {
+        Baseline {
+            account: snap.account_id.clone().unwrap_or_default(),
+            snap,
+            findings,
+            last_full: Instant::now(),
+            seq: 0,
+        }
+    }
+
+    fn announce(&self) {
+        eprintln!(
+            "harrier posture: {} findings ({} failing) in account {}; watching changes",
+            self.findings.len(),
+            self.findings
+                .iter()
+                .filter(|f| f.status == Status::Fail)
+                .count(),
+            self.account
+        );
+    }
+
+    /// Adds `c` to `pending` when it is this account's (an organisation trail brings other
+    /// accounts' changes too); false when it is not.
+    fn take(&self, w: &Watch, c: Change, pending: &mut Vec<Change>) -> bool {
+        if c.account.as_deref().is_some_and(|a| a != self.account) {
+            return false;
+        }
+        w.metrics.changes.fetch_add(1, Ordering::Relaxed);
+        pending.push(c);
+        true
+    }
+}
+
+/// Whether `pending` is to be re-checked now: quiet for `settle`, or waiting five times that,
+/// or too many (a busy trail must not postpone it for ever).
+fn settled(pending: &[Change], settle: Duration) -> bool {
+    let newest = pending.iter().map(|c| c.seen).max();
+    let oldest = pending.iter().map(|c| c.seen).min();
+    pending.len() >= MAX_PENDING
+        || newest.is_some_and(|t| t.elapsed() >= settle)
+        || oldest.is_some_and(|t| t.elapsed() >= settle * 5)
+}
+
 impl Watch {
     /// Records an evaluation: a full scan, or (with `changes`) a re-check and what it changed.
     fn record(&self, account: &str, findings: &[Finding], changes: Option<&[Out]>) {
@@ -357,7 +456,11 @@ impl Watch {
         Ok((snap, findings))
     }
 
-    /// Runs until `stop`: a full scan, then the changes `rx` brings.
+    /// Runs until `stop`: a full scan, then the changes `rx` brings. With `shared` (the
+    /// store several workers share), this worker queues the changes it reads there, and
+    /// scans and re-checks every worker's only while it holds the posture lease
+    /// ([`shared::TASK`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn run(
         &self,
         rx: Receiver<Change>,
@@ -366,13 +469,33 @@ impl Watch {
         hostname: &str,
         on_alerts: &dyn Fn(&mut StoreSink),
         stop: &AtomicBool,
+        shared: Option<Box<dyn harrier_alerts::store::AlertStore>>,
+    ) -> Result<(), String> {
+        let mut emit = |outs: &[Out]| -> Result<(), String> {
+            self.count(outs);
+            store(outs, &mut sink, correlator, hostname)?;
+            on_alerts(&mut sink);
+            Ok(())
+        };
+        match shared {
+            Some(lease) => shared::run(self, rx, &mut emit, stop, lease),
+            None => self.run_alone(rx, &mut emit, stop),
+        }
+    }
+
+    /// One process watching: it scans, and re-checks what its own sources read.
+    fn run_alone(
+        &self,
+        rx: Receiver<Change>,
+        emit: &mut dyn FnMut(&[Out]) -> Result<(), String>,
+        stop: &AtomicBool,
     ) -> Result<(), String> {
         // The first scan is the baseline: tried again (with backoff) until it works or the
         // service stops; a moment's outage does not stop the service.
         let mut backoff = Duration::from_secs(5);
-        let (mut snap, mut findings) = loop {
+        let mut b = loop {
             match self.full_scan() {
-                Ok(x) => break x,
+                Ok((snap, findings)) => break Baseline::new(snap, findings),
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in = ?backoff, "posture: the first full scan failed");
                     let until = Instant::now() + backoff;
@@ -386,109 +509,106 @@ impl Watch {
                 }
             }
         };
-        let account = snap.account_id.clone().unwrap_or_default();
-        self.record(&account, &findings, None);
-        eprintln!(
-            "harrier posture: {} findings ({} failing) in account {account}; watching changes",
-            findings.len(),
-            findings.iter().filter(|f| f.status == Status::Fail).count()
-        );
-        let mut last_full = Instant::now();
+        self.record(&b.account, &b.findings, None);
+        b.announce();
         let mut pending: Vec<Change> = Vec::new();
-        let mut seq = 0u64;
         while !stop.load(Ordering::Relaxed) {
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(c) => {
-                    // Another account's change (an organisation trail) is not this watch's.
-                    if c.account.as_deref().is_some_and(|a| a != account) {
-                        continue;
-                    }
-                    self.metrics.changes.fetch_add(1, Ordering::Relaxed);
-                    pending.push(c);
-                    if pending.len() < MAX_PENDING {
+                    if b.take(self, c, &mut pending) && pending.len() < MAX_PENDING {
                         continue;
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            // Quiet for `settle`, or waiting five times that, or too many: re-check now (a
-            // busy trail must not postpone it for ever).
-            let newest = pending.iter().map(|c| c.seen).max();
-            let oldest = pending.iter().map(|c| c.seen).min();
-            let settled = pending.len() >= MAX_PENDING
-                || newest.is_some_and(|t| t.elapsed() >= self.settle)
-                || oldest.is_some_and(|t| t.elapsed() >= self.settle * 5);
-            if settled {
+            if settled(&pending, self.settle) {
                 let batch = std::mem::take(&mut pending);
-                let areas: BTreeSet<(Area, String)> = batch
-                    .iter()
-                    .map(|c| {
-                        let r = if c.area.is_global() {
-                            String::new()
-                        } else {
-                            c.region.clone()
-                        };
-                        (c.area, r)
-                    })
-                    .collect();
-                let list: Vec<(Area, String)> = areas.into_iter().collect();
-                let fresh = match harrier_posture::collect::recheck::recollect(
-                    &self.opts, &account, &list,
-                ) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "posture: cannot re-read; the next full scan will");
-                        continue;
-                    }
-                };
-                for (area, region) in &list {
-                    snap.replace_area(*area, region, &fresh);
+                if let Some(outs) = self.recheck(&mut b, &batch) {
+                    emit(&outs)?;
+                    self.record(&b.account, &b.findings, Some(&outs));
                 }
-                self.metrics
-                    .rereads
-                    .fetch_add(list.len() as u64, Ordering::Relaxed);
-                let before = verdicts(&findings);
-                findings = harrier_posture::evaluate(
-                    &snap,
-                    harrier_events::time::now_ns() / 1_000_000_000,
-                );
-                seq += 1;
-                let scan_id = batch
-                    .first()
-                    .map(|c| c.event_id.clone())
-                    .unwrap_or_else(|| seq.to_string());
-                let outs = diff(&before, &findings, &batch, &account, &scan_id);
-                self.count(&outs);
-                store(&outs, &mut sink, correlator, hostname)?;
-                on_alerts(&mut sink);
-                self.record(&account, &findings, Some(&outs));
-                tracing::info!(
-                    areas = list.len(),
-                    changes = batch.len(),
-                    alerts = outs.len(),
-                    "posture: re-checked"
-                );
             }
-            if last_full.elapsed() >= self.every {
-                last_full = Instant::now();
-                match self.full_scan() {
-                    Ok((s2, f2)) => {
-                        let before = verdicts(&findings);
-                        let id = format!("scan-{}", harrier_events::time::now_ns());
-                        let outs = diff(&before, &f2, &[], &account, &id);
-                        self.count(&outs);
-                        store(&outs, &mut sink, correlator, hostname)?;
-                        on_alerts(&mut sink);
-                        snap = s2;
-                        findings = f2;
-                        self.record(&account, &findings, None);
-                    }
-                    Err(e) => tracing::warn!(error = %e, "posture: the periodic full scan failed"),
-                }
+            if let Some(outs) = self.periodic(&mut b) {
+                emit(&outs)?;
+                self.record(&b.account, &b.findings, None);
             }
         }
         Ok(())
+    }
+
+    /// Re-reads the areas `batch` touched and evaluates again: the verdicts that moved, as
+    /// alerts naming who moved them; `None` when the re-read failed (the next full scan will
+    /// see what it missed).
+    fn recheck(&self, b: &mut Baseline, batch: &[Change]) -> Option<Vec<Out>> {
+        if batch.is_empty() {
+            return None;
+        }
+        let areas: BTreeSet<(Area, String)> = batch
+            .iter()
+            .map(|c| {
+                let r = if c.area.is_global() {
+                    String::new()
+                } else {
+                    c.region.clone()
+                };
+                (c.area, r)
+            })
+            .collect();
+        let list: Vec<(Area, String)> = areas.into_iter().collect();
+        let fresh =
+            match harrier_posture::collect::recheck::recollect(&self.opts, &b.account, &list) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!(error = %e, "posture: cannot re-read; the next full scan will");
+                    return None;
+                }
+            };
+        for (area, region) in &list {
+            b.snap.replace_area(*area, region, &fresh);
+        }
+        self.metrics
+            .rereads
+            .fetch_add(list.len() as u64, Ordering::Relaxed);
+        let before = verdicts(&b.findings);
+        b.findings =
+            harrier_posture::evaluate(&b.snap, harrier_events::time::now_ns() / 1_000_000_000);
+        b.seq += 1;
+        let scan_id = batch
+            .first()
+            .map(|c| c.event_id.clone())
+            .unwrap_or_else(|| b.seq.to_string());
+        let outs = diff(&before, &b.findings, batch, &b.account, &scan_id);
+        tracing::info!(
+            areas = list.len(),
+            changes = batch.len(),
+            alerts = outs.len(),
+            "posture: re-checked"
+        );
+        Some(outs)
+    }
+
+    /// When the periodic full scan is due: it replaces the baseline, and what it changed is
+    /// returned as alerts.
+    fn periodic(&self, b: &mut Baseline) -> Option<Vec<Out>> {
+        if b.last_full.elapsed() < self.every {
+            return None;
+        }
+        b.last_full = Instant::now();
+        match self.full_scan() {
+            Ok((snap, findings)) => {
+                let before = verdicts(&b.findings);
+                let id = format!("scan-{}", harrier_events::time::now_ns());
+                let outs = diff(&before, &findings, &[], &b.account, &id);
+                b.snap = snap;
+                b.findings = findings;
+                Some(outs)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "posture: the periodic full scan failed");
+                None
+            }
+        }
     }
 
     fn count(&self, outs: &[Out]) {
@@ -585,6 +705,32 @@ mod tests {
             (fixed[0].rule, fixed[0].priority),
             ("Posture Check Fixed", Priority::Informational)
         );
+    }
+
+    #[test]
+    fn a_queued_change_reads_back_the_same_and_a_foreign_one_is_refused() {
+        let rec = r#"{"eventSource":"s3.amazonaws.com","eventName":"PutBucketAcl","awsRegion":"eu-west-1","eventID":"e7","eventTime":"2026-11-20T10:45:00Z","sourceIPAddress":"203.0.113.50","recipientAccountId":"123456789012","userIdentity":{"arn":"arn:aws:iam::123456789012:user/alice","accessKeyId":"AKIAEXAMPLE"}}"#;
+        let c = Change::from_record("PutBucketAcl", rec.as_bytes()).unwrap();
+        let back = Change::from_json(&c.to_json()).unwrap();
+        assert_eq!(
+            (back.area, &back.region, &back.event, &back.event_id),
+            (Area::S3, &c.region, &c.event, &c.event_id)
+        );
+        assert_eq!(
+            (
+                &back.actor,
+                &back.key,
+                &back.ip,
+                back.time_ns,
+                &back.account
+            ),
+            (&c.actor, &c.key, &c.ip, c.time_ns, &c.account)
+        );
+        assert!(back.time_ns > 0);
+        // A near miss: an area this build does not know, or not a change at all.
+        let foreign = c.to_json().replace("\"s3\"", "\"lambda\"");
+        assert!(Change::from_json(&foreign).is_none());
+        assert!(Change::from_json("[1]").is_none());
     }
 
     #[test]
