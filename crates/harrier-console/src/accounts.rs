@@ -47,16 +47,25 @@ pub trait Accounts: Send {
     fn users(&mut self) -> Result<Vec<(String, String)>, AccountsError>;
     /// The password hash of `name`.
     fn password_hash(&mut self, name: &str) -> Result<Option<String>, AccountsError>;
-    /// Stores a new session; drops the sessions last seen before `expired_before_ns`.
+    /// Stores a new session, seen now by the store's clock; drops the sessions idle for more
+    /// than `idle_ns` by that clock.
     fn start_session(
         &mut self,
-        s: &SessionRow,
-        expired_before_ns: i64,
+        key: &str,
+        user: &str,
+        csrf: &str,
+        idle_ns: i64,
     ) -> Result<(), AccountsError>;
-    /// The session keyed `key` with its user's role.
-    fn session(&mut self, key: &str) -> Result<Option<(SessionRow, String)>, AccountsError>;
-    /// Marks session `key` seen at `now_ns`.
-    fn touch_session(&mut self, key: &str, now_ns: i64) -> Result<(), AccountsError>;
+    /// The session keyed `key`, when it was seen within `idle_ns` by the store's clock, with
+    /// its user's role, and marked seen now when it was last marked more than `touch_ns` ago
+    /// (reading pages does not write on every request). One clock decides for every worker
+    /// sharing the store, whatever theirs say.
+    fn session(
+        &mut self,
+        key: &str,
+        idle_ns: i64,
+        touch_ns: i64,
+    ) -> Result<Option<(SessionRow, String)>, AccountsError>;
     /// Ends session `key`.
     fn end_session(&mut self, key: &str) -> Result<(), AccountsError>;
 }
@@ -167,28 +176,38 @@ impl Accounts for SqliteAccounts {
 
     fn start_session(
         &mut self,
-        s: &SessionRow,
-        expired_before_ns: i64,
+        key: &str,
+        user: &str,
+        csrf: &str,
+        idle_ns: i64,
     ) -> Result<(), AccountsError> {
+        let now = now_ns();
         let r = (|| {
             self.conn.execute(
                 "DELETE FROM sessions WHERE seen_ns < ?1",
-                params![expired_before_ns],
+                params![now.saturating_sub(idle_ns)],
             )?;
             self.conn.execute(
                 "INSERT INTO sessions (token_sha256, user, csrf, seen_ns) VALUES (?1, ?2, ?3, ?4)",
-                params![s.key, s.user, s.csrf, s.seen_ns],
+                params![key, user, csrf, now],
             )
         })();
         r.map(|_| ()).map_err(|e| self.err(e))
     }
 
-    fn session(&mut self, key: &str) -> Result<Option<(SessionRow, String)>, AccountsError> {
-        self.conn
+    fn session(
+        &mut self,
+        key: &str,
+        idle_ns: i64,
+        touch_ns: i64,
+    ) -> Result<Option<(SessionRow, String)>, AccountsError> {
+        let now = now_ns();
+        let found = self
+            .conn
             .query_row(
                 "SELECT s.user, s.csrf, s.seen_ns, u.role FROM sessions s \
-                 JOIN users u ON u.name = s.user WHERE s.token_sha256 = ?1",
-                params![key],
+                 JOIN users u ON u.name = s.user WHERE s.token_sha256 = ?1 AND s.seen_ns >= ?2",
+                params![key, now.saturating_sub(idle_ns)],
                 |r| {
                     Ok((
                         SessionRow {
@@ -202,17 +221,18 @@ impl Accounts for SqliteAccounts {
                 },
             )
             .optional()
-            .map_err(|e| self.err(e))
-    }
-
-    fn touch_session(&mut self, key: &str, now_ns: i64) -> Result<(), AccountsError> {
-        self.conn
-            .execute(
-                "UPDATE sessions SET seen_ns = ?2 WHERE token_sha256 = ?1",
-                params![key, now_ns],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        if let Some((row, _)) = &found {
+            if now - row.seen_ns > touch_ns {
+                self.conn
+                    .execute(
+                        "UPDATE sessions SET seen_ns = ?2 WHERE token_sha256 = ?1",
+                        params![key, now],
+                    )
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        Ok(found)
     }
 
     fn end_session(&mut self, key: &str) -> Result<(), AccountsError> {
@@ -226,7 +246,7 @@ impl Accounts for SqliteAccounts {
 /// The checks every [`Accounts`] passes (SQLite here, PostgreSQL in `harrier-store-pg`'s
 /// tests): `fresh` opens an empty one.
 pub mod contract {
-    use super::{Accounts, SessionRow};
+    use super::Accounts;
 
     /// Runs every check on accounts from `fresh` (each call: another connection to the same
     /// empty database).
@@ -240,37 +260,40 @@ pub mod contract {
         assert_eq!(b.password_hash("admin").unwrap().as_deref(), Some("h1"));
         assert_eq!(b.password_hash("nobody").unwrap(), None);
         // A session started on one connection is seen on the other.
-        let s = SessionRow {
-            key: "k1".into(),
-            user: "admin".into(),
-            csrf: "c1".into(),
-            seen_ns: 100,
-        };
-        a.start_session(&s, 0).unwrap();
-        assert_eq!(b.session("k1").unwrap(), Some((s.clone(), "admin".into())));
-        b.touch_session("k1", 200).unwrap();
-        assert_eq!(a.session("k1").unwrap().unwrap().0.seen_ns, 200);
-        // Expired sessions go when another starts.
-        let s2 = SessionRow {
-            key: "k2".into(),
-            seen_ns: 300,
-            ..s.clone()
-        };
-        a.start_session(&s2, 250).unwrap();
-        assert_eq!(b.session("k1").unwrap(), None, "expired");
+        const HOUR: i64 = 3_600_000_000_000;
+        a.start_session("k1", "admin", "c1", HOUR).unwrap();
+        let (s1, role) = b.session("k1", HOUR, HOUR).unwrap().unwrap();
+        assert_eq!(
+            (s1.user.as_str(), s1.csrf.as_str(), role.as_str()),
+            ("admin", "c1", "admin")
+        );
+        // Idle for longer than asked: not found (the near miss), and a session starting
+        // drops it.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(b.session("k1", 1_000_000, HOUR).unwrap().is_none(), "idle");
+        let seen = a.session("k1", HOUR, HOUR).unwrap().unwrap().0.seen_ns;
+        assert_eq!(seen, s1.seen_ns, "not marked seen within touch_ns");
+        // Marked seen again once touch_ns has passed.
+        let touched = a.session("k1", HOUR, 1).unwrap().unwrap().0.seen_ns;
+        assert_eq!(touched, s1.seen_ns, "returned as it was before this visit");
+        let after = a.session("k1", HOUR, HOUR).unwrap().unwrap().0.seen_ns;
+        assert!(after > s1.seen_ns, "and marked seen now");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        a.start_session("k2", "admin", "c2", 1_000_000).unwrap();
+        assert!(b.session("k1", HOUR, HOUR).unwrap().is_none(), "dropped");
         // A new password ends the user's sessions; other users keep theirs.
         b.put_user("bob", "viewer", "hb").unwrap();
-        let s3 = SessionRow {
-            key: "k3".into(),
-            user: "bob".into(),
-            csrf: "c3".into(),
-            seen_ns: 300,
-        };
-        b.start_session(&s3, 0).unwrap();
+        b.start_session("k3", "bob", "c3", HOUR).unwrap();
         a.put_user("admin", "admin", "h9").unwrap();
-        assert_eq!(b.session("k2").unwrap(), None, "ended by the new password");
+        assert!(
+            b.session("k2", HOUR, HOUR).unwrap().is_none(),
+            "ended by the new password"
+        );
         assert_eq!(
-            b.session("k3").unwrap().map(|(_, role)| role).as_deref(),
+            b.session("k3", HOUR, HOUR)
+                .unwrap()
+                .map(|(_, role)| role)
+                .as_deref(),
             Some("viewer")
         );
         assert_eq!(
@@ -281,7 +304,7 @@ pub mod contract {
             ]
         );
         b.end_session("k3").unwrap();
-        assert_eq!(a.session("k3").unwrap(), None);
+        assert!(a.session("k3", HOUR, HOUR).unwrap().is_none());
     }
 }
 

@@ -12,7 +12,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use sha2::{Digest, Sha256};
 
-use crate::accounts::{Accounts, SessionRow};
+use crate::accounts::Accounts;
 use crate::ConsoleError;
 
 /// What a user may do.
@@ -96,10 +96,6 @@ pub struct Auth {
     accounts: Mutex<Box<dyn Accounts>>,
     tokens: Vec<(String, Role, String)>,
     failures: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-fn now_ns() -> i64 {
-    harrier_events::time::now_ns()
 }
 
 fn hash_password(password: &str) -> Result<String, ConsoleError> {
@@ -226,15 +222,12 @@ impl Auth {
         let token = random_hex(32);
         let csrf = random_hex(32);
         // Expired sessions go when someone logs in.
-        let now = now_ns();
-        let session = SessionRow {
-            key: sha256_hex(&token),
-            user: name.to_string(),
-            csrf,
-            seen_ns: now,
-        };
-        self.accounts()
-            .start_session(&session, now - SESSION_IDLE.as_nanos() as i64)?;
+        self.accounts().start_session(
+            &sha256_hex(&token),
+            name,
+            &csrf,
+            SESSION_IDLE.as_nanos() as i64,
+        )?;
         Ok(Some(token))
     }
 
@@ -243,19 +236,16 @@ impl Auth {
         if token.len() != 64 {
             return Ok(None);
         }
-        let key = sha256_hex(token);
-        let row = self.accounts().session(&key)?;
+        // Seen within the idle time, and marked seen at most once a minute (reading pages
+        // does not write on every request), both by the store's clock.
+        let row = self.accounts().session(
+            &sha256_hex(token),
+            SESSION_IDLE.as_nanos() as i64,
+            60_000_000_000,
+        )?;
         let Some((session, role)) = row else {
             return Ok(None);
         };
-        let now = now_ns();
-        if now - session.seen_ns > SESSION_IDLE.as_nanos() as i64 {
-            return Ok(None);
-        }
-        // Refreshed at most once a minute: reading pages does not write on every request.
-        if now - session.seen_ns > 60_000_000_000 {
-            self.accounts().touch_session(&key, now)?;
-        }
         Ok(Role::parse(&role).map(|role| Principal {
             name: session.user,
             role,

@@ -53,6 +53,23 @@ pub fn start(
     })
     .map_err(|e| ServeError::Conflict(format!("console: {e}")))?;
     let listener = Listener::bind(cfg.listen, tls, "console")?;
+    // Users of this worker's own console.db are not carried into a shared store: said, so a
+    // move to PostgreSQL does not leave them wondering why their logins stopped working.
+    let local = state_dir.join("console.db");
+    if db.postgres_url().is_some() && local.exists() {
+        let users = harrier_console::SqliteAccounts::open(&local)
+            .and_then(|mut a| harrier_console::Accounts::users(&mut a))
+            .map(|u| u.len())
+            .unwrap_or(0);
+        if users > 0 {
+            tracing::warn!(path = %local.display(), users, "console: the users of this state directory are not used with the shared store; add them again at /users");
+            eprintln!(
+                "harrier: console: the {users} user(s) in {} are not used with the shared store; add them again at {}/users",
+                local.display(),
+                listener.base_url()
+            );
+        }
+    }
     if let Some(password) = console
         .auth()
         .first_admin()

@@ -160,7 +160,6 @@ pub fn run_store_correlation(
                 held = None;
                 failures += 1;
                 cfg.metrics.failures.fetch_add(1, Ordering::Relaxed);
-                cfg.metrics.held.store(0, Ordering::Relaxed);
                 if last {
                     return Err(format!("the last incident correlation step failed: {e}"));
                 }
@@ -244,7 +243,7 @@ fn step(
         .iter()
         .map(|i| i.to_stored())
         .collect();
-    store.commit_correlation(&CorrelationStep {
+    let done = store.commit_correlation(&CorrelationStep {
         task: TASK,
         seq: end,
         count: page.len() as u64,
@@ -254,9 +253,13 @@ fn step(
     })?;
     h.cursor = end;
     m.steps.fetch_add(1, Ordering::Relaxed);
-    let correlated = page.iter().filter(|a| !is_notice(a)).count();
+    let correlated = page
+        .iter()
+        .filter(|a| !is_notice(a) && a.entities.is_some())
+        .count();
     m.alerts.fetch_add(correlated as u64, Ordering::Relaxed);
-    m.notices.fetch_add(notices.len() as u64, Ordering::Relaxed);
+    // Stored ones: a notice already stored (a step redone) or throttled is not counted.
+    m.notices.fetch_add(done.new, Ordering::Relaxed);
     m.cursor.store(end.max(0) as u64, Ordering::Relaxed);
     if !notices.is_empty() {
         cfg.wake.notify();

@@ -56,9 +56,9 @@ pub struct CorrelationMetrics {
     pub held: AtomicU64,
     /// Steps committed by this worker.
     pub steps: AtomicU64,
-    /// Alerts read and correlated by this worker.
+    /// Alerts (with entities) this worker correlated.
     pub alerts: AtomicU64,
-    /// "Incident Opened/Escalated" notices this worker raised.
+    /// "Incident Opened/Escalated" notices this worker stored (new, not throttled).
     pub notices: AtomicU64,
     /// Times this worker took the correlation over and rebuilt the open incidents.
     pub rebuilds: AtomicU64,

@@ -481,10 +481,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
         if let Some(w) = watch.as_ref() {
             let posture_sink = sink()?;
             // With a shared store, one worker watches for all (posture::shared).
-            let posture_lease = match db_ref.postgres_url() {
-                Some(_) => Some(db_ref.open()?),
-                None => None,
-            };
+            let shared_store = db_ref.postgres_url().is_some();
             sources.push(s.spawn(move || {
                 sup.run("posture watcher", || {
                     let publish = |sink: &mut StoreSink| published(metrics, wake, sink);
@@ -495,7 +492,7 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Result<Stopped, ServeError> {
                         hostname,
                         &publish,
                         stop_ref,
-                        posture_lease,
+                        shared_store.then_some(&|| db_ref.open()),
                     )
                 })
             }));

@@ -6,7 +6,7 @@
 use harrier_console::accounts::{Accounts, AccountsError, SessionRow};
 use harrier_events::time::now_ns;
 
-use crate::PgStore;
+use crate::{PgStore, SERVER_NOW_NS};
 
 /// Version 7: the console's users and sessions.
 pub(crate) const SCHEMA_V7: &str = "
@@ -100,52 +100,70 @@ impl Accounts for PgStore {
 
     fn start_session(
         &mut self,
-        s: &SessionRow,
-        expired_before_ns: i64,
+        key: &str,
+        user: &str,
+        csrf: &str,
+        idle_ns: i64,
     ) -> Result<(), AccountsError> {
+        // The server's clock, one for every worker.
         self.accounts(|c| {
             c.execute(
-                "DELETE FROM console_sessions WHERE seen_ns < $1",
-                &[&expired_before_ns],
+                &format!("DELETE FROM console_sessions WHERE seen_ns < {SERVER_NOW_NS} - $1"),
+                &[&idle_ns],
             )?;
             c.execute(
-                "INSERT INTO console_sessions (token_sha256, username, csrf, seen_ns) \
-                 VALUES ($1, $2, $3, $4)",
-                &[&s.key, &s.user, &s.csrf, &s.seen_ns],
+                &format!(
+                    "INSERT INTO console_sessions (token_sha256, username, csrf, seen_ns) \
+                     VALUES ($1, $2, $3, {SERVER_NOW_NS})"
+                ),
+                &[&key, &user, &csrf],
             )?;
             Ok(())
         })
     }
 
-    fn session(&mut self, key: &str) -> Result<Option<(SessionRow, String)>, AccountsError> {
+    fn session(
+        &mut self,
+        key: &str,
+        idle_ns: i64,
+        touch_ns: i64,
+    ) -> Result<Option<(SessionRow, String)>, AccountsError> {
         self.accounts(|c| {
-            Ok(c.query_opt(
-                "SELECT s.username, s.csrf, s.seen_ns, u.role FROM console_sessions s \
-                 JOIN console_users u ON u.name = s.username WHERE s.token_sha256 = $1",
-                &[&key],
-            )?
-            .map(|r| {
-                (
-                    SessionRow {
-                        key: key.to_string(),
-                        user: r.get(0),
-                        csrf: r.get(1),
-                        seen_ns: r.get(2),
-                    },
-                    r.get(3),
-                )
-            }))
-        })
-    }
-
-    fn touch_session(&mut self, key: &str, now_ns: i64) -> Result<(), AccountsError> {
-        self.accounts(|c| {
-            c.execute(
-                "UPDATE console_sessions SET seen_ns = GREATEST(seen_ns, $2) \
-                 WHERE token_sha256 = $1",
-                &[&key, &now_ns],
-            )
-            .map(|_| ())
+            let found = c
+                .query_opt(
+                    &format!(
+                        "SELECT s.username, s.csrf, s.seen_ns, u.role, {SERVER_NOW_NS} \
+                         FROM console_sessions s JOIN console_users u ON u.name = s.username \
+                         WHERE s.token_sha256 = $1 AND s.seen_ns >= {SERVER_NOW_NS} - $2"
+                    ),
+                    &[&key, &idle_ns],
+                )?
+                .map(|r| {
+                    let now: i64 = r.get(4);
+                    (
+                        SessionRow {
+                            key: key.to_string(),
+                            user: r.get(0),
+                            csrf: r.get(1),
+                            seen_ns: r.get(2),
+                        },
+                        r.get::<_, String>(3),
+                        now,
+                    )
+                });
+            let Some((row, role, now)) = found else {
+                return Ok(None);
+            };
+            if now - row.seen_ns > touch_ns {
+                c.execute(
+                    &format!(
+                        "UPDATE console_sessions SET seen_ns = GREATEST(seen_ns, {SERVER_NOW_NS}) \
+                         WHERE token_sha256 = $1"
+                    ),
+                    &[&key],
+                )?;
+            }
+            Ok(Some((row, role)))
         })
     }
 

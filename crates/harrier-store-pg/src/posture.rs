@@ -157,16 +157,21 @@ impl PostureHistory for PgStore {
         // PostgreSQL's text refuses NUL, which a value decoded from a hostile record may hold.
         let change = change.replace('\0', "\u{FFFD}");
         self.with(|c| {
-            c.execute(
+            let mut tx = c.transaction()?;
+            // One writer at a time: positions are handed out in commit order, so the watcher,
+            // having read up to a position, never meets a smaller one committed later (a
+            // sequence alone hands them out in call order).
+            tx.execute("SELECT pg_advisory_xact_lock(7263540013)", &[])?;
+            tx.execute(
                 "DELETE FROM posture_queue WHERE queued_ns < $1",
                 &[&(now - QUEUE_KEPT_NS)],
             )?;
-            c.execute(
+            tx.execute(
                 "INSERT INTO posture_queue (queued_ns, change) VALUES ($1, $2)",
                 &[&now, &change],
-            )
+            )?;
+            tx.commit()
         })
-        .map(|_| ())
         .map_err(|e| self.history_err(e))
     }
 

@@ -469,7 +469,7 @@ impl Watch {
         hostname: &str,
         on_alerts: &dyn Fn(&mut StoreSink),
         stop: &AtomicBool,
-        shared: Option<Box<dyn harrier_alerts::store::AlertStore>>,
+        shared: Option<shared::OpenLease<'_>>,
     ) -> Result<(), String> {
         let mut emit = |outs: &[Out]| -> Result<(), String> {
             self.count(outs);
@@ -478,7 +478,7 @@ impl Watch {
             Ok(())
         };
         match shared {
-            Some(lease) => shared::run(self, rx, &mut emit, stop, lease),
+            Some(open_lease) => shared::run(self, rx, &mut emit, stop, open_lease),
             None => self.run_alone(rx, &mut emit, stop),
         }
     }

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use harrier_alerts::store::AlertStore;
+use harrier_alerts::store::{AlertStore, StoreError};
 use harrier_posture::history::PostureHistory;
 use harrier_posture::Status;
 
@@ -46,25 +46,25 @@ struct Held {
     committed: i64,
 }
 
+/// Opens a connection to the shared store, for the lease.
+pub type OpenLease<'a> = &'a (dyn Fn() -> Result<Box<dyn AlertStore>, StoreError> + Sync);
+
 /// Runs until `stop` (see the module's documentation).
 pub(super) fn run(
     w: &Watch,
     rx: Receiver<Change>,
     emit: &mut dyn FnMut(&[Out]) -> Result<(), String>,
     stop: &AtomicBool,
-    lease: Box<dyn AlertStore>,
+    open_lease: OpenLease<'_>,
 ) -> Result<(), String> {
-    while let Err(e) = lease.register_output(TASK, true) {
-        tracing::warn!(error = %e, "posture: cannot register the watcher's lease; trying again");
-        if pause(stop, Duration::from_secs(1)) {
-            return Ok(());
-        }
-    }
     let mut history: Option<Box<dyn PostureHistory>> = None;
+    // The connection holding (or trying for) the lease; dropped to release it.
+    let mut lease: Option<Box<dyn AlertStore>> = None;
     let mut outbox: VecDeque<String> = VecDeque::new();
     let mut held: Option<Held> = None;
     let mut pending: Vec<Change> = Vec::new();
     let mut next_tick = Instant::now();
+    // A worker whose scan failed stays out of the race until then (another may scan).
     let mut next_scan = Instant::now();
     let mut backoff = Duration::from_secs(5);
     while !stop.load(Ordering::Relaxed) {
@@ -85,23 +85,25 @@ pub(super) fn run(
                 "posture: changes not queued (the store is unreachable); the next full scan sees them"
             );
         }
-        while let Some(c) = outbox.front() {
-            match open(&mut history, w).and_then(|h| h.queue_change(c).map_err(|e| e.to_string())) {
-                Ok(()) => {
-                    outbox.pop_front();
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "posture: cannot queue a change; trying again");
-                    history = None;
-                    break;
-                }
-            }
-        }
+        queue(w, &mut history, &mut outbox);
         if Instant::now() < next_tick {
             continue;
         }
         next_tick = Instant::now() + TICK;
-        let cursor = match lease.lease(TASK) {
+        if lease.is_none() {
+            if Instant::now() < next_scan {
+                continue;
+            }
+            match open_lease().and_then(|l| l.register_output(TASK, true).map(|()| l)) {
+                Ok(l) => lease = Some(l),
+                Err(e) => {
+                    tracing::warn!(error = %e, "posture: cannot reach the watcher's lease");
+                    continue;
+                }
+            }
+        }
+        let Some(l) = lease.as_deref() else { continue };
+        let cursor = match l.lease(TASK) {
             Ok(Some(c)) => c,
             Ok(None) => {
                 if held.take().is_some() {
@@ -111,9 +113,8 @@ pub(super) fn run(
                 continue;
             }
             Err(e) => {
+                // Kept: a moment's outage is not a reason to scan the account again.
                 tracing::warn!(error = %e, "posture: cannot check the watcher's lease");
-                held = None;
-                pending.clear();
                 continue;
             }
         };
@@ -121,30 +122,17 @@ pub(super) fn run(
         // with the last evaluation recorded.
         if held.as_ref().is_none_or(|h| h.committed != cursor) {
             pending.clear();
-            if Instant::now() < next_scan {
-                held = None;
-                continue;
-            }
+            held = None;
             match take_over(w, &mut history, cursor, emit) {
                 Ok(h) => {
                     backoff = Duration::from_secs(5);
-                    // The changes it named are re-checked already (by the scan).
-                    if h.read > cursor {
-                        if let Err(e) = lease.mark_delivered(TASK, h.read, 0) {
-                            tracing::warn!(error = %e, "posture: cannot move the watcher's cursor");
-                            held = None;
-                            continue;
-                        }
-                    }
-                    held = Some(Held {
-                        committed: h.read,
-                        ..h
-                    });
+                    held = Some(h);
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "posture: the full scan failed");
+                    // Released, so that a worker able to scan watches meanwhile.
+                    tracing::warn!(error = %e, retry_in = ?backoff, "posture: the full scan failed; another worker may watch");
+                    lease = None;
                     history = None;
-                    held = None;
                     next_scan = Instant::now() + backoff;
                     backoff = (backoff * 2).min(Duration::from_secs(300));
                     continue;
@@ -188,16 +176,45 @@ pub(super) fn run(
         }
         // What is read is re-checked (or not this account's): the cursor follows.
         if pending.is_empty() && h.read > h.committed {
-            match lease.mark_delivered(TASK, h.read, 0) {
+            match l.mark_delivered(TASK, h.read, 0) {
                 Ok(()) => h.committed = h.read,
-                Err(e) => {
-                    tracing::warn!(error = %e, "posture: cannot move the watcher's cursor");
+                Err(e) if e.is_lease_lost() => {
+                    tracing::info!("posture: another worker watches now");
                     held = None;
                 }
+                // Tried again at the next tick.
+                Err(e) => tracing::warn!(error = %e, "posture: cannot move the watcher's cursor"),
             }
         }
     }
+    // What this worker read last is queued before it stops (once: the store may be gone).
+    while let Ok(c) = rx.try_recv() {
+        outbox.push_back(c.to_json());
+    }
+    queue(w, &mut history, &mut outbox);
+    if !outbox.is_empty() {
+        tracing::warn!(
+            changes = outbox.len(),
+            "posture: changes not queued at stop; the next full scan sees them"
+        );
+    }
     Ok(())
+}
+
+/// Queues `outbox` in the store, oldest first, until one fails (kept for the next call).
+fn queue(w: &Watch, history: &mut Option<Box<dyn PostureHistory>>, outbox: &mut VecDeque<String>) {
+    while let Some(c) = outbox.front() {
+        match open(history, w).and_then(|h| h.queue_change(c).map_err(|e| e.to_string())) {
+            Ok(()) => {
+                outbox.pop_front();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "posture: cannot queue a change; trying again");
+                *history = None;
+                return;
+            }
+        }
+    }
 }
 
 /// Opens the history once (again after a failure).
@@ -236,14 +253,18 @@ fn take_over(
     let base = Baseline::new(snap, findings);
     queued.retain(|c| c.account.as_deref().is_none_or(|a| a == base.account));
     let before = last_verdicts(hist.as_ref(), &base.account)?;
-    // Named like the re-check of the same changes by a holder that died before moving its
-    // cursor (its first change's id), so an alert that one stored is not stored twice.
-    let id = queued
-        .first()
-        .map(|c| c.event_id.clone())
-        .unwrap_or_else(|| format!("takeover-{}", harrier_events::time::now_ns()));
     let outs = match &before {
-        Some(before) => diff(before, &base.findings, &queued, &base.account, &id),
+        Some((last, before)) => {
+            // Named like the re-check of the same changes by a holder that died before moving
+            // its cursor (its first change's id), or after the cursor and the evaluation
+            // compared with, so that an alert stored by a holder that died before recording
+            // its scan, or by another worker taking over at the same point, is stored once.
+            let id = queued
+                .first()
+                .map(|c| c.event_id.clone())
+                .unwrap_or_else(|| format!("takeover-{cursor}-{last}"));
+            diff(before, &base.findings, &queued, &base.account, &id)
+        }
         None => Vec::new(),
     };
     emit(&outs)?;
@@ -268,8 +289,11 @@ fn take_over(
     })
 }
 
-/// The verdicts of the account's last recorded evaluation (any worker's).
-fn last_verdicts(hist: &dyn PostureHistory, account: &str) -> Result<Option<Verdicts>, String> {
+/// The id and verdicts of the account's last recorded evaluation (any worker's).
+fn last_verdicts(
+    hist: &dyn PostureHistory,
+    account: &str,
+) -> Result<Option<(i64, Verdicts)>, String> {
     let Some(last) = hist
         .scans(Some(account), 1)
         .map_err(|e| e.to_string())?
@@ -292,17 +316,5 @@ fn last_verdicts(hist: &dyn PostureHistory, account: &str) -> Result<Option<Verd
         };
         v.insert((c.id, region, resource), (status, String::new()));
     }
-    Ok(Some(v))
-}
-
-/// Sleeps `d` in steps that notice `stop`; true when stopped.
-fn pause(stop: &AtomicBool, d: Duration) -> bool {
-    let until = Instant::now() + d;
-    while Instant::now() < until {
-        if stop.load(Ordering::Relaxed) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    stop.load(Ordering::Relaxed)
+    Ok(Some((last.id, v)))
 }
