@@ -60,8 +60,9 @@ fn each_story_misconfiguration_is_alerted_from_its_event_without_a_full_rescan()
 }
 
 /// The same run with `store: postgres://...` and two workers: the one started first watches the
-/// account; the other reads the trail and queues its changes in the shared database, which the
-/// watcher re-checks (one full scan for both, each change alerted once). Before the last
+/// account (after a worker that cannot reach AWS let the lease go); the other reads the trail
+/// and queues its changes in the shared database, which the watcher re-checks (one full scan
+/// for both, each change alerted once). Before the last
 /// change the watcher is SIGKILLed: the reader takes the watch over, and its scan finds the
 /// fix, named after the change it queued. The re-checks go to the shared history, which
 /// `posture history --store` reads; no state directory gets one.
@@ -96,7 +97,9 @@ fn story(pg: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("alerts.jsonl");
     // A worker: its name, its source, its metrics port.
-    let start = |name: &str, source: String, mport: u16, scans: bool| {
+    // A worker: its name, its source, its metrics port, whether to wait for its first full
+    // scan, and where it reaches AWS.
+    let start = |name: &str, source: String, mport: u16, scans: bool, aws: &str| {
         let cfg = dir.path().join(format!("{name}.yaml"));
         std::fs::write(
             &cfg,
@@ -104,7 +107,7 @@ fn story(pg: Option<String>) {
                 "{store}state_dir: {state}\naws: {{region: eu-west-1, endpoint_url: '{url}'}}\nsources:\n  - {source}\nposture: {{regions: [eu-west-1], settle: 1s}}\nincidents: {{}}\nmetrics: {{listen: '127.0.0.1:{mport}'}}\noutputs:\n  - {{type: file, path: {out}}}\n",
                 store = pg.as_ref().map_or(String::new(), |u| format!("store: '{u}'\n")),
                 state = dir.path().join("state").join(name).display(),
-                url = m.url,
+                url = aws,
                 out = out.display(),
             ),
         )
@@ -138,17 +141,43 @@ fn story(pg: Option<String>) {
     let mport = free_port();
     // With PostgreSQL, two workers: the first watches the account; the second reads the trail
     // and only queues its changes, which the first re-checks.
-    let (mut child, reader) = match pg {
-        None => (start("worker", sqs, mport, true), None),
-        Some(_) => {
+    let (mut child, reader) = match &pg {
+        None => (start("worker", sqs, mport, true, &m.url), None),
+        Some(url) => {
+            // First a worker that cannot reach AWS takes the posture lease: its scan fails and
+            // it lets the lease go, so the next worker watches instead.
+            let bport = free_port();
+            let broken = start(
+                "broken",
+                format!("{{type: k8s_audit, listen: '127.0.0.1:{}'}}", free_port()),
+                bport,
+                false,
+                &format!("http://127.0.0.1:{}", free_port()),
+            );
+            wait_until("the broken worker holding the posture lease", 60, || {
+                postgres::Client::connect(url, postgres::NoTls)
+                    .and_then(|mut c| {
+                        c.query_opt(
+                            "SELECT 1 FROM deliveries WHERE output = '~posture' AND holder IS NOT NULL",
+                            &[],
+                        )
+                    })
+                    .is_ok_and(|r| r.is_some())
+            });
             let watcher = start(
                 "watcher",
                 format!("{{type: k8s_audit, listen: '127.0.0.1:{}'}}", free_port()),
                 mport,
                 true,
+                &m.url,
             );
+            assert_eq!(metric(bport, "harrier_posture_full_scans_total"), 0);
+            stop(broken);
             let rport = free_port();
-            (watcher, Some((start("reader", sqs, rport, false), rport)))
+            (
+                watcher,
+                Some((start("reader", sqs, rport, false, &m.url), rport)),
+            )
         }
     };
     assert!(
